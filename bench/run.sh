@@ -1,0 +1,171 @@
+#!/usr/bin/env bash
+# Benchmark: builds in release, seeds 1,000,000 tokens with `tokenwarden seed`, starts the
+# server, and measures with wrk on loopback. Every throughput figure is also given as a ratio
+# to the app's own /healthz measured in the same run. Writes bench/out/results.md.
+#
+#   bench/run.sh                 # SQLite, then the API figure on PostgreSQL too
+#   SKIP_PG=1 bench/run.sh       # SQLite only
+#   DURATION=20s bench/run.sh    # longer runs
+#
+# Needs: wrk (apt-get install wrk), a PostgreSQL server at 127.0.0.1:5432 for figure 6.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+DURATION=${DURATION:-10s}
+CONNS=${CONNS:-32}
+THREADS=${THREADS:-2}
+PG_ADMIN_URL=${PG_ADMIN_URL:-postgres://postgres@127.0.0.1:5432/postgres}
+PORT=${PORT:-18181}
+BASE="http://127.0.0.1:$PORT"
+OUT=bench/out
+mkdir -p "$OUT"
+WORK=$(mktemp -d)
+BIN=target/release/tokenwarden
+PASSWORD='benchmark password 0123'
+SERVER_PID=""
+FAILED=0
+
+cleanup() {
+  [ -n "$SERVER_PID" ] && kill "$SERVER_PID" 2>/dev/null || true
+  rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+command -v wrk >/dev/null || { echo "wrk is missing: apt-get install wrk" >&2; exit 1; }
+
+echo "==> building (release)"
+cargo build --release --quiet
+
+tw() { "$BIN" "$@"; }
+
+# wrk_run NAME PATH [wrk args...]: prints "rps p50_ms non2xx errors" and keeps the raw output.
+wrk_run() {
+  local name=$1 path=$2; shift 2
+  wrk -t"$THREADS" -c"$CONNS" -d"$DURATION" --latency "$@" "$BASE$path" > "$OUT/wrk-$name.txt" 2>&1
+  local rps p50 non2xx errors
+  rps=$(awk '/^Requests\/sec:/ {print $2}' "$OUT/wrk-$name.txt")
+  p50=$(awk '$1=="50%" {v=$2; if (v ~ /us$/) {sub(/us/,"",v); v=v/1000} else if (v ~ /ms$/) {sub(/ms/,"",v)} else if (v ~ /s$/) {sub(/s/,"",v); v=v*1000}; print v}' "$OUT/wrk-$name.txt")
+  non2xx=$(awk '/Non-2xx or 3xx responses:/ {print $5}' "$OUT/wrk-$name.txt"); non2xx=${non2xx:-0}
+  errors=$(awk '/Socket errors:/ {gsub(",",""); print $4+$6+$8+$10}' "$OUT/wrk-$name.txt"); errors=${errors:-0}
+  echo "$rps ${p50:-0} $non2xx $errors"
+}
+
+start_server() {
+  local db=$1
+  DATABASE_URL=$db TOKENWARDEN_LOG=warn TOKENWARDEN_BIND=127.0.0.1:$PORT \
+    TOKENWARDEN_SESSION_KEY="benchmark session key, long enough to derive from" \
+    TOKENWARDEN_LOGIN_ATTEMPTS_PER_IP=20 "$BIN" serve > "$OUT/server.log" 2>&1 &
+  SERVER_PID=$!
+  for _ in $(seq 1 100); do curl -fs "$BASE/healthz" >/dev/null 2>&1 && return 0; sleep 0.1; done
+  echo "the server did not start" >&2; cat "$OUT/server.log" >&2; exit 1
+}
+
+stop_server() { kill "$SERVER_PID"; wait "$SERVER_PID" 2>/dev/null || true; SERVER_PID=""; }
+
+# A signed-in cookie for LOGIN, as a browser gets it.
+session_cookie() {
+  local jar=$WORK/jar-$1 token
+  rm -f "$jar"
+  token=$(curl -fs -c "$jar" -b "$jar" "$BASE/login" | grep -o 'name="csrf_token" value="[^"]*"' | head -1 | sed 's/.*value="//;s/"$//')
+  curl -fs -o /dev/null -c "$jar" -b "$jar" --data-urlencode "csrf_token=$token" \
+    --data-urlencode "login=$1" --data-urlencode "password=$PASSWORD" "$BASE/login"
+  awk '$6=="tw_session" {print "tw_session=" $7}' "$jar"
+}
+
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "n/a" }'; }
+check() { # check LABEL NON2XX ERRORS
+  if [ "$2" != "0" ] || [ "$3" != "0" ]; then echo "!! $1: $2 non-2xx responses, $3 socket errors" >&2; FAILED=1; fi
+}
+
+prepare() { # prepare DATABASE_URL: seeds and creates the benchmark users; sets SEED_SECONDS, API_TOKEN
+  local db=$1 started
+  started=$(date +%s.%N)
+  tw --database-url "$db" seed --users 10000 --tokens-per-user 100 > "$WORK/seed.txt"
+  SEED_SECONDS=$(awk -v a="$started" -v b="$(date +%s.%N)" 'BEGIN{printf "%.1f", b-a}')
+  for spec in "bench-student:student:" "bench-heavy:teacher:" "bench-admin::Account Admin"; do
+    IFS=: read -r login role account <<<"$spec"
+    args=(user create --login "$login" --name "Bench ${login#bench-}" --email "$login@example.edu" --password-stdin)
+    [ -n "$role" ] && args+=(--role "$role")
+    [ -n "$account" ] && args+=(--account-role "$account")
+    printf '%s\n' "$PASSWORD" | tw --database-url "$db" "${args[@]}" > /dev/null
+  done
+  API_TOKEN=$(tw --database-url "$db" token create --login bench-student --purpose "Benchmark client" --expires-in-days 30)
+  for i in $(seq 2 20); do tw --database-url "$db" token create --login bench-student --purpose "Student token $i" --expires-in-days 60 > /dev/null; done
+  seq 1 1000 | xargs -P 1 -I{} "$BIN" --database-url "$db" token create --login bench-heavy --purpose "Heavy token {}" --expires-in-days 365 > /dev/null
+}
+
+echo "==> SQLite: seeding 1,000,000 tokens"
+SQLITE_DB=$WORK/bench.db
+prepare "$SQLITE_DB"
+echo "    seed took ${SEED_SECONDS}s"
+start_server "$SQLITE_DB"
+HEAVY_ID=$(sqlite3 "$SQLITE_DB" "select id from users where login='bench-heavy'" 2>/dev/null || true)
+if [ -z "$HEAVY_ID" ]; then
+  HEAVY_ID=$(curl -fs -H "Cookie: $(session_cookie bench-admin)" "$BASE/admin/users?q=bench-heavy" | grep -o 'href="/admin/users/[0-9]*"' | head -1 | grep -o '[0-9]*')
+fi
+STUDENT_COOKIE=$(session_cookie bench-student)
+ADMIN_COOKIE=$(session_cookie bench-admin)
+
+echo "==> measuring (each run $DURATION, $CONNS connections)"
+read -r H_RPS H_P50 H_N H_E < <(wrk_run healthz /healthz); check healthz "$H_N" "$H_E"
+read -r A_RPS A_P50 A_N A_E < <(wrk_run api /api/v1/users/self -H "Authorization: Bearer $API_TOKEN"); check api "$A_N" "$A_E"
+read -r P_RPS P_P50 P_N P_E < <(wrk_run tokens-page /settings/tokens -H "Cookie: $STUDENT_COOKIE"); check tokens-page "$P_N" "$P_E"
+read -r U_RPS U_P50 U_N U_E < <(wrk_run profile "/admin/users/$HEAVY_ID" -H "Cookie: $ADMIN_COOKIE"); check profile "$U_N" "$U_E"
+
+# API throughput while another client floods the login form with wrong passwords.
+FLOOD_TOKEN=$(curl -fs -c "$WORK/flood" -b "$WORK/flood" "$BASE/login" | grep -o 'name="csrf_token" value="[^"]*"' | head -1 | sed 's/.*value="//;s/"$//')
+FLOOD_COOKIE=$(awk '$6=="tw_session" {print "tw_session=" $7}' "$WORK/flood")
+cat > "$WORK/flood.lua" <<LUA
+wrk.method = "POST"
+wrk.body = "login=bench-student&password=wrong+guess&csrf_token=$FLOOD_TOKEN"
+wrk.headers["Content-Type"] = "application/x-www-form-urlencoded"
+wrk.headers["Cookie"] = "$FLOOD_COOKIE"
+LUA
+wrk -t1 -c16 -d"$DURATION" -s "$WORK/flood.lua" "$BASE/login" > "$OUT/wrk-flood.txt" 2>&1 &
+FLOOD_PID=$!
+sleep 0.5
+read -r F_RPS F_P50 F_N F_E < <(wrk_run api-during-flood /api/v1/users/self -H "Authorization: Bearer $API_TOKEN"); check api-during-flood "$F_N" "$F_E"
+wait "$FLOOD_PID" || true
+FLOOD_RPS=$(awk '/^Requests\/sec:/ {print $2}' "$OUT/wrk-flood.txt")
+RSS_KB=$(awk '/VmHWM/ {print $2}' "/proc/$SERVER_PID/status")
+stop_server
+
+PG_LINE="| 6. \`GET /api/v1/users/self\`, PostgreSQL, 1,000,000 tokens | skipped (SKIP_PG=1) | | ≥ 0.5× | |"
+if [ -z "${SKIP_PG:-}" ]; then
+  echo "==> PostgreSQL: seeding 1,000,000 tokens"
+  PG_DB=tw_bench_$$
+  psql "$PG_ADMIN_URL" -qc "DROP DATABASE IF EXISTS $PG_DB" -qc "CREATE DATABASE $PG_DB" >/dev/null
+  PG_URL="${PG_ADMIN_URL%/*}/$PG_DB"
+  SQLITE_SEED_SECONDS=$SEED_SECONDS
+  prepare "$PG_URL"
+  PG_SEED_SECONDS=$SEED_SECONDS
+  SEED_SECONDS=$SQLITE_SEED_SECONDS
+  start_server "$PG_URL"
+  read -r GH_RPS _ GH_N GH_E < <(wrk_run pg-healthz /healthz); check pg-healthz "$GH_N" "$GH_E"
+  read -r G_RPS G_P50 G_N G_E < <(wrk_run pg-api /api/v1/users/self -H "Authorization: Bearer $API_TOKEN"); check pg-api "$G_N" "$G_E"
+  stop_server
+  psql "$PG_ADMIN_URL" -qc "DROP DATABASE IF EXISTS $PG_DB WITH (FORCE)" >/dev/null
+  G_RATIO=$(ratio "$G_RPS" "$GH_RPS")
+  PG_LINE="| 6. \`GET /api/v1/users/self\`, PostgreSQL, 1,000,000 tokens | $G_RPS req/s (p50 ${G_P50} ms) | ${G_RATIO}× of $GH_RPS | ≥ 0.5× | $(awk -v r="$G_RATIO" 'BEGIN{print (r>=0.5)?"met":"missed"}') |"
+fi
+
+A_RATIO=$(ratio "$A_RPS" "$H_RPS"); P_RATIO=$(ratio "$P_RPS" "$H_RPS"); F_RATIO=$(ratio "$F_RPS" "$A_RPS")
+RSS_MB=$(awk -v k="$RSS_KB" 'BEGIN{printf "%.1f", k/1024}')
+verdict() { awk -v v="$1" -v t="$2" -v op="$3" 'BEGIN{ if (op==">=") print (v>=t)?"met":"missed"; else print (v<t)?"met":"missed" }'; }
+
+{
+  echo "Run on $(nproc) cores, $(date -u +%Y-%m-%d), wrk -t$THREADS -c$CONNS -d$DURATION on loopback."
+  echo
+  echo "| figure | absolute | ratio | target | |"
+  echo "| --- | --- | --- | --- | --- |"
+  echo "| baseline \`GET /healthz\` | $H_RPS req/s (p50 ${H_P50} ms) | 1.00× | | |"
+  echo "| 1. \`GET /api/v1/users/self\`, valid token, 1,000,000 tokens (SQLite) | $A_RPS req/s (p50 ${A_P50} ms) | ${A_RATIO}× | ≥ 0.5× | $(verdict "$A_RATIO" 0.5 ">=") |"
+  echo "| 2. Access Tokens page, signed in, 20 tokens | $P_RPS req/s (p50 ${P_P50} ms) | ${P_RATIO}× | ≥ 0.3× | $(verdict "$P_RATIO" 0.3 ">=") |"
+  echo "| 3. admin user-profile page, 1,000 tokens | $U_RPS req/s | median ${U_P50} ms | < 20 ms | $(verdict "$U_P50" 20 "<") |"
+  echo "| 4. API while another client floods the login form ($FLOOD_RPS login req/s) | $F_RPS req/s | ${F_RATIO}× of quiet | ≥ 0.8× | $(verdict "$F_RATIO" 0.8 ">=") |"
+  echo "| 5a. \`tokenwarden seed\` of 1,000,000 tokens | ${SEED_SECONDS} s | | < 60 s | $(verdict "$SEED_SECONDS" 60 "<") |"
+  echo "| 5b. peak RSS of the server under load | ${RSS_MB} MB | | < 64 MB | $(verdict "$RSS_MB" 64 "<") |"
+  echo "$PG_LINE"
+} | tee "$OUT/results.md"
+
+if [ "$FAILED" != 0 ]; then echo "errors during the run: see $OUT/wrk-*.txt" >&2; exit 1; fi

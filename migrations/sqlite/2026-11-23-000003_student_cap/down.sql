@@ -1,0 +1,1 @@
+ALTER TABLE account_settings DROP COLUMN student_cap_applied_at;

@@ -1,0 +1,11 @@
+//! Who is asking, and what they may do: passwords, sessions, CSRF, login throttling, API
+//! bearer tokens.
+
+pub mod bearer;
+pub mod csrf;
+pub mod guard;
+pub mod password;
+pub mod rate_limit;
+pub mod session;
+
+pub use session::CurrentUser;

@@ -1,0 +1,112 @@
+//! The signed-in user: loaded from the server-side session on every request.
+//!
+//! The cookie (encrypted by actix-session) holds a random session id; `user_sessions`
+//! holds its digest. Ending a session on the server (log out everywhere, suspension,
+//! password change, an admin's "end all sessions") deletes the row, and the next request
+//! with the old cookie is anonymous. Idle and absolute timeouts are checked here too.
+
+use std::future::{Ready, ready};
+
+use actix_session::{Session, SessionExt};
+use actix_web::body::MessageBody;
+use actix_web::dev::{Payload, ServiceRequest, ServiceResponse};
+use actix_web::middleware::Next;
+use actix_web::{FromRequest, HttpMessage, HttpRequest, web};
+
+use crate::domain::session_policy::SessionTimeouts;
+use crate::domain::{Permission, PermissionSet};
+use crate::error::AppError;
+use crate::models::session::session_digest;
+use crate::models::{User, UserSession};
+use crate::startup::AppState;
+
+/// Session keys.
+pub const SESSION_ID_KEY: &str = "sid";
+
+/// How often `last_seen_at` is written at most: a page view is not a write.
+const TOUCH_EVERY_SECS: i64 = 60;
+
+/// The user behind this request.
+#[derive(Debug, Clone)]
+pub struct CurrentUser {
+    pub id: i64,
+    pub login: String,
+    pub name: String,
+    pub permissions: PermissionSet,
+    pub student_only: bool,
+    /// Digest of the session id, so the session can end itself or be spared.
+    pub session_digest: String,
+}
+
+impl CurrentUser {
+    pub fn can(&self, p: Permission) -> bool {
+        self.permissions.contains(p)
+    }
+}
+
+impl FromRequest for CurrentUser {
+    type Error = AppError;
+    type Future = Ready<Result<Self, Self::Error>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        ready(req.extensions().get::<CurrentUser>().cloned().ok_or(AppError::LoginRequired))
+    }
+}
+
+enum Lookup {
+    SignedIn(CurrentUser),
+    Ended,
+}
+
+/// Middleware: resolves the session cookie into a [`CurrentUser`] in request extensions.
+pub async fn load_user(
+    req: ServiceRequest,
+    next: Next<impl MessageBody>,
+) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
+    let session = req.get_session();
+    if let Some(sid) = session.get::<String>(SESSION_ID_KEY).unwrap_or(None) {
+        let state = req.app_data::<web::Data<AppState>>().expect("AppState is registered").clone();
+        let digest = session_digest(&sid);
+        let serve = &state.settings.serve;
+        let timeouts = SessionTimeouts::new(serve.idle_timeout_minutes, serve.absolute_timeout_hours);
+        let lookup = crate::db::run(&state.pool, move |conn| {
+            let Some((row, user)) = UserSession::find_with_user(conn, &digest)? else {
+                return Ok(Lookup::Ended);
+            };
+            let now = crate::domain::now();
+            if !user.is_active() || timeouts.has_expired(now, row.created_at, row.last_seen_at) {
+                UserSession::end(conn, &digest)?;
+                return Ok(Lookup::Ended);
+            }
+            if (now - row.last_seen_at).num_seconds() >= TOUCH_EVERY_SECS {
+                UserSession::touch(conn, &digest, now)?;
+            }
+            let roles = User::roles(conn, user.id)?;
+            Ok(Lookup::SignedIn(CurrentUser {
+                id: user.id,
+                login: user.login,
+                name: user.name,
+                permissions: roles.permissions(),
+                student_only: roles.is_student_only(),
+                session_digest: digest,
+            }))
+        })
+        .await?;
+        match lookup {
+            Lookup::SignedIn(user) => {
+                req.extensions_mut().insert(user);
+            }
+            Lookup::Ended => session.purge(),
+        }
+    }
+    next.call(req).await
+}
+
+/// Starts a signed-in session: a fresh cookie (new id, so a planted one is useless).
+pub fn begin(session: &Session, session_id: String) -> Result<(), AppError> {
+    session.renew();
+    session.clear();
+    session
+        .insert(SESSION_ID_KEY, session_id)
+        .map_err(|e| AppError::Unexpected(anyhow::anyhow!("could not write the session: {e}")))
+}

@@ -1,0 +1,137 @@
+//! The subcommands: `serve` (default), `migrate`, `user create`.
+
+use std::io::Read;
+
+use anyhow::Context;
+
+use crate::config::{
+    Cli, Command, ServeArgs, Settings, TokenCommand, TokenCreateArgs, UserCommand, UserCreateArgs,
+    normalize_database_url,
+};
+use crate::db;
+use crate::domain::{DisplayName, Email, EnrollmentRole, Login, Password};
+use crate::models::{AccountRole, NewUserData, User};
+
+pub fn run(cli: Cli) -> anyhow::Result<()> {
+    let database_url = normalize_database_url(&cli.global.database_url);
+    match cli.command {
+        None => serve(database_url, cli.serve),
+        Some(Command::Serve(args)) => serve(database_url, args),
+        Some(Command::Migrate) => {
+            let mut conn = db::connect(&database_url)?;
+            let n = db::run_migrations(&mut conn)?;
+            println!("{n} migration(s) applied");
+            if let Some(capped) = apply_upgrade_cap(&mut conn)? {
+                println!("student maximum applied to existing tokens: {capped} token(s) capped");
+            }
+            Ok(())
+        }
+        Some(Command::User(UserCommand::Create(args))) => {
+            let mut password = String::new();
+            std::io::stdin()
+                .read_to_string(&mut password)
+                .context("could not read the password from stdin")?;
+            let password = password.strip_suffix('\n').unwrap_or(&password);
+            let password = password.strip_suffix('\r').unwrap_or(password);
+            let user = create_user(&database_url, &args, password)?;
+            println!("created user {} (id {})", user.login, user.id);
+            Ok(())
+        }
+        Some(Command::Token(TokenCommand::Create(args))) => {
+            let issued = create_token(&database_url, &args)?;
+            // The secret alone on stdout, so that scripts can capture it.
+            println!("{}", issued.secret.expose());
+            Ok(())
+        }
+        Some(Command::Seed(args)) => {
+            let mut conn = db::connect(&database_url)?;
+            db::run_migrations(&mut conn)?;
+            let report = crate::seed::run(&mut conn, args.users, args.tokens_per_user)?;
+            println!("{report}");
+            Ok(())
+        }
+    }
+}
+
+/// `token create`: the owner acts for themself, under the rules of the web form.
+pub fn create_token(database_url: &str, args: &TokenCreateArgs) -> anyhow::Result<crate::tokens::Issued> {
+    use crate::domain::token::ExpiryChoice;
+    use crate::tokens::{self, Actor, TokenDraft, TokenError};
+
+    let login = Login::parse(&args.login)?;
+    let mut conn = db::connect(database_url)?;
+    db::run_migrations(&mut conn)?;
+    let owner = User::find_by_login(&mut conn, &login)?
+        .with_context(|| format!("no user with the login '{login}'"))?;
+    let roles = User::roles(&mut conn, owner.id)?;
+    let actor = Actor {
+        id: owner.id,
+        permissions: roles.permissions(),
+        student_only: roles.is_student_only(),
+        ip: None,
+    };
+    let expiry = match args.expires_in_days {
+        Some(d) if d >= 1 => ExpiryChoice::At(crate::domain::now() + chrono::Duration::days(d)),
+        Some(_) => anyhow::bail!("--expires-in-days must be at least 1"),
+        None => ExpiryChoice::Never,
+    };
+    let draft = TokenDraft {
+        purpose: Some(args.purpose.clone()),
+        scopes: Some(args.scopes.clone()),
+        expiry: Some(Ok(expiry)),
+    };
+    tokens::create(&mut conn, &actor, owner.id, &draft).map_err(|e| match e {
+        TokenError::Invalid(errors) => anyhow::anyhow!(
+            "{}",
+            errors.iter().map(|e| format!("{}: {}", e.field, e.message)).collect::<Vec<_>>().join("\n")
+        ),
+        other => anyhow::anyhow!("{other}"),
+    })
+}
+
+fn serve(database_url: String, args: ServeArgs) -> anyhow::Result<()> {
+    let session_key = crate::config::resolve_session_key(&args, &database_url)?;
+    let settings = Settings { database_url, serve: args, session_key };
+    actix_web::rt::System::new().block_on(async move {
+        let app = crate::startup::Application::build(settings).await?;
+        tracing::info!(port = app.port(), "tokenwarden is listening");
+        app.run_until_stopped().await.context("the server stopped with an error")
+    })
+}
+
+/// The one-time retroactive cap of SPEC 4.3, after migrations.
+pub fn apply_upgrade_cap(conn: &mut crate::db::DbConnection) -> anyhow::Result<Option<usize>> {
+    crate::tokens::apply_upgrade_cap(conn)
+        .map_err(|e| anyhow::anyhow!("could not apply the student cap: {e}"))
+}
+
+/// `user create`: every field is parsed by the same rules as the pages.
+pub fn create_user(database_url: &str, args: &UserCreateArgs, password: &str) -> anyhow::Result<User> {
+    let login = Login::parse(&args.login)?;
+    let name = DisplayName::parse(&args.name)?;
+    let email = Email::parse(&args.email)?;
+    let password = Password::parse(password)?;
+    let roles = args
+        .roles
+        .iter()
+        .map(|r| {
+            EnrollmentRole::parse(r).with_context(|| {
+                format!("unknown role '{r}': use student, teacher, ta, designer or observer")
+            })
+        })
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    let mut conn = db::connect(database_url)?;
+    db::run_migrations(&mut conn)?;
+    let account_role_ids = args
+        .account_roles
+        .iter()
+        .map(|name| {
+            AccountRole::find_by_name(&mut conn, name)?
+                .map(|r| r.id)
+                .with_context(|| format!("unknown account role '{name}'"))
+        })
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    let password_hash = crate::auth::password::hash(password.expose())?;
+    let data = NewUserData { login, name, email, password_hash, roles, account_role_ids };
+    Ok(User::create(&mut conn, &data)?)
+}

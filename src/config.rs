@@ -1,0 +1,291 @@
+//! Settings from flags and environment variables. Secrets are never printed.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use anyhow::Context;
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+/// tokenwarden: personal API access tokens for a school or company, and their oversight.
+#[derive(Debug, Parser)]
+#[command(name = "tokenwarden", version, about, long_about = None)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: GlobalArgs,
+
+    #[command(subcommand)]
+    pub command: Option<Command>,
+
+    /// Options of `serve`, which runs when no subcommand is given.
+    #[command(flatten)]
+    pub serve: ServeArgs,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct GlobalArgs {
+    /// Database: a SQLite file path (default) or a postgres:// URL.
+    #[arg(long, env = "DATABASE_URL", default_value = "tokenwarden.db", global = true)]
+    pub database_url: String,
+
+    /// Log level or tracing filter (e.g. `info`, `debug`, `tokenwarden=debug,actix_web=info`).
+    #[arg(long, env = "TOKENWARDEN_LOG", default_value = "info", global = true)]
+    pub log_level: String,
+
+    /// Log format.
+    #[arg(long, env = "TOKENWARDEN_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text, global = true)]
+    pub log_format: LogFormat,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Serve the web application and the API (the default).
+    Serve(ServeArgs),
+    /// Apply pending database migrations and exit.
+    Migrate,
+    /// Manage users.
+    #[command(subcommand)]
+    User(UserCommand),
+    /// Manage access tokens.
+    #[command(subcommand)]
+    Token(TokenCommand),
+    /// Fill the database with demo or benchmark data.
+    Seed(SeedArgs),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TokenCommand {
+    /// Create a token for a user under the same rules as the web form; prints the secret alone.
+    Create(TokenCreateArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct TokenCreateArgs {
+    /// The owner's login.
+    #[arg(long)]
+    pub login: String,
+    /// What the token is for (required).
+    #[arg(long)]
+    pub purpose: String,
+    /// Lifetime in days; without it the token does not expire (refused for students).
+    #[arg(long)]
+    pub expires_in_days: Option<i64>,
+    /// Limit the token to this scope, e.g. 'url:GET|/api/v1/users/:id' (repeatable).
+    #[arg(long = "scope")]
+    pub scopes: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct SeedArgs {
+    /// How many users to create.
+    #[arg(long, default_value_t = 100)]
+    pub users: u32,
+    /// How many tokens each user gets.
+    #[arg(long, default_value_t = 5)]
+    pub tokens_per_user: u32,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum UserCommand {
+    /// Create a user; the password is read from standard input.
+    Create(UserCreateArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct UserCreateArgs {
+    #[arg(long)]
+    pub login: String,
+    #[arg(long)]
+    pub name: String,
+    #[arg(long)]
+    pub email: String,
+    /// Enrollment role: student, teacher, ta, designer or observer (repeatable).
+    #[arg(long = "role")]
+    pub roles: Vec<String>,
+    /// Account role by name, e.g. "Account Admin" (repeatable).
+    #[arg(long = "account-role")]
+    pub account_roles: Vec<String>,
+    /// Read the password from standard input (required: passwords never go on a command line).
+    #[arg(long, required = true)]
+    pub password_stdin: bool,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct ServeArgs {
+    /// Address and port to listen on.
+    #[arg(long, env = "TOKENWARDEN_BIND", default_value = "127.0.0.1:8080")]
+    pub bind: SocketAddr,
+
+    /// Key that signs and encrypts session cookies (at least 32 bytes). Every instance behind
+    /// one load balancer needs the same. When unset, one is generated once and kept in a file
+    /// beside the database.
+    #[arg(long, env = "TOKENWARDEN_SESSION_KEY", hide_env_values = true)]
+    pub session_key: Option<String>,
+
+    /// Mark cookies `Secure` (turn on when the app is served over HTTPS).
+    #[arg(long, env = "TOKENWARDEN_SECURE_COOKIES", default_value_t = false)]
+    pub secure_cookies: bool,
+
+    /// Use the first X-Forwarded-For address as the client IP (only behind a trusted proxy).
+    #[arg(long, env = "TOKENWARDEN_TRUST_PROXY", default_value_t = false)]
+    pub trust_proxy: bool,
+
+    /// The one-time code for first-run setup; generated and logged when unset.
+    #[arg(long, env = "TOKENWARDEN_SETUP_CODE", hide_env_values = true)]
+    pub setup_code: Option<String>,
+
+    /// Sign a session out after this many minutes without a request.
+    #[arg(long, env = "TOKENWARDEN_IDLE_TIMEOUT_MINUTES", default_value_t = 30)]
+    pub idle_timeout_minutes: u32,
+
+    /// Sign a session out this many hours after login, active or not.
+    #[arg(long, env = "TOKENWARDEN_ABSOLUTE_TIMEOUT_HOURS", default_value_t = 12)]
+    pub absolute_timeout_hours: u32,
+
+    /// Failed-login budget per client IP per minute.
+    #[arg(long, env = "TOKENWARDEN_LOGIN_ATTEMPTS_PER_IP", default_value_t = 20)]
+    pub login_attempts_per_ip: u32,
+
+    /// Failed-login budget per login per 15 minutes.
+    #[arg(long, env = "TOKENWARDEN_LOGIN_ATTEMPTS_PER_LOGIN", default_value_t = 5)]
+    pub login_attempts_per_login: u32,
+
+    /// Database connections in the pool.
+    #[arg(long, env = "TOKENWARDEN_DB_POOL_SIZE", default_value_t = 8)]
+    pub db_pool_size: u32,
+
+    /// HTTP worker threads (default: one per core).
+    #[arg(long, env = "TOKENWARDEN_WORKERS")]
+    pub workers: Option<usize>,
+
+    /// Record a token's "last used" time at most once per this many seconds (Canvas: 10
+    /// minutes), so that a busy token does not turn every API read into a write.
+    #[arg(long, env = "TOKENWARDEN_TOKEN_LAST_USED_INTERVAL_SECS", default_value_t = 600)]
+    pub token_last_used_interval_secs: u64,
+}
+
+impl Default for ServeArgs {
+    fn default() -> Self {
+        ServeArgs {
+            bind: "127.0.0.1:0".parse().expect("a literal address"),
+            session_key: None,
+            secure_cookies: false,
+            trust_proxy: false,
+            setup_code: None,
+            idle_timeout_minutes: 30,
+            absolute_timeout_hours: 12,
+            login_attempts_per_ip: 20,
+            login_attempts_per_login: 5,
+            db_pool_size: 8,
+            workers: None,
+            token_last_used_interval_secs: 600,
+        }
+    }
+}
+
+/// Everything `serve` needs, resolved.
+#[derive(Clone)]
+pub struct Settings {
+    pub database_url: String,
+    pub serve: ServeArgs,
+    /// The session key material (≥ 32 bytes).
+    pub session_key: Vec<u8>,
+}
+
+impl std::fmt::Debug for Settings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Settings")
+            .field("database_url", &crate::db::redact(&self.database_url))
+            .field("bind", &self.serve.bind)
+            .field("session_key", &"***")
+            .finish()
+    }
+}
+
+/// Normalises a database URL: `sqlite://path` and `sqlite:path` become the path.
+pub fn normalize_database_url(url: &str) -> String {
+    url.strip_prefix("sqlite://").or_else(|| url.strip_prefix("sqlite:")).unwrap_or(url).to_owned()
+}
+
+/// Where a generated session key is kept: beside the SQLite file, or in the working
+/// directory for PostgreSQL.
+pub fn session_key_path(database_url: &str) -> PathBuf {
+    if crate::db::is_postgres(database_url) {
+        PathBuf::from("tokenwarden.session-key")
+    } else {
+        let db = Path::new(database_url);
+        let mut name = db.file_name().map(|n| n.to_os_string()).unwrap_or_default();
+        name.push(".session-key");
+        db.with_file_name(name)
+    }
+}
+
+/// The session key from the environment, or else from (or newly into) its file.
+pub fn resolve_session_key(serve: &ServeArgs, database_url: &str) -> anyhow::Result<Vec<u8>> {
+    if let Some(key) = &serve.session_key {
+        anyhow::ensure!(key.len() >= 32, "TOKENWARDEN_SESSION_KEY must be at least 32 bytes long");
+        return Ok(key.as_bytes().to_vec());
+    }
+    let path = session_key_path(database_url);
+    match std::fs::read_to_string(&path) {
+        Ok(text) if text.trim().len() >= 32 => Ok(text.trim().as_bytes().to_vec()),
+        Ok(_) => anyhow::bail!("the session key file {} is too short", path.display()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            let key = crate::domain::token_secret::random_base62(64);
+            write_private(&path, &key)
+                .with_context(|| format!("could not write the session key to {}", path.display()))?;
+            tracing::warn!(
+                path = %path.display(),
+                "no TOKENWARDEN_SESSION_KEY set: generated a session key and saved it; \
+                 keep this file private, and give every instance the same key"
+            );
+            Ok(key.into_bytes())
+        }
+        Err(e) => Err(e).with_context(|| format!("could not read {}", path.display())),
+    }
+}
+
+fn write_private(path: &Path, contents: &str) -> std::io::Result<()> {
+    use std::io::Write;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    let mut file = options.open(path)?;
+    file.write_all(contents.as_bytes())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sqlite_prefixes_are_stripped() {
+        assert_eq!(normalize_database_url("sqlite://a/b.db"), "a/b.db");
+        assert_eq!(normalize_database_url("sqlite:b.db"), "b.db");
+        assert_eq!(normalize_database_url("postgres://x/y"), "postgres://x/y");
+    }
+
+    #[test]
+    fn the_key_file_sits_beside_the_database() {
+        assert_eq!(session_key_path("/var/lib/tw/app.db"), PathBuf::from("/var/lib/tw/app.db.session-key"));
+        assert_eq!(session_key_path("postgres://x/y"), PathBuf::from("tokenwarden.session-key"));
+    }
+
+    #[test]
+    fn the_cli_parses_and_serve_is_the_default() {
+        use clap::CommandFactory;
+        Cli::command().debug_assert();
+        let cli = Cli::try_parse_from(["tokenwarden", "--bind", "0.0.0.0:9000"]).unwrap();
+        assert!(cli.command.is_none());
+        assert_eq!(cli.serve.bind.port(), 9000);
+    }
+}

@@ -1,0 +1,112 @@
+//! One schema for both backends. Kept by hand: `diesel print-schema` would describe only
+//! the backend it ran against, and the two migration folders are kept step for step.
+
+diesel::table! {
+    users (id) {
+        id -> BigInt,
+        login -> Text,
+        name -> Text,
+        email -> Text,
+        password_hash -> Text,
+        state -> Text,
+        time_zone -> Text,
+        locale -> Text,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    user_roles (user_id, role) {
+        user_id -> BigInt,
+        role -> Text,
+    }
+}
+
+diesel::table! {
+    account_roles (id) {
+        id -> BigInt,
+        name -> Text,
+        permissions -> BigInt,
+        built_in -> Bool,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    user_account_roles (user_id, account_role_id) {
+        user_id -> BigInt,
+        account_role_id -> BigInt,
+    }
+}
+
+diesel::table! {
+    user_sessions (id_digest) {
+        id_digest -> Text,
+        user_id -> BigInt,
+        created_at -> Timestamp,
+        last_seen_at -> Timestamp,
+        ip -> Nullable<Text>,
+        user_agent -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    account_settings (id) {
+        id -> BigInt,
+        limit_personal_creation -> Bool,
+        block_students -> Bool,
+        student_max_days -> Integer,
+        default_lifetime_days -> Integer,
+        updated_at -> Timestamp,
+        student_cap_applied_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    audit_events (id) {
+        id -> BigInt,
+        occurred_at -> Timestamp,
+        actor_id -> Nullable<BigInt>,
+        subject_user_id -> Nullable<BigInt>,
+        token_id -> Nullable<BigInt>,
+        action -> Text,
+        details -> Text,
+        ip -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    access_tokens (id) {
+        id -> BigInt,
+        user_id -> BigInt,
+        real_user_id -> Nullable<BigInt>,
+        purpose -> Text,
+        scopes -> Text,
+        digest -> Text,
+        hint -> Text,
+        workflow_state -> Text,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+        expires_at -> Nullable<Timestamp>,
+        last_used_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::joinable!(access_tokens -> users (user_id));
+
+diesel::joinable!(user_roles -> users (user_id));
+diesel::joinable!(user_account_roles -> users (user_id));
+diesel::joinable!(user_account_roles -> account_roles (account_role_id));
+diesel::joinable!(user_sessions -> users (user_id));
+
+diesel::allow_tables_to_appear_in_same_query!(
+    access_tokens,
+    users,
+    user_roles,
+    account_roles,
+    user_account_roles,
+    user_sessions,
+    account_settings,
+    audit_events,
+);

@@ -1,0 +1,102 @@
+//! Enrollment roles and the student-only rule (SPEC 1).
+
+use std::fmt;
+
+/// A course-level role a user may hold (several at once).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum EnrollmentRole {
+    Student,
+    Teacher,
+    Ta,
+    Designer,
+    Observer,
+}
+
+impl EnrollmentRole {
+    pub const ALL: [EnrollmentRole; 5] = [
+        EnrollmentRole::Student,
+        EnrollmentRole::Teacher,
+        EnrollmentRole::Ta,
+        EnrollmentRole::Designer,
+        EnrollmentRole::Observer,
+    ];
+
+    pub const fn key(self) -> &'static str {
+        match self {
+            EnrollmentRole::Student => "student",
+            EnrollmentRole::Teacher => "teacher",
+            EnrollmentRole::Ta => "ta",
+            EnrollmentRole::Designer => "designer",
+            EnrollmentRole::Observer => "observer",
+        }
+    }
+
+    pub const fn label(self) -> &'static str {
+        match self {
+            EnrollmentRole::Student => "Student",
+            EnrollmentRole::Teacher => "Teacher",
+            EnrollmentRole::Ta => "TA",
+            EnrollmentRole::Designer => "Designer",
+            EnrollmentRole::Observer => "Observer",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<EnrollmentRole> {
+        let s = s.trim();
+        EnrollmentRole::ALL.into_iter().find(|r| r.key().eq_ignore_ascii_case(s))
+    }
+}
+
+impl fmt::Display for EnrollmentRole {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.key())
+    }
+}
+
+/// A user is student-only when every role they hold is `student` and they hold at least one.
+///
+/// Account roles count as roles: an administrator who is also enrolled as a student is not
+/// student-only. This is the one place the rule is written.
+pub fn is_student_only(enrollment: &[EnrollmentRole], account_role_count: usize) -> bool {
+    account_role_count == 0
+        && !enrollment.is_empty()
+        && enrollment.iter().all(|r| *r == EnrollmentRole::Student)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::EnrollmentRole::*;
+    use super::*;
+
+    #[test]
+    fn a_student_is_student_only() {
+        assert!(is_student_only(&[Student], 0));
+    }
+
+    #[test]
+    fn a_student_who_is_also_a_ta_is_not_student_only() {
+        assert!(!is_student_only(&[Student, Ta], 0));
+    }
+
+    #[test]
+    fn a_student_with_an_account_role_is_not_student_only() {
+        assert!(!is_student_only(&[Student], 1));
+    }
+
+    #[test]
+    fn a_user_without_roles_is_not_student_only() {
+        assert!(!is_student_only(&[], 0));
+    }
+
+    #[test]
+    fn teachers_and_observers_are_not_student_only() {
+        assert!(!is_student_only(&[Teacher], 0));
+        assert!(!is_student_only(&[Observer], 0));
+    }
+
+    #[test]
+    fn roles_parse_case_insensitively() {
+        assert_eq!(EnrollmentRole::parse(" TA "), Some(Ta));
+        assert_eq!(EnrollmentRole::parse("principal"), None);
+    }
+}

@@ -1,0 +1,678 @@
+//! The rules of personal access tokens (SPEC 4): purpose, expiry, scopes, who may do what.
+
+use std::fmt;
+
+use chrono::{Duration, NaiveDate, NaiveDateTime};
+
+use super::{Permission, PermissionSet, ValidationError};
+
+/// The ceiling of the student maximum lifetime, in days (Canvas: 120).
+pub const STUDENT_MAX_DAYS_CEILING: i32 = 120;
+/// Lifetimes offered in forms, in days.
+pub const PRESET_DAYS: [i64; 6] = [7, 30, 60, 90, 120, 365];
+/// A token expiring within this many days is shown as "expiring soon".
+pub const EXPIRING_SOON_DAYS: i64 = 7;
+
+// ---------------------------------------------------------------------------------------
+// Purpose
+
+/// Why a token exists: trimmed, 1–255 characters, no control characters (SPEC 4.1).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Purpose(String);
+
+impl Purpose {
+    pub const FIELD: &'static str = "purpose";
+    pub const MAX_CHARS: usize = 255;
+
+    pub fn parse(input: &str) -> Result<Purpose, ValidationError> {
+        let s = input.trim();
+        if s.is_empty() {
+            return Err(ValidationError::new(
+                Self::FIELD,
+                "Enter a purpose: what will this token be used for?",
+            ));
+        }
+        if s.chars().count() > Self::MAX_CHARS {
+            return Err(ValidationError::new(
+                Self::FIELD,
+                format!("A purpose has at most {} characters.", Self::MAX_CHARS),
+            ));
+        }
+        if s.chars().any(char::is_control) {
+            return Err(ValidationError::new(Self::FIELD, "A purpose cannot contain control characters."));
+        }
+        Ok(Purpose(s.to_owned()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Scopes
+
+/// A scope the server knows: the Canvas string, the resource it belongs to, a plain label.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ScopeDef {
+    pub scope: &'static str,
+    pub resource: &'static str,
+    pub label: &'static str,
+}
+
+/// Every scope a token may be limited to, one per API route, written as Canvas writes them.
+pub const SCOPE_CATALOGUE: &[ScopeDef] = &[
+    ScopeDef { scope: "url:GET|/api/v1/users/:id", resource: "Users", label: "View a user" },
+    ScopeDef {
+        scope: "url:GET|/api/v1/users/:user_id/profile",
+        resource: "Users",
+        label: "View a user's profile",
+    },
+    ScopeDef {
+        scope: "url:GET|/api/v1/users/:user_id/user_generated_tokens",
+        resource: "Access tokens",
+        label: "List access tokens",
+    },
+    ScopeDef {
+        scope: "url:GET|/api/v1/users/:user_id/tokens/:id",
+        resource: "Access tokens",
+        label: "View an access token",
+    },
+    ScopeDef {
+        scope: "url:POST|/api/v1/users/:user_id/tokens",
+        resource: "Access tokens",
+        label: "Create access tokens",
+    },
+    ScopeDef {
+        scope: "url:PUT|/api/v1/users/:user_id/tokens/:id",
+        resource: "Access tokens",
+        label: "Update or regenerate access tokens",
+    },
+    ScopeDef {
+        scope: "url:DELETE|/api/v1/users/:user_id/tokens/:id",
+        resource: "Access tokens",
+        label: "Delete access tokens",
+    },
+];
+
+/// The scopes of a token: empty means no limitation (Canvas's meaning, SPEC 4.9).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Scopes(Vec<&'static str>);
+
+impl Scopes {
+    pub const FIELD: &'static str = "scopes";
+
+    /// Only scopes from the catalogue; duplicates dropped, order made canonical.
+    pub fn parse<S: AsRef<str>>(items: &[S]) -> Result<Scopes, ValidationError> {
+        let mut out = Vec::new();
+        for item in items {
+            let item = item.as_ref().trim();
+            if item.is_empty() {
+                continue;
+            }
+            match SCOPE_CATALOGUE.iter().find(|d| d.scope == item) {
+                Some(d) => out.push(d.scope),
+                None => {
+                    let shown: String = item.chars().take(80).collect();
+                    return Err(ValidationError::new(Self::FIELD, format!("Unknown scope: {shown}")));
+                }
+            }
+        }
+        out.sort_by_key(|s| SCOPE_CATALOGUE.iter().position(|d| d.scope == *s));
+        out.dedup();
+        Ok(Scopes(out))
+    }
+
+    /// From the stored, space-separated form; unknown entries (from an older catalogue)
+    /// are kept out rather than widening the token.
+    pub fn from_stored(stored: &str) -> Scopes {
+        let known: Vec<&'static str> = stored
+            .split_whitespace()
+            .filter_map(|s| SCOPE_CATALOGUE.iter().find(|d| d.scope == s).map(|d| d.scope))
+            .collect();
+        if known.is_empty() && !stored.trim().is_empty() {
+            // every stored scope is unknown: the token must not become unlimited.
+            return Scopes(vec!["url:NONE|/"]);
+        }
+        Scopes(known)
+    }
+
+    pub fn to_stored(&self) -> String {
+        self.0.join(" ")
+    }
+
+    pub fn is_unlimited(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    pub fn as_slice(&self) -> &[&'static str] {
+        &self.0
+    }
+
+    pub fn contains(&self, scope: &str) -> bool {
+        self.0.contains(&scope)
+    }
+
+    /// Whether the token may call the route named by `scope`.
+    pub fn allows(&self, scope: &str) -> bool {
+        self.is_unlimited() || self.contains(scope)
+    }
+
+    /// "All of your access" or "3 scopes".
+    pub fn summary(&self) -> String {
+        match self.0.len() {
+            0 => "No limitation".to_owned(),
+            1 => SCOPE_CATALOGUE
+                .iter()
+                .find(|d| d.scope == self.0[0])
+                .map_or("1 scope", |d| d.label)
+                .to_owned(),
+            n => format!("{n} scopes"),
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Expiry
+
+/// What a person (or client) asked for as the end of a token's life.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ExpiryChoice {
+    /// This many days from now.
+    Days(i64),
+    /// The start (00:00 UTC) of this date.
+    OnDate(NaiveDate),
+    /// An exact moment (the API's ISO 8601 `expires_at`).
+    At(NaiveDateTime),
+    /// No expiry.
+    Never,
+}
+
+impl ExpiryChoice {
+    pub const FIELD: &'static str = "expires_at";
+
+    /// From the form's select (`7`…`365`, `custom`, `never`) and date field.
+    pub fn from_form(select: &str, date: &str) -> Result<ExpiryChoice, ValidationError> {
+        match select.trim() {
+            "never" => Ok(ExpiryChoice::Never),
+            "custom" => NaiveDate::parse_from_str(date.trim(), "%Y-%m-%d")
+                .map(ExpiryChoice::OnDate)
+                .map_err(|_| ValidationError::new(Self::FIELD, "Enter the expiry date as YYYY-MM-DD.")),
+            days => match days.parse::<i64>() {
+                Ok(d) if PRESET_DAYS.contains(&d) => Ok(ExpiryChoice::Days(d)),
+                _ => Err(ValidationError::new(Self::FIELD, "Choose one of the offered lifetimes.")),
+            },
+        }
+    }
+
+    fn resolve(self, now: NaiveDateTime) -> Option<NaiveDateTime> {
+        match self {
+            ExpiryChoice::Days(d) => Some(now + Duration::days(d)),
+            ExpiryChoice::OnDate(date) => Some(date.and_hms_opt(0, 0, 0).expect("midnight exists")),
+            ExpiryChoice::At(at) => Some(at),
+            ExpiryChoice::Never => None,
+        }
+    }
+}
+
+/// The owner facts an expiry rule needs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ExpiryRule {
+    pub owner_student_only: bool,
+    /// The account's student maximum, in days (≤ 120).
+    pub student_max_days: i32,
+}
+
+impl ExpiryRule {
+    /// The student maximum in force: never above the 120-day ceiling, never below a day.
+    pub fn max_days(&self) -> i64 {
+        i64::from(self.student_max_days.clamp(1, STUDENT_MAX_DAYS_CEILING))
+    }
+
+    /// Whether "no expiry" may be offered.
+    pub fn allows_never(&self) -> bool {
+        !self.owner_student_only
+    }
+
+    /// The presets this owner may pick.
+    pub fn allowed_presets(&self) -> Vec<i64> {
+        PRESET_DAYS.iter().copied().filter(|d| !self.owner_student_only || *d <= self.max_days()).collect()
+    }
+
+    /// Resolves a choice into the expiry to store (SPEC 4.2), at creation, regeneration
+    /// or an expiry change: a date in the future, and for a student-only owner an expiry
+    /// no later than `now` + the student maximum.
+    pub fn apply(
+        &self,
+        choice: ExpiryChoice,
+        now: NaiveDateTime,
+    ) -> Result<Option<NaiveDateTime>, ValidationError> {
+        let at = choice.resolve(now);
+        match at {
+            None if self.owner_student_only => Err(ValidationError::new(
+                ExpiryChoice::FIELD,
+                format!(
+                    "Tokens of students must expire: choose a lifetime of at most {} days.",
+                    self.max_days()
+                ),
+            )),
+            None => Ok(None),
+            Some(at) if at <= now => {
+                Err(ValidationError::new(ExpiryChoice::FIELD, "Choose an expiry date in the future."))
+            }
+            Some(at) if self.owner_student_only && at > now + Duration::days(self.max_days()) => {
+                Err(ValidationError::new(
+                    ExpiryChoice::FIELD,
+                    format!("Tokens of students must expire within {} days.", self.max_days()),
+                ))
+            }
+            Some(at) => Ok(Some(at)),
+        }
+    }
+
+    /// The retroactive cap (SPEC 4.3): the expiry a token of a student-only owner must have
+    /// now, if its current one is missing or too far away.
+    pub fn cap(&self, current: Option<NaiveDateTime>, now: NaiveDateTime) -> Option<NaiveDateTime> {
+        if !self.owner_student_only {
+            return None;
+        }
+        let limit = now + Duration::days(self.max_days());
+        match current {
+            Some(at) if at <= limit => None,
+            _ => Some(limit),
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Who may do what
+
+/// A change to a token that the account settings may forbid.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TokenChange {
+    Create,
+    Update,
+    Regenerate,
+}
+
+impl fmt::Display for TokenChange {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            TokenChange::Create => "create",
+            TokenChange::Update => "update",
+            TokenChange::Regenerate => "regenerate",
+        })
+    }
+}
+
+/// Why a change is not allowed, in a sentence for the person.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Refusal(pub String);
+
+impl fmt::Display for Refusal {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// The account settings that limit token changes (SPEC 3).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct CreationLimits {
+    pub limit_personal_creation: bool,
+    pub block_students: bool,
+}
+
+/// Who acts, on whose tokens.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TokenAccess {
+    pub actor_id: i64,
+    pub actor_permissions: PermissionSet,
+    pub actor_student_only: bool,
+    pub owner_id: i64,
+}
+
+impl TokenAccess {
+    pub fn on_behalf(&self) -> bool {
+        self.actor_id != self.owner_id
+    }
+
+    fn has(&self, p: Permission) -> bool {
+        self.actor_permissions.contains(p)
+    }
+
+    /// Seeing the owner's tokens: one's own always; anyone's with `access_tokens.view`.
+    pub fn may_view(&self) -> bool {
+        !self.on_behalf() || self.has(Permission::ViewTokens)
+    }
+
+    /// Deleting: one's own always; anyone's with `access_tokens.delete`.
+    pub fn may_delete(&self) -> bool {
+        !self.on_behalf() || self.has(Permission::DeleteTokens)
+    }
+
+    /// Creating, updating, regenerating (SPEC 2 and 3).
+    pub fn may_change(&self, change: TokenChange, limits: CreationLimits) -> Result<(), Refusal> {
+        let privileged = self.has(Permission::CreateUpdateTokens);
+        if self.on_behalf() {
+            return if privileged {
+                Ok(())
+            } else {
+                Err(Refusal(format!(
+                    "You need the access_tokens.create_update permission to {change} tokens of another user."
+                )))
+            };
+        }
+        if limits.limit_personal_creation && !privileged {
+            return Err(Refusal(format!(
+                "Personal access tokens are limited on this account: only administrators may {change} them. \
+                 Ask an administrator if you need one."
+            )));
+        }
+        if limits.block_students && self.actor_student_only && !privileged {
+            return Err(Refusal(format!(
+                "Students may not {change} access tokens on this account. Ask a teacher or an administrator \
+                 if you need API access."
+            )));
+        }
+        Ok(())
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Status
+
+/// What a person sees of a token's state.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TokenStatus {
+    Active,
+    ExpiringSoon,
+    Expired,
+    Pending,
+}
+
+impl TokenStatus {
+    pub fn of(pending: bool, expires_at: Option<NaiveDateTime>, now: NaiveDateTime) -> TokenStatus {
+        match expires_at {
+            Some(at) if at <= now => TokenStatus::Expired,
+            _ if pending => TokenStatus::Pending,
+            Some(at) if at <= now + Duration::days(EXPIRING_SOON_DAYS) => TokenStatus::ExpiringSoon,
+            _ => TokenStatus::Active,
+        }
+    }
+
+    pub fn label(self) -> &'static str {
+        match self {
+            TokenStatus::Active => "Active",
+            TokenStatus::ExpiringSoon => "Expiring soon",
+            TokenStatus::Expired => "Expired",
+            TokenStatus::Pending => "Pending",
+        }
+    }
+
+    pub fn badge(self) -> &'static str {
+        match self {
+            TokenStatus::Active => "badge-success",
+            TokenStatus::ExpiringSoon => "badge-warning",
+            TokenStatus::Expired => "badge-danger",
+            TokenStatus::Pending => "badge-muted",
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn now() -> NaiveDateTime {
+        NaiveDate::from_ymd_opt(2026, 11, 23).unwrap().and_hms_opt(10, 30, 0).unwrap()
+    }
+
+    const STUDENT: ExpiryRule = ExpiryRule { owner_student_only: true, student_max_days: 120 };
+    const TEACHER: ExpiryRule = ExpiryRule { owner_student_only: false, student_max_days: 120 };
+
+    // Purpose (SPEC 4.1)
+
+    #[test]
+    fn a_blank_purpose_is_refused() {
+        assert_eq!(Purpose::parse("   ").unwrap_err().field, "purpose");
+        assert!(Purpose::parse("").is_err());
+    }
+
+    #[test]
+    fn a_purpose_is_trimmed_and_at_most_255_characters() {
+        assert_eq!(Purpose::parse("  grade sync ").unwrap().as_str(), "grade sync");
+        assert!(Purpose::parse(&"é".repeat(255)).is_ok());
+        assert!(Purpose::parse(&"é".repeat(256)).is_err());
+    }
+
+    #[test]
+    fn a_purpose_with_control_characters_is_refused() {
+        assert!(Purpose::parse("sync\u{0}").is_err());
+        assert!(Purpose::parse("two\nlines").is_err());
+    }
+
+    #[test]
+    fn markup_in_a_purpose_is_kept_as_text() {
+        assert_eq!(Purpose::parse("<script>x</script>").unwrap().as_str(), "<script>x</script>");
+    }
+
+    // Expiry (SPEC 4.2)
+
+    #[test]
+    fn a_student_only_user_cannot_choose_121_days() {
+        let err = STUDENT.apply(ExpiryChoice::At(now() + Duration::days(121)), now()).unwrap_err();
+        assert!(err.message.contains("within 120 days"), "{}", err.message);
+    }
+
+    #[test]
+    fn a_student_only_user_may_choose_exactly_120_days() {
+        assert_eq!(STUDENT.apply(ExpiryChoice::Days(120), now()).unwrap(), Some(now() + Duration::days(120)));
+    }
+
+    #[test]
+    fn a_student_only_user_cannot_choose_no_expiry() {
+        assert!(STUDENT.apply(ExpiryChoice::Never, now()).is_err());
+        assert!(!STUDENT.allows_never());
+    }
+
+    #[test]
+    fn a_student_only_user_cannot_pick_the_one_year_preset() {
+        assert!(STUDENT.apply(ExpiryChoice::Days(365), now()).is_err());
+        assert_eq!(STUDENT.allowed_presets(), vec![7, 30, 60, 90, 120]);
+    }
+
+    #[test]
+    fn a_lowered_student_maximum_binds_and_is_never_above_120() {
+        let lowered = ExpiryRule { owner_student_only: true, student_max_days: 30 };
+        assert!(lowered.apply(ExpiryChoice::Days(60), now()).is_err());
+        assert!(lowered.apply(ExpiryChoice::Days(30), now()).is_ok());
+        assert_eq!(lowered.allowed_presets(), vec![7, 30]);
+        let raised = ExpiryRule { owner_student_only: true, student_max_days: 400 };
+        assert_eq!(raised.max_days(), 120);
+        assert!(raised.apply(ExpiryChoice::Days(365), now()).is_err());
+    }
+
+    #[test]
+    fn a_teacher_may_choose_no_expiry_and_a_year() {
+        assert_eq!(TEACHER.apply(ExpiryChoice::Never, now()).unwrap(), None);
+        assert!(TEACHER.apply(ExpiryChoice::Days(365), now()).is_ok());
+        assert!(TEACHER.allows_never());
+    }
+
+    #[test]
+    fn a_student_who_is_also_a_ta_may_choose_no_expiry() {
+        let student_and_ta = ExpiryRule {
+            owner_student_only: crate::domain::is_student_only(
+                &[crate::domain::EnrollmentRole::Student, crate::domain::EnrollmentRole::Ta],
+                0,
+            ),
+            student_max_days: 120,
+        };
+        assert_eq!(student_and_ta.apply(ExpiryChoice::Never, now()).unwrap(), None);
+    }
+
+    #[test]
+    fn a_custom_date_must_be_in_the_future() {
+        let today = now().date();
+        assert!(TEACHER.apply(ExpiryChoice::OnDate(today), now()).is_err());
+        assert!(TEACHER.apply(ExpiryChoice::OnDate(today.pred_opt().unwrap()), now()).is_err());
+        assert!(TEACHER.apply(ExpiryChoice::At(now()), now()).is_err());
+        assert!(TEACHER.apply(ExpiryChoice::OnDate(today.succ_opt().unwrap()), now()).is_ok());
+    }
+
+    #[test]
+    fn a_custom_date_120_days_ahead_is_allowed_for_a_student() {
+        let date = (now() + Duration::days(120)).date();
+        assert!(STUDENT.apply(ExpiryChoice::OnDate(date), now()).is_ok());
+        assert!(STUDENT.apply(ExpiryChoice::OnDate(date.succ_opt().unwrap()), now()).is_err());
+    }
+
+    #[test]
+    fn the_form_accepts_only_offered_lifetimes() {
+        assert_eq!(ExpiryChoice::from_form("30", "").unwrap(), ExpiryChoice::Days(30));
+        assert_eq!(ExpiryChoice::from_form("never", "").unwrap(), ExpiryChoice::Never);
+        assert!(ExpiryChoice::from_form("31", "").is_err());
+        assert!(ExpiryChoice::from_form("custom", "next tuesday").is_err());
+        assert_eq!(
+            ExpiryChoice::from_form("custom", "2027-01-31").unwrap(),
+            ExpiryChoice::OnDate(NaiveDate::from_ymd_opt(2027, 1, 31).unwrap())
+        );
+    }
+
+    // Retroactive cap (SPEC 4.3)
+
+    #[test]
+    fn the_cap_shortens_long_and_missing_expiries_of_students_only() {
+        let limit = now() + Duration::days(120);
+        assert_eq!(STUDENT.cap(None, now()), Some(limit));
+        assert_eq!(STUDENT.cap(Some(now() + Duration::days(365)), now()), Some(limit));
+        assert_eq!(STUDENT.cap(Some(now() + Duration::days(30)), now()), None);
+        assert_eq!(TEACHER.cap(None, now()), None);
+    }
+
+    // Scopes (SPEC 4.9)
+
+    #[test]
+    fn empty_scopes_mean_no_limitation() {
+        let s = Scopes::parse::<&str>(&[]).unwrap();
+        assert!(s.is_unlimited());
+        assert!(s.allows("url:DELETE|/api/v1/users/:user_id/tokens/:id"));
+    }
+
+    #[test]
+    fn an_unknown_scope_is_refused() {
+        let err = Scopes::parse(&["url:GET|/api/v1/courses"]).unwrap_err();
+        assert!(err.message.contains("Unknown scope"));
+    }
+
+    #[test]
+    fn scopes_limit_the_token_to_the_routes_they_name() {
+        let s = Scopes::parse(&["url:GET|/api/v1/users/:id"]).unwrap();
+        assert!(s.allows("url:GET|/api/v1/users/:id"));
+        assert!(!s.allows("url:GET|/api/v1/users/:user_id/profile"));
+    }
+
+    #[test]
+    fn scopes_round_trip_through_storage_in_canonical_order() {
+        let s = Scopes::parse(&[
+            "url:DELETE|/api/v1/users/:user_id/tokens/:id",
+            "url:GET|/api/v1/users/:id",
+            "url:GET|/api/v1/users/:id",
+        ])
+        .unwrap();
+        assert_eq!(s.as_slice().len(), 2);
+        assert_eq!(s.as_slice()[0], "url:GET|/api/v1/users/:id");
+        assert_eq!(Scopes::from_stored(&s.to_stored()), s);
+    }
+
+    #[test]
+    fn stored_scopes_that_are_all_unknown_never_widen_a_token() {
+        let s = Scopes::from_stored("url:GET|/api/v1/retired");
+        assert!(!s.is_unlimited());
+        assert!(!s.allows("url:GET|/api/v1/users/:id"));
+    }
+
+    // Permissions and account settings (SPEC 2, 3)
+
+    fn access(actor: i64, owner: i64, perms: &[Permission], student_only: bool) -> TokenAccess {
+        TokenAccess {
+            actor_id: actor,
+            actor_permissions: perms.iter().copied().collect(),
+            actor_student_only: student_only,
+            owner_id: owner,
+        }
+    }
+
+    const OPEN: CreationLimits = CreationLimits { limit_personal_creation: false, block_students: false };
+    const LIMITED: CreationLimits = CreationLimits { limit_personal_creation: true, block_students: false };
+    const NO_STUDENTS: CreationLimits =
+        CreationLimits { limit_personal_creation: false, block_students: true };
+
+    #[test]
+    fn anyone_may_manage_their_own_tokens_by_default() {
+        let me = access(1, 1, &[], true);
+        assert!(me.may_view() && me.may_delete());
+        assert!(me.may_change(TokenChange::Create, OPEN).is_ok());
+    }
+
+    #[test]
+    fn limiting_personal_creation_refuses_create_update_and_regenerate_but_not_delete() {
+        let me = access(1, 1, &[], false);
+        for change in [TokenChange::Create, TokenChange::Update, TokenChange::Regenerate] {
+            let why = me.may_change(change, LIMITED).unwrap_err();
+            assert!(why.0.contains("limited"), "{why}");
+        }
+        assert!(me.may_view() && me.may_delete());
+    }
+
+    #[test]
+    fn create_update_permission_bypasses_the_personal_limit() {
+        let admin = access(1, 1, &[Permission::CreateUpdateTokens], false);
+        assert!(admin.may_change(TokenChange::Create, LIMITED).is_ok());
+    }
+
+    #[test]
+    fn blocking_students_refuses_student_only_users_but_not_teachers() {
+        let student = access(1, 1, &[], true);
+        assert!(student.may_change(TokenChange::Create, NO_STUDENTS).unwrap_err().0.contains("Students"));
+        assert!(student.may_change(TokenChange::Regenerate, NO_STUDENTS).is_err());
+        let teacher = access(2, 2, &[], false);
+        assert!(teacher.may_change(TokenChange::Create, NO_STUDENTS).is_ok());
+    }
+
+    #[test]
+    fn on_behalf_changes_need_create_update() {
+        assert!(access(1, 2, &[], false).may_change(TokenChange::Create, OPEN).is_err());
+        assert!(
+            access(1, 2, &[Permission::ViewTokens], false).may_change(TokenChange::Update, OPEN).is_err()
+        );
+        assert!(
+            access(1, 2, &[Permission::CreateUpdateTokens], false)
+                .may_change(TokenChange::Create, OPEN)
+                .is_ok()
+        );
+    }
+
+    #[test]
+    fn viewing_and_deleting_another_users_tokens_need_their_own_permissions() {
+        assert!(!access(1, 2, &[], false).may_view());
+        assert!(!access(1, 2, &[], false).may_delete());
+        assert!(access(1, 2, &[Permission::ViewTokens], false).may_view());
+        assert!(!access(1, 2, &[Permission::ViewTokens], false).may_delete());
+        let deleter = access(1, 2, &[Permission::DeleteTokens], false);
+        assert!(deleter.may_delete() && !deleter.may_view());
+    }
+
+    // Status
+
+    #[test]
+    fn status_is_derived_from_the_dates() {
+        let n = now();
+        assert_eq!(TokenStatus::of(false, None, n), TokenStatus::Active);
+        assert_eq!(TokenStatus::of(false, Some(n + Duration::days(30)), n), TokenStatus::Active);
+        assert_eq!(TokenStatus::of(false, Some(n + Duration::days(3)), n), TokenStatus::ExpiringSoon);
+        assert_eq!(TokenStatus::of(false, Some(n), n), TokenStatus::Expired);
+        assert_eq!(TokenStatus::of(true, Some(n + Duration::days(30)), n), TokenStatus::Pending);
+        assert_eq!(TokenStatus::of(true, Some(n - Duration::days(1)), n), TokenStatus::Expired);
+    }
+}

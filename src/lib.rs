@@ -1,0 +1,15 @@
+//! tokenwarden: personal API access tokens for a school or company, under Canvas's 2025
+//! rules, and the administration that oversees them.
+
+pub mod auth;
+pub mod cli;
+pub mod config;
+pub mod db;
+pub mod domain;
+pub mod error;
+pub mod models;
+pub mod routes;
+pub mod seed;
+pub mod startup;
+pub mod telemetry;
+pub mod tokens;

@@ -1,0 +1,216 @@
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+
+use crate::db::DbConnection;
+use crate::db::schema::audit_events;
+
+/// What happened, as stored in `audit_events.action`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AuditAction {
+    Login,
+    LoginFailed,
+    Logout,
+    LogoutEverywhere,
+    SetupCompleted,
+    UserCreated,
+    UserSuspended,
+    UserReactivated,
+    PasswordChanged,
+    SessionsEnded,
+    TokenCreated,
+    TokenUpdated,
+    TokenRegenerated,
+    TokenDeleted,
+    TokenActivated,
+    SettingsChanged,
+    RolesChanged,
+    TokensCapped,
+    TokensRevokedAll,
+    RoleCreated,
+    RoleUpdated,
+    RoleDeleted,
+}
+
+impl AuditAction {
+    pub const fn key(self) -> &'static str {
+        match self {
+            AuditAction::Login => "login",
+            AuditAction::LoginFailed => "login.failed",
+            AuditAction::Logout => "logout",
+            AuditAction::LogoutEverywhere => "logout.everywhere",
+            AuditAction::SetupCompleted => "setup.completed",
+            AuditAction::UserCreated => "user.created",
+            AuditAction::UserSuspended => "user.suspended",
+            AuditAction::UserReactivated => "user.reactivated",
+            AuditAction::PasswordChanged => "user.password_changed",
+            AuditAction::SessionsEnded => "user.sessions_ended",
+            AuditAction::TokenCreated => "token.created",
+            AuditAction::TokenUpdated => "token.updated",
+            AuditAction::TokenRegenerated => "token.regenerated",
+            AuditAction::TokenDeleted => "token.deleted",
+            AuditAction::TokenActivated => "token.activated",
+            AuditAction::SettingsChanged => "settings.changed",
+            AuditAction::RolesChanged => "user.roles_changed",
+            AuditAction::TokensCapped => "tokens.capped",
+            AuditAction::TokensRevokedAll => "tokens.revoked_all",
+            AuditAction::RoleCreated => "role.created",
+            AuditAction::RoleUpdated => "role.updated",
+            AuditAction::RoleDeleted => "role.deleted",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Queryable, Selectable, Identifiable)]
+#[diesel(table_name = audit_events)]
+pub struct AuditEvent {
+    pub id: i64,
+    pub occurred_at: NaiveDateTime,
+    pub actor_id: Option<i64>,
+    pub subject_user_id: Option<i64>,
+    pub token_id: Option<i64>,
+    pub action: String,
+    pub details: String,
+    pub ip: Option<String>,
+}
+
+/// An event to record. `details` says what changed, in words; never a secret.
+#[derive(Debug, Clone, Insertable)]
+#[diesel(table_name = audit_events)]
+pub struct NewAuditEvent {
+    pub occurred_at: NaiveDateTime,
+    pub actor_id: Option<i64>,
+    pub subject_user_id: Option<i64>,
+    pub token_id: Option<i64>,
+    pub action: String,
+    pub details: String,
+    pub ip: Option<String>,
+}
+
+impl NewAuditEvent {
+    pub fn new(action: AuditAction) -> Self {
+        NewAuditEvent {
+            occurred_at: crate::domain::now(),
+            actor_id: None,
+            subject_user_id: None,
+            token_id: None,
+            action: action.key().to_owned(),
+            details: String::new(),
+            ip: None,
+        }
+    }
+
+    pub fn actor(mut self, id: i64) -> Self {
+        self.actor_id = Some(id);
+        self
+    }
+
+    pub fn subject(mut self, id: i64) -> Self {
+        self.subject_user_id = Some(id);
+        self
+    }
+
+    pub fn token(mut self, id: i64) -> Self {
+        self.token_id = Some(id);
+        self
+    }
+
+    pub fn details(mut self, details: impl Into<String>) -> Self {
+        self.details = details.into();
+        self
+    }
+
+    pub fn ip(mut self, ip: Option<String>) -> Self {
+        self.ip = ip;
+        self
+    }
+
+    pub fn record(self, conn: &mut DbConnection) -> QueryResult<()> {
+        diesel::insert_into(audit_events::table).values(&self).execute(conn).map(|_| ())
+    }
+}
+
+impl AuditAction {
+    /// Every action, for the audit log's filter.
+    pub const ALL: [AuditAction; 22] = [
+        AuditAction::Login,
+        AuditAction::LoginFailed,
+        AuditAction::Logout,
+        AuditAction::LogoutEverywhere,
+        AuditAction::SetupCompleted,
+        AuditAction::UserCreated,
+        AuditAction::UserSuspended,
+        AuditAction::UserReactivated,
+        AuditAction::PasswordChanged,
+        AuditAction::SessionsEnded,
+        AuditAction::TokenCreated,
+        AuditAction::TokenUpdated,
+        AuditAction::TokenRegenerated,
+        AuditAction::TokenDeleted,
+        AuditAction::TokenActivated,
+        AuditAction::SettingsChanged,
+        AuditAction::RolesChanged,
+        AuditAction::TokensCapped,
+        AuditAction::TokensRevokedAll,
+        AuditAction::RoleCreated,
+        AuditAction::RoleUpdated,
+        AuditAction::RoleDeleted,
+    ];
+}
+
+/// What the account-wide audit log is narrowed to.
+#[derive(Debug, Clone, Default)]
+pub struct AuditQuery {
+    pub actor_id: Option<i64>,
+    pub subject_id: Option<i64>,
+    pub action: Option<String>,
+    pub before: Option<i64>,
+}
+
+impl AuditEvent {
+    /// A page of the audit log, newest first; keyset on id.
+    pub fn page(
+        conn: &mut DbConnection,
+        query: &AuditQuery,
+        per_page: i64,
+    ) -> QueryResult<(Vec<AuditEvent>, Option<i64>)> {
+        let mut q = audit_events::table.into_boxed();
+        if let Some(id) = query.actor_id {
+            q = q.filter(audit_events::actor_id.eq(id));
+        }
+        if let Some(id) = query.subject_id {
+            q = q.filter(audit_events::subject_user_id.eq(id));
+        }
+        if let Some(action) = &query.action {
+            q = q.filter(audit_events::action.eq(action.clone()));
+        }
+        if let Some(before) = query.before {
+            q = q.filter(audit_events::id.lt(before));
+        }
+        let mut rows: Vec<AuditEvent> = q
+            .order(audit_events::id.desc())
+            .limit(per_page + 1)
+            .select(AuditEvent::as_select())
+            .load(conn)?;
+        let next = if rows.len() as i64 > per_page {
+            rows.truncate(per_page as usize);
+            rows.last().map(|e| e.id)
+        } else {
+            None
+        };
+        Ok((rows, next))
+    }
+
+    /// The most recent events about a user (as subject or actor), newest first.
+    pub fn recent_for_user(
+        conn: &mut DbConnection,
+        user_id: i64,
+        limit: i64,
+    ) -> QueryResult<Vec<AuditEvent>> {
+        audit_events::table
+            .filter(audit_events::subject_user_id.eq(user_id).or(audit_events::actor_id.eq(user_id)))
+            .order(audit_events::id.desc())
+            .limit(limit)
+            .select(AuditEvent::as_select())
+            .load(conn)
+    }
+}

@@ -1,0 +1,20 @@
+//! Diesel rows and their queries. Models know nothing of HTTP.
+
+pub mod access_token;
+pub mod account_role;
+pub mod account_settings;
+pub mod audit_event;
+pub mod session;
+pub mod user;
+
+pub use access_token::{AccessToken, NewAccessToken, OwnerFilter, TokenFilter};
+pub use account_role::AccountRole;
+pub use account_settings::{AccountSettings, SettingsChange};
+pub use audit_event::{AuditAction, AuditEvent, AuditQuery, NewAuditEvent};
+pub use session::UserSession;
+pub use user::{CreateUserError, NewUserData, User, UserPage, UserRoles, UserState};
+
+/// Whether a diesel error is a unique-constraint violation (same on both backends).
+pub fn is_unique_violation(e: &diesel::result::Error) -> bool {
+    matches!(e, diesel::result::Error::DatabaseError(diesel::result::DatabaseErrorKind::UniqueViolation, _))
+}

@@ -1,0 +1,310 @@
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+
+use super::{AccountRole, is_unique_violation};
+use crate::db::DbConnection;
+use crate::db::schema::{user_account_roles, user_roles, user_sessions, users};
+use crate::domain::{DisplayName, Email, EnrollmentRole, Login, PermissionSet, is_student_only};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UserState {
+    Active,
+    Suspended,
+}
+
+impl UserState {
+    pub const fn key(self) -> &'static str {
+        match self {
+            UserState::Active => "active",
+            UserState::Suspended => "suspended",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Queryable, Selectable, Identifiable, PartialEq, Eq)]
+#[diesel(table_name = users)]
+pub struct User {
+    pub id: i64,
+    pub login: String,
+    pub name: String,
+    pub email: String,
+    pub password_hash: String,
+    pub state: String,
+    pub time_zone: String,
+    pub locale: String,
+    pub created_at: NaiveDateTime,
+    pub updated_at: NaiveDateTime,
+}
+
+#[derive(Insertable)]
+#[diesel(table_name = users)]
+struct NewUser<'a> {
+    login: &'a str,
+    name: &'a str,
+    email: &'a str,
+    password_hash: &'a str,
+    state: &'a str,
+    created_at: NaiveDateTime,
+    updated_at: NaiveDateTime,
+}
+
+/// A user to create, every field already parsed.
+#[derive(Debug)]
+pub struct NewUserData {
+    pub login: Login,
+    pub name: DisplayName,
+    pub email: Email,
+    pub password_hash: String,
+    pub roles: Vec<EnrollmentRole>,
+    pub account_role_ids: Vec<i64>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum CreateUserError {
+    #[error("a user with the login '{0}' already exists")]
+    DuplicateLogin(String),
+    #[error(transparent)]
+    Database(#[from] diesel::result::Error),
+}
+
+/// The roles a user holds and what follows from them.
+#[derive(Debug, Clone, Default)]
+pub struct UserRoles {
+    pub enrollment: Vec<EnrollmentRole>,
+    pub account: Vec<AccountRole>,
+}
+
+impl UserRoles {
+    pub fn permissions(&self) -> PermissionSet {
+        self.account.iter().fold(PermissionSet::empty(), |acc, r| acc.union(r.permission_set()))
+    }
+
+    pub fn is_student_only(&self) -> bool {
+        is_student_only(&self.enrollment, self.account.len())
+    }
+}
+
+diesel::define_sql_function! {
+    /// SQL `lower()`, the same on both backends.
+    fn lower(x: diesel::sql_types::Text) -> diesel::sql_types::Text;
+}
+
+/// A page of the user search.
+#[derive(Debug, Clone)]
+pub struct UserPage {
+    pub users: Vec<User>,
+    /// The id to continue after, when there is a next page.
+    pub next_after: Option<i64>,
+}
+
+impl User {
+    /// Users whose login, name or email contains `query` (case-insensitive), in id order,
+    /// after `after` (keyset pagination: each page is one indexed range scan).
+    pub fn search(conn: &mut DbConnection, query: &str, after: i64, per_page: i64) -> QueryResult<UserPage> {
+        let mut q = users::table.filter(users::id.gt(after)).into_boxed();
+        let needle = query.trim().to_lowercase();
+        if !needle.is_empty() {
+            let escaped = needle.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_");
+            let pattern = format!("%{escaped}%");
+            q = q.filter(
+                lower(users::login)
+                    .like(pattern.clone())
+                    .escape('\\')
+                    .or(lower(users::name).like(pattern.clone()).escape('\\'))
+                    .or(lower(users::email).like(pattern).escape('\\')),
+            );
+        }
+        let mut users: Vec<User> =
+            q.order(users::id.asc()).limit(per_page + 1).select(User::as_select()).load(conn)?;
+        let next_after = if users.len() as i64 > per_page {
+            users.truncate(per_page as usize);
+            users.last().map(|u| u.id)
+        } else {
+            None
+        };
+        Ok(UserPage { users, next_after })
+    }
+
+    /// The roles of several users at once (two queries, not two per user).
+    pub fn roles_of_many(
+        conn: &mut DbConnection,
+        ids: &[i64],
+    ) -> QueryResult<std::collections::HashMap<i64, UserRoles>> {
+        use crate::db::schema::account_roles;
+        let mut out: std::collections::HashMap<i64, UserRoles> =
+            ids.iter().map(|id| (*id, UserRoles::default())).collect();
+        let enrollment: Vec<(i64, String)> = user_roles::table
+            .filter(user_roles::user_id.eq_any(ids))
+            .select((user_roles::user_id, user_roles::role))
+            .load(conn)?;
+        for (id, role) in enrollment {
+            if let (Some(r), Some(entry)) = (EnrollmentRole::parse(&role), out.get_mut(&id)) {
+                entry.enrollment.push(r);
+            }
+        }
+        let account: Vec<(i64, AccountRole)> = user_account_roles::table
+            .inner_join(account_roles::table)
+            .filter(user_account_roles::user_id.eq_any(ids))
+            .select((user_account_roles::user_id, AccountRole::as_select()))
+            .load(conn)?;
+        for (id, role) in account {
+            if let Some(entry) = out.get_mut(&id) {
+                entry.account.push(role);
+            }
+        }
+        for roles in out.values_mut() {
+            roles.enrollment.sort();
+        }
+        Ok(out)
+    }
+
+    /// Every student-only user's id (SPEC 1), for the cap applied at upgrade.
+    pub fn student_only_ids(conn: &mut DbConnection) -> QueryResult<Vec<i64>> {
+        use std::collections::HashSet;
+        let students: Vec<i64> = user_roles::table
+            .filter(user_roles::role.eq("student"))
+            .select(user_roles::user_id)
+            .load(conn)?;
+        let mut others: HashSet<i64> = user_roles::table
+            .filter(user_roles::role.ne("student"))
+            .select(user_roles::user_id)
+            .load::<i64>(conn)?
+            .into_iter()
+            .collect();
+        others.extend(user_account_roles::table.select(user_account_roles::user_id).load::<i64>(conn)?);
+        let mut ids: Vec<i64> = students.into_iter().filter(|id| !others.contains(id)).collect();
+        ids.sort_unstable();
+        ids.dedup();
+        Ok(ids)
+    }
+
+    pub fn is_active(&self) -> bool {
+        self.state == UserState::Active.key()
+    }
+
+    pub fn count(conn: &mut DbConnection) -> QueryResult<i64> {
+        users::table.count().get_result(conn)
+    }
+
+    pub fn find(conn: &mut DbConnection, id: i64) -> QueryResult<User> {
+        users::table.find(id).select(User::as_select()).first(conn)
+    }
+
+    pub fn find_by_login(conn: &mut DbConnection, login: &Login) -> QueryResult<Option<User>> {
+        users::table.filter(users::login.eq(login.as_str())).select(User::as_select()).first(conn).optional()
+    }
+
+    /// Display names of the given users, for "created by" columns.
+    pub fn names(conn: &mut DbConnection, ids: &[i64]) -> QueryResult<Vec<(i64, String)>> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        users::table.filter(users::id.eq_any(ids)).select((users::id, users::name)).load(conn)
+    }
+
+    /// Creates a user with their roles, in one transaction.
+    pub fn create(conn: &mut DbConnection, data: &NewUserData) -> Result<User, CreateUserError> {
+        crate::db::write_transaction(conn, |conn| {
+            let now = crate::domain::now();
+            let row = NewUser {
+                login: data.login.as_str(),
+                name: data.name.as_str(),
+                email: data.email.as_str(),
+                password_hash: &data.password_hash,
+                state: UserState::Active.key(),
+                created_at: now,
+                updated_at: now,
+            };
+            diesel::insert_into(users::table).values(&row).execute(conn).map_err(|e| {
+                if is_unique_violation(&e) {
+                    CreateUserError::DuplicateLogin(data.login.to_string())
+                } else {
+                    CreateUserError::Database(e)
+                }
+            })?;
+            let user = User::find_by_login(conn, &data.login)?.ok_or(diesel::result::Error::NotFound)?;
+            User::replace_roles(conn, user.id, &data.roles, &data.account_role_ids)?;
+            Ok(user)
+        })
+    }
+
+    /// Sets a user's enrollment and account roles to exactly these.
+    pub fn replace_roles(
+        conn: &mut DbConnection,
+        user_id: i64,
+        roles: &[EnrollmentRole],
+        account_role_ids: &[i64],
+    ) -> QueryResult<()> {
+        diesel::delete(user_roles::table.filter(user_roles::user_id.eq(user_id))).execute(conn)?;
+        diesel::delete(user_account_roles::table.filter(user_account_roles::user_id.eq(user_id)))
+            .execute(conn)?;
+        let mut roles = roles.to_vec();
+        roles.sort();
+        roles.dedup();
+        // One row at a time: the two-backend connection has no multi-row INSERT.
+        for r in &roles {
+            diesel::insert_into(user_roles::table)
+                .values((user_roles::user_id.eq(user_id), user_roles::role.eq(r.key())))
+                .execute(conn)?;
+        }
+        let mut ids = account_role_ids.to_vec();
+        ids.sort_unstable();
+        ids.dedup();
+        for id in &ids {
+            diesel::insert_into(user_account_roles::table)
+                .values((
+                    user_account_roles::user_id.eq(user_id),
+                    user_account_roles::account_role_id.eq(*id),
+                ))
+                .execute(conn)?;
+        }
+        Ok(())
+    }
+
+    /// The roles a user holds (two indexed queries).
+    pub fn roles(conn: &mut DbConnection, user_id: i64) -> QueryResult<UserRoles> {
+        let enrollment: Vec<String> =
+            user_roles::table.filter(user_roles::user_id.eq(user_id)).select(user_roles::role).load(conn)?;
+        let mut enrollment: Vec<EnrollmentRole> =
+            enrollment.iter().filter_map(|r| EnrollmentRole::parse(r)).collect();
+        enrollment.sort();
+        Ok(UserRoles { enrollment, account: AccountRole::for_user(conn, user_id)? })
+    }
+
+    /// Suspends or reactivates a user. Suspension ends every session of theirs.
+    pub fn set_state(conn: &mut DbConnection, user_id: i64, state: UserState) -> QueryResult<usize> {
+        crate::db::write_transaction(conn, |conn| {
+            let n = diesel::update(users::table.find(user_id))
+                .set((users::state.eq(state.key()), users::updated_at.eq(crate::domain::now())))
+                .execute(conn)?;
+            if state == UserState::Suspended {
+                diesel::delete(user_sessions::table.filter(user_sessions::user_id.eq(user_id)))
+                    .execute(conn)?;
+            }
+            Ok(n)
+        })
+    }
+
+    /// Stores a new password hash and ends every session of the user but `keep` (the
+    /// digest of the session that made the change, if any).
+    pub fn set_password_hash(
+        conn: &mut DbConnection,
+        user_id: i64,
+        hash: &str,
+        keep: Option<&str>,
+    ) -> QueryResult<()> {
+        crate::db::write_transaction(conn, |conn| {
+            diesel::update(users::table.find(user_id))
+                .set((users::password_hash.eq(hash), users::updated_at.eq(crate::domain::now())))
+                .execute(conn)?;
+            let sessions = user_sessions::table.filter(user_sessions::user_id.eq(user_id));
+            match keep {
+                Some(digest) => {
+                    diesel::delete(sessions.filter(user_sessions::id_digest.ne(digest))).execute(conn)?
+                }
+                None => diesel::delete(sessions).execute(conn)?,
+            };
+            Ok(())
+        })
+    }
+}

@@ -1,0 +1,95 @@
+//! The signed-in user's own account: profile, password, sessions.
+
+use actix_web::http::StatusCode;
+use actix_web::{HttpRequest, HttpResponse, get, post, web};
+use actix_web_flash_messages::FlashMessage;
+use askama::Template;
+use serde::Deserialize;
+
+use super::forms::FieldErrors;
+use super::page::PageCtx;
+use super::{render, render_with, see_other};
+use crate::auth::CurrentUser;
+use crate::domain::{Password, ValidationError};
+use crate::error::AppError;
+use crate::models::{AuditAction, NewAuditEvent, User, UserRoles};
+use crate::startup::AppState;
+
+#[derive(Template)]
+#[template(path = "account/show.html")]
+struct AccountPage {
+    ctx: PageCtx,
+    user: User,
+    roles: UserRoles,
+    errors: FieldErrors,
+}
+
+async fn load(state: &AppState, id: i64) -> Result<(User, UserRoles), AppError> {
+    crate::db::run(&state.pool, move |conn| Ok((User::find(conn, id)?, User::roles(conn, id)?))).await
+}
+
+/// `GET /settings/account`
+#[get("/settings/account")]
+pub async fn show(
+    ctx: PageCtx,
+    me: CurrentUser,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, AppError> {
+    let (user, roles) = load(&state, me.id).await?;
+    render(&AccountPage { ctx, user, roles, errors: FieldErrors::new() })
+}
+
+#[derive(Deserialize)]
+pub struct PasswordForm {
+    current_password: String,
+    new_password: String,
+    new_password_confirm: String,
+}
+
+/// `POST /settings/account/password` — changes the password and ends every other session.
+#[post("/settings/account/password")]
+#[tracing::instrument(skip_all, fields(user_id = me.id))]
+pub async fn change_password(
+    req: HttpRequest,
+    ctx: PageCtx,
+    me: CurrentUser,
+    state: web::Data<AppState>,
+    form: web::Form<PasswordForm>,
+) -> Result<HttpResponse, AppError> {
+    let form = form.into_inner();
+    let mut errors = FieldErrors::new();
+    let new = errors.take(
+        Password::parse(&form.new_password).map_err(|e| ValidationError::new("new_password", e.message)),
+    );
+    if new.is_some() && form.new_password != form.new_password_confirm {
+        errors.add("new_password_confirm", "The two passwords differ.");
+    }
+    let ip = state.client_ip(&req);
+    let (id, keep) = (me.id, me.session_digest.clone());
+    let current = form.current_password;
+    let errors = crate::db::run(&state.pool, move |conn| {
+        let user = User::find(conn, id)?;
+        if !crate::auth::password::verify(&current, Some(&user.password_hash)) {
+            errors.add("current_password", "That is not your current password.");
+        }
+        if let (Some(new), true) = (new, errors.is_empty()) {
+            let hash = crate::auth::password::hash(new.expose())?;
+            User::set_password_hash(conn, id, &hash, Some(&keep))?;
+            NewAuditEvent::new(AuditAction::PasswordChanged)
+                .actor(id)
+                .subject(id)
+                .details("other sessions ended")
+                .ip(ip)
+                .record(conn)?;
+        }
+        Ok(errors)
+    })
+    .await?;
+    if errors.is_empty() {
+        FlashMessage::success("Your password has been changed. Every other session has been signed out.")
+            .send();
+        return Ok(see_other("/settings/account"));
+    }
+    let (user, roles) = load(&state, me.id).await?;
+    render_with(StatusCode::UNPROCESSABLE_ENTITY, &AccountPage { ctx, user, roles, errors })
+}

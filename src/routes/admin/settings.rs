@@ -1,0 +1,164 @@
+//! `/admin/settings` — the account settings of SPEC 3.
+
+use actix_web::http::StatusCode;
+use actix_web::{HttpRequest, HttpResponse, get, post, web};
+use actix_web_flash_messages::FlashMessage;
+use askama::Template;
+use serde::Deserialize;
+
+use crate::auth::guard::{AccountSettings as SettingsPermission, Require};
+use crate::domain::token::{PRESET_DAYS, STUDENT_MAX_DAYS_CEILING};
+use crate::error::AppError;
+use crate::models::{AccountSettings, AuditAction, NewAuditEvent, SettingsChange};
+use crate::routes::forms::FieldErrors;
+use crate::routes::page::PageCtx;
+use crate::routes::{render, render_with, see_other};
+use crate::startup::AppState;
+
+#[derive(Template)]
+#[template(path = "admin/settings.html")]
+struct SettingsPage {
+    ctx: PageCtx,
+    form: SettingsForm,
+    errors: FieldErrors,
+    presets: Vec<i64>,
+    ceiling: i32,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct SettingsForm {
+    #[serde(default)]
+    limit_personal_creation: Option<String>,
+    #[serde(default)]
+    block_students: Option<String>,
+    #[serde(default)]
+    student_max_days: String,
+    #[serde(default)]
+    default_lifetime_days: String,
+}
+
+impl SettingsForm {
+    fn of(s: &AccountSettings) -> Self {
+        SettingsForm {
+            limit_personal_creation: s.limit_personal_creation.then(|| "on".into()),
+            block_students: s.block_students.then(|| "on".into()),
+            student_max_days: s.student_max_days.to_string(),
+            default_lifetime_days: s.default_lifetime_days.to_string(),
+        }
+    }
+
+    fn parse(&self, errors: &mut FieldErrors) -> Option<SettingsChange> {
+        let max = match self.student_max_days.trim().parse::<i32>() {
+            Ok(d) if (1..=STUDENT_MAX_DAYS_CEILING).contains(&d) => Some(d),
+            _ => {
+                errors.add(
+                    "student_max_days",
+                    format!("Enter a whole number of days from 1 to {STUDENT_MAX_DAYS_CEILING}."),
+                );
+                None
+            }
+        };
+        let default = match self.default_lifetime_days.trim().parse::<i64>() {
+            Ok(d) if PRESET_DAYS.contains(&d) => Some(d as i32),
+            _ => {
+                errors.add("default_lifetime_days", "Choose one of the offered lifetimes.");
+                None
+            }
+        };
+        Some(SettingsChange {
+            limit_personal_creation: self.limit_personal_creation.is_some(),
+            block_students: self.block_students.is_some(),
+            student_max_days: max?,
+            default_lifetime_days: default?,
+        })
+    }
+
+    pub fn limit_checked(&self) -> bool {
+        self.limit_personal_creation.is_some()
+    }
+
+    pub fn block_checked(&self) -> bool {
+        self.block_students.is_some()
+    }
+}
+
+fn page(ctx: PageCtx, form: SettingsForm, errors: FieldErrors) -> SettingsPage {
+    SettingsPage { ctx, form, errors, presets: PRESET_DAYS.to_vec(), ceiling: STUDENT_MAX_DAYS_CEILING }
+}
+
+/// `GET /admin/settings`
+#[get("/admin/settings")]
+pub async fn show(
+    ctx: PageCtx,
+    _me: Require<SettingsPermission>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, AppError> {
+    let settings = crate::db::run(&state.pool, |conn| Ok(AccountSettings::load(conn)?)).await?;
+    render(&page(ctx, SettingsForm::of(&settings), FieldErrors::new()))
+}
+
+fn describe(before: &SettingsChange, after: &SettingsChange) -> String {
+    let on = |b: bool| if b { "on" } else { "off" };
+    let mut changes = Vec::new();
+    if before.limit_personal_creation != after.limit_personal_creation {
+        changes.push(format!("limit personal token creation: {}", on(after.limit_personal_creation)));
+    }
+    if before.block_students != after.block_students {
+        changes.push(format!("block students from creating tokens: {}", on(after.block_students)));
+    }
+    if before.student_max_days != after.student_max_days {
+        changes.push(format!(
+            "student maximum lifetime: {} → {} days",
+            before.student_max_days, after.student_max_days
+        ));
+    }
+    if before.default_lifetime_days != after.default_lifetime_days {
+        changes.push(format!(
+            "default lifetime: {} → {} days",
+            before.default_lifetime_days, after.default_lifetime_days
+        ));
+    }
+    changes.join("; ")
+}
+
+/// `POST /admin/settings`
+#[post("/admin/settings")]
+#[tracing::instrument(skip_all, fields(user_id = me.id))]
+pub async fn save(
+    req: HttpRequest,
+    ctx: PageCtx,
+    me: Require<SettingsPermission>,
+    state: web::Data<AppState>,
+    form: web::Form<SettingsForm>,
+) -> Result<HttpResponse, AppError> {
+    let form = form.into_inner();
+    let mut errors = FieldErrors::new();
+    let Some(change) = form.parse(&mut errors) else {
+        return render_with(StatusCode::UNPROCESSABLE_ENTITY, &page(ctx, form, errors));
+    };
+    let ip = state.client_ip(&req);
+    let actor = me.id;
+    let changed = crate::db::run(&state.pool, move |conn| {
+        crate::db::write_transaction(conn, |conn| {
+            let before = AccountSettings::load(conn)?.as_change();
+            if before == change {
+                return Ok(false);
+            }
+            AccountSettings::save(conn, &change)?;
+            NewAuditEvent::new(AuditAction::SettingsChanged)
+                .actor(actor)
+                .details(describe(&before, &change))
+                .ip(ip)
+                .record(conn)?;
+            Ok(true)
+        })
+    })
+    .await?;
+    FlashMessage::success(if changed {
+        "Account settings saved."
+    } else {
+        "Nothing to save: the settings are unchanged."
+    })
+    .send();
+    Ok(see_other("/admin/settings"))
+}

@@ -1,0 +1,155 @@
+//! The API's errors, shaped as Canvas shapes them:
+//!
+//! - `{"errors":[{"message":"…"}]}` for 401, 403, 404 and other refusals;
+//! - `{"errors":{"FIELD":[{"message":"…"}]}}` for a rule broken by a field (400).
+//!
+//! The rest (database down, unexpected failures) is an [`AppError`], which the error
+//! middleware renders as the first shape for any `/api/` path.
+
+use std::collections::BTreeMap;
+
+use actix_web::http::StatusCode;
+use actix_web::http::header::WWW_AUTHENTICATE;
+use actix_web::{HttpResponse, ResponseError};
+use serde::Serialize;
+use utoipa::ToSchema;
+
+use crate::domain::ValidationError;
+use crate::error::AppError;
+use crate::tokens::TokenError;
+
+/// The one answer to every token that does not authenticate, whatever the reason, so that
+/// a caller learns nothing about which tokens exist.
+pub const INVALID_ACCESS_TOKEN: &str = "Invalid access token.";
+
+/// Canvas's answer for something that does not exist or may not be seen.
+pub const NOT_FOUND: &str = "The specified resource does not exist.";
+
+/// One error message.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct ErrorMessage {
+    pub message: String,
+}
+
+/// `{"errors":[{"message":"…"}]}`
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct ErrorList {
+    pub errors: Vec<ErrorMessage>,
+}
+
+impl ErrorList {
+    pub fn one(message: impl Into<String>) -> ErrorList {
+        ErrorList { errors: vec![ErrorMessage { message: message.into() }] }
+    }
+}
+
+/// `{"errors":{"FIELD":[{"message":"…"}]}}`: each broken rule under the field it concerns
+/// (`purpose`, `expires_at`, `scopes`).
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct FieldErrors {
+    pub errors: BTreeMap<String, Vec<ErrorMessage>>,
+}
+
+impl FieldErrors {
+    pub fn of(errors: &[ValidationError]) -> FieldErrors {
+        let mut map: BTreeMap<String, Vec<ErrorMessage>> = BTreeMap::new();
+        for e in errors {
+            map.entry(e.field.to_owned()).or_default().push(ErrorMessage { message: e.message.clone() });
+        }
+        FieldErrors { errors: map }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    /// Missing, malformed, unknown, expired, pending or deleted token; suspended owner.
+    #[error("invalid access token")]
+    InvalidToken,
+    #[error("forbidden: {0}")]
+    Forbidden(String),
+    #[error("not found")]
+    NotFound,
+    #[error("bad request: {0}")]
+    BadRequest(String),
+    #[error("invalid fields")]
+    Invalid(Vec<ValidationError>),
+    #[error(transparent)]
+    App(#[from] AppError),
+}
+
+impl From<TokenError> for ApiError {
+    fn from(e: TokenError) -> Self {
+        match e {
+            TokenError::Invalid(errors) => ApiError::Invalid(errors),
+            TokenError::Refused(why) => ApiError::Forbidden(why),
+            TokenError::NotFound => ApiError::NotFound,
+            TokenError::Database(e) => ApiError::App(e.into()),
+        }
+    }
+}
+
+impl From<diesel::result::Error> for ApiError {
+    fn from(e: diesel::result::Error) -> Self {
+        match e {
+            diesel::result::Error::NotFound => ApiError::NotFound,
+            other => ApiError::App(other.into()),
+        }
+    }
+}
+
+impl ResponseError for ApiError {
+    fn status_code(&self) -> StatusCode {
+        match self {
+            ApiError::InvalidToken => StatusCode::UNAUTHORIZED,
+            ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
+            ApiError::NotFound => StatusCode::NOT_FOUND,
+            ApiError::BadRequest(_) | ApiError::Invalid(_) => StatusCode::BAD_REQUEST,
+            ApiError::App(e) => e.status_code(),
+        }
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        let status = self.status_code();
+        match self {
+            ApiError::InvalidToken => HttpResponse::build(status)
+                .insert_header((WWW_AUTHENTICATE, "Bearer"))
+                .json(ErrorList::one(INVALID_ACCESS_TOKEN)),
+            ApiError::Forbidden(why) | ApiError::BadRequest(why) => {
+                HttpResponse::build(status).json(ErrorList::one(why.as_str()))
+            }
+            ApiError::NotFound => HttpResponse::build(status).json(ErrorList::one(NOT_FOUND)),
+            ApiError::Invalid(errors) => HttpResponse::build(status).json(FieldErrors::of(errors)),
+            // Rendered (and logged) by the error middleware, in the same JSON shape.
+            ApiError::App(e) => e.error_response(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn field_errors_are_grouped_under_their_field() {
+        let errors = [
+            ValidationError::new("purpose", "Enter a purpose."),
+            ValidationError::new("expires_at", "Too long."),
+            ValidationError::new("purpose", "Again."),
+        ];
+        let json = serde_json::to_value(FieldErrors::of(&errors)).unwrap();
+        assert_eq!(
+            json,
+            serde_json::json!({"errors": {
+                "expires_at": [{"message": "Too long."}],
+                "purpose": [{"message": "Enter a purpose."}, {"message": "Again."}],
+            }})
+        );
+    }
+
+    #[test]
+    fn an_invalid_token_is_a_401_with_the_bearer_challenge() {
+        let res = ApiError::InvalidToken.error_response();
+        assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
+        assert_eq!(res.headers().get(WWW_AUTHENTICATE).unwrap(), "Bearer");
+    }
+}

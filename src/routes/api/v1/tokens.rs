@@ -1,0 +1,589 @@
+//! `/api/v1/users/{user_id}/user_generated_tokens` and `/api/v1/users/{user_id}/tokens/...`
+//! — the Canvas Token object. Every operation goes through [`crate::tokens`] with the
+//! token's owner as the actor, so the rules, the account settings, the permissions and the
+//! audit log are those of the pages.
+
+use actix_web::http::header::{CONTENT_TYPE, LINK};
+use actix_web::{HttpRequest, HttpResponse, delete, get, post, put, web};
+use chrono::{DateTime, NaiveDate, NaiveDateTime, Timelike, Utc};
+use futures_util::StreamExt;
+use serde::{Deserialize, Deserializer, Serialize};
+use utoipa::ToSchema;
+
+use super::pagination::{Page, PageQuery, absolute_url};
+use super::{user_id, utc};
+use crate::auth::bearer::scope::{CreateToken, DeleteToken, ListTokens, ShowToken, UpdateToken};
+use crate::auth::bearer::{RouteScope, Scoped};
+use crate::db::{DbConnection, write_transaction};
+use crate::domain::ValidationError;
+use crate::domain::token::{ExpiryChoice, TokenChange};
+use crate::domain::token_secret::TokenSecret;
+use crate::models::AccessToken;
+use crate::routes::api::ApiError;
+use crate::routes::api::error::{ErrorList, FieldErrors};
+use crate::startup::AppState;
+use crate::tokens::{self, Actor, Context, TokenDraft, TokenError, TokenRef};
+
+/// Request bodies larger than this are refused before parsing.
+const MAX_BODY_BYTES: usize = 64 * 1024;
+
+/// A token's state. An expired token keeps its state; its `expires_at` says it has expired.
+#[derive(Debug, Clone, Copy, Serialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum WorkflowState {
+    /// Authenticates requests (until it expires).
+    Active,
+    /// Created on the user's behalf; authenticates nothing until the user activates it.
+    Pending,
+}
+
+/// The Canvas Token object. `token`, the secret, is present only in the response that
+/// created or regenerated the token: it is never stored and cannot be shown again.
+#[derive(Serialize, ToSchema)]
+pub struct TokenJson {
+    pub id: i64,
+    /// The owner.
+    pub user_id: i64,
+    #[schema(example = "Grade sync")]
+    pub purpose: String,
+    /// The Canvas scopes the token is limited to; empty means no limitation.
+    #[schema(example = json!(["url:GET|/api/v1/users/:id"]))]
+    pub scopes: Vec<String>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    /// `null`: the token never expires.
+    pub expires_at: Option<DateTime<Utc>>,
+    /// Recorded at most once per interval (10 minutes by default).
+    pub last_used_at: Option<DateTime<Utc>>,
+    pub workflow_state: WorkflowState,
+    /// The prefix and the last four characters of the secret.
+    #[schema(example = "tw_…x9Qa")]
+    pub token_hint: String,
+    /// Who created the token on the owner's behalf; `null` when the owner did.
+    pub real_user_id: Option<i64>,
+    /// Whether the caller may regenerate this token.
+    pub can_manually_regenerate: bool,
+    /// The secret: only in the response to create or regenerate.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false, example = "tw_…")]
+    pub token: Option<String>,
+}
+
+impl TokenJson {
+    fn of(t: &AccessToken, can_manually_regenerate: bool, secret: Option<&TokenSecret>) -> TokenJson {
+        TokenJson {
+            id: t.id,
+            user_id: t.user_id,
+            purpose: t.purpose.clone(),
+            scopes: t.scope_set().as_slice().iter().map(|s| (*s).to_owned()).collect(),
+            created_at: utc(t.created_at),
+            updated_at: utc(t.updated_at),
+            expires_at: t.expires_at.map(utc),
+            last_used_at: t.last_used_at.map(utc),
+            workflow_state: if t.is_pending() { WorkflowState::Pending } else { WorkflowState::Active },
+            token_hint: t.hint.clone(),
+            real_user_id: t.real_user_id,
+            can_manually_regenerate,
+            token: secret.map(|s| s.expose().to_owned()),
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Request bodies: the same fields as form fields or as JSON, chosen by Content-Type.
+
+/// A field that is there, even as `null` or empty: `Some(None)`; a field that is not
+/// there: `None` (by `#[serde(default)]`).
+fn present<'de, D: Deserializer<'de>, T: Deserialize<'de>>(d: D) -> Result<Option<T>, D::Error> {
+    T::deserialize(d).map(Some)
+}
+
+/// `true`, `1`, `"1"`, `"true"`, `"on"`, `"yes"`; anything else is false.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Flag(bool);
+
+impl<'de> Deserialize<'de> for Flag {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Flag, D::Error> {
+        struct V;
+        impl serde::de::Visitor<'_> for V {
+            type Value = Flag;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a boolean, 0 or 1")
+            }
+            fn visit_bool<E>(self, v: bool) -> Result<Flag, E> {
+                Ok(Flag(v))
+            }
+            fn visit_u64<E>(self, v: u64) -> Result<Flag, E> {
+                Ok(Flag(v != 0))
+            }
+            fn visit_i64<E>(self, v: i64) -> Result<Flag, E> {
+                Ok(Flag(v != 0))
+            }
+            fn visit_str<E>(self, v: &str) -> Result<Flag, E> {
+                Ok(Flag(matches!(v.trim().to_ascii_lowercase().as_str(), "1" | "true" | "on" | "yes")))
+            }
+            fn visit_unit<E>(self) -> Result<Flag, E> {
+                Ok(Flag(false))
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+/// The token's fields in a JSON body: `{"token": {…}}`.
+#[derive(Debug, Default, Deserialize, ToSchema)]
+pub struct TokenParams {
+    /// Required to create: what the token is for (1–255 characters).
+    #[serde(default)]
+    #[schema(example = "Grade sync")]
+    pub purpose: Option<String>,
+    /// ISO 8601 / RFC 3339, e.g. `2027-01-31T00:00:00Z`; `null` or empty: no expiry
+    /// (refused for students). Left out: no expiry on create, unchanged on update.
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<String>, format = DateTime)]
+    pub expires_at: Option<Option<String>>,
+    /// Canvas scopes, e.g. `url:GET|/api/v1/users/:id`; empty: no limitation. Left out on
+    /// update: unchanged.
+    #[serde(default)]
+    pub scopes: Option<Vec<String>>,
+    /// Update only: issue a new secret (the old one stops working at once).
+    #[serde(default)]
+    #[schema(value_type = Option<bool>)]
+    pub regenerate: Option<Flag>,
+}
+
+/// A JSON request body.
+#[derive(Debug, Default, Deserialize, ToSchema)]
+pub struct TokenRequest {
+    #[serde(default)]
+    pub token: TokenParams,
+}
+
+/// The same fields as `application/x-www-form-urlencoded`, named as Canvas names them.
+#[derive(Debug, Default, Deserialize, ToSchema)]
+pub struct TokenForm {
+    /// Required to create: what the token is for.
+    #[serde(rename = "token[purpose]", default, deserialize_with = "present")]
+    pub purpose: Option<String>,
+    /// ISO 8601; empty or `null`: no expiry. Left out: no expiry on create, unchanged on update.
+    #[serde(rename = "token[expires_at]", default, deserialize_with = "present")]
+    #[schema(value_type = Option<String>, format = DateTime)]
+    pub expires_at: Option<Option<String>>,
+    /// Repeat the field for each scope; one empty value clears the scopes.
+    #[serde(rename = "token[scopes][]", default, deserialize_with = "present")]
+    pub scopes: Option<Vec<String>>,
+    /// `1` to issue a new secret (update only).
+    #[serde(rename = "token[regenerate]", default)]
+    #[schema(value_type = Option<String>, example = "1")]
+    pub regenerate: Option<Flag>,
+}
+
+impl From<TokenForm> for TokenParams {
+    fn from(f: TokenForm) -> TokenParams {
+        TokenParams {
+            purpose: f.purpose,
+            expires_at: f.expires_at,
+            scopes: f.scopes,
+            regenerate: f.regenerate,
+        }
+    }
+}
+
+/// `expires_at` as given: `null`, empty or `"null"` is no expiry; otherwise an ISO 8601
+/// date-time (an offset is converted to UTC; none means UTC) or a bare date (its midnight,
+/// UTC). Kept to the second, as every stored time.
+pub fn parse_expires_at(value: Option<&str>) -> Result<ExpiryChoice, ValidationError> {
+    let s = match value.map(str::trim) {
+        None | Some("" | "null") => return Ok(ExpiryChoice::Never),
+        Some(s) => s,
+    };
+    let at = DateTime::parse_from_rfc3339(s)
+        .map(|d| d.naive_utc())
+        .or_else(|_| NaiveDateTime::parse_from_str(s, "%Y-%m-%dT%H:%M:%S%.f"))
+        .or_else(|_| NaiveDateTime::parse_from_str(s, "%Y-%m-%dT%H:%M"))
+        .map(|t| t.with_nanosecond(0).unwrap_or(t));
+    match at {
+        Ok(at) => Ok(ExpiryChoice::At(at)),
+        Err(_) => NaiveDate::parse_from_str(s, "%Y-%m-%d").map(ExpiryChoice::OnDate).map_err(|_| {
+            ValidationError::new(
+                ExpiryChoice::FIELD,
+                "Give expires_at as an ISO 8601 date and time, e.g. 2027-01-31T00:00:00Z, or null for no expiry.",
+            )
+        }),
+    }
+}
+
+impl TokenParams {
+    fn expiry(&self) -> Option<Result<ExpiryChoice, ValidationError>> {
+        self.expires_at.as_ref().map(|v| parse_expires_at(v.as_deref()))
+    }
+
+    fn regenerate(&self) -> bool {
+        self.regenerate.is_some_and(|f| f.0)
+    }
+
+    fn draft(&self, with_expiry: bool) -> TokenDraft {
+        TokenDraft {
+            purpose: self.purpose.clone(),
+            scopes: self.scopes.clone(),
+            expiry: if with_expiry { self.expiry() } else { None },
+        }
+    }
+}
+
+/// Reads the body as JSON or as form fields, by its Content-Type. A body that cannot be
+/// read is a 400 that says why; nothing is changed.
+async fn read_params(req: &HttpRequest, mut payload: web::Payload) -> Result<TokenParams, ApiError> {
+    let mut body = web::BytesMut::new();
+    while let Some(chunk) = payload.next().await {
+        let chunk =
+            chunk.map_err(|e| ApiError::BadRequest(format!("The request body could not be read: {e}")))?;
+        if body.len() + chunk.len() > MAX_BODY_BYTES {
+            return Err(ApiError::BadRequest("The request body is too large.".into()));
+        }
+        body.extend_from_slice(&chunk);
+    }
+    let content_type = req
+        .headers()
+        .get(CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .map(|v| v.trim().to_ascii_lowercase())
+        .unwrap_or_default();
+    if content_type == "application/json" || content_type.ends_with("+json") {
+        if body.iter().all(u8::is_ascii_whitespace) {
+            return Ok(TokenParams::default());
+        }
+        return serde_json::from_slice::<TokenRequest>(&body).map(|r| r.token).map_err(|e| {
+            ApiError::BadRequest(format!("The request body is not valid JSON for a token: {e}"))
+        });
+    }
+    if content_type.is_empty() || content_type == "application/x-www-form-urlencoded" {
+        return serde_html_form::from_bytes::<TokenForm>(&body)
+            .map(TokenParams::from)
+            .map_err(|e| ApiError::BadRequest(format!("The form fields could not be read: {e}")));
+    }
+    Err(ApiError::BadRequest(
+        "Send the token's fields as application/x-www-form-urlencoded or application/json.".into(),
+    ))
+}
+
+// ---------------------------------------------------------------------------------------
+// Handlers
+
+/// Whether `actor` may regenerate `owner_id`'s tokens, as `can_manually_regenerate` says.
+fn may_regenerate(conn: &mut DbConnection, actor: &Actor, owner_id: i64) -> Result<bool, TokenError> {
+    Ok(Context::load(conn, actor, owner_id)?.may(TokenChange::Regenerate).is_ok())
+}
+
+/// `GET /api/v1/users/{user_id}/user_generated_tokens` — the user's tokens, oldest first,
+/// a page at a time, with a Canvas-style `Link` header. Never secrets.
+#[utoipa::path(
+    operation_id = "list_user_generated_tokens",
+    tag = "Access tokens",
+    params(("user_id" = String, Path, description = "A user id, or `self`."), PageQuery),
+    responses(
+        (status = 200, description = "One page of the user's tokens.", body = [TokenJson],
+            headers(("Link" = String, description = "Canvas pagination links: rel=\"current\", \"next\", \"prev\", \"first\", \"last\"."))),
+        (status = 401, description = "Invalid access token.", body = ErrorList),
+        (status = 403, description = "Outside the token's scopes, or another user's tokens without access_tokens.view.", body = ErrorList),
+        (status = 404, description = "No such user.", body = ErrorList),
+    ),
+    security(("bearer" = [ListTokens::SCOPE]))
+)]
+#[get("/api/v1/users/{user_id}/user_generated_tokens")]
+#[tracing::instrument(skip_all, fields(user_id = auth.owner.id))]
+pub async fn list(
+    req: HttpRequest,
+    auth: Scoped<ListTokens>,
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+    query: web::Query<PageQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let owner = user_id(&path, &auth)?;
+    let page = Page::of(&query);
+    let actor = auth.actor();
+    let (ctx, rows, total) = crate::db::run(&state.pool, move |conn| {
+        Ok(tokens::page(conn, &actor, owner, page.offset(), page.per_page))
+    })
+    .await??;
+    let can_regenerate = ctx.may(TokenChange::Regenerate).is_ok();
+    let body: Vec<TokenJson> = rows.iter().map(|t| TokenJson::of(t, can_regenerate, None)).collect();
+    let url = absolute_url(&req, state.settings.serve.trust_proxy);
+    Ok(HttpResponse::Ok().insert_header((LINK, page.link_header(&url, total))).json(body))
+}
+
+/// `GET /api/v1/users/{user_id}/tokens/{id}` — one token, by id or hint.
+#[utoipa::path(
+    operation_id = "show_token",
+    tag = "Access tokens",
+    params(
+        ("user_id" = String, Path, description = "A user id, or `self`."),
+        ("id" = String, Path, description = "The token's id, or its hint (`tw_…x9Qa`, also `tw_x9Qa`)."),
+    ),
+    responses(
+        (status = 200, description = "The token (without its secret).", body = TokenJson),
+        (status = 401, description = "Invalid access token.", body = ErrorList),
+        (status = 403, description = "Outside the token's scopes, or another user's tokens without access_tokens.view.", body = ErrorList),
+        (status = 404, description = "No such token of this user.", body = ErrorList),
+    ),
+    security(("bearer" = [ShowToken::SCOPE]))
+)]
+#[get("/api/v1/users/{user_id}/tokens/{id}")]
+#[tracing::instrument(skip_all, fields(user_id = auth.owner.id))]
+pub async fn show(
+    auth: Scoped<ShowToken>,
+    state: web::Data<AppState>,
+    path: web::Path<(String, String)>,
+) -> Result<web::Json<TokenJson>, ApiError> {
+    let (owner, token) = path.into_inner();
+    let owner = user_id(&owner, &auth)?;
+    let token = TokenRef::parse(&token);
+    let actor = auth.actor();
+    let json = crate::db::run(&state.pool, move |conn| {
+        Ok(tokens::get(conn, &actor, owner, &token)
+            .and_then(|t| Ok(TokenJson::of(&t, may_regenerate(conn, &actor, owner)?, None))))
+    })
+    .await??;
+    Ok(web::Json(json))
+}
+
+/// `POST /api/v1/users/{user_id}/tokens` — creates a token; the response carries its
+/// secret, once. On another user's behalf (with `access_tokens.create_update`) the token
+/// starts `pending` until its owner activates it.
+#[utoipa::path(
+    operation_id = "create_token",
+    tag = "Access tokens",
+    params(("user_id" = String, Path, description = "A user id, or `self`.")),
+    request_body(description = "The new token's fields, as JSON or as form fields.", content(
+        (TokenRequest = "application/json"),
+        (TokenForm = "application/x-www-form-urlencoded"),
+    )),
+    responses(
+        (status = 200, description = "The new token, with its secret in `token`.", body = TokenJson),
+        (status = 400, description = "A rule broken, under the field it concerns (`purpose`, `expires_at`, `scopes`).", body = FieldErrors),
+        (status = 401, description = "Invalid access token.", body = ErrorList),
+        (status = 403, description = "Outside the token's scopes, or refused by the account settings or permissions.", body = ErrorList),
+        (status = 404, description = "No such user.", body = ErrorList),
+    ),
+    security(("bearer" = [CreateToken::SCOPE]))
+)]
+#[post("/api/v1/users/{user_id}/tokens")]
+#[tracing::instrument(skip_all, fields(user_id = auth.owner.id))]
+pub async fn create(
+    req: HttpRequest,
+    auth: Scoped<CreateToken>,
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+    payload: web::Payload,
+) -> Result<web::Json<TokenJson>, ApiError> {
+    let owner = user_id(&path, &auth)?;
+    let params = read_params(&req, payload).await?;
+    let draft = params.draft(true);
+    let actor = auth.actor();
+    let json = crate::db::run(&state.pool, move |conn| {
+        Ok(tokens::create(conn, &actor, owner, &draft).and_then(|issued| {
+            let can = may_regenerate(conn, &actor, owner)?;
+            Ok(TokenJson::of(&issued.token, can, Some(&issued.secret)))
+        }))
+    })
+    .await??;
+    tracing::info!(token_id = json.id, owner_id = owner, "token created through the API");
+    Ok(web::Json(json))
+}
+
+/// `PUT /api/v1/users/{user_id}/tokens/{id}` — updates purpose, scopes and expiry (the
+/// secret stays); with `regenerate` it also issues a new secret, carried once in the
+/// response. An expired token needs a new `expires_at` to be regenerated.
+#[utoipa::path(
+    operation_id = "update_token",
+    tag = "Access tokens",
+    params(
+        ("user_id" = String, Path, description = "A user id, or `self`."),
+        ("id" = String, Path, description = "The token's id, or its hint (`tw_…x9Qa`, also `tw_x9Qa`)."),
+    ),
+    request_body(description = "The fields to change, as JSON or as form fields; left-out fields stay.", content(
+        (TokenRequest = "application/json"),
+        (TokenForm = "application/x-www-form-urlencoded"),
+    )),
+    responses(
+        (status = 200, description = "The token; with its new secret in `token` when regenerated.", body = TokenJson),
+        (status = 400, description = "A rule broken, under the field it concerns (`purpose`, `expires_at`, `scopes`).", body = FieldErrors),
+        (status = 401, description = "Invalid access token.", body = ErrorList),
+        (status = 403, description = "Outside the token's scopes, or refused by the account settings or permissions.", body = ErrorList),
+        (status = 404, description = "No such token of this user.", body = ErrorList),
+    ),
+    security(("bearer" = [UpdateToken::SCOPE]))
+)]
+#[put("/api/v1/users/{user_id}/tokens/{id}")]
+#[tracing::instrument(skip_all, fields(user_id = auth.owner.id))]
+pub async fn update(
+    req: HttpRequest,
+    auth: Scoped<UpdateToken>,
+    state: web::Data<AppState>,
+    path: web::Path<(String, String)>,
+    payload: web::Payload,
+) -> Result<web::Json<TokenJson>, ApiError> {
+    let (owner, token) = path.into_inner();
+    let owner = user_id(&owner, &auth)?;
+    let token = TokenRef::parse(&token);
+    let params = read_params(&req, payload).await?;
+    let actor = auth.actor();
+    let regenerate = params.regenerate();
+    let json = crate::db::run(&state.pool, move |conn| {
+        let result = if regenerate {
+            // Other fields change in the same transaction, so that all or nothing happens.
+            write_transaction(conn, |conn| {
+                if params.purpose.is_some() || params.scopes.is_some() {
+                    tokens::update(conn, &actor, owner, &token, &params.draft(false))?;
+                }
+                let issued = tokens::regenerate(conn, &actor, owner, &token, params.expiry())?;
+                let can = may_regenerate(conn, &actor, owner)?;
+                Ok(TokenJson::of(&issued.token, can, Some(&issued.secret)))
+            })
+        } else {
+            tokens::update(conn, &actor, owner, &token, &params.draft(true))
+                .and_then(|t| Ok(TokenJson::of(&t, may_regenerate(conn, &actor, owner)?, None)))
+        };
+        Ok(result)
+    })
+    .await??;
+    if regenerate {
+        tracing::info!(token_id = json.id, owner_id = owner, "token regenerated through the API");
+    }
+    Ok(web::Json(json))
+}
+
+/// `DELETE /api/v1/users/{user_id}/tokens/{id}` — deletes (revokes) a token: it stops
+/// working at once. Answers with the deleted token.
+#[utoipa::path(
+    operation_id = "delete_token",
+    tag = "Access tokens",
+    params(
+        ("user_id" = String, Path, description = "A user id, or `self`."),
+        ("id" = String, Path, description = "The token's id, or its hint (`tw_…x9Qa`, also `tw_x9Qa`)."),
+    ),
+    responses(
+        (status = 200, description = "The deleted token.", body = TokenJson),
+        (status = 401, description = "Invalid access token.", body = ErrorList),
+        (status = 403, description = "Outside the token's scopes, or another user's token without access_tokens.delete.", body = ErrorList),
+        (status = 404, description = "No such token of this user.", body = ErrorList),
+    ),
+    security(("bearer" = [DeleteToken::SCOPE]))
+)]
+#[delete("/api/v1/users/{user_id}/tokens/{id}")]
+#[tracing::instrument(skip_all, fields(user_id = auth.owner.id))]
+pub async fn delete(
+    auth: Scoped<DeleteToken>,
+    state: web::Data<AppState>,
+    path: web::Path<(String, String)>,
+) -> Result<web::Json<TokenJson>, ApiError> {
+    let (owner, token) = path.into_inner();
+    let owner = user_id(&owner, &auth)?;
+    let token = TokenRef::parse(&token);
+    let actor = auth.actor();
+    let deleted =
+        crate::db::run(&state.pool, move |conn| Ok(tokens::delete(conn, &actor, owner, &token))).await??;
+    tracing::info!(token_id = deleted.id, owner_id = owner, "token deleted through the API");
+    // A deleted token can no longer be regenerated.
+    Ok(web::Json(TokenJson::of(&deleted, false, None)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn at(s: &str) -> NaiveDateTime {
+        NaiveDateTime::parse_from_str(s, "%Y-%m-%d %H:%M:%S").unwrap()
+    }
+
+    #[test]
+    fn expires_at_reads_iso_8601_and_null() {
+        assert_eq!(parse_expires_at(None), Ok(ExpiryChoice::Never));
+        assert_eq!(parse_expires_at(Some("")), Ok(ExpiryChoice::Never));
+        assert_eq!(parse_expires_at(Some("null")), Ok(ExpiryChoice::Never));
+        assert_eq!(
+            parse_expires_at(Some("2027-01-31T10:00:00Z")),
+            Ok(ExpiryChoice::At(at("2027-01-31 10:00:00")))
+        );
+        assert_eq!(
+            parse_expires_at(Some("2027-01-31T12:00:00.999+02:00")),
+            Ok(ExpiryChoice::At(at("2027-01-31 10:00:00")))
+        );
+        assert_eq!(
+            parse_expires_at(Some("2027-01-31T10:00:00")),
+            Ok(ExpiryChoice::At(at("2027-01-31 10:00:00")))
+        );
+        assert_eq!(
+            parse_expires_at(Some("2027-01-31")),
+            Ok(ExpiryChoice::OnDate(NaiveDate::from_ymd_opt(2027, 1, 31).unwrap()))
+        );
+        assert_eq!(parse_expires_at(Some("next tuesday")).unwrap_err().field, "expires_at");
+    }
+
+    #[test]
+    fn form_fields_tell_absent_from_empty() {
+        let f: TokenForm = serde_html_form::from_str("token[purpose]=x").unwrap();
+        assert_eq!(f.purpose.as_deref(), Some("x"));
+        assert_eq!(f.expires_at, None, "left out: keep");
+        assert_eq!(f.scopes, None);
+        let f: TokenForm =
+            serde_html_form::from_str("token[expires_at]=&token[scopes][]=&token[regenerate]=1").unwrap();
+        assert_eq!(f.expires_at, Some(None), "empty: no expiry");
+        let blank: TokenForm = serde_html_form::from_str("token[purpose]=").unwrap();
+        assert_eq!(blank.purpose.as_deref(), Some(""), "empty: a blank purpose, refused by the rule");
+        assert_eq!(f.scopes, Some(vec![String::new()]), "one empty value: clear the scopes");
+        assert_eq!(f.regenerate, Some(Flag(true)));
+        let f: TokenForm = serde_html_form::from_str(
+            "token[scopes][]=url%3AGET%7C%2Fapi%2Fv1%2Fusers%2F%3Aid&token[scopes][]=url:DELETE|/api/v1/users/:user_id/tokens/:id",
+        )
+        .unwrap();
+        assert_eq!(f.scopes.unwrap().len(), 2);
+    }
+
+    #[test]
+    fn json_fields_tell_absent_from_null() {
+        let r: TokenRequest = serde_json::from_str(r#"{"token": {"purpose": "x"}}"#).unwrap();
+        assert_eq!(r.token.expires_at, None);
+        let r: TokenRequest =
+            serde_json::from_str(r#"{"token": {"expires_at": null, "scopes": [], "regenerate": true}}"#)
+                .unwrap();
+        assert_eq!(r.token.expires_at, Some(None));
+        assert_eq!(r.token.scopes, Some(vec![]));
+        assert!(r.token.regenerate());
+        for (flag, expected) in
+            [("1", true), ("\"1\"", true), ("0", false), ("false", false), ("null", false)]
+        {
+            let r: TokenRequest =
+                serde_json::from_str(&format!(r#"{{"token": {{"regenerate": {flag}}}}}"#)).unwrap();
+            assert_eq!(r.token.regenerate(), expected, "{flag}");
+        }
+    }
+
+    #[test]
+    fn the_secret_is_serialized_only_when_issued() {
+        let t = AccessToken {
+            id: 1,
+            user_id: 2,
+            real_user_id: None,
+            purpose: "p".into(),
+            scopes: String::new(),
+            digest: "d".into(),
+            hint: "tw_…abcd".into(),
+            workflow_state: "active".into(),
+            created_at: at("2026-11-23 10:00:00"),
+            updated_at: at("2026-11-23 10:00:00"),
+            expires_at: None,
+            last_used_at: None,
+        };
+        let json = serde_json::to_value(TokenJson::of(&t, true, None)).unwrap();
+        assert!(json.get("token").is_none());
+        assert_eq!(json["expires_at"], serde_json::Value::Null);
+        assert_eq!(json["created_at"], "2026-11-23T10:00:00Z");
+        assert_eq!(json["workflow_state"], "active");
+        assert!(json.get("digest").is_none());
+        let secret = TokenSecret::generate();
+        let json = serde_json::to_value(TokenJson::of(&t, true, Some(&secret))).unwrap();
+        assert_eq!(json["token"], secret.expose());
+    }
+}

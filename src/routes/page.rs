@@ -1,0 +1,85 @@
+//! What every page's layout needs: who is signed in, what they may open, the CSRF token,
+//! and the flash messages left by the previous request.
+
+use std::future::Future;
+use std::pin::Pin;
+
+use actix_session::SessionExt;
+use actix_web::dev::Payload;
+use actix_web::{FromRequest, HttpMessage, HttpRequest};
+use actix_web_flash_messages::{IncomingFlashMessages, Level};
+
+use crate::auth::{CurrentUser, csrf};
+use crate::domain::Permission;
+use crate::error::AppError;
+
+/// The signed-in user as the navigation shows them.
+#[derive(Debug, Clone)]
+pub struct NavUser {
+    pub name: String,
+    pub login: String,
+    pub can_view_tokens: bool,
+    pub can_manage_users: bool,
+    pub can_change_settings: bool,
+    pub is_admin: bool,
+}
+
+#[derive(Debug, Clone)]
+pub struct FlashView {
+    pub class: &'static str,
+    pub text: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct PageCtx {
+    pub user: Option<NavUser>,
+    pub csrf: String,
+    pub flashes: Vec<FlashView>,
+}
+
+impl PageCtx {
+    fn base(req: &HttpRequest) -> PageCtx {
+        let user = req.extensions().get::<CurrentUser>().map(|u| NavUser {
+            name: u.name.clone(),
+            login: u.login.clone(),
+            can_view_tokens: u.can(Permission::ViewTokens) || u.can(Permission::DeleteTokens),
+            can_manage_users: u.can(Permission::ManageUsers),
+            can_change_settings: u.can(Permission::AccountSettings),
+            is_admin: u.permissions.any_admin(),
+        });
+        PageCtx { user, csrf: csrf::token(&req.get_session()), flashes: Vec::new() }
+    }
+
+    /// For error pages, rendered outside any handler.
+    pub fn for_error(req: &HttpRequest) -> PageCtx {
+        PageCtx::base(req)
+    }
+}
+
+impl FromRequest for PageCtx {
+    type Error = AppError;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, Self::Error>>>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let req = req.clone();
+        let incoming = IncomingFlashMessages::from_request(&req, payload);
+        Box::pin(async move {
+            let mut ctx = PageCtx::base(&req);
+            if let Ok(messages) = incoming.await {
+                ctx.flashes = messages
+                    .iter()
+                    .map(|m| FlashView {
+                        class: match m.level() {
+                            Level::Error => "flash-error",
+                            Level::Warning => "flash-warning",
+                            Level::Success => "flash-success",
+                            _ => "flash-info",
+                        },
+                        text: m.content().to_owned(),
+                    })
+                    .collect();
+            }
+            Ok(ctx)
+        })
+    }
+}

@@ -1,0 +1,208 @@
+//! Signing in and out.
+
+use actix_session::Session;
+use actix_web::http::StatusCode;
+use actix_web::{HttpRequest, HttpResponse, get, post, web};
+use actix_web_flash_messages::FlashMessage;
+use askama::Template;
+use serde::Deserialize;
+
+use super::page::PageCtx;
+use super::{client_ip, render, render_with, see_other};
+use crate::auth::{self, CurrentUser};
+use crate::domain::Login;
+use crate::error::AppError;
+use crate::models::{AuditAction, NewAuditEvent, User, UserSession};
+use crate::startup::AppState;
+
+#[derive(Template)]
+#[template(path = "session/login.html")]
+struct LoginPage {
+    ctx: PageCtx,
+    login: String,
+    next: String,
+    error: Option<String>,
+}
+
+#[derive(Deserialize)]
+pub struct NextQuery {
+    next: Option<String>,
+}
+
+/// Only same-site paths: `/x` yes, `//evil` or `https://evil` no.
+fn safe_next(next: Option<&str>) -> String {
+    match next {
+        Some(n) if n.starts_with('/') && !n.starts_with("//") && !n.starts_with("/\\") => n.to_owned(),
+        _ => "/".to_owned(),
+    }
+}
+
+/// `GET /login`
+#[get("/login")]
+pub async fn login_form(
+    ctx: PageCtx,
+    user: Option<CurrentUser>,
+    query: web::Query<NextQuery>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, AppError> {
+    if user.is_some() {
+        return Ok(see_other(&safe_next(query.next.as_deref())));
+    }
+    if crate::db::run(&state.pool, |conn| Ok(User::count(conn)?)).await? == 0 {
+        return Ok(see_other("/setup"));
+    }
+    render(&LoginPage { ctx, login: String::new(), next: safe_next(query.next.as_deref()), error: None })
+}
+
+#[derive(Deserialize)]
+pub struct LoginForm {
+    login: String,
+    password: String,
+    next: Option<String>,
+}
+
+enum Outcome {
+    SignedIn(String),
+    Refused,
+}
+
+/// `POST /login`
+#[post("/login")]
+#[tracing::instrument(skip_all, fields(login = %form.login))]
+pub async fn login(
+    req: HttpRequest,
+    ctx: PageCtx,
+    session: Session,
+    state: web::Data<AppState>,
+    form: web::Form<LoginForm>,
+) -> Result<HttpResponse, AppError> {
+    let form = form.into_inner();
+    let next = safe_next(form.next.as_deref());
+    let ip = client_ip(&req, state.settings.serve.trust_proxy);
+    let page = |ctx, error: &str| LoginPage {
+        ctx,
+        login: form.login.clone(),
+        next: next.clone(),
+        error: Some(error.to_owned()),
+    };
+
+    if let Err(wait) = state.login_limiter.check(ip.unwrap_or([0, 0, 0, 0].into()), &form.login) {
+        tracing::warn!(ip = ?ip, "login throttled");
+        let secs = wait.as_secs().max(1);
+        let mut res = render_with(
+            StatusCode::TOO_MANY_REQUESTS,
+            &page(ctx, &format!("Too many sign-in attempts. Wait {secs} seconds, then try again.")),
+        )?;
+        res.headers_mut().insert(actix_web::http::header::RETRY_AFTER, secs.into());
+        return Ok(res);
+    }
+
+    let user_agent = req.headers().get("User-Agent").and_then(|v| v.to_str().ok()).map(str::to_owned);
+    let (login, password) = (form.login.clone(), form.password.clone());
+    let ip_text = ip.map(|i| i.to_string());
+    let outcome = crate::db::run(&state.pool, move |conn| {
+        let user = match Login::parse(&login) {
+            Ok(l) => User::find_by_login(conn, &l)?,
+            Err(_) => None,
+        };
+        // Verify even when the login is unknown, so timing does not tell which logins exist.
+        let password_ok = auth::password::verify(&password, user.as_ref().map(|u| u.password_hash.as_str()));
+        match user {
+            Some(u) if password_ok && u.is_active() => {
+                let sid = UserSession::start(conn, u.id, ip_text.clone(), user_agent)?;
+                NewAuditEvent::new(AuditAction::Login).actor(u.id).subject(u.id).ip(ip_text).record(conn)?;
+                Ok(Outcome::SignedIn(sid))
+            }
+            Some(u) => {
+                let why = if password_ok { "account suspended" } else { "wrong password" };
+                NewAuditEvent::new(AuditAction::LoginFailed)
+                    .subject(u.id)
+                    .details(why)
+                    .ip(ip_text)
+                    .record(conn)?;
+                Ok(Outcome::Refused)
+            }
+            None => {
+                let shown: String = login.trim().chars().take(64).collect();
+                NewAuditEvent::new(AuditAction::LoginFailed)
+                    .details(format!("unknown login \"{shown}\""))
+                    .ip(ip_text)
+                    .record(conn)?;
+                Ok(Outcome::Refused)
+            }
+        }
+    })
+    .await?;
+
+    match outcome {
+        Outcome::SignedIn(sid) => {
+            auth::session::begin(&session, sid)?;
+            Ok(see_other(&next))
+        }
+        Outcome::Refused => render_with(
+            StatusCode::UNAUTHORIZED,
+            &page(ctx, "That login and password do not match an active account."),
+        ),
+    }
+}
+
+/// `POST /logout` — ends this session.
+#[post("/logout")]
+pub async fn logout(
+    req: HttpRequest,
+    user: Option<CurrentUser>,
+    session: Session,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, AppError> {
+    if let Some(user) = user {
+        let ip = state.client_ip(&req);
+        crate::db::run(&state.pool, move |conn| {
+            UserSession::end(conn, &user.session_digest)?;
+            NewAuditEvent::new(AuditAction::Logout).actor(user.id).subject(user.id).ip(ip).record(conn)?;
+            Ok(())
+        })
+        .await?;
+    }
+    session.purge();
+    FlashMessage::info("You have signed out.").send();
+    Ok(see_other("/login"))
+}
+
+/// `POST /logout/everywhere` — ends every session of the signed-in user, on every device.
+#[post("/logout/everywhere")]
+pub async fn logout_everywhere(
+    req: HttpRequest,
+    user: CurrentUser,
+    session: Session,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, AppError> {
+    let ip = state.client_ip(&req);
+    let ended = crate::db::run(&state.pool, move |conn| {
+        let n = UserSession::end_all_for_user(conn, user.id)?;
+        NewAuditEvent::new(AuditAction::LogoutEverywhere)
+            .actor(user.id)
+            .subject(user.id)
+            .details(format!("{n} session(s) ended"))
+            .ip(ip)
+            .record(conn)?;
+        Ok(n)
+    })
+    .await?;
+    session.purge();
+    FlashMessage::info(format!("You have signed out everywhere ({ended} session(s) ended).")).send();
+    Ok(see_other("/login"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::safe_next;
+
+    #[test]
+    fn next_only_allows_local_paths() {
+        assert_eq!(safe_next(Some("/settings/tokens")), "/settings/tokens");
+        assert_eq!(safe_next(Some("//evil.example")), "/");
+        assert_eq!(safe_next(Some("/\\evil.example")), "/");
+        assert_eq!(safe_next(Some("https://evil.example")), "/");
+        assert_eq!(safe_next(None), "/");
+    }
+}

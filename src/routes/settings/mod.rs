@@ -1,0 +1,3 @@
+//! The signed-in user's settings pages.
+
+pub mod tokens;

@@ -1,0 +1,469 @@
+//! `/settings/tokens` — the user's Access Tokens page (SPEC 5): list, create, edit,
+//! regenerate, delete, activate. htmx swaps the workspace in place; without JavaScript
+//! every action is a plain post followed by a redirect.
+
+use std::collections::HashMap;
+
+use actix_session::Session;
+use actix_web::http::StatusCode;
+use actix_web::{HttpRequest, HttpResponse, get, post, web};
+use actix_web_flash_messages::FlashMessage;
+use askama::Template;
+use serde::{Deserialize, Serialize};
+
+use crate::auth::CurrentUser;
+use crate::domain::token::TokenChange;
+use crate::domain::{ValidationError, now};
+use crate::error::AppError;
+use crate::models::{AccessToken, User};
+use crate::routes::forms::FieldErrors;
+use crate::routes::page::{FlashView, PageCtx};
+use crate::routes::token_view::{ExpiryOptions, ScopeGroup, TokenForm, TokenRow, scope_groups};
+use crate::routes::{is_htmx, render, render_with, see_other};
+use crate::startup::AppState;
+use crate::tokens::{self, Actor, Context, Issued, TokenDraft, TokenError, TokenRef};
+
+/// Where a secret waits, encrypted in the session cookie, for the one page view that shows
+/// it after a no-JavaScript post (post → redirect → get).
+const STASH_KEY: &str = "issued_secret";
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SecretView {
+    pub value: String,
+    pub purpose: String,
+    pub regenerated: bool,
+}
+
+impl SecretView {
+    pub fn of(issued: &Issued, regenerated: bool) -> SecretView {
+        SecretView {
+            value: issued.secret.expose().to_owned(),
+            purpose: issued.token.purpose.clone(),
+            regenerated,
+        }
+    }
+}
+
+/// The create form as last submitted.
+#[derive(Debug, Clone, Default)]
+pub struct CreateForm {
+    pub form: TokenForm,
+    pub errors: FieldErrors,
+}
+
+/// Everything inside `#token-workspace`.
+pub struct Workspace {
+    pub csrf: String,
+    pub flash: Option<FlashView>,
+    pub secret: Option<SecretView>,
+    pub create_refusal: Option<String>,
+    pub update_allowed: bool,
+    pub regenerate_allowed: bool,
+    pub create: CreateForm,
+    pub expiry: ExpiryOptions,
+    pub groups: Vec<ScopeGroup>,
+    pub rows: Vec<TokenRow>,
+}
+
+#[derive(Template)]
+#[template(path = "settings/tokens/index.html")]
+struct TokensPage {
+    ctx: PageCtx,
+    ws: Workspace,
+}
+
+#[derive(Template)]
+#[template(path = "settings/tokens/workspace_partial.html")]
+struct WorkspacePartial {
+    ws: Workspace,
+}
+
+#[derive(Template)]
+#[template(path = "settings/tokens/edit.html")]
+struct EditPage {
+    ctx: PageCtx,
+    edit: EditForm,
+}
+
+#[derive(Template)]
+#[template(path = "settings/tokens/edit_row.html")]
+struct EditRow {
+    edit: EditForm,
+}
+
+pub struct EditForm {
+    pub csrf: String,
+    pub id: i64,
+    /// Where the form posts, where "Cancel" leads, and whether htmx edits it in place.
+    pub action: String,
+    pub cancel_url: String,
+    pub inline: bool,
+    pub current_expiry: String,
+    pub form: TokenForm,
+    pub errors: FieldErrors,
+    pub expiry: ExpiryOptions,
+    pub groups: Vec<ScopeGroup>,
+}
+
+/// Loads the rules and the list for the signed-in user.
+async fn workspace(
+    state: &AppState,
+    actor: Actor,
+    csrf: String,
+    create: CreateForm,
+) -> Result<Workspace, AppError> {
+    let owner = actor.id;
+    let (ctx, tokens, names) = crate::db::run(&state.pool, move |conn| {
+        let (ctx, tokens) = tokens::list(conn, &actor, owner)?;
+        let mut creators: Vec<i64> = tokens.iter().filter_map(|t| t.real_user_id).collect();
+        creators.sort_unstable();
+        creators.dedup();
+        let names: HashMap<i64, String> = User::names(conn, &creators)?.into_iter().collect();
+        Ok((ctx, tokens, names))
+    })
+    .await?;
+    Ok(build_workspace(&ctx, &tokens, &names, csrf, create))
+}
+
+fn build_workspace(
+    ctx: &Context,
+    tokens: &[AccessToken],
+    names: &HashMap<i64, String>,
+    csrf: String,
+    mut create: CreateForm,
+) -> Workspace {
+    let now = now();
+    let expiry = ExpiryOptions::new(&ctx.expiry, ctx.default_lifetime_days, now);
+    if create.form.expires_in.is_empty() {
+        create.form.expires_in = expiry.default.clone();
+    }
+    Workspace {
+        csrf,
+        flash: None,
+        secret: None,
+        create_refusal: ctx.may(TokenChange::Create).err(),
+        update_allowed: ctx.may(TokenChange::Update).is_ok(),
+        regenerate_allowed: ctx.may(TokenChange::Regenerate).is_ok(),
+        create,
+        expiry,
+        groups: scope_groups(),
+        rows: tokens.iter().map(|t| TokenRow::new(t, names, now)).collect(),
+    }
+}
+
+fn field_errors(errors: Vec<ValidationError>) -> FieldErrors {
+    let mut out = FieldErrors::new();
+    for e in errors {
+        out.push(e);
+    }
+    out
+}
+
+/// The htmx answer: the whole workspace, swapped in place of the old one.
+fn workspace_fragment(status: StatusCode, ws: Workspace) -> Result<HttpResponse, AppError> {
+    let mut res = render_with(status, &WorkspacePartial { ws })?;
+    res.headers_mut()
+        .insert("HX-Retarget".parse().expect("header"), "#token-workspace".parse().expect("value"));
+    res.headers_mut().insert("HX-Reswap".parse().expect("header"), "outerHTML".parse().expect("value"));
+    Ok(res)
+}
+
+/// `GET /settings/tokens`
+#[get("/settings/tokens")]
+#[tracing::instrument(skip_all, fields(user_id = me.id))]
+pub async fn index(
+    req: HttpRequest,
+    ctx: PageCtx,
+    me: CurrentUser,
+    session: Session,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, AppError> {
+    let mut ws = workspace(&state, state.actor(&req, &me), ctx.csrf.clone(), CreateForm::default()).await?;
+    // Shown once: taken out of the session as it is displayed.
+    ws.secret = session.remove_as::<SecretView>(STASH_KEY).and_then(Result::ok);
+    if is_htmx(&req) {
+        return workspace_fragment(StatusCode::OK, ws);
+    }
+    render(&TokensPage { ctx, ws })
+}
+
+/// After a successful change: htmx gets the new workspace (with the flash and, once, the
+/// secret); a plain post is redirected back to the page.
+async fn after_change(
+    req: &HttpRequest,
+    ctx: PageCtx,
+    me: &CurrentUser,
+    session: &Session,
+    state: &AppState,
+    message: String,
+    secret: Option<SecretView>,
+) -> Result<HttpResponse, AppError> {
+    if is_htmx(req) {
+        let mut ws = workspace(state, state.actor(req, me), ctx.csrf, CreateForm::default()).await?;
+        ws.flash = Some(FlashView { class: "flash-success", text: message });
+        ws.secret = secret;
+        return workspace_fragment(StatusCode::OK, ws);
+    }
+    if let Some(secret) = secret {
+        session
+            .insert(STASH_KEY, secret)
+            .map_err(|e| AppError::Unexpected(anyhow::anyhow!("could not keep the new secret: {e}")))?;
+    }
+    FlashMessage::success(message).send();
+    Ok(see_other("/settings/tokens"))
+}
+
+/// A change the rules refused or that named no token of this user.
+async fn refused(
+    req: &HttpRequest,
+    ctx: PageCtx,
+    me: &CurrentUser,
+    state: &AppState,
+    error: TokenError,
+) -> Result<HttpResponse, AppError> {
+    let text = match error {
+        TokenError::Refused(why) => why,
+        TokenError::Invalid(errors) => errors.into_iter().map(|e| e.message).collect::<Vec<_>>().join(" "),
+        other => return Err(other.into()),
+    };
+    if is_htmx(req) {
+        let mut ws = workspace(state, state.actor(req, me), ctx.csrf, CreateForm::default()).await?;
+        ws.flash = Some(FlashView { class: "flash-error", text });
+        return workspace_fragment(StatusCode::UNPROCESSABLE_ENTITY, ws);
+    }
+    FlashMessage::error(text).send();
+    Ok(see_other("/settings/tokens"))
+}
+
+/// `POST /settings/tokens` — create a token.
+#[post("/settings/tokens")]
+#[tracing::instrument(skip_all, fields(user_id = me.id))]
+pub async fn create_token(
+    req: HttpRequest,
+    ctx: PageCtx,
+    me: CurrentUser,
+    session: Session,
+    state: web::Data<AppState>,
+    body: web::Bytes,
+) -> Result<HttpResponse, AppError> {
+    let form = TokenForm::parse(&body)?;
+    let draft = TokenDraft {
+        purpose: Some(form.purpose.clone()),
+        scopes: Some(form.scopes.clone()),
+        expiry: Some(
+            form.expiry()
+                .unwrap_or_else(|| Err(ValidationError::new("expires_at", "Choose when the token expires."))),
+        ),
+    };
+    let who = state.actor(&req, &me);
+    let owner = me.id;
+    let result =
+        crate::db::run(&state.pool, move |conn| Ok(tokens::create(conn, &who, owner, &draft))).await?;
+    match result {
+        Ok(issued) => {
+            tracing::info!(token_id = issued.token.id, "token created");
+            let message = format!("Token “{}” created. Copy its secret now.", issued.token.purpose);
+            after_change(&req, ctx, &me, &session, &state, message, Some(SecretView::of(&issued, false)))
+                .await
+        }
+        Err(TokenError::Invalid(errors)) => {
+            let create = CreateForm { form, errors: field_errors(errors) };
+            let ws = workspace(&state, state.actor(&req, &me), ctx.csrf.clone(), create).await?;
+            if is_htmx(&req) {
+                return workspace_fragment(StatusCode::UNPROCESSABLE_ENTITY, ws);
+            }
+            render_with(StatusCode::UNPROCESSABLE_ENTITY, &TokensPage { ctx, ws })
+        }
+        Err(e) => refused(&req, ctx, &me, &state, e).await,
+    }
+}
+
+/// The edit form of token `id` of `owner` (the signed-in user here; any user for admins).
+pub async fn edit_form(
+    state: &AppState,
+    who: Actor,
+    owner: i64,
+    id: i64,
+    csrf: String,
+    form: Option<TokenForm>,
+    errors: FieldErrors,
+) -> Result<EditForm, AppError> {
+    let (ctx, token) = crate::db::run(&state.pool, move |conn| {
+        let ctx = Context::load(conn, &who, owner).map_err(AppError::from)?;
+        let token = tokens::get(conn, &who, owner, &TokenRef::Id(id))?;
+        Ok((ctx, token))
+    })
+    .await?;
+    ctx.may(TokenChange::Update).map_err(AppError::Forbidden)?;
+    let now = now();
+    let form = form.unwrap_or_else(|| TokenForm {
+        purpose: token.purpose.clone(),
+        expires_in: if token.is_expired(now) { String::new() } else { "keep".to_owned() },
+        expires_on: String::new(),
+        scopes: token.scope_set().as_slice().iter().map(|s| s.to_string()).collect(),
+    });
+    let mut expiry = ExpiryOptions::new(&ctx.expiry, ctx.default_lifetime_days, now);
+    if form.expires_in == "keep" {
+        expiry.default = "keep".to_owned();
+    }
+    Ok(EditForm {
+        csrf,
+        id,
+        action: format!("/settings/tokens/{id}"),
+        cancel_url: "/settings/tokens".to_owned(),
+        inline: true,
+        current_expiry: token.expires_at.map_or_else(|| "never".to_owned(), crate::routes::token_view::date),
+        form,
+        errors,
+        expiry,
+        groups: scope_groups(),
+    })
+}
+
+/// `GET /settings/tokens/{id}/edit` — the edit form (a page, or a table row for htmx).
+#[get("/settings/tokens/{id}/edit")]
+pub async fn edit_token(
+    req: HttpRequest,
+    ctx: PageCtx,
+    me: CurrentUser,
+    state: web::Data<AppState>,
+    path: web::Path<i64>,
+) -> Result<HttpResponse, AppError> {
+    let edit =
+        edit_form(&state, state.actor(&req, &me), me.id, *path, ctx.csrf.clone(), None, FieldErrors::new())
+            .await?;
+    if is_htmx(&req) {
+        return render(&EditRow { edit });
+    }
+    render(&EditPage { ctx, edit })
+}
+
+/// `POST /settings/tokens/{id}` — update purpose, scopes and expiry; the secret stays.
+#[post("/settings/tokens/{id}")]
+#[tracing::instrument(skip_all, fields(user_id = me.id, token_id = *path))]
+pub async fn update_token(
+    req: HttpRequest,
+    ctx: PageCtx,
+    me: CurrentUser,
+    session: Session,
+    state: web::Data<AppState>,
+    path: web::Path<i64>,
+    body: web::Bytes,
+) -> Result<HttpResponse, AppError> {
+    let id = path.into_inner();
+    let form = TokenForm::parse(&body)?;
+    let draft = TokenDraft {
+        purpose: Some(form.purpose.clone()),
+        scopes: Some(form.scopes.clone()),
+        expiry: form.expiry(),
+    };
+    let who = state.actor(&req, &me);
+    let owner = me.id;
+    let result = crate::db::run(&state.pool, move |conn| {
+        Ok(tokens::update(conn, &who, owner, &TokenRef::Id(id), &draft))
+    })
+    .await?;
+    match result {
+        Ok(token) => {
+            let message = format!("Token “{}” updated. Its secret is unchanged.", token.purpose);
+            after_change(&req, ctx, &me, &session, &state, message, None).await
+        }
+        Err(TokenError::Invalid(errors)) => {
+            let edit = edit_form(
+                &state,
+                state.actor(&req, &me),
+                me.id,
+                id,
+                ctx.csrf.clone(),
+                Some(form),
+                field_errors(errors),
+            )
+            .await?;
+            if is_htmx(&req) {
+                return render_with(StatusCode::UNPROCESSABLE_ENTITY, &EditRow { edit });
+            }
+            render_with(StatusCode::UNPROCESSABLE_ENTITY, &EditPage { ctx, edit })
+        }
+        Err(e) => refused(&req, ctx, &me, &state, e).await,
+    }
+}
+
+/// `POST /settings/tokens/{id}/regenerate` — a new secret and a new expiry.
+#[post("/settings/tokens/{id}/regenerate")]
+#[tracing::instrument(skip_all, fields(user_id = me.id, token_id = *path))]
+pub async fn regenerate_token(
+    req: HttpRequest,
+    ctx: PageCtx,
+    me: CurrentUser,
+    session: Session,
+    state: web::Data<AppState>,
+    path: web::Path<i64>,
+    body: web::Bytes,
+) -> Result<HttpResponse, AppError> {
+    let id = path.into_inner();
+    let form = TokenForm::parse(&body)?;
+    let who = state.actor(&req, &me);
+    let owner = me.id;
+    let expiry = form.expiry();
+    let result = crate::db::run(&state.pool, move |conn| {
+        Ok(tokens::regenerate(conn, &who, owner, &TokenRef::Id(id), expiry))
+    })
+    .await?;
+    match result {
+        Ok(issued) => {
+            let message =
+                format!("Token “{}” regenerated: the old secret no longer works.", issued.token.purpose);
+            after_change(&req, ctx, &me, &session, &state, message, Some(SecretView::of(&issued, true))).await
+        }
+        Err(e) => refused(&req, ctx, &me, &state, e).await,
+    }
+}
+
+/// `POST /settings/tokens/{id}/delete` — revoke a token at once.
+#[post("/settings/tokens/{id}/delete")]
+#[tracing::instrument(skip_all, fields(user_id = me.id, token_id = *path))]
+pub async fn delete_token(
+    req: HttpRequest,
+    ctx: PageCtx,
+    me: CurrentUser,
+    session: Session,
+    state: web::Data<AppState>,
+    path: web::Path<i64>,
+) -> Result<HttpResponse, AppError> {
+    let id = path.into_inner();
+    let who = state.actor(&req, &me);
+    let owner = me.id;
+    let result =
+        crate::db::run(&state.pool, move |conn| Ok(tokens::delete(conn, &who, owner, &TokenRef::Id(id))))
+            .await?;
+    match result {
+        Ok(token) => {
+            let message = format!("Token “{}” deleted. It no longer works.", token.purpose);
+            after_change(&req, ctx, &me, &session, &state, message, None).await
+        }
+        Err(e) => refused(&req, ctx, &me, &state, e).await,
+    }
+}
+
+/// `POST /settings/tokens/{id}/activate` — the owner accepts a token created for them.
+#[post("/settings/tokens/{id}/activate")]
+#[tracing::instrument(skip_all, fields(user_id = me.id, token_id = *path))]
+pub async fn activate_token(
+    req: HttpRequest,
+    ctx: PageCtx,
+    me: CurrentUser,
+    session: Session,
+    state: web::Data<AppState>,
+    path: web::Path<i64>,
+) -> Result<HttpResponse, AppError> {
+    let id = path.into_inner();
+    let who = state.actor(&req, &me);
+    let result = crate::db::run(&state.pool, move |conn| Ok(tokens::activate(conn, &who, id))).await?;
+    match result {
+        Ok(token) => {
+            let message = format!("Token “{}” is now active.", token.purpose);
+            after_change(&req, ctx, &me, &session, &state, message, None).await
+        }
+        Err(e) => refused(&req, ctx, &me, &state, e).await,
+    }
+}

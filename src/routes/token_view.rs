@@ -1,0 +1,195 @@
+//! How tokens and their forms are shown: shared by the user's page and the admin pages.
+
+use std::collections::HashMap;
+
+use chrono::{Duration, NaiveDateTime};
+
+use crate::domain::ValidationError;
+use crate::domain::token::{ExpiryChoice, ExpiryRule, SCOPE_CATALOGUE, ScopeDef};
+use crate::models::AccessToken;
+
+pub fn date(t: NaiveDateTime) -> String {
+    t.format("%-d %b %Y").to_string()
+}
+
+pub fn date_time(t: NaiveDateTime) -> String {
+    t.format("%-d %b %Y, %H:%M UTC").to_string()
+}
+
+pub fn iso(t: NaiveDateTime) -> String {
+    t.format("%Y-%m-%dT%H:%M:%SZ").to_string()
+}
+
+/// One row of a token list.
+#[derive(Debug, Clone)]
+pub struct TokenRow {
+    pub id: i64,
+    pub purpose: String,
+    pub scopes_summary: String,
+    pub scope_labels: Vec<&'static str>,
+    pub created: String,
+    pub created_iso: String,
+    pub expires: String,
+    pub expires_iso: String,
+    pub last_used: String,
+    pub hint: String,
+    pub status_label: &'static str,
+    pub status_badge: &'static str,
+    pub pending: bool,
+    pub expired: bool,
+    /// Who created it, when not the owner.
+    pub created_by: Option<String>,
+}
+
+impl TokenRow {
+    pub fn new(t: &AccessToken, names: &HashMap<i64, String>, now: NaiveDateTime) -> TokenRow {
+        let status = t.status(now);
+        let scopes = t.scope_set();
+        TokenRow {
+            id: t.id,
+            purpose: t.purpose.clone(),
+            scopes_summary: scopes.summary(),
+            scope_labels: scopes
+                .as_slice()
+                .iter()
+                .filter_map(|s| SCOPE_CATALOGUE.iter().find(|d| d.scope == *s).map(|d| d.label))
+                .collect(),
+            created: date(t.created_at),
+            created_iso: iso(t.created_at),
+            expires: t.expires_at.map_or_else(|| "Never".to_owned(), date),
+            expires_iso: t.expires_at.map(iso).unwrap_or_default(),
+            last_used: t.last_used_at.map_or_else(|| "Never".to_owned(), date_time),
+            hint: t.hint.clone(),
+            status_label: status.label(),
+            status_badge: status.badge(),
+            pending: t.is_pending(),
+            expired: t.is_expired(now),
+            created_by: t
+                .real_user_id
+                .map(|id| names.get(&id).cloned().unwrap_or_else(|| "a former administrator".to_owned())),
+        }
+    }
+}
+
+/// The expiry choices a form may offer this owner.
+#[derive(Debug, Clone)]
+pub struct ExpiryOptions {
+    /// (value, label)
+    pub presets: Vec<(String, String)>,
+    pub allows_never: bool,
+    pub student_only: bool,
+    pub max_days: i64,
+    /// Earliest custom date (tomorrow), latest for students.
+    pub min_date: String,
+    pub max_date: String,
+    /// The value selected by default.
+    pub default: String,
+    /// The rule in a sentence, for the owner ("your tokens") or an administrator.
+    pub rule_note: String,
+}
+
+impl ExpiryOptions {
+    pub fn new(rule: &ExpiryRule, default_days: i64, now: NaiveDateTime) -> ExpiryOptions {
+        let presets: Vec<i64> = rule.allowed_presets();
+        let default = if presets.contains(&default_days) {
+            default_days
+        } else {
+            presets
+                .iter()
+                .copied()
+                .filter(|d| *d <= default_days)
+                .max()
+                .or(presets.first().copied())
+                .unwrap_or(7)
+        };
+        ExpiryOptions {
+            presets: presets
+                .iter()
+                .map(|d| {
+                    let label = if *d == 365 { "1 year".to_owned() } else { format!("{d} days") };
+                    (d.to_string(), format!("{label} (until {})", date(now + Duration::days(*d))))
+                })
+                .collect(),
+            allows_never: rule.allows_never(),
+            student_only: rule.owner_student_only,
+            max_days: rule.max_days(),
+            min_date: (now + Duration::days(1)).format("%Y-%m-%d").to_string(),
+            max_date: if rule.owner_student_only {
+                (now + Duration::days(rule.max_days())).format("%Y-%m-%d").to_string()
+            } else {
+                String::new()
+            },
+            default: default.to_string(),
+            rule_note: if rule.owner_student_only {
+                format!(
+                    "As a student, your tokens must expire within {} days; “no expiry” is not available.",
+                    rule.max_days()
+                )
+            } else {
+                "A token that expires is safer if it leaks. Choose “no expiry” only for long-lived tools."
+                    .to_owned()
+            },
+        }
+    }
+
+    /// The same options, explained to an administrator acting for `owner`.
+    pub fn for_owner(mut self, owner: &str) -> Self {
+        if self.student_only {
+            self.rule_note = format!(
+                "{owner} is student-only: their tokens must expire within {} days; “no expiry” is not available.",
+                self.max_days
+            );
+        }
+        self
+    }
+}
+
+/// Scopes grouped by resource, for the form.
+pub struct ScopeGroup {
+    pub resource: &'static str,
+    pub scopes: Vec<&'static ScopeDef>,
+}
+
+pub fn scope_groups() -> Vec<ScopeGroup> {
+    let mut groups: Vec<ScopeGroup> = Vec::new();
+    for def in SCOPE_CATALOGUE {
+        match groups.iter_mut().find(|g| g.resource == def.resource) {
+            Some(g) => g.scopes.push(def),
+            None => groups.push(ScopeGroup { resource: def.resource, scopes: vec![def] }),
+        }
+    }
+    groups
+}
+
+/// What a token form posts. `scopes` repeats, so it is read with `serde_html_form`.
+#[derive(Debug, Clone, Default, serde::Deserialize)]
+pub struct TokenForm {
+    #[serde(default)]
+    pub purpose: String,
+    /// `7`…`365`, `custom`, `never`, or `keep` (edit only).
+    #[serde(default)]
+    pub expires_in: String,
+    #[serde(default)]
+    pub expires_on: String,
+    #[serde(default)]
+    pub scopes: Vec<String>,
+}
+
+impl TokenForm {
+    pub fn parse(body: &[u8]) -> Result<TokenForm, crate::error::AppError> {
+        serde_html_form::from_bytes(body)
+            .map_err(|e| crate::error::AppError::BadRequest(format!("The form could not be read: {e}")))
+    }
+
+    /// `None` when the form keeps the current expiry.
+    pub fn expiry(&self) -> Option<Result<ExpiryChoice, ValidationError>> {
+        match self.expires_in.trim() {
+            "keep" | "" => None,
+            select => Some(ExpiryChoice::from_form(select, &self.expires_on)),
+        }
+    }
+
+    pub fn has_scope(&self, scope: &str) -> bool {
+        self.scopes.iter().any(|s| s == scope)
+    }
+}

@@ -1,0 +1,200 @@
+//! Builds the application and the HTTP server. Returns the bound port so tests can use
+//! port 0.
+
+use std::net::TcpListener;
+use std::sync::Arc;
+use std::time::Duration;
+
+use actix_session::SessionMiddleware;
+use actix_session::config::{BrowserSession, CookieContentSecurity};
+use actix_session::storage::CookieSessionStore;
+use actix_web::cookie::{Key, SameSite};
+use actix_web::dev::Server;
+use actix_web::middleware::{DefaultHeaders, Logger, from_fn};
+use actix_web::{App, HttpServer, web};
+use actix_web_flash_messages::FlashMessagesFramework;
+use actix_web_flash_messages::storage::CookieMessageStore;
+use anyhow::Context;
+
+use crate::auth::rate_limit::LoginLimiter;
+use crate::config::Settings;
+use crate::db::{self, DbPool};
+use crate::error::bad_input;
+use crate::models::User;
+
+/// Shared by every worker.
+pub struct AppState {
+    pub pool: DbPool,
+    pub settings: Settings,
+    pub login_limiter: LoginLimiter,
+    /// The first-run setup code, while no user exists.
+    pub setup_code: String,
+}
+
+impl AppState {
+    /// The client's address as the audit log records it.
+    pub fn client_ip(&self, req: &actix_web::HttpRequest) -> Option<String> {
+        crate::routes::client_ip(req, self.settings.serve.trust_proxy).map(|i| i.to_string())
+    }
+
+    /// The signed-in user as the actor of a token operation.
+    pub fn actor(
+        &self,
+        req: &actix_web::HttpRequest,
+        user: &crate::auth::CurrentUser,
+    ) -> crate::tokens::Actor {
+        crate::tokens::Actor::of(user, self.client_ip(req))
+    }
+}
+
+pub struct Application {
+    port: u16,
+    server: Server,
+}
+
+/// The Content-Security-Policy: nothing inline, nothing from elsewhere.
+const CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
+                   connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'; \
+                   object-src 'none'";
+
+impl Application {
+    /// Migrates the database, then binds. The database may be down at start for PostgreSQL
+    /// only if migrations already ran; otherwise start-up fails with the reason.
+    pub async fn build(settings: Settings) -> anyhow::Result<Application> {
+        let url = settings.database_url.clone();
+        let pool_size = settings.serve.db_pool_size;
+        let (pool, user_count) = web::block(move || -> anyhow::Result<(DbPool, i64)> {
+            let mut conn = db::connect(&url)?;
+            let applied = db::run_migrations(&mut conn)?;
+            if applied > 0 {
+                tracing::info!(applied, "applied database migrations");
+            }
+            if let Some(capped) = crate::cli::apply_upgrade_cap(&mut conn)? {
+                tracing::info!(capped, "applied the student maximum lifetime to existing tokens");
+            }
+            let count = User::count(&mut conn).context("could not count users")?;
+            Ok((db::build_pool(&url, pool_size)?, count))
+        })
+        .await??;
+
+        let setup_code = settings
+            .serve
+            .setup_code
+            .clone()
+            .unwrap_or_else(|| crate::domain::token_secret::random_base62(12));
+        let listener = TcpListener::bind(settings.serve.bind)
+            .with_context(|| format!("could not listen on {}", settings.serve.bind))?;
+        let port = listener.local_addr()?.port();
+        if user_count == 0 {
+            let host = match settings.serve.bind.ip() {
+                ip if ip.is_unspecified() => "localhost".to_owned(),
+                ip => ip.to_string(),
+            };
+            tracing::warn!(
+                setup_url = %format!("http://{host}:{port}/setup"),
+                setup_code = %setup_code,
+                "no user exists yet: open the setup page and enter this one-time setup code to create the first administrator"
+            );
+        }
+        let state = web::Data::new(AppState {
+            login_limiter: LoginLimiter::new(
+                settings.serve.login_attempts_per_ip,
+                settings.serve.login_attempts_per_login,
+            ),
+            pool,
+            settings,
+            setup_code,
+        });
+        spawn_housekeeping(state.clone().into_inner());
+        let server = run(listener, state)?;
+        Ok(Application { port, server })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        self.server.await
+    }
+}
+
+/// Every minute: drop expired sessions and let the login limiter forget old keys.
+fn spawn_housekeeping(state: Arc<AppState>) {
+    actix_web::rt::spawn(async move {
+        let mut tick = actix_web::rt::time::interval(Duration::from_secs(60));
+        loop {
+            tick.tick().await;
+            state.login_limiter.shrink();
+            let now = crate::domain::now();
+            let idle = now - chrono::Duration::minutes(i64::from(state.settings.serve.idle_timeout_minutes));
+            let absolute =
+                now - chrono::Duration::hours(i64::from(state.settings.serve.absolute_timeout_hours));
+            let purged = db::run(&state.pool, move |conn| {
+                Ok(crate::models::UserSession::purge_expired(conn, idle, absolute)?)
+            })
+            .await;
+            if let Err(e) = purged {
+                tracing::debug!(error = %e, "session clean-up skipped");
+            }
+        }
+    });
+}
+
+fn run(listener: TcpListener, state: web::Data<AppState>) -> anyhow::Result<Server> {
+    let key = Key::derive_from(&state.settings.session_key);
+    let secure = state.settings.serve.secure_cookies;
+    let idle =
+        actix_web::cookie::time::Duration::minutes(i64::from(state.settings.serve.idle_timeout_minutes));
+    let workers = state.settings.serve.workers;
+    let mut server = HttpServer::new(move || {
+        let flash = FlashMessagesFramework::builder(
+            CookieMessageStore::builder(key.clone()).cookie_name("tw_flash".to_owned()).build(),
+        )
+        .build();
+        let sessions = SessionMiddleware::builder(CookieSessionStore::default(), key.clone())
+            .cookie_name("tw_session".to_owned())
+            .cookie_http_only(true)
+            .cookie_same_site(SameSite::Lax)
+            .cookie_secure(secure)
+            .cookie_content_security(CookieContentSecurity::Private)
+            .session_lifecycle(BrowserSession::default().state_ttl(idle))
+            .build();
+        App::new()
+            .app_data(state.clone())
+            .app_data(web::FormConfig::default().limit(256 * 1024).error_handler(|e, _| bad_input(e)))
+            .app_data(web::QueryConfig::default().error_handler(|e, _| bad_input(e)))
+            .app_data(web::PathConfig::default().error_handler(|e, _| bad_input(e)))
+            .app_data(web::JsonConfig::default().limit(256 * 1024).error_handler(|e, _| bad_input(e)))
+            .configure(crate::routes::configure)
+            .default_service(web::to(crate::routes::not_found))
+            // Outermost last: headers → logging → sessions → flash → errors → user → CSRF.
+            .wrap(from_fn(crate::auth::csrf::protect))
+            .wrap(from_fn(crate::auth::session::load_user))
+            .wrap(from_fn(crate::error::render_errors))
+            .wrap(flash)
+            .wrap(sessions)
+            // One line per request. The path only (%U): a query string may carry an
+            // `access_token`, and nothing secret is ever logged.
+            .wrap(
+                Logger::new(r#"%a "%{METHOD}xi %U" %s %b %Dms"#)
+                    .custom_request_replace("METHOD", |req| req.method().to_string()),
+            )
+            .wrap(
+                DefaultHeaders::new()
+                    .add(("Content-Security-Policy", CSP))
+                    .add(("X-Frame-Options", "DENY"))
+                    .add(("X-Content-Type-Options", "nosniff"))
+                    .add(("Referrer-Policy", "same-origin"))
+                    .add(("Cross-Origin-Opener-Policy", "same-origin"))
+                    .add(("Permissions-Policy", "camera=(), microphone=(), geolocation=()"))
+                    // Pages may show a secret once: never cache them. Assets set their own.
+                    .add(("Cache-Control", "no-store")),
+            )
+    })
+    .listen(listener)?;
+    if let Some(n) = workers {
+        server = server.workers(n);
+    }
+    Ok(server.run())
+}

@@ -1,0 +1,89 @@
+/* tokenwarden front-end helpers: no dependencies, no eval, no inline handlers (CSP-safe). */
+(function () {
+  'use strict';
+
+  // Every element matching `selector` inside root, root itself included.
+  function within(root, selector) {
+    var found = root && root.querySelectorAll ? Array.prototype.slice.call(root.querySelectorAll(selector)) : [];
+    if (root && root.matches && root.matches(selector)) found.unshift(root);
+    return found;
+  }
+
+  // Controls that need JS (e.g. copy buttons) are shipped with `hidden`.
+  function revealJsOnly() {
+    within(document, '.js-only[hidden]').forEach(function (el) { el.removeAttribute('hidden'); });
+  }
+
+  function announce(message) {
+    var region = document.getElementById('live-region');
+    if (!region) return;
+    region.textContent = '';
+    setTimeout(function () { region.textContent = message; }, 50); // re-announce repeats
+  }
+
+  // Fallback copy: select the element's text and use execCommand. On failure the text stays
+  // selected so the user can press Ctrl+C themselves.
+  function legacyCopy(source) {
+    var selection = window.getSelection(), range = document.createRange(), ok = false;
+    range.selectNodeContents(source);
+    selection.removeAllRanges();
+    selection.addRange(range);
+    try { ok = document.execCommand('copy'); } catch (e) { ok = false; }
+    if (ok) selection.removeAllRanges();
+    return ok ? Promise.resolve() : Promise.reject(new Error('copy failed'));
+  }
+
+  function setLabel(button, label) {
+    if (button.dataset.copyLabel === undefined) button.dataset.copyLabel = button.textContent;
+    clearTimeout(Number(button.dataset.copyTimer));
+    button.textContent = label;
+    button.dataset.copyTimer = String(setTimeout(function () { button.textContent = button.dataset.copyLabel; }, 2000));
+  }
+
+  // Copy-to-clipboard, delegated so buttons swapped in later by htmx work too.
+  document.addEventListener('click', function (event) {
+    var button = event.target.closest && event.target.closest('button[data-copy-target]');
+    var source = button && document.getElementById(button.getAttribute('data-copy-target'));
+    if (!source) return;
+    event.preventDefault();
+    var copied = navigator.clipboard && window.isSecureContext
+      ? navigator.clipboard.writeText(source.textContent.trim()).catch(function () { return legacyCopy(source); })
+      : legacyCopy(source);
+    copied.then(function () {
+      setLabel(button, 'Copied!');
+      announce('Token copied to clipboard');
+    }, function () {
+      setLabel(button, 'Press Ctrl+C');
+      announce('Could not copy automatically. The token is selected: press Control+C to copy it.');
+    });
+  });
+
+  // After htmx swaps: reveal JS-only controls, move focus to [data-autofocus] in the new content.
+  document.addEventListener('htmx:load', revealJsOnly);
+  document.addEventListener('htmx:afterSwap', function (event) {
+    revealJsOnly();
+    var target = within(event.target, '[data-autofocus]')[0];
+    if (!target) return;
+    if (target.tabIndex < 0 && !target.hasAttribute('tabindex')) target.setAttribute('tabindex', '-1');
+    target.focus();
+  });
+
+  // details.confirm: one open at a time (`toggle` doesn't bubble, so capture it);
+  // Escape closes the open one and returns focus to its summary.
+  document.addEventListener('toggle', function (event) {
+    var opened = event.target;
+    if (!opened.matches || !opened.matches('details.confirm') || !opened.open) return;
+    within(document, 'details.confirm[open]').forEach(function (d) { if (d !== opened) d.open = false; });
+  }, true);
+  document.addEventListener('keydown', function (event) {
+    if (event.key !== 'Escape') return;
+    var active = document.activeElement;
+    var open = (active && active.closest && active.closest('details.confirm[open]')) ||
+      document.querySelector('details.confirm[open]');
+    if (!open) return;
+    open.open = false;
+    if (open.querySelector('summary')) open.querySelector('summary').focus();
+  });
+
+  revealJsOnly();
+}());

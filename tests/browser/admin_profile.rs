@@ -1,0 +1,56 @@
+//! Journey c: an administrator finds a student, sees their token and its purpose on the
+//! profile page, and revokes it; htmx removes the row in place.
+
+use crate::harness::{Journey, Options};
+use crate::helpers::spawn_app;
+use crate::steps::{row_id, seed_token};
+
+#[actix_web::test]
+async fn an_admin_revokes_a_students_token_on_the_profile_page_without_a_reload() {
+    let app = spawn_app().await;
+    app.setup_admin().await;
+    let sam = app.create_user("sam", &["student"], &[]);
+    seed_token(&app, "sam", "Grade export script", "30").await;
+    seed_token(&app, "sam", "Course notebook", "120").await;
+
+    let j = Journey::start("admin-profile").await;
+    let page = j.browser(&app, Options::DESKTOP).await;
+    page.sign_in("admin").await;
+
+    // Users → search → the student's profile page.
+    let link = page.find_text(".main-nav", "a", "Users").await;
+    page.click_and_load(link).await;
+    page.fill("#q", "sam").await;
+    let search = page.find_text("form[role='search']", "button", "Search").await;
+    page.click_and_load(search).await;
+    let profile = page.find_text("main table", "a", "Sam Example").await;
+    page.click_and_load(profile).await;
+    assert_eq!(page.path().await, format!("/admin/users/{sam}"));
+    page.wait_text("h1", "Sam Example").await;
+    page.wait_text("#tokens-title", "Access tokens (2)").await;
+    let id = row_id(&page, "Grade export script").await;
+    page.wait_text(&format!("#{id} td[data-label='Purpose']"), "Grade export script").await;
+    j.shot(&page, "profile").await;
+
+    // Revoke, after confirming: the row fades out in place and a message says so.
+    page.set_marker().await;
+    page.click_text(&format!("#{id}"), "summary", "Revoke…").await;
+    let confirm = page.find_text(&format!("#{id}"), "button", "Yes, revoke").await;
+    page.wait_text(&format!("#{id} details[open] .confirm-body"), "Revoke “Grade export script”?").await;
+    j.shot(&page, "revoke-confirm").await;
+    confirm.click().await.expect("confirm revoke");
+    page.wait_gone(&format!("#{id}")).await;
+    page.wait_text("#flash-area", "Token “Grade export script” revoked").await;
+    page.wait_htmx_idle().await;
+    assert!(page.marker_survives().await, "the row went without a page load");
+    let other = row_id(&page, "Course notebook").await;
+    assert!(page.is_visible(&format!("#{other}")).await, "the other token stays");
+    j.shot(&page, "revoked").await;
+
+    // A reload agrees: one token left.
+    page.client.refresh().await.expect("reload");
+    page.wait_loaded().await;
+    page.wait_text("#tokens-title", "Access tokens (1)").await;
+    assert!(!page.client.source().await.expect("source").contains("Grade export script</strong>"));
+    page.close().await;
+}

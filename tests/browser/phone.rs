@@ -1,0 +1,55 @@
+//! Journey f: on a phone-sized screen (390×844) the token page and the profile page fit
+//! the width: nothing scrolls sideways, even with a secret and an open confirmation.
+
+use crate::harness::{Journey, Options, Page};
+use crate::helpers::spawn_app;
+use crate::steps::{create_token, row_id, scrolls_sideways, seed_token};
+
+async fn assert_fits(page: &Page, what: &str) {
+    let (sideways, detail) = scrolls_sideways(page).await;
+    assert!(!sideways, "{what} scrolls sideways on a phone: {detail}");
+}
+
+#[actix_web::test]
+async fn on_a_phone_the_token_page_and_the_profile_page_do_not_scroll_sideways() {
+    let app = spawn_app().await;
+    app.setup_admin().await;
+    let sam = app.create_user("sam", &["student"], &[]);
+    seed_token(&app, "sam", "Grade export script", "30").await;
+    seed_token(&app, "sam", "A rather long purpose: nightly synchronisation of the lab notebooks", "120")
+        .await;
+    seed_token(&app, "sam", "Calendar", "7").await;
+    let j = Journey::start("phone").await;
+    let page = j.browser(&app, Options::PHONE).await;
+    page.sign_in("sam").await;
+    page.goto("/settings/tokens").await;
+    let width = page.js("return window.innerWidth;", vec![]).await;
+    assert_eq!(width.as_u64(), Some(390), "a phone-sized viewport");
+    page.wait_text("#list-title", "Your tokens").await;
+    assert_fits(&page, "the token page").await;
+    j.shot(&page, "tokens").await;
+
+    create_token(&page, "Phone shortcut").await;
+    assert_fits(&page, "the token page with a new secret").await;
+    j.shot(&page, "secret").await;
+
+    let id = row_id(&page, "A rather long purpose: nightly synchronisation of the lab notebooks").await;
+    page.click_text(&format!("#{id}"), "summary", "Delete…").await;
+    page.find_text(&format!("#{id}"), "button", "Yes, delete token").await;
+    assert_fits(&page, "the token page with a confirmation open").await;
+    j.shot(&page, "delete-confirm").await;
+    page.sign_out().await;
+
+    page.sign_in("admin").await;
+    page.goto(&format!("/admin/users/{sam}")).await;
+    page.wait_text("#tokens-title", "Access tokens (4)").await;
+    assert_fits(&page, "the profile page").await;
+    j.shot(&page, "profile").await;
+
+    let id = row_id(&page, "Grade export script").await;
+    page.click_text(&format!("#{id}"), "summary", "Revoke…").await;
+    page.find_text(&format!("#{id}"), "button", "Yes, revoke").await;
+    assert_fits(&page, "the profile page with a confirmation open").await;
+    j.shot(&page, "revoke-confirm").await;
+    page.close().await;
+}

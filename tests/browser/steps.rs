@@ -1,0 +1,49 @@
+//! Steps that several journeys share, done as a person would in the browser.
+
+use crate::harness::Page;
+use crate::helpers::TestApp;
+
+/// Fills the create form on the Access tokens page and submits it; returns the secret
+/// from the once-only panel. With JavaScript htmx swaps the workspace in place; without
+/// it the form posts and the page reloads.
+pub async fn create_token(page: &Page, purpose: &str) -> String {
+    page.fill("#purpose", purpose).await;
+    let button = page.find_text("#token-workspace form", "button", "Create token").await;
+    if page.javascript {
+        button.click().await.expect("click Create token");
+        page.wait_text("#new-token-title", purpose).await;
+        page.wait_htmx_idle().await;
+    } else {
+        page.click_and_load(button).await;
+    }
+    let secret = page.text("#new-token-secret").await;
+    assert!(secret.starts_with("tw_"), "the panel shows a tw_ secret, not “{secret}”");
+    secret
+}
+
+/// The id of the row (`tr#token-{id}`) whose purpose is `purpose`.
+pub async fn row_id(page: &Page, purpose: &str) -> String {
+    let id = page
+        .js(
+            "return Array.from(document.querySelectorAll('tr[id^=\"token-\"]'))\
+             .filter(tr => tr.querySelector('td strong')?.textContent.trim() === arguments[0])\
+             .map(tr => tr.id)[0] || null;",
+            vec![serde_json::json!(purpose)],
+        )
+        .await;
+    id.as_str().unwrap_or_else(|| panic!("no row for “{purpose}”")).to_owned()
+}
+
+/// Creates a token for `login` over plain HTTP (a quick way to set the scene).
+pub async fn seed_token(app: &TestApp, login: &str, purpose: &str, expires_in: &str) {
+    let b = app.signed_in(login).await;
+    let res = b.post_form("/settings/tokens", &[("purpose", purpose), ("expires_in", expires_in)]).await;
+    assert_eq!(res.status(), reqwest::StatusCode::SEE_OTHER, "creating “{purpose}” for {login}");
+}
+
+/// Whether the page scrolls sideways.
+pub async fn scrolls_sideways(page: &Page) -> (bool, String) {
+    let v = page.js("return [document.documentElement.scrollWidth, window.innerWidth];", vec![]).await;
+    let (scroll, inner) = (v[0].as_f64().unwrap_or(0.0), v[1].as_f64().unwrap_or(0.0));
+    (scroll > inner, format!("scrollWidth {scroll} > innerWidth {inner}"))
+}

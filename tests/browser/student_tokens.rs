@@ -1,0 +1,134 @@
+//! Journey b: a student-only user manages a token from start to end, with JavaScript
+//! (htmx swaps the workspace in place).
+
+use chrono::{Duration, Utc};
+use serde_json::json;
+
+use crate::harness::{Journey, Options};
+use crate::helpers::spawn_app;
+use crate::steps::{create_token, row_id};
+
+#[actix_web::test]
+async fn a_student_creates_copies_edits_regenerates_and_deletes_a_token() {
+    let app = spawn_app().await;
+    app.create_user("sam", &["student"], &[]);
+    let j = Journey::start("student-tokens").await;
+    let page = j.browser(&app, Options::DESKTOP).await;
+    page.sign_in("sam").await;
+
+    let link = page.find_text(".main-nav", "a", "Access tokens").await;
+    page.click_and_load(link).await;
+    assert_eq!(page.path().await, "/settings/tokens");
+    page.wait_text("h1", "Access tokens").await;
+    page.wait_text("#token-workspace", "No access tokens yet").await;
+
+    // The Expires select offers nothing beyond 120 days, and no “no expiry”.
+    let options = page
+        .js(
+            "return Array.from(document.querySelectorAll('#expires_in option'))\
+             .map(o => [o.value, o.textContent.trim()]);",
+            vec![],
+        )
+        .await;
+    let options: Vec<(String, String)> = serde_json::from_value(options).expect("options");
+    let values: Vec<&str> = options.iter().map(|(v, _)| v.as_str()).collect();
+    assert!(values.contains(&"120"), "120 days is offered: {options:?}");
+    assert!(!values.contains(&"365") && !values.contains(&"never"), "nothing longer: {options:?}");
+    for (value, label) in &options {
+        if let Ok(days) = value.parse::<u32>() {
+            assert!(days <= 120, "“{label}” is beyond 120 days");
+        } else {
+            assert_eq!(value, "custom", "an unexpected choice: {value} “{label}”");
+        }
+        assert!(!label.contains("year") && !label.contains("No expiry"), "offered “{label}”");
+    }
+    // …and the date picker stops at today + 120 days.
+    let max = page.find("#expires_on").await.attr("max").await.expect("attr").expect("a max");
+    let allowed = [0, 1].map(|d| (Utc::now() + Duration::days(120 - d)).format("%Y-%m-%d").to_string());
+    assert!(allowed.contains(&max), "max {max}, expected {}", allowed[0]);
+    page.wait_text("#expires-help", "must expire within 120 days").await;
+    j.shot(&page, "create-form").await;
+
+    // Create: the secret appears once, in place (no page load).
+    page.set_marker().await;
+    let secret = create_token(&page, "Course notebook").await;
+    page.wait_text(".secret-panel .warning", "only time it is shown").await;
+    page.wait_text("#flash-area", "Course notebook").await;
+    assert!(page.marker_survives().await, "creating swapped the page in place");
+
+    // Copy: the button (shown only with JavaScript) confirms, and screen readers hear it.
+    let origin = page.url("");
+    page.cdp(
+        "Browser.grantPermissions",
+        json!({ "origin": origin, "permissions": ["clipboardReadWrite", "clipboardSanitizedWrite"] }),
+    )
+    .await;
+    page.click("#new-token button[data-copy-target='new-token-secret']").await;
+    page.wait_text("#new-token button[data-copy-target]", "Copied!").await;
+    page.wait_js(
+        "return document.getElementById('live-region').textContent === 'Token copied to clipboard';",
+        vec![],
+        "the live region announces the copy",
+    )
+    .await;
+    let clipboard = page
+        .js_async(
+            "const done = arguments[0]; navigator.clipboard.readText().then(done, e => done('error: ' + e));",
+            vec![],
+        )
+        .await;
+    assert_eq!(clipboard, json!(secret), "the clipboard holds the secret");
+    j.shot(&page, "secret-copied").await;
+
+    // Reload: the secret is gone for good; the list shows only its hint.
+    page.client.refresh().await.expect("reload");
+    page.wait_loaded().await;
+    assert!(!page.exists("#new-token-secret").await, "the secret is shown only once");
+    let source = page.client.source().await.expect("page source");
+    assert!(!source.contains(&secret), "the secret is nowhere in the page");
+    let id = row_id(&page, "Course notebook").await;
+    let hint = page.text(&format!("#{id} td[data-label='Hint']")).await;
+    assert_eq!(hint, format!("tw_…{}", &secret[secret.len() - 4..]), "the hint");
+    j.shot(&page, "after-reload").await;
+
+    // Edit the purpose in the row, without a page load.
+    page.set_marker().await;
+    page.click(&format!("#{id} a[href$='/edit']")).await;
+    page.wait_visible("#edit-purpose").await;
+    j.shot(&page, "editing").await;
+    page.fill("#edit-purpose", "Course notebook (spring term)").await;
+    page.click_text(".edit-container", "button", "Save changes").await;
+    page.wait_gone(".edit-container").await;
+    page.wait_text(&format!("#{id} td[data-label='Purpose']"), "Course notebook (spring term)").await;
+    page.wait_text("#flash-area", "updated").await;
+    page.wait_htmx_idle().await;
+    assert!(page.marker_survives().await, "saving swapped the row in place");
+    j.shot(&page, "edited").await;
+
+    // Regenerate after confirming: a different secret, again without a page load.
+    page.click_text(&format!("#{id}"), "summary", "Regenerate…").await;
+    let confirm = page.find_text(&format!("#{id}"), "button", "Regenerate token").await;
+    j.shot(&page, "regenerate-confirm").await;
+    confirm.click().await.expect("confirm regenerate");
+    page.wait_text("#new-token-title", "New secret for").await;
+    page.wait_htmx_idle().await;
+    let regenerated = page.text("#new-token-secret").await;
+    assert!(regenerated.starts_with("tw_"), "{regenerated}");
+    assert_ne!(regenerated, secret, "regenerating issues a different secret");
+    assert!(page.marker_survives().await, "regenerating swapped the page in place");
+    j.shot(&page, "regenerated").await;
+
+    // Delete after confirming: the row goes and the empty state comes back.
+    let id = row_id(&page, "Course notebook (spring term)").await;
+    page.click_text(&format!("#{id}"), "summary", "Delete…").await;
+    let confirm = page.find_text(&format!("#{id}"), "button", "Yes, delete token").await;
+    j.shot(&page, "delete-confirm").await;
+    confirm.click().await.expect("confirm delete");
+    page.wait_gone(&format!("#{id}")).await;
+    page.wait_text("#token-workspace", "No access tokens yet").await;
+    page.wait_text("#flash-area", "deleted").await;
+    page.wait_htmx_idle().await;
+    assert!(page.marker_survives().await, "deleting swapped the page in place");
+    j.shot(&page, "deleted-empty").await;
+    page.close().await;
+}

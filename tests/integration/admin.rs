@@ -1,0 +1,361 @@
+//! The administration pages through HTTP: who may open and do what, and what it does.
+
+use reqwest::StatusCode;
+
+use crate::helpers::{Browser, TestApp, location, spawn_app};
+use crate::tokens_page::{shown_secret, token_ids};
+
+/// An admin, a student with a token, a teacher, and a custom role that may only view.
+struct World {
+    app: TestApp,
+    admin: Browser,
+    sam: i64,
+    sam_token: i64,
+}
+
+async fn world() -> World {
+    let app = spawn_app().await;
+    let admin = app.setup_admin().await;
+    for (name, perms) in
+        [("Token viewer", vec!["access_tokens.view"]), ("Token remover", vec!["access_tokens.delete"])]
+    {
+        let mut fields = vec![("name", name)];
+        fields.extend(perms.iter().map(|p| ("permissions", *p)));
+        assert_eq!(admin.post_form("/admin/roles", &fields).await.status(), StatusCode::SEE_OTHER);
+    }
+    let sam = app.create_user("sam", &["student"], &[]);
+    app.create_user("tess", &["teacher"], &[]);
+    app.create_user("vera", &[], &["Token viewer"]);
+    app.create_user("remy", &[], &["Token remover"]);
+    let sam_browser = app.signed_in("sam").await;
+    let sam_token = token_ids(&sam_browser.create_token("Homework helper", "120").await)[0];
+    World { app, admin, sam, sam_token }
+}
+
+fn pages(w: &World) -> Vec<String> {
+    vec![
+        "/admin/users".into(),
+        format!("/admin/users/{}", w.sam),
+        "/admin/tokens".into(),
+        "/admin/settings".into(),
+        "/admin/roles".into(),
+        "/admin/audit".into(),
+        format!("/admin/users/{}/tokens/{}/edit", w.sam, w.sam_token),
+    ]
+}
+
+fn actions(w: &World) -> Vec<(String, Vec<(&'static str, &'static str)>)> {
+    let (u, t) = (w.sam, w.sam_token);
+    vec![
+        (format!("/admin/users/{u}/roles"), vec![("roles", "teacher")]),
+        (format!("/admin/users/{u}/suspend"), vec![]),
+        (format!("/admin/users/{u}/sessions/end"), vec![]),
+        (format!("/admin/users/{u}/tokens/{t}/revoke"), vec![]),
+        (format!("/admin/users/{u}/tokens/revoke-all"), vec![]),
+        (format!("/admin/users/{u}/tokens"), vec![("purpose", "Planted"), ("expires_in", "30")]),
+        (format!("/admin/users/{u}/tokens/{t}"), vec![("purpose", "Renamed"), ("expires_in", "keep")]),
+        (format!("/admin/users/{u}/tokens/{t}/regenerate"), vec![("expires_in", "30")]),
+        (
+            "/admin/settings".into(),
+            vec![
+                ("limit_personal_creation", "on"),
+                ("student_max_days", "7"),
+                ("default_lifetime_days", "7"),
+            ],
+        ),
+        ("/admin/roles".into(), vec![("name", "Sneaky"), ("permissions", "users.manage")]),
+    ]
+}
+
+/// Nothing about Sam, the settings or the roles has changed.
+async fn assert_untouched(w: &World) {
+    let html = w.admin.get_html(&format!("/admin/users/{}", w.sam)).await;
+    assert_eq!(token_ids(&html), vec![w.sam_token], "Sam's token is intact");
+    assert!(html.contains("Homework helper") && !html.contains("Renamed") && !html.contains("Planted"));
+    assert!(html.contains("badge badge-success\">Active"), "Sam is still active");
+    assert!(html.contains("value=\"student\" checked") && !html.contains("value=\"teacher\" checked"));
+    let settings = w.admin.get_html("/admin/settings").await;
+    assert!(settings.contains("value=\"120\""), "the student maximum is unchanged");
+    assert!(!w.admin.get_html("/admin/roles").await.contains("Sneaky"));
+    assert!(app_signed_in(&w.app, "sam").await, "Sam's sessions were not ended");
+}
+
+async fn app_signed_in(app: &TestApp, login: &str) -> bool {
+    app.signed_in(login).await.is_signed_in().await
+}
+
+#[actix_web::test]
+async fn anonymous_visitors_are_sent_to_sign_in_for_every_admin_page_and_action() {
+    let w = world().await;
+    let b = w.app.browser();
+    for path in pages(&w) {
+        let res = b.get(&path).await;
+        assert_eq!(res.status(), StatusCode::SEE_OTHER, "{path}");
+        assert!(location(&res).starts_with("/login?next="), "{path}");
+    }
+    for (path, fields) in actions(&w) {
+        let res = b.post_form(&path, &fields).await;
+        assert_eq!(res.status(), StatusCode::SEE_OTHER, "{path}");
+        assert!(location(&res).starts_with("/login"), "{path}");
+    }
+    assert_untouched(&w).await;
+}
+
+#[actix_web::test]
+async fn students_and_teachers_are_refused_every_admin_page_and_action() {
+    let w = world().await;
+    for login in ["sam", "tess"] {
+        let b = w.app.signed_in(login).await;
+        for path in pages(&w) {
+            assert_eq!(b.get(&path).await.status(), StatusCode::FORBIDDEN, "{login} GET {path}");
+        }
+        for (path, fields) in actions(&w) {
+            assert_eq!(
+                b.post_form(&path, &fields).await.status(),
+                StatusCode::FORBIDDEN,
+                "{login} POST {path}"
+            );
+        }
+    }
+    assert_untouched(&w).await;
+}
+
+#[actix_web::test]
+async fn a_view_only_role_sees_tokens_but_cannot_change_anything() {
+    let w = world().await;
+    let vera = w.app.signed_in("vera").await;
+    let html = vera.get_html(&format!("/admin/users/{}", w.sam)).await;
+    assert!(html.contains("Homework helper"), "sees the purpose");
+    assert!(!html.contains("Revoke…") && !html.contains("Revoke all") && !html.contains("Save roles"));
+    assert!(!html.contains("Create a token for"));
+    assert!(vera.get_html("/admin/tokens").await.contains("Homework helper"));
+    assert_eq!(vera.get("/admin/audit").await.status(), StatusCode::OK);
+    for path in ["/admin/users", "/admin/settings", "/admin/roles"] {
+        assert_eq!(vera.get(path).await.status(), StatusCode::FORBIDDEN, "{path}");
+    }
+    for (path, fields) in actions(&w) {
+        assert_eq!(vera.post_form(&path, &fields).await.status(), StatusCode::FORBIDDEN, "{path}");
+    }
+    assert_untouched(&w).await;
+}
+
+#[actix_web::test]
+async fn an_admin_without_token_view_does_not_see_the_token_section() {
+    let w = world().await;
+    let remy = w.app.signed_in("remy").await;
+    let html = remy.get_html(&format!("/admin/users/{}", w.sam)).await;
+    assert!(!html.contains("Homework helper"), "no list without access_tokens.view");
+    assert_eq!(remy.get("/admin/tokens").await.status(), StatusCode::FORBIDDEN);
+}
+
+#[actix_web::test]
+async fn a_role_with_delete_but_not_view_can_revoke_by_id_but_not_list() {
+    let w = world().await;
+    let remy = w.app.signed_in("remy").await;
+    let res = remy.post_form(&format!("/admin/users/{}/tokens/{}/revoke", w.sam, w.sam_token), &[]).await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    let html = w.admin.get_html(&format!("/admin/users/{}", w.sam)).await;
+    assert!(token_ids(&html).is_empty());
+}
+
+#[actix_web::test]
+async fn the_account_admin_opens_every_page() {
+    let w = world().await;
+    for path in pages(&w) {
+        assert_eq!(w.admin.get(&path).await.status(), StatusCode::OK, "{path}");
+    }
+}
+
+#[actix_web::test]
+async fn the_profile_page_shows_every_token_with_its_purpose_and_revoke_removes_it() {
+    let w = world().await;
+    let html = w.admin.get_html(&format!("/admin/users/{}", w.sam)).await;
+    assert!(html.contains("Homework helper"));
+    assert!(html.contains("Student-only"));
+    assert!(html.contains(&format!("/admin/users/{}/tokens/{}/revoke", w.sam, w.sam_token)));
+    // htmx: an empty row and a flash message
+    let res = w.admin.htmx_post(&format!("/admin/users/{}/tokens/{}/revoke", w.sam, w.sam_token), &[]).await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let body = res.text().await.unwrap();
+    assert!(body.contains("hx-swap-oob") && body.contains("revoked"));
+    assert!(!body.contains("<tr"), "the row is replaced by nothing");
+    let sam = w.app.signed_in("sam").await;
+    assert!(token_ids(&sam.get_html("/settings/tokens").await).is_empty(), "gone for its owner too");
+    let audit = w.admin.get_html("/admin/audit?action=token.deleted").await;
+    assert!(audit.contains("Homework helper"));
+}
+
+#[actix_web::test]
+async fn a_token_revoked_on_the_profile_page_stops_working_at_once() {
+    let w = world().await;
+    let secret = w.app.api_token("sam", Some(30));
+    let api = w.app.api(&secret);
+    assert_eq!(api.get("/api/v1/users/self").await.status(), StatusCode::OK);
+    let html = w.admin.get_html(&format!("/admin/users/{}", w.sam)).await;
+    let id = *token_ids(&html).iter().max().unwrap();
+    let res = w.admin.post_form(&format!("/admin/users/{}/tokens/{id}/revoke", w.sam), &[]).await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    assert_eq!(api.get("/api/v1/users/self").await.status(), StatusCode::UNAUTHORIZED);
+}
+
+#[actix_web::test]
+async fn revoke_all_leaves_the_user_with_no_tokens() {
+    let w = world().await;
+    let sam = w.app.signed_in("sam").await;
+    sam.create_token("Second", "30").await;
+    let res = w.admin.post_form(&format!("/admin/users/{}/tokens/revoke-all", w.sam), &[]).await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    let html = w.admin.get_html(&location(&res)).await;
+    assert!(html.contains("2 token(s) revoked."));
+    assert!(token_ids(&html).is_empty());
+    assert!(token_ids(&sam.get_html("/settings/tokens").await).is_empty());
+}
+
+#[actix_web::test]
+async fn editing_a_teacher_down_to_student_only_caps_long_lived_tokens_and_records_it() {
+    let w = world().await;
+    let tess = w.app.signed_in("tess").await;
+    tess.create_token("Forever", "never").await;
+    tess.create_token("A year", "365").await;
+    tess.create_token("A week", "7").await;
+    let tess_id = w.app.user_id("tess");
+    let res = w.admin.post_form(&format!("/admin/users/{tess_id}/roles"), &[("roles", "student")]).await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    let html = w.admin.get_html(&location(&res)).await;
+    assert!(html.contains("2 token(s) were capped"), "the page says how many");
+    let limit = (chrono::Utc::now() + chrono::Duration::days(120)).format("%Y-%m-%d").to_string();
+    assert_eq!(html.matches(&format!("datetime=\"{limit}")).count(), 2, "both capped to 120 days");
+    assert!(!html.contains("<td data-label=\"Expires\">Never</td>"));
+    let audit = w.admin.get_html("/admin/audit?action=tokens.capped").await;
+    assert!(audit.contains("2 token(s) now expire"));
+    assert!(w.admin.get_html("/admin/audit?action=user.roles_changed").await.contains("Teacher → Student"));
+}
+
+#[actix_web::test]
+async fn an_admin_creates_a_pending_token_that_the_owner_activates() {
+    let w = world().await;
+    let res = w
+        .admin
+        .post_form(
+            &format!("/admin/users/{}/tokens", w.sam),
+            &[("purpose", "Lab kiosk"), ("expires_in", "30")],
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    let html = w.admin.get_html(&location(&res)).await;
+    assert!(shown_secret(&html).is_some(), "the creator sees the secret once");
+    assert!(html.contains("Pending"));
+    assert!(shown_secret(&w.admin.get_html(&format!("/admin/users/{}", w.sam)).await).is_none());
+    // and a student's 120-day rule binds the admin too
+    let res = w
+        .admin
+        .post_form(
+            &format!("/admin/users/{}/tokens", w.sam),
+            &[("purpose", "Too long"), ("expires_in", "never")],
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let sam = w.app.signed_in("sam").await;
+    let page = sam.get_html("/settings/tokens").await;
+    assert!(page.contains("Created for you by Ada Admin") && page.contains("Activate"));
+    let pending = token_ids(&page)[0];
+    let res = sam.post_form(&format!("/settings/tokens/{pending}/activate"), &[]).await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    let page = sam.get_html("/settings/tokens").await;
+    assert!(page.contains("is now active") && !page.contains(">Activate<"));
+}
+
+#[actix_web::test]
+async fn settings_changes_take_effect_on_the_next_request_and_are_audited() {
+    let w = world().await;
+    let sam = w.app.signed_in("sam").await;
+    assert!(!sam.get_html("/settings/tokens").await.contains("Creating tokens is unavailable"));
+    let res = w
+        .admin
+        .post_form(
+            "/admin/settings",
+            &[("block_students", "on"), ("student_max_days", "90"), ("default_lifetime_days", "30")],
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    assert!(sam.get_html("/settings/tokens").await.contains("Creating tokens is unavailable"));
+    let audit = w.admin.get_html("/admin/audit?action=settings.changed").await;
+    assert!(audit.contains("block students from creating tokens: on"));
+    assert!(audit.contains("student maximum lifetime: 120 → 90 days"));
+    // the student maximum cannot exceed 120
+    let res = w
+        .admin
+        .post_form("/admin/settings", &[("student_max_days", "121"), ("default_lifetime_days", "30")])
+        .await;
+    assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(res.text().await.unwrap().contains("from 1 to 120"));
+}
+
+#[actix_web::test]
+async fn the_all_tokens_page_filters_by_expiry_use_and_role() {
+    let w = world().await;
+    let tess = w.app.signed_in("tess").await;
+    tess.create_token("Forever tool", "never").await;
+    let never = w.admin.get_html("/admin/tokens?show=no_expiry").await;
+    assert!(never.contains("Forever tool") && !never.contains("Homework helper"));
+    let students = w.admin.get_html("/admin/tokens?owner=student_only").await;
+    assert!(students.contains("Homework helper") && !students.contains("Forever tool"));
+    let unused = w.admin.get_html("/admin/tokens?show=never_used").await;
+    assert!(unused.contains("Homework helper") && unused.contains("Forever tool"));
+    let teachers = w.admin.get_html("/admin/tokens?owner=teacher").await;
+    assert!(teachers.contains(&format!("/admin/users/{}", w.app.user_id("tess"))));
+}
+
+#[actix_web::test]
+async fn the_audit_log_records_logins_and_failed_logins_with_the_address() {
+    let w = world().await;
+    w.app.browser().login("sam", "not the password").await;
+    let html = w.admin.get_html("/admin/audit?subject=sam").await;
+    assert!(html.contains("login.failed") && html.contains("wrong password"));
+    assert!(html.contains("127.0.0.1"));
+    let html = w.admin.get_html("/admin/audit?action=login&actor=sam").await;
+    assert!(html.contains("<code>login</code>"));
+}
+
+#[actix_web::test]
+async fn search_and_pagination_find_the_right_users_among_10000() {
+    let app = spawn_app().await;
+    let admin = app.setup_admin().await;
+    let mut conn = tokenwarden::db::connect(&app.database_url).unwrap();
+    tokenwarden::seed::run(&mut conn, 10_000, 0).unwrap();
+    app.create_user("zora.needle", &["teacher"], &[]);
+    let html = admin.get_html("/admin/users?q=ZORA.NEE").await;
+    assert!(html.contains("zora.needle"));
+    assert_eq!(html.matches("href=\"/admin/users/").count(), 1, "exactly one match");
+    // walk every page of the whole list: each user appears exactly once
+    let mut seen = std::collections::HashSet::new();
+    let mut next = Some("/admin/users".to_owned());
+    let mut pages = 0;
+    while let Some(path) = next {
+        let html = admin.get_html(&path).await;
+        for (i, _) in html.match_indices("<td data-label=\"Login\"><code>") {
+            let rest = &html[i + 29..];
+            assert!(seen.insert(rest[..rest.find('<').unwrap()].to_owned()), "a user appeared twice");
+        }
+        next = html.find("rel=\"next\"").map(|rel| {
+            let start = html[..rel].rfind("href=\"").unwrap() + 6;
+            let end = start + html[start..].find('"').unwrap();
+            html[start..end].replace("&#38;", "&").replace("&amp;", "&")
+        });
+        pages += 1;
+        assert!(pages < 500);
+    }
+    assert_eq!(seen.len(), 10_002, "the admin, zora and 10,000 seeded users");
+}
+
+#[actix_web::test]
+async fn the_default_lifetime_setting_is_preselected_and_students_get_at_most_their_maximum() {
+    let w = world().await;
+    w.admin
+        .post_form("/admin/settings", &[("student_max_days", "30"), ("default_lifetime_days", "90")])
+        .await;
+    let tess = w.app.signed_in("tess").await;
+    assert!(tess.get_html("/settings/tokens").await.contains("<option value=\"90\" selected>"));
+    let sam = w.app.signed_in("sam").await;
+    assert!(sam.get_html("/settings/tokens").await.contains("<option value=\"30\" selected>"));
+}

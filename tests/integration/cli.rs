@@ -1,0 +1,213 @@
+//! The command line, run as an operator would: the real binary, a password on stdin.
+
+use std::io::Write;
+use std::process::{Command, Output, Stdio};
+
+use reqwest::StatusCode;
+
+use crate::helpers::{PASSWORD, spawn_app};
+
+fn tokenwarden(database_url: &str, args: &[&str], stdin: &str) -> Output {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_tokenwarden"))
+        .args(args)
+        .env("DATABASE_URL", database_url)
+        .env("TOKENWARDEN_LOG", "warn")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run tokenwarden");
+    child.stdin.take().unwrap().write_all(stdin.as_bytes()).unwrap();
+    child.wait_with_output().expect("wait for tokenwarden")
+}
+
+fn create(database_url: &str, login: &str, extra: &[&str]) -> Output {
+    let mut args =
+        vec!["user", "create", "--login", login, "--name", "Sam Student", "--email", "sam@example.edu"];
+    args.extend_from_slice(extra);
+    args.push("--password-stdin");
+    tokenwarden(database_url, &args, &format!("{PASSWORD}\n"))
+}
+
+#[actix_web::test]
+async fn user_create_makes_a_user_who_can_sign_in() {
+    let app = spawn_app().await;
+    let out = create(&app.database_url, "sam", &["--role", "student"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("created user sam"));
+    assert!(app.signed_in("sam").await.is_signed_in().await);
+}
+
+#[actix_web::test]
+async fn user_create_refuses_a_duplicate_login_with_a_clear_message() {
+    let app = spawn_app().await;
+    assert!(create(&app.database_url, "sam", &[]).status.success());
+    let out = create(&app.database_url, "SAM", &[]);
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("a user with the login 'sam' already exists"), "{stderr}");
+}
+
+#[actix_web::test]
+async fn user_create_refuses_bad_input_with_the_rule() {
+    let app = spawn_app().await;
+    let out = create(&app.database_url, "sam", &["--role", "headmaster"]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("unknown role 'headmaster'"));
+
+    let out = tokenwarden(
+        &app.database_url,
+        &["user", "create", "--login", "x", "--name", "X", "--email", "nope", "--password-stdin"],
+        PASSWORD,
+    );
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("email"));
+
+    let out = tokenwarden(
+        &app.database_url,
+        &["user", "create", "--login", "x", "--name", "X", "--email", "x@example.edu", "--password-stdin"],
+        "short\n",
+    );
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("at least 12 characters"));
+}
+
+#[actix_web::test]
+async fn migrate_is_idempotent() {
+    let app = spawn_app().await;
+    let out = tokenwarden(&app.database_url, &["migrate"], "");
+    assert!(out.status.success());
+    assert!(String::from_utf8_lossy(&out.stdout).contains("0 migration(s) applied"));
+}
+
+#[test]
+fn help_lists_the_settings_and_their_environment_variables() {
+    let out = Command::new(env!("CARGO_BIN_EXE_tokenwarden")).arg("--help").output().unwrap();
+    let help = String::from_utf8_lossy(&out.stdout);
+    for needle in [
+        "--bind",
+        "DATABASE_URL",
+        "TOKENWARDEN_SESSION_KEY",
+        "--secure-cookies",
+        "--log-level",
+        "migrate",
+        "user",
+    ] {
+        assert!(help.contains(needle), "--help mentions {needle}");
+    }
+    assert!(!help.contains("session_key="), "no secret value is printed");
+}
+
+#[actix_web::test]
+async fn token_create_refuses_121_days_for_a_student_and_prints_only_the_secret_for_120() {
+    let app = spawn_app().await;
+    assert!(create(&app.database_url, "sam", &["--role", "student"]).status.success());
+    let args = |days: &str| {
+        vec![
+            "token".to_owned(),
+            "create".into(),
+            "--login".into(),
+            "sam".into(),
+            "--purpose".into(),
+            "Course notebook".into(),
+            "--expires-in-days".into(),
+            days.to_owned(),
+        ]
+    };
+    let run = |a: Vec<String>| {
+        let a: Vec<&str> = a.iter().map(String::as_str).collect();
+        tokenwarden(&app.database_url, &a, "")
+    };
+    let out = run(args("121"));
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("Tokens of students must expire within 120 days"), "{stderr}");
+    assert!(out.stdout.is_empty());
+
+    let out = run(args("120"));
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let secret = stdout.trim_end_matches('\n');
+    assert_eq!(stdout.lines().count(), 1, "the secret alone: {stdout}");
+    assert!(secret.starts_with("tw_") && secret.len() == 39);
+    // and the token is on the student's page, by its hint
+    let html = app.signed_in("sam").await.get_html("/settings/tokens").await;
+    assert!(html.contains("Course notebook"));
+    assert!(html.contains(&format!("tw_…{}", &secret[35..])));
+}
+
+#[actix_web::test]
+async fn token_create_refuses_no_expiry_for_a_student_and_a_blank_purpose_for_anyone() {
+    let app = spawn_app().await;
+    assert!(create(&app.database_url, "sam", &["--role", "student"]).status.success());
+    let out = tokenwarden(&app.database_url, &["token", "create", "--login", "sam", "--purpose", "x"], "");
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("must expire"));
+    let out = tokenwarden(
+        &app.database_url,
+        &["token", "create", "--login", "sam", "--purpose", " ", "--expires-in-days", "7"],
+        "",
+    );
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("Enter a purpose"));
+}
+
+#[actix_web::test]
+async fn seed_creates_users_and_tokens_in_the_realistic_mix() {
+    let app = spawn_app().await;
+    let out = tokenwarden(&app.database_url, &["seed", "--users", "50", "--tokens-per-user", "4"], "");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let report = String::from_utf8_lossy(&out.stdout);
+    assert!(report.contains("seeded 50 users and 200 tokens"), "{report}");
+    // a seeded student can sign in with the printed password and sees 4 tokens, none beyond 120 days
+    let password = report.trim().rsplit(' ').next().unwrap().to_owned();
+    let login = crate::helpers::logins_like(&app.database_url, "student%")
+        .into_iter()
+        .next()
+        .expect("a seeded student");
+    let b = app.browser();
+    assert_eq!(b.login(&login, &password).await.status(), StatusCode::SEE_OTHER);
+    let html = b.get_html("/settings/tokens").await;
+    assert_eq!(crate::tokens_page::token_ids(&html).len(), 4, "{login}");
+    assert!(!html.contains("data-label=\"Expires\">Never"), "a student's seeded tokens all expire");
+}
+
+#[actix_web::test]
+async fn migrate_caps_the_tokens_of_existing_student_only_users_once() {
+    use diesel::prelude::*;
+    use tokenwarden::db::schema::{account_settings, user_roles};
+
+    let app = spawn_app().await;
+    assert!(create(&app.database_url, "old.timer", &["--role", "teacher"]).status.success());
+    let out = tokenwarden(
+        &app.database_url,
+        &["token", "create", "--login", "old.timer", "--purpose", "Legacy sync"],
+        "",
+    );
+    assert!(out.status.success());
+    // Data from before the rule: the user is student-only, the cap was never applied.
+    let id = app.user_id("old.timer");
+    let mut conn = tokenwarden::db::connect(&app.database_url).unwrap();
+    diesel::update(user_roles::table.filter(user_roles::user_id.eq(id)))
+        .set(user_roles::role.eq("student"))
+        .execute(&mut conn)
+        .unwrap();
+    diesel::update(account_settings::table)
+        .set(account_settings::student_cap_applied_at.eq(None::<chrono::NaiveDateTime>))
+        .execute(&mut conn)
+        .unwrap();
+
+    let out = tokenwarden(&app.database_url, &["migrate"], "");
+    assert!(out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("1 token(s) capped"),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    let html = app.signed_in("old.timer").await.get_html("/settings/tokens").await;
+    let limit = (chrono::Utc::now() + chrono::Duration::days(120)).format("%Y-%m-%d").to_string();
+    assert!(html.contains(&format!("datetime=\"{limit}")), "the token now expires in 120 days");
+    // applied once: a second migrate says nothing more
+    let out = tokenwarden(&app.database_url, &["migrate"], "");
+    assert!(!String::from_utf8_lossy(&out.stdout).contains("capped"));
+}

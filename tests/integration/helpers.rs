@@ -1,0 +1,326 @@
+//! The test harness: `spawn_app()` boots the real application on a random port with its
+//! own fresh database — a temporary SQLite file, or, when `TEST_DATABASE_URL` names a
+//! PostgreSQL server, a new database there that is dropped afterwards.
+
+use std::sync::Arc;
+
+use diesel::{Connection, PgConnection, RunQueryDsl};
+use reqwest::cookie::{CookieStore, Jar};
+use reqwest::{Response, StatusCode, Url};
+use tokenwarden::config::{ServeArgs, Settings, UserCreateArgs};
+use tokenwarden::startup::Application;
+
+pub const SETUP_CODE: &str = "test-setup-code-123";
+pub const PASSWORD: &str = "correct horse battery staple";
+
+pub struct TestApp {
+    pub address: String,
+    pub database_url: String,
+    _guard: DbGuard,
+}
+
+/// Removes the test's database when the test ends.
+enum DbGuard {
+    Sqlite(#[expect(dead_code, reason = "held for its Drop")] tempfile_dir::TempDir),
+    Postgres {
+        admin_url: String,
+        name: String,
+    },
+    /// Another instance's database: that instance removes it.
+    Shared,
+}
+
+impl Drop for DbGuard {
+    fn drop(&mut self) {
+        if let DbGuard::Postgres { admin_url, name } = self
+            && let Ok(mut conn) = PgConnection::establish(admin_url)
+        {
+            {
+                let _ = diesel::sql_query(format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"))
+                    .execute(&mut conn);
+            }
+        }
+    }
+}
+
+/// A tiny temporary directory, removed on drop (no extra crate needed).
+mod tempfile_dir {
+    pub struct TempDir(pub std::path::PathBuf);
+    impl TempDir {
+        pub fn new() -> TempDir {
+            let dir = std::env::temp_dir().join(format!(
+                "tokenwarden-test-{}-{}",
+                std::process::id(),
+                tokenwarden::domain::token_secret::random_base62(10)
+            ));
+            std::fs::create_dir_all(&dir).expect("create a temp dir");
+            TempDir(dir)
+        }
+    }
+    impl Drop for TempDir {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+}
+
+fn fresh_database() -> (String, DbGuard) {
+    match std::env::var("TEST_DATABASE_URL") {
+        Ok(admin_url) if tokenwarden::db::is_postgres(&admin_url) => {
+            let name =
+                format!("tw_test_{}", tokenwarden::domain::token_secret::random_base62(12).to_lowercase());
+            let mut conn = PgConnection::establish(&admin_url).expect("connect to TEST_DATABASE_URL");
+            diesel::sql_query(format!("CREATE DATABASE \"{name}\""))
+                .execute(&mut conn)
+                .expect("create the test database");
+            let base = admin_url.rsplit_once('/').map(|(b, _)| b).unwrap_or(&admin_url).to_owned();
+            (format!("{base}/{name}"), DbGuard::Postgres { admin_url, name })
+        }
+        _ => {
+            let dir = tempfile_dir::TempDir::new();
+            let url = dir.0.join("test.db").to_string_lossy().into_owned();
+            (url, DbGuard::Sqlite(dir))
+        }
+    }
+}
+
+pub async fn spawn_app() -> TestApp {
+    spawn_app_with(|_| {}).await
+}
+
+/// Boots the app with settings adjusted by `tweak`.
+pub async fn spawn_app_with(tweak: impl FnOnce(&mut ServeArgs)) -> TestApp {
+    let (database_url, guard) = fresh_database();
+    let mut serve = ServeArgs {
+        setup_code: Some(SETUP_CODE.to_owned()),
+        workers: Some(1),
+        db_pool_size: 4,
+        ..ServeArgs::default()
+    };
+    tweak(&mut serve);
+    let settings = Settings {
+        database_url: database_url.clone(),
+        serve,
+        session_key: b"a test session key that is long enough to derive from".to_vec(),
+    };
+    let app = Application::build(settings).await.expect("the app builds");
+    let address = format!("http://127.0.0.1:{}", app.port());
+    actix_web::rt::spawn(app.run_until_stopped());
+    TestApp { address, database_url, _guard: guard }
+}
+
+/// Boots another instance of the app on an existing database (as a second instance behind
+/// a load balancer would be): same session key, no new database.
+pub async fn spawn_app_on(database_url: &str) -> TestApp {
+    let serve = ServeArgs {
+        setup_code: Some(SETUP_CODE.to_owned()),
+        workers: Some(1),
+        db_pool_size: 4,
+        ..ServeArgs::default()
+    };
+    let settings = Settings {
+        database_url: database_url.to_owned(),
+        serve,
+        session_key: b"a test session key that is long enough to derive from".to_vec(),
+    };
+    let app = Application::build(settings).await.expect("the second instance builds");
+    let address = format!("http://127.0.0.1:{}", app.port());
+    actix_web::rt::spawn(app.run_until_stopped());
+    TestApp { address, database_url: database_url.to_owned(), _guard: DbGuard::Shared }
+}
+
+impl TestApp {
+    /// A new browser: its own cookie jar, no redirects followed.
+    pub fn browser(&self) -> Browser {
+        Browser::detached(&self.address)
+    }
+
+    /// Creates a user through the same code as `tokenwarden user create`.
+    pub fn create_user(&self, login: &str, roles: &[&str], account_roles: &[&str]) -> i64 {
+        let args = UserCreateArgs {
+            login: login.to_owned(),
+            name: format!("{} Example", capitalise(login)),
+            email: format!("{login}@example.edu"),
+            roles: roles.iter().map(|r| r.to_string()).collect(),
+            account_roles: account_roles.iter().map(|r| r.to_string()).collect(),
+            password_stdin: true,
+        };
+        tokenwarden::cli::create_user(&self.database_url, &args, PASSWORD).expect("create a user").id
+    }
+
+    /// The first administrator, created through the setup page; returns their browser.
+    pub async fn setup_admin(&self) -> Browser {
+        let b = self.browser();
+        b.complete_setup().await;
+        b
+    }
+
+    /// A browser signed in as `login`.
+    pub async fn signed_in(&self, login: &str) -> Browser {
+        let b = self.browser();
+        let res = b.login(login, PASSWORD).await;
+        assert_eq!(res.status(), StatusCode::SEE_OTHER, "{login} should be able to sign in");
+        b
+    }
+}
+
+fn capitalise(s: &str) -> String {
+    let mut c = s.chars();
+    c.next().map(|f| f.to_uppercase().collect::<String>() + c.as_str()).unwrap_or_default()
+}
+
+pub struct Browser {
+    pub base: String,
+    pub client: reqwest::Client,
+    pub jar: Arc<Jar>,
+}
+
+impl Browser {
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.base, path)
+    }
+
+    pub async fn get(&self, path: &str) -> Response {
+        self.client.get(self.url(path)).send().await.expect("GET")
+    }
+
+    pub async fn get_html(&self, path: &str) -> String {
+        let res = self.get(path).await;
+        assert_eq!(res.status(), StatusCode::OK, "GET {path}");
+        res.text().await.expect("a body")
+    }
+
+    /// The session's CSRF token, read from a page as a browser would see it.
+    pub async fn csrf_token(&self) -> String {
+        for path in ["/settings/account", "/login", "/setup"] {
+            let res = self.get(path).await;
+            if res.status() == StatusCode::OK
+                && let Some(t) = extract_csrf(&res.text().await.unwrap_or_default())
+            {
+                return t;
+            }
+        }
+        panic!("no page carried a CSRF token");
+    }
+
+    /// A form post with the CSRF token, as a browser submitting a page's form.
+    pub async fn post_form(&self, path: &str, fields: &[(&str, &str)]) -> Response {
+        let token = self.csrf_token().await;
+        let mut all: Vec<(&str, &str)> = fields.to_vec();
+        all.push(("csrf_token", &token));
+        self.post_form_raw(path, &all).await
+    }
+
+    /// A form post exactly as given (no CSRF token added).
+    pub async fn post_form_raw(&self, path: &str, fields: &[(&str, &str)]) -> Response {
+        let body = serde_urlencoded::to_string(fields).expect("encode");
+        self.client
+            .post(self.url(path))
+            .header("Content-Type", "application/x-www-form-urlencoded")
+            .body(body)
+            .send()
+            .await
+            .expect("POST")
+    }
+
+    /// A form post as htmx sends it: the token in a header, `HX-Request: true`.
+    pub async fn htmx_post(&self, path: &str, fields: &[(&str, &str)]) -> Response {
+        let token = self.csrf_token().await;
+        let body = serde_urlencoded::to_string(fields).expect("encode");
+        self.client
+            .post(self.url(path))
+            .header("Content-Type", "application/x-www-form-urlencoded")
+            .header("HX-Request", "true")
+            .header("X-CSRF-Token", token)
+            .body(body)
+            .send()
+            .await
+            .expect("POST")
+    }
+
+    /// Creates the first administrator (`admin`) on the setup page and signs in as them.
+    pub async fn complete_setup(&self) {
+        let res = self
+            .post_form(
+                "/setup",
+                &[
+                    ("setup_code", SETUP_CODE),
+                    ("login", "admin"),
+                    ("name", "Ada Admin"),
+                    ("email", "admin@example.edu"),
+                    ("password", PASSWORD),
+                    ("password_confirm", PASSWORD),
+                ],
+            )
+            .await;
+        assert_eq!(res.status(), StatusCode::SEE_OTHER, "setup should succeed");
+    }
+
+    pub async fn login(&self, login: &str, password: &str) -> Response {
+        self.post_form("/login", &[("login", login), ("password", password)]).await
+    }
+
+    /// The value of the session cookie, if any.
+    pub fn session_cookie(&self) -> Option<String> {
+        let url: Url = self.base.parse().expect("url");
+        let header = self.jar.cookies(&url)?;
+        header.to_str().ok()?.split("; ").find_map(|c| c.strip_prefix("tw_session=").map(str::to_owned))
+    }
+
+    /// A second browser that carries a copy of this one's session cookie.
+    pub fn clone_session(&self) -> Browser {
+        let copy = Browser::detached(&self.base);
+        let url: Url = self.base.parse().expect("url");
+        if let Some(c) = self.session_cookie() {
+            copy.jar.add_cookie_str(&format!("tw_session={c}; Path=/"), &url);
+        }
+        copy
+    }
+
+    /// Whether this browser is signed in (a protected page answers 200, not a redirect).
+    pub async fn is_signed_in(&self) -> bool {
+        self.get("/settings/account").await.status() == StatusCode::OK
+    }
+}
+
+pub fn extract_csrf(html: &str) -> Option<String> {
+    let marker = "name=\"csrf_token\" value=\"";
+    let start = html.find(marker)? + marker.len();
+    let end = html[start..].find('"')? + start;
+    Some(html[start..end].to_owned())
+}
+
+pub fn location(res: &Response) -> String {
+    res.headers().get("Location").and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned()
+}
+
+/// Logins matching a LIKE pattern, read straight from the test's database.
+pub fn logins_like(database_url: &str, pattern: &str) -> Vec<String> {
+    use diesel::prelude::*;
+    use tokenwarden::db::schema::users;
+    let mut conn = tokenwarden::db::connect(database_url).expect("connect");
+    users::table.filter(users::login.like(pattern)).select(users::login).load(&mut conn).expect("logins")
+}
+
+impl Browser {
+    /// A browser for a server that was not started by `spawn_app` (e.g. the real binary).
+    pub fn detached(base: &str) -> Browser {
+        let jar = Arc::new(Jar::default());
+        let client = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .cookie_provider(jar.clone())
+            .build()
+            .expect("a client");
+        Browser { base: base.to_owned(), client, jar }
+    }
+}
+
+impl TestApp {
+    /// A user's id, read from the test's database.
+    pub fn user_id(&self, login: &str) -> i64 {
+        use diesel::prelude::*;
+        use tokenwarden::db::schema::users;
+        let mut conn = tokenwarden::db::connect(&self.database_url).expect("connect");
+        users::table.filter(users::login.eq(login)).select(users::id).first(&mut conn).expect("a user")
+    }
+}

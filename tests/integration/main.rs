@@ -1,0 +1,11 @@
+//! One integration binary: every test boots the real app and speaks HTTP to it.
+
+mod admin;
+mod api;
+mod cli;
+mod helpers;
+mod logs;
+mod outage;
+mod session;
+mod setup;
+mod tokens_page;

@@ -1,0 +1,425 @@
+//! The Access Tokens page, through HTTP, as each kind of user.
+
+use chrono::{Duration, Utc};
+use reqwest::StatusCode;
+
+use crate::helpers::{Browser, location, spawn_app};
+
+/// The secret shown on a page, if any.
+pub fn shown_secret(html: &str) -> Option<String> {
+    let marker = "id=\"new-token-secret\">";
+    let start = html.find(marker)? + marker.len();
+    let end = html[start..].find('<')? + start;
+    Some(html[start..end].to_owned())
+}
+
+/// Token ids in the list, in order.
+pub fn token_ids(html: &str) -> Vec<i64> {
+    html.match_indices("<tr id=\"token-")
+        .filter_map(|(i, m)| {
+            let rest = &html[i + m.len()..];
+            rest[..rest.find('"')?].parse().ok()
+        })
+        .collect()
+}
+
+fn date_in(days: i64) -> String {
+    (Utc::now() + Duration::days(days)).format("%Y-%m-%d").to_string()
+}
+
+impl Browser {
+    /// Creates a token with the no-JavaScript form post; returns the page that follows.
+    pub async fn create_token(&self, purpose: &str, expires_in: &str) -> String {
+        let res =
+            self.post_form("/settings/tokens", &[("purpose", purpose), ("expires_in", expires_in)]).await;
+        assert_eq!(res.status(), StatusCode::SEE_OTHER, "creating “{purpose}”");
+        assert_eq!(location(&res), "/settings/tokens");
+        self.get_html("/settings/tokens").await
+    }
+}
+
+#[actix_web::test]
+async fn a_new_user_sees_an_empty_state_that_explains_tokens() {
+    let app = spawn_app().await;
+    app.create_user("tess", &["teacher"], &[]);
+    let html = app.signed_in("tess").await.get_html("/settings/tokens").await;
+    assert!(html.contains("No access tokens yet"));
+    assert!(html.contains("on your behalf"));
+    assert!(html.contains("Create token"));
+}
+
+#[actix_web::test]
+async fn a_student_only_user_is_offered_nothing_beyond_120_days() {
+    let app = spawn_app().await;
+    app.create_user("sam", &["student"], &[]);
+    let html = app.signed_in("sam").await.get_html("/settings/tokens").await;
+    assert!(html.contains("value=\"120\""));
+    assert!(!html.contains("value=\"365\""), "no one-year preset");
+    assert!(!html.contains("value=\"never\""), "no “no expiry”");
+    assert!(html.contains("must expire within 120 days"));
+    assert!(html.contains(&format!("max=\"{}\"", date_in(120))), "the date picker stops at 120 days");
+}
+
+#[actix_web::test]
+async fn a_teacher_and_a_student_who_is_also_a_ta_may_choose_no_expiry() {
+    let app = spawn_app().await;
+    app.create_user("tess", &["teacher"], &[]);
+    app.create_user("tara", &["student", "ta"], &[]);
+    for login in ["tess", "tara"] {
+        let b = app.signed_in(login).await;
+        let html = b.get_html("/settings/tokens").await;
+        assert!(html.contains("value=\"never\"") && html.contains("value=\"365\""), "{login}");
+        let html = b.create_token("Long-lived sync", "never").await;
+        assert!(html.contains("Long-lived sync"));
+        assert!(html.contains("<td data-label=\"Expires\">Never</td>"), "{login}");
+    }
+}
+
+#[actix_web::test]
+async fn the_secret_is_shown_exactly_once_then_only_the_hint() {
+    let app = spawn_app().await;
+    app.create_user("sam", &["student"], &[]);
+    let b = app.signed_in("sam").await;
+    let html = b.create_token("Grade sync", "30").await;
+    let secret = shown_secret(&html).expect("the secret panel after creation");
+    assert!(secret.starts_with("tw_") && secret.len() == 39, "{secret}");
+    assert!(html.contains("only time it is shown"));
+    assert!(html.contains("data-copy-target=\"new-token-secret\""), "a copy button");
+    let hint = format!("tw_…{}", &secret[secret.len() - 4..]);
+    assert!(html.contains(&hint), "the list shows the hint");
+    assert_eq!(html.matches(&secret).count(), 1, "the secret appears once, in the panel only");
+    // a reload shows the hint but never the secret again
+    let again = b.get_html("/settings/tokens").await;
+    assert!(!again.contains(&secret));
+    assert!(shown_secret(&again).is_none());
+    assert!(again.contains(&hint) && again.contains("Grade sync"));
+}
+
+#[actix_web::test]
+async fn htmx_creation_returns_the_workspace_with_the_new_row_and_the_secret() {
+    let app = spawn_app().await;
+    app.create_user("sam", &["student"], &[]);
+    let b = app.signed_in("sam").await;
+    let res = b.htmx_post("/settings/tokens", &[("purpose", "Notebook"), ("expires_in", "7")]).await;
+    assert_eq!(res.status(), StatusCode::OK);
+    assert_eq!(res.headers().get("HX-Retarget").unwrap(), "#token-workspace");
+    let html = res.text().await.unwrap();
+    assert!(
+        html.starts_with("<div id=\"token-workspace\">") || html.contains("<div id=\"token-workspace\">")
+    );
+    assert!(!html.contains("<html"), "a fragment, not a page");
+    let secret = shown_secret(&html).expect("the secret in the fragment");
+    assert_eq!(token_ids(&html).len(), 1);
+    assert!(html.contains("hx-swap-oob"), "the flash message swaps in too");
+    assert!(!b.get_html("/settings/tokens").await.contains(&secret));
+}
+
+#[actix_web::test]
+async fn a_blank_purpose_is_refused_next_to_the_field_and_the_rest_is_kept() {
+    let app = spawn_app().await;
+    app.create_user("tess", &["teacher"], &[]);
+    let b = app.signed_in("tess").await;
+    let scope = "url:GET|/api/v1/users/:id";
+    let res =
+        b.post_form("/settings/tokens", &[("purpose", "   "), ("expires_in", "90"), ("scopes", scope)]).await;
+    assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let html = res.text().await.unwrap();
+    assert!(html.contains("id=\"purpose-error\""));
+    assert!(html.contains("Enter a purpose"));
+    assert!(html.contains("<option value=\"90\" selected>"), "the lifetime is kept");
+    assert!(html.contains(&format!("value=\"{scope}\" checked")), "the scope is kept");
+    assert!(token_ids(&html).is_empty(), "nothing was saved");
+    assert!(b.get_html("/settings/tokens").await.contains("No access tokens yet"));
+}
+
+#[actix_web::test]
+async fn a_student_cannot_create_a_token_that_outlives_120_days_even_by_a_forged_post() {
+    let app = spawn_app().await;
+    app.create_user("sam", &["student"], &[]);
+    let b = app.signed_in("sam").await;
+    for fields in [
+        vec![("purpose", "Forever"), ("expires_in", "never")],
+        vec![("purpose", "A year"), ("expires_in", "365")],
+        vec![("purpose", "121 days"), ("expires_in", "custom"), ("expires_on", &date_in(121))],
+    ] {
+        let res = b.post_form("/settings/tokens", &fields).await;
+        assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY, "{fields:?}");
+        let html = res.text().await.unwrap();
+        assert!(html.contains("id=\"expires_at-error\""), "{fields:?}");
+        assert!(html.contains("Tokens of students must expire"), "{fields:?}");
+    }
+    let html = b.get_html("/settings/tokens").await;
+    assert!(token_ids(&html).is_empty());
+    // exactly 120 days is fine
+    let expires = date_in(120);
+    let res = b
+        .post_form(
+            "/settings/tokens",
+            &[("purpose", "Course"), ("expires_in", "custom"), ("expires_on", &expires)],
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+}
+
+#[actix_web::test]
+async fn a_past_or_unreadable_custom_date_is_refused() {
+    let app = spawn_app().await;
+    app.create_user("tess", &["teacher"], &[]);
+    let b = app.signed_in("tess").await;
+    for date in [date_in(-1), date_in(0), "31/12/2030".to_owned()] {
+        let res = b
+            .post_form(
+                "/settings/tokens",
+                &[("purpose", "Dated"), ("expires_in", "custom"), ("expires_on", &date)],
+            )
+            .await;
+        assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY, "{date}");
+        assert!(res.text().await.unwrap().contains("id=\"expires_at-error\""));
+    }
+}
+
+#[actix_web::test]
+async fn an_unknown_scope_is_refused() {
+    let app = spawn_app().await;
+    app.create_user("tess", &["teacher"], &[]);
+    let b = app.signed_in("tess").await;
+    let res = b
+        .post_form(
+            "/settings/tokens",
+            &[("purpose", "x"), ("expires_in", "30"), ("scopes", "url:GET|/api/v1/courses")],
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(res.text().await.unwrap().contains("Unknown scope"));
+}
+
+#[actix_web::test]
+async fn purposes_are_shown_escaped() {
+    let app = spawn_app().await;
+    app.create_user("tess", &["teacher"], &[]);
+    let b = app.signed_in("tess").await;
+    let html = b.create_token("<script>alert(1)</script>", "30").await;
+    assert!(!html.contains("<script>alert(1)</script>"));
+    assert!(html.contains("&#60;script&#62;alert(1)&#60;/script&#62;") || html.contains("&lt;script&gt;"));
+}
+
+#[actix_web::test]
+async fn editing_changes_purpose_scopes_and_expiry_and_keeps_the_secret() {
+    let app = spawn_app().await;
+    app.create_user("tess", &["teacher"], &[]);
+    let b = app.signed_in("tess").await;
+    let html = b.create_token("Old name", "30").await;
+    let secret = shown_secret(&html).unwrap();
+    let id = token_ids(&html)[0];
+    let edit = b.get_html(&format!("/settings/tokens/{id}/edit")).await;
+    assert!(edit.contains("value=\"Old name\""));
+    assert!(edit.contains("<option value=\"keep\" selected>"));
+    let res = b
+        .post_form(
+            &format!("/settings/tokens/{id}"),
+            &[("purpose", "New name"), ("expires_in", "keep"), ("scopes", "url:GET|/api/v1/users/:id")],
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    let html = b.get_html("/settings/tokens").await;
+    assert!(html.contains("New name") && !html.contains("Old name"));
+    assert!(html.contains("View a user"), "the scope is listed");
+    assert!(html.contains(&secret[secret.len() - 4..]), "same hint: same secret");
+    assert!(html.contains("updated. Its secret is unchanged"));
+}
+
+#[actix_web::test]
+async fn an_edit_with_a_blank_purpose_changes_nothing() {
+    let app = spawn_app().await;
+    app.create_user("tess", &["teacher"], &[]);
+    let b = app.signed_in("tess").await;
+    let id = token_ids(&b.create_token("Keep me", "30").await)[0];
+    let res =
+        b.post_form(&format!("/settings/tokens/{id}"), &[("purpose", ""), ("expires_in", "keep")]).await;
+    assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(res.text().await.unwrap().contains("id=\"edit-purpose-error\""));
+    assert!(b.get_html("/settings/tokens").await.contains("Keep me"));
+}
+
+#[actix_web::test]
+async fn htmx_edit_returns_a_row_form_and_then_the_updated_workspace() {
+    let app = spawn_app().await;
+    app.create_user("tess", &["teacher"], &[]);
+    let b = app.signed_in("tess").await;
+    let id = token_ids(&b.create_token("Row", "30").await)[0];
+    let res = b
+        .client
+        .get(b.url(&format!("/settings/tokens/{id}/edit")))
+        .header("HX-Request", "true")
+        .send()
+        .await
+        .unwrap();
+    let html = res.text().await.unwrap();
+    assert!(html.starts_with(&format!("<tr id=\"token-{id}\"")), "{html}");
+    let res = b
+        .htmx_post(&format!("/settings/tokens/{id}"), &[("purpose", "Row renamed"), ("expires_in", "keep")])
+        .await;
+    assert_eq!(res.status(), StatusCode::OK);
+    assert_eq!(res.headers().get("HX-Retarget").unwrap(), "#token-workspace");
+    assert!(res.text().await.unwrap().contains("Row renamed"));
+}
+
+#[actix_web::test]
+async fn regenerating_shows_a_new_secret_once_and_changes_the_expiry() {
+    let app = spawn_app().await;
+    app.create_user("sam", &["student"], &[]);
+    let b = app.signed_in("sam").await;
+    let html = b.create_token("Rotate me", "7").await;
+    let old = shown_secret(&html).unwrap();
+    let id = token_ids(&html)[0];
+    let res = b.post_form(&format!("/settings/tokens/{id}/regenerate"), &[("expires_in", "120")]).await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    let html = b.get_html("/settings/tokens").await;
+    let new = shown_secret(&html).expect("the new secret");
+    assert_ne!(old, new);
+    assert!(html.contains("New secret for “Rotate me”"));
+    let expected = (Utc::now() + Duration::days(120)).format("%Y-%m-%d").to_string();
+    assert!(html.contains(&format!("datetime=\"{expected}")), "expires in 120 days");
+    assert!(!b.get_html("/settings/tokens").await.contains(&new));
+}
+
+#[actix_web::test]
+async fn a_student_cannot_regenerate_into_no_expiry() {
+    let app = spawn_app().await;
+    app.create_user("sam", &["student"], &[]);
+    let b = app.signed_in("sam").await;
+    let id = token_ids(&b.create_token("Rotate me", "7").await)[0];
+    let res = b.post_form(&format!("/settings/tokens/{id}/regenerate"), &[("expires_in", "never")]).await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    let html = b.get_html("/settings/tokens").await;
+    assert!(html.contains("Tokens of students must expire"));
+    assert!(shown_secret(&html).is_none());
+}
+
+#[actix_web::test]
+async fn deleting_removes_the_token_with_a_flash_and_htmx_returns_the_list_without_it() {
+    let app = spawn_app().await;
+    app.create_user("tess", &["teacher"], &[]);
+    let b = app.signed_in("tess").await;
+    b.create_token("First", "30").await;
+    let html = b.create_token("Second", "30").await;
+    let ids = token_ids(&html);
+    assert_eq!(ids.len(), 2);
+    let res = b.post_form(&format!("/settings/tokens/{}/delete", ids[0]), &[]).await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    let html = b.get_html("/settings/tokens").await;
+    assert_eq!(token_ids(&html), vec![ids[1]]);
+    assert!(html.contains("deleted. It no longer works"));
+    let res = b.htmx_post(&format!("/settings/tokens/{}/delete", ids[1]), &[]).await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let html = res.text().await.unwrap();
+    assert!(token_ids(&html).is_empty());
+    assert!(html.contains("No access tokens yet"));
+}
+
+#[actix_web::test]
+async fn another_users_token_id_is_answered_404_and_left_alone() {
+    let app = spawn_app().await;
+    app.create_user("tess", &["teacher"], &[]);
+    app.create_user("sam", &["student"], &[]);
+    let tess = app.signed_in("tess").await;
+    let id = token_ids(&tess.create_token("Tess's", "30").await)[0];
+    let sam = app.signed_in("sam").await;
+    assert_eq!(sam.get(&format!("/settings/tokens/{id}/edit")).await.status(), StatusCode::NOT_FOUND);
+    for (path, fields) in [
+        (format!("/settings/tokens/{id}"), vec![("purpose", "Mine now"), ("expires_in", "keep")]),
+        (format!("/settings/tokens/{id}/regenerate"), vec![("expires_in", "30")]),
+        (format!("/settings/tokens/{id}/delete"), vec![]),
+    ] {
+        assert_eq!(sam.post_form(&path, &fields).await.status(), StatusCode::NOT_FOUND, "{path}");
+    }
+    let html = tess.get_html("/settings/tokens").await;
+    assert_eq!(token_ids(&html), vec![id]);
+    assert!(html.contains("Tess&#39;s") || html.contains("Tess's"));
+}
+
+#[actix_web::test]
+async fn limiting_personal_creation_explains_why_and_refuses_changes_but_allows_delete() {
+    let app = spawn_app().await;
+    let admin = app.setup_admin().await;
+    app.create_user("tess", &["teacher"], &[]);
+    let tess = app.signed_in("tess").await;
+    let id = token_ids(&tess.create_token("Before the limit", "30").await)[0];
+    let res = admin
+        .post_form(
+            "/admin/settings",
+            &[
+                ("limit_personal_creation", "on"),
+                ("student_max_days", "120"),
+                ("default_lifetime_days", "30"),
+            ],
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    let html = tess.get_html("/settings/tokens").await;
+    assert!(html.contains("Creating tokens is unavailable"));
+    assert!(html.contains("only administrators may create them"));
+    assert!(!html.contains("Create token</button>"));
+    assert!(!html.contains("Regenerate…") && !html.contains(">Edit<"));
+    // the server refuses what the page no longer offers
+    let res = tess.post_form("/settings/tokens", &[("purpose", "Sneaky"), ("expires_in", "30")]).await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    let html = tess.get_html("/settings/tokens").await;
+    assert!(html.contains("limited on this account"));
+    assert!(!html.contains("Sneaky"));
+    let res = tess.post_form(&format!("/settings/tokens/{id}/regenerate"), &[("expires_in", "30")]).await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    assert!(shown_secret(&tess.get_html("/settings/tokens").await).is_none());
+    // deleting one's own token is always allowed
+    tess.post_form(&format!("/settings/tokens/{id}/delete"), &[]).await;
+    assert!(token_ids(&tess.get_html("/settings/tokens").await).is_empty());
+    // and an administrator (access_tokens.create_update) still creates their own
+    let html = admin.create_token("Admin token", "30").await;
+    assert_eq!(token_ids(&html).len(), 1);
+    assert!(shown_secret(&html).is_some());
+}
+
+#[actix_web::test]
+async fn blocking_students_stops_students_but_not_teachers() {
+    let app = spawn_app().await;
+    let admin = app.setup_admin().await;
+    app.create_user("sam", &["student"], &[]);
+    app.create_user("tess", &["teacher"], &[]);
+    admin
+        .post_form(
+            "/admin/settings",
+            &[("block_students", "on"), ("student_max_days", "120"), ("default_lifetime_days", "30")],
+        )
+        .await;
+    let sam = app.signed_in("sam").await;
+    let html = sam.get_html("/settings/tokens").await;
+    assert!(html.contains("Students may not create access tokens"));
+    let res = sam.post_form("/settings/tokens", &[("purpose", "Homework bot"), ("expires_in", "30")]).await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    assert!(token_ids(&sam.get_html("/settings/tokens").await).is_empty());
+    let tess = app.signed_in("tess").await;
+    assert_eq!(token_ids(&tess.create_token("Gradebook", "30").await).len(), 1);
+}
+
+#[actix_web::test]
+async fn a_lowered_student_maximum_applies_on_the_next_request() {
+    let app = spawn_app().await;
+    let admin = app.setup_admin().await;
+    app.create_user("sam", &["student"], &[]);
+    let sam = app.signed_in("sam").await;
+    admin.post_form("/admin/settings", &[("student_max_days", "30"), ("default_lifetime_days", "30")]).await;
+    let html = sam.get_html("/settings/tokens").await;
+    assert!(!html.contains("value=\"60\""));
+    assert!(html.contains("must expire within 30 days"));
+    let res = sam.post_form("/settings/tokens", &[("purpose", "Too long"), ("expires_in", "60")]).await;
+    assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
+}
+
+#[actix_web::test]
+async fn the_tokens_page_needs_a_signed_in_user() {
+    let app = spawn_app().await;
+    let b = app.browser();
+    let res = b.get("/settings/tokens").await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    assert!(location(&res).starts_with("/login"));
+}
