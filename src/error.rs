@@ -31,13 +31,9 @@ pub enum AppError {
 
 impl From<diesel::result::Error> for AppError {
     fn from(e: diesel::result::Error) -> Self {
-        use diesel::result::{DatabaseErrorKind, Error};
         match e {
-            Error::NotFound => AppError::NotFound,
-            Error::DatabaseError(
-                DatabaseErrorKind::ClosedConnection | DatabaseErrorKind::UnableToSendCommand,
-                _,
-            ) => AppError::Unavailable(e.into()),
+            diesel::result::Error::NotFound => AppError::NotFound,
+            e if crate::db::is_connection_lost(&e) => AppError::Unavailable(e.into()),
             other => AppError::Unexpected(anyhow::Error::new(other).context("database query failed")),
         }
     }

@@ -2,11 +2,15 @@
 
 pub mod schema;
 
+use std::ops::{Deref, DerefMut};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
 use anyhow::Context;
-use diesel::connection::SimpleConnection;
-use diesel::r2d2::{ConnectionManager, CustomizeConnection, Pool, PooledConnection};
+use diesel::connection::{InstrumentationEvent, SimpleConnection};
+use diesel::r2d2::{ConnectionManager, ManageConnection, Pool, PoolError};
+use diesel::result::{DatabaseErrorKind, Error as DieselError};
 use diesel::{Connection, PgConnection, SqliteConnection};
 use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
 
@@ -17,8 +21,7 @@ pub enum DbConnection {
     Pg(PgConnection),
 }
 
-pub type DbPool = Pool<ConnectionManager<DbConnection>>;
-pub type PooledConn = PooledConnection<ConnectionManager<DbConnection>>;
+pub type DbPool = Pool<Manager>;
 
 const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/sqlite");
 const PG_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/postgresql");
@@ -28,27 +31,114 @@ pub fn is_postgres(url: &str) -> bool {
     url.starts_with("postgres://") || url.starts_with("postgresql://")
 }
 
-/// Per-connection SQLite settings (WAL itself is set once, before the pool exists).
-#[derive(Debug)]
-struct SqlitePragmas;
+/// Per-connection SQLite settings, for pooled connections and the CLI's alike (WAL itself
+/// is set once, before the pool exists). Without `busy_timeout` a second process — a CLI
+/// command beside the running server — fails at once with "database is locked".
+fn sqlite_pragmas(conn: &mut DbConnection) -> diesel::QueryResult<()> {
+    if let DbConnection::Sqlite(c) = conn {
+        c.batch_execute(
+            "PRAGMA busy_timeout = 5000; PRAGMA foreign_keys = ON; \
+             PRAGMA synchronous = NORMAL; PRAGMA cache_size = -16000;",
+        )?;
+    }
+    Ok(())
+}
 
-impl CustomizeConnection<DbConnection, diesel::r2d2::Error> for SqlitePragmas {
-    fn on_acquire(&self, conn: &mut DbConnection) -> Result<(), diesel::r2d2::Error> {
-        if let DbConnection::Sqlite(c) = conn {
-            c.batch_execute(
-                "PRAGMA busy_timeout = 5000; PRAGMA foreign_keys = ON; \
-                 PRAGMA synchronous = NORMAL; PRAGMA cache_size = -16000;",
-            )
-            .map_err(diesel::r2d2::Error::QueryError)?;
+/// Whether an error means the connection to the database is gone (server down or
+/// restarted), rather than that one query failed.
+pub fn is_connection_lost(e: &DieselError) -> bool {
+    matches!(
+        e,
+        DieselError::DatabaseError(
+            DatabaseErrorKind::ClosedConnection | DatabaseErrorKind::UnableToSendCommand,
+            _
+        )
+    )
+}
+
+/// A pooled connection that remembers whether a query on it found the database gone.
+pub struct PooledDb {
+    conn: DbConnection,
+    lost: Arc<AtomicBool>,
+    /// The pool's count of lost connections when this one was last known to work.
+    losses_seen: u64,
+    losses: Arc<AtomicU64>,
+}
+
+impl PooledDb {
+    /// After another connection found the database gone, this older one may be dead too:
+    /// it is tested before use instead of failing the request that gets it.
+    fn check_after_outage(&mut self) -> bool {
+        let losses = self.losses.load(Ordering::Relaxed);
+        if losses == self.losses_seen {
+            return true;
         }
-        Ok(())
+        let alive = self.conn.batch_execute("SELECT 1").is_ok();
+        if alive {
+            self.losses_seen = losses;
+        }
+        alive
     }
 }
 
-/// Opens one connection outside any pool (for migrations and WAL set-up).
+impl Deref for PooledDb {
+    type Target = DbConnection;
+    fn deref(&self) -> &DbConnection {
+        &self.conn
+    }
+}
+
+impl DerefMut for PooledDb {
+    fn deref_mut(&mut self) -> &mut DbConnection {
+        &mut self.conn
+    }
+}
+
+/// The pool's connection manager: diesel's, plus the SQLite settings on connect. A
+/// connection whose database went away is dropped when it comes back to the pool, and
+/// after such a loss the others are tested once before their next use — so the pool
+/// needs no `SELECT 1` before every use and recovers by itself after an outage.
+#[derive(Debug)]
+pub struct Manager {
+    inner: ConnectionManager<DbConnection>,
+    losses: Arc<AtomicU64>,
+}
+
+impl ManageConnection for Manager {
+    type Connection = PooledDb;
+    type Error = diesel::r2d2::Error;
+
+    fn connect(&self) -> Result<PooledDb, Self::Error> {
+        let mut conn = self.inner.connect()?;
+        sqlite_pragmas(&mut conn).map_err(diesel::r2d2::Error::QueryError)?;
+        let lost = Arc::new(AtomicBool::new(false));
+        let (flag, losses) = (Arc::clone(&lost), Arc::clone(&self.losses));
+        conn.set_instrumentation(move |event: InstrumentationEvent<'_>| {
+            if let InstrumentationEvent::FinishQuery { error: Some(e), .. } = event
+                && is_connection_lost(e)
+                && !flag.swap(true, Ordering::Relaxed)
+            {
+                losses.fetch_add(1, Ordering::Relaxed);
+            }
+        });
+        let losses_seen = self.losses.load(Ordering::Relaxed);
+        Ok(PooledDb { conn, lost, losses_seen, losses: Arc::clone(&self.losses) })
+    }
+
+    fn is_valid(&self, conn: &mut PooledDb) -> Result<(), Self::Error> {
+        self.inner.is_valid(&mut conn.conn)
+    }
+
+    fn has_broken(&self, conn: &mut PooledDb) -> bool {
+        conn.lost.load(Ordering::Relaxed) || self.inner.has_broken(&mut conn.conn)
+    }
+}
+
+/// Opens one connection outside any pool (for migrations, WAL set-up and the CLI).
 pub fn connect(url: &str) -> anyhow::Result<DbConnection> {
-    let conn = DbConnection::establish(url)
+    let mut conn = DbConnection::establish(url)
         .with_context(|| format!("could not connect to the database ({})", redact(url)))?;
+    sqlite_pragmas(&mut conn).context("could not configure the SQLite connection")?;
     Ok(conn)
 }
 
@@ -58,12 +148,15 @@ pub fn build_pool(url: &str, max_size: u32) -> anyhow::Result<DbPool> {
         let mut conn = connect(url)?;
         conn.batch_execute("PRAGMA journal_mode = WAL;").context("could not switch SQLite to WAL mode")?;
     }
-    let manager = ConnectionManager::<DbConnection>::new(url);
+    let manager = Manager { inner: ConnectionManager::new(url), losses: Arc::default() };
     let pool = Pool::builder()
         .max_size(max_size)
         .min_idle(Some(1))
         .connection_timeout(Duration::from_secs(5))
-        .connection_customizer(Box::new(SqlitePragmas))
+        // No `SELECT 1` before every use (a parse and, on PostgreSQL, a round trip per
+        // request): a connection that lost its database is found out by the query that
+        // meets it (a 503) and dropped when it returns (see `Manager`).
+        .test_on_check_out(false)
         // Build without failing when the database is down: the app serves 503 until it is back.
         .build_unchecked(manager);
     Ok(pool)
@@ -78,6 +171,22 @@ pub fn run_migrations(conn: &mut DbConnection) -> anyhow::Result<usize> {
     .map_err(|e| anyhow::anyhow!("migration failed: {e}"))?;
     Ok(applied.len())
 }
+
+/// Runs one typed diesel query on the concrete connection behind a [`DbConnection`].
+///
+/// Through the multi-backend connection every query is serialised to SQL again on each
+/// execution, even when its prepared statement is cached; on the concrete connection a
+/// cached statement is found by its type alone. The queries that run on every request
+/// (the bearer-token and session look-ups, roles, settings) go this way.
+macro_rules! on_backend {
+    ($conn:expr, |$c:ident| $body:expr) => {
+        match $conn {
+            $crate::db::DbConnection::Sqlite($c) => $body,
+            $crate::db::DbConnection::Pg($c) => $body,
+        }
+    };
+}
+pub(crate) use on_backend;
 
 /// Runs `f` in a transaction that takes the write lock at once.
 ///
@@ -120,7 +229,16 @@ where
 {
     let pool = pool.clone();
     actix_web::web::block(move || {
-        let mut conn = pool.get().map_err(|e| crate::error::AppError::Unavailable(e.into()))?;
+        let unavailable = |e: PoolError| crate::error::AppError::Unavailable(e.into());
+        let mut conn = pool.get().map_err(unavailable)?;
+        // Dead connections are dropped as they fail their check; at most one try per slot.
+        for _ in 0..pool.max_size() {
+            if conn.check_after_outage() {
+                break;
+            }
+            drop(conn);
+            conn = pool.get().map_err(unavailable)?;
+        }
         f(&mut conn)
     })
     .await?

@@ -211,3 +211,29 @@ async fn migrate_caps_the_tokens_of_existing_student_only_users_once() {
     let out = tokenwarden(&app.database_url, &["migrate"], "");
     assert!(!String::from_utf8_lossy(&out.stdout).contains("capped"));
 }
+
+#[actix_web::test]
+async fn token_create_run_in_parallel_beside_the_server_waits_for_the_lock_instead_of_failing() {
+    let app = spawn_app().await;
+    assert!(create(&app.database_url, "tess", &["--role", "teacher"]).status.success());
+    // Eight operators' scripts at once, while the server holds the same database open.
+    let children: Vec<_> = (0..8)
+        .map(|i| {
+            Command::new(env!("CARGO_BIN_EXE_tokenwarden"))
+                .args(["token", "create", "--login", "tess", "--purpose", &format!("Script {i}")])
+                .args(["--expires-in-days", "30"])
+                .env("DATABASE_URL", &app.database_url)
+                .env("TOKENWARDEN_LOG", "warn")
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .spawn()
+                .expect("run tokenwarden")
+        })
+        .collect();
+    for child in children {
+        let out = child.wait_with_output().unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    }
+    let html = app.signed_in("tess").await.get_html("/settings/tokens").await;
+    assert_eq!(crate::tokens_page::token_ids(&html).len(), 8);
+}

@@ -23,7 +23,9 @@ async fn a_database_outage_gives_503_and_the_app_recovers() {
     let app = spawn_app().await;
     app.create_user("sam", &["student"], &[]);
     let b = app.browser();
-    assert_eq!(b.get("/readyz").await.status(), StatusCode::OK);
+    // Several requests at once, so that the pool holds several connections to lose.
+    let answers = futures_util::future::join_all((0..24).map(|_| b.get("/readyz"))).await;
+    assert!(answers.iter().all(|r| r.status() == StatusCode::OK));
     let name = app.database_url.rsplit('/').next().unwrap().to_owned();
 
     admin_exec(&format!("ALTER DATABASE \"{name}\" ALLOW_CONNECTIONS false"));
@@ -48,5 +50,8 @@ async fn a_database_outage_gives_503_and_the_app_recovers() {
         actix_web::rt::time::sleep(Duration::from_millis(500)).await;
     }
     assert!(recovered, "the app serves again once the database is back");
+    // Every pooled connection, not just one: concurrent requests all succeed.
+    let answers = futures_util::future::join_all((0..24).map(|_| b.get("/readyz"))).await;
+    assert!(answers.iter().all(|r| r.status() == StatusCode::OK), "no dead connection is handed out");
     assert_eq!(b.get("/login").await.status(), StatusCode::OK);
 }
