@@ -146,8 +146,13 @@ fn run(listener: TcpListener, state: web::Data<AppState>) -> anyhow::Result<Serv
     let secure = state.settings.serve.secure_cookies;
     let idle =
         actix_web::cookie::time::Duration::minutes(i64::from(state.settings.serve.idle_timeout_minutes));
-    let workers = state.settings.serve.workers;
-    let mut server = HttpServer::new(move || {
+    let workers = state.settings.serve.workers.unwrap_or_else(|| {
+        std::thread::available_parallelism().map(std::num::NonZeroUsize::get).unwrap_or(1)
+    });
+    // Blocking work is database work, and it cannot go faster than the pool hands out
+    // connections: more threads than connections only queue on the pool (and cost memory).
+    let blocking_threads = (state.settings.serve.db_pool_size as usize).div_ceil(workers).max(1);
+    let server = HttpServer::new(move || {
         let flash = FlashMessagesFramework::builder(
             CookieMessageStore::builder(key.clone()).cookie_name("tw_flash".to_owned()).build(),
         )
@@ -192,9 +197,8 @@ fn run(listener: TcpListener, state: web::Data<AppState>) -> anyhow::Result<Serv
                     .add(("Cache-Control", "no-store")),
             )
     })
+    .workers(workers)
+    .worker_max_blocking_threads(blocking_threads)
     .listen(listener)?;
-    if let Some(n) = workers {
-        server = server.workers(n);
-    }
     Ok(server.run())
 }

@@ -32,8 +32,8 @@ use crate::tokens::Actor;
 #[derive(Debug, Clone)]
 pub struct ApiOwner {
     pub id: i64,
-    pub login: String,
-    pub name: String,
+    /// The owner's row as it was read with the token: `users/self` needs no second query.
+    pub user: User,
     /// From the owner's roles, as they are now (not as they were when the token was made).
     pub permissions: PermissionSet,
     pub student_only: bool,
@@ -182,7 +182,7 @@ pub async fn authenticate(req: &HttpRequest) -> Result<ApiUser, ApiError> {
     let interval_secs = serve.token_last_used_interval_secs;
     let ip = client_ip(req, serve.trust_proxy).map(|i| i.to_string());
     let lookup = crate::db::run(&state.pool, move |conn| {
-        let Some((token, owner)) = AccessToken::find_by_digest_with_owner(conn, &digest)? else {
+        let Some((token, owner, roles)) = AccessToken::find_by_digest_with_owner(conn, &digest)? else {
             return Ok(Lookup::Refused("unknown", None));
         };
         let now = now();
@@ -195,7 +195,6 @@ pub async fn authenticate(req: &HttpRequest) -> Result<ApiUser, ApiError> {
         if !owner.is_active() {
             return Ok(Lookup::Refused("owner suspended", Some(token.id)));
         }
-        let roles = User::roles(conn, owner.id)?;
         // At most one write per interval per token; the UPDATE's own condition keeps
         // concurrent requests (and other instances) from writing it twice.
         let stale_before = stale_before(now, interval_secs);
@@ -207,8 +206,7 @@ pub async fn authenticate(req: &HttpRequest) -> Result<ApiUser, ApiError> {
         Ok(Lookup::Found(ApiUser {
             owner: ApiOwner {
                 id: owner.id,
-                login: owner.login,
-                name: owner.name,
+                user: owner,
                 permissions: roles.permissions(),
                 student_only: roles.is_student_only(),
             },
@@ -281,8 +279,18 @@ mod tests {
         let user = |scopes: &[&str]| ApiUser {
             owner: ApiOwner {
                 id: 1,
-                login: "sam".into(),
-                name: "Sam".into(),
+                user: User {
+                    id: 1,
+                    login: "sam".into(),
+                    name: "Sam".into(),
+                    email: "sam@example.edu".into(),
+                    password_hash: String::new(),
+                    state: "active".into(),
+                    time_zone: "Etc/UTC".into(),
+                    locale: "en".into(),
+                    created_at: now(),
+                    updated_at: now(),
+                },
                 permissions: PermissionSet::empty(),
                 student_only: true,
             },

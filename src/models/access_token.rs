@@ -1,9 +1,9 @@
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
-use super::User;
-use crate::db::DbConnection;
-use crate::db::schema::{access_tokens, users};
+use super::{AccountRole, User, UserRoles};
+use crate::db::schema::{access_tokens, account_roles, user_account_roles, user_roles, users};
+use crate::db::{DbConnection, on_backend};
 use crate::domain::token::{Scopes, TokenStatus};
 use crate::domain::token_secret::TokenDigest;
 
@@ -65,7 +65,7 @@ impl AccessToken {
         access_tokens::table
             .filter(access_tokens::digest.eq(new.digest))
             .select(AccessToken::as_select())
-            .first(conn)
+            .get_result(conn)
     }
 
     /// A user's tokens, newest first.
@@ -103,7 +103,7 @@ impl AccessToken {
             .filter(access_tokens::user_id.eq(user_id))
             .find(id)
             .select(AccessToken::as_select())
-            .first(conn)
+            .get_result(conn)
     }
 
     /// A user's token by its hint (Canvas lets clients address tokens so).
@@ -120,17 +120,35 @@ impl AccessToken {
             .first(conn)
     }
 
-    /// The token behind a presented secret, with its owner: one indexed lookup.
+    /// The token behind a presented secret, with its owner and the owner's roles: one
+    /// statement on the digest's unique index (one row per pair of roles the owner holds).
     pub fn find_by_digest_with_owner(
         conn: &mut DbConnection,
         digest: &TokenDigest,
-    ) -> QueryResult<Option<(AccessToken, User)>> {
-        access_tokens::table
-            .inner_join(users::table)
-            .filter(access_tokens::digest.eq(digest.as_str()))
-            .select((AccessToken::as_select(), User::as_select()))
-            .first(conn)
-            .optional()
+    ) -> QueryResult<Option<(AccessToken, User, UserRoles)>> {
+        let rows: Vec<(AccessToken, User, Option<String>, Option<AccountRole>)> = on_backend!(conn, |c| {
+            access_tokens::table
+                .inner_join(users::table)
+                .left_join(user_roles::table.on(user_roles::user_id.eq(users::id)))
+                .left_join(user_account_roles::table.on(user_account_roles::user_id.eq(users::id)))
+                .left_join(account_roles::table.on(account_roles::id.eq(user_account_roles::account_role_id)))
+                .filter(access_tokens::digest.eq(digest.as_str()))
+                .select((
+                    AccessToken::as_select(),
+                    User::as_select(),
+                    user_roles::role.nullable(),
+                    Option::<AccountRole>::as_select(),
+                ))
+                .load(c)
+        })?;
+        let mut rows = rows.into_iter();
+        let Some((token, owner, role, account)) = rows.next() else {
+            return Ok(None);
+        };
+        let roles = UserRoles::from_joined(
+            std::iter::once((role, account)).chain(rows.map(|(_, _, role, account)| (role, account))),
+        );
+        Ok(Some((token, owner, roles)))
     }
 
     pub fn update_details(

@@ -1,8 +1,8 @@
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
-use crate::db::DbConnection;
 use crate::db::schema::{account_roles, user_account_roles};
+use crate::db::{DbConnection, on_backend};
 use crate::domain::PermissionSet;
 
 /// An account role: the built-in `Account Admin` (every permission) or a custom one.
@@ -30,7 +30,7 @@ impl AccountRole {
     }
 
     pub fn find(conn: &mut DbConnection, id: i64) -> QueryResult<AccountRole> {
-        account_roles::table.find(id).select(AccountRole::as_select()).first(conn)
+        account_roles::table.find(id).select(AccountRole::as_select()).get_result(conn)
     }
 
     pub fn create(conn: &mut DbConnection, name: &str, permissions: PermissionSet) -> QueryResult<usize> {
@@ -63,16 +63,16 @@ impl AccountRole {
     }
 
     pub fn find_by_name(conn: &mut DbConnection, name: &str) -> QueryResult<Option<AccountRole>> {
-        account_roles::table.filter(account_roles::name.eq(name)).first(conn).optional()
+        account_roles::table.filter(account_roles::name.eq(name)).get_result(conn).optional()
     }
 
     /// The account roles a user holds.
     pub fn for_user(conn: &mut DbConnection, user_id: i64) -> QueryResult<Vec<AccountRole>> {
-        user_account_roles::table
+        on_backend!(conn, |c| user_account_roles::table
             .inner_join(account_roles::table)
             .filter(user_account_roles::user_id.eq(user_id))
             .select(AccountRole::as_select())
             .order(account_roles::name)
-            .load(conn)
+            .load(c))
     }
 }

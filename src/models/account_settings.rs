@@ -19,7 +19,7 @@ pub struct AccountSettings {
 
 impl AccountSettings {
     pub fn load(conn: &mut DbConnection) -> QueryResult<AccountSettings> {
-        account_settings::table.find(1_i64).select(AccountSettings::as_select()).first(conn)
+        account_settings::table.find(1_i64).select(AccountSettings::as_select()).get_result(conn)
     }
 }
 

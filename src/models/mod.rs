@@ -1,4 +1,8 @@
 //! Diesel rows and their queries. Models know nothing of HTTP.
+//!
+//! Lookups by a unique key use `get_result`, not `first`: `first` adds `LIMIT ?`, and
+//! SQLite (3.45+) lets a bound LIMIT steer the query plan, so it re-prepares such a
+//! statement on every execution — on the bearer-token lookup that was a third of the CPU.
 
 pub mod access_token;
 pub mod account_role;

@@ -53,7 +53,7 @@ impl UserSession {
             .inner_join(users::table)
             .filter(user_sessions::id_digest.eq(digest))
             .select((UserSession::as_select(), User::as_select()))
-            .first(conn)
+            .get_result(conn)
             .optional()
     }
 

@@ -2,8 +2,8 @@ use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
 use super::{AccountRole, is_unique_violation};
-use crate::db::DbConnection;
 use crate::db::schema::{user_account_roles, user_roles, user_sessions, users};
+use crate::db::{DbConnection, on_backend};
 use crate::domain::{DisplayName, Email, EnrollmentRole, Login, PermissionSet, is_student_only};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -81,6 +81,27 @@ impl UserRoles {
 
     pub fn is_student_only(&self) -> bool {
         is_student_only(&self.enrollment, self.account.len())
+    }
+
+    /// Folds the rows of a user left-joined with both role tables: one row per pair of an
+    /// enrollment role and an account role, `None` where the user holds none of a kind.
+    pub fn from_joined(rows: impl IntoIterator<Item = (Option<String>, Option<AccountRole>)>) -> UserRoles {
+        let mut roles = UserRoles::default();
+        for (enrollment, account) in rows {
+            if let Some(r) = enrollment.as_deref().and_then(EnrollmentRole::parse)
+                && !roles.enrollment.contains(&r)
+            {
+                roles.enrollment.push(r);
+            }
+            if let Some(a) = account
+                && !roles.account.iter().any(|held| held.id == a.id)
+            {
+                roles.account.push(a);
+            }
+        }
+        roles.enrollment.sort();
+        roles.account.sort_by(|a, b| a.name.cmp(&b.name));
+        roles
     }
 }
 
@@ -187,11 +208,15 @@ impl User {
     }
 
     pub fn find(conn: &mut DbConnection, id: i64) -> QueryResult<User> {
-        users::table.find(id).select(User::as_select()).first(conn)
+        users::table.find(id).select(User::as_select()).get_result(conn)
     }
 
     pub fn find_by_login(conn: &mut DbConnection, login: &Login) -> QueryResult<Option<User>> {
-        users::table.filter(users::login.eq(login.as_str())).select(User::as_select()).first(conn).optional()
+        users::table
+            .filter(users::login.eq(login.as_str()))
+            .select(User::as_select())
+            .get_result(conn)
+            .optional()
     }
 
     /// Display names of the given users, for "created by" columns.
@@ -263,8 +288,10 @@ impl User {
 
     /// The roles a user holds (two indexed queries).
     pub fn roles(conn: &mut DbConnection, user_id: i64) -> QueryResult<UserRoles> {
-        let enrollment: Vec<String> =
-            user_roles::table.filter(user_roles::user_id.eq(user_id)).select(user_roles::role).load(conn)?;
+        let enrollment: Vec<String> = on_backend!(conn, |c| user_roles::table
+            .filter(user_roles::user_id.eq(user_id))
+            .select(user_roles::role)
+            .load(c))?;
         let mut enrollment: Vec<EnrollmentRole> =
             enrollment.iter().filter_map(|r| EnrollmentRole::parse(r)).collect();
         enrollment.sort();
@@ -306,5 +333,40 @@ impl User {
             };
             Ok(())
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn role(id: i64, name: &str, built_in: bool) -> AccountRole {
+        AccountRole { id, name: name.into(), permissions: 0, built_in, created_at: crate::domain::now() }
+    }
+
+    #[test]
+    fn joined_rows_fold_into_each_role_once() {
+        // A student and TA holding two account roles: 2 × 2 rows.
+        let admin = role(1, "Account Admin", true);
+        let auditor = role(2, "Auditor", false);
+        let rows = [
+            (Some("student".to_owned()), Some(auditor.clone())),
+            (Some("student".to_owned()), Some(admin.clone())),
+            (Some("ta".to_owned()), Some(auditor.clone())),
+            (Some("ta".to_owned()), Some(admin.clone())),
+        ];
+        let roles = UserRoles::from_joined(rows);
+        assert_eq!(roles.enrollment, vec![EnrollmentRole::Student, EnrollmentRole::Ta]);
+        assert_eq!(roles.account, vec![admin, auditor]);
+        assert_eq!(roles.permissions(), PermissionSet::all());
+    }
+
+    #[test]
+    fn a_student_without_account_roles_is_one_row_and_student_only() {
+        let roles = UserRoles::from_joined([(Some("student".to_owned()), None)]);
+        assert!(roles.is_student_only());
+        assert_eq!(roles.permissions(), PermissionSet::empty());
+        let nobody = UserRoles::from_joined([(None, None)]);
+        assert!(!nobody.is_student_only() && nobody.enrollment.is_empty() && nobody.account.is_empty());
     }
 }
