@@ -165,7 +165,7 @@ fn stale_before(now: NaiveDateTime, interval_secs: u64) -> NaiveDateTime {
 /// Why a token was refused, for the log (never shown to the client, never the secret).
 enum Lookup {
     Refused(&'static str, Option<i64>),
-    Found(ApiUser),
+    Found(Box<ApiUser>),
 }
 
 /// Authenticates the request's token (without any scope check).
@@ -203,7 +203,7 @@ pub async fn authenticate(req: &HttpRequest) -> Result<ApiUser, ApiError> {
         {
             tracing::warn!(token_id = token.id, error = %e, "could not record a token's last use");
         }
-        Ok(Lookup::Found(ApiUser {
+        Ok(Lookup::Found(Box::new(ApiUser {
             owner: ApiOwner {
                 id: owner.id,
                 user: owner,
@@ -212,11 +212,11 @@ pub async fn authenticate(req: &HttpRequest) -> Result<ApiUser, ApiError> {
             },
             token: ApiToken { id: token.id, scopes: token.scope_set() },
             ip,
-        }))
+        })))
     })
     .await?;
     match lookup {
-        Lookup::Found(user) => Ok(user),
+        Lookup::Found(user) => Ok(*user),
         Lookup::Refused(reason, token_id) => {
             tracing::debug!(reason, token_id, "refused an API token");
             Err(ApiError::InvalidToken)

@@ -16,8 +16,8 @@ use actix_web::{FromRequest, HttpMessage, HttpRequest, web};
 use crate::domain::session_policy::SessionTimeouts;
 use crate::domain::{Permission, PermissionSet};
 use crate::error::AppError;
+use crate::models::UserSession;
 use crate::models::session::session_digest;
-use crate::models::{User, UserSession};
 use crate::startup::AppState;
 
 /// Session keys.
@@ -70,7 +70,7 @@ pub async fn load_user(
         let serve = &state.settings.serve;
         let timeouts = SessionTimeouts::new(serve.idle_timeout_minutes, serve.absolute_timeout_hours);
         let lookup = crate::db::run(&state.pool, move |conn| {
-            let Some((row, user)) = UserSession::find_with_user(conn, &digest)? else {
+            let Some((row, user, roles)) = UserSession::find_with_user(conn, &digest)? else {
                 return Ok(Lookup::Ended);
             };
             let now = crate::domain::now();
@@ -81,7 +81,6 @@ pub async fn load_user(
             if (now - row.last_seen_at).num_seconds() >= TOUCH_EVERY_SECS {
                 UserSession::touch(conn, &digest, now)?;
             }
-            let roles = User::roles(conn, user.id)?;
             Ok(Lookup::SignedIn(CurrentUser {
                 id: user.id,
                 login: user.login,

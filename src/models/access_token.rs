@@ -1,8 +1,9 @@
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
+use super::user::join_roles;
 use super::{AccountRole, User, UserRoles};
-use crate::db::schema::{access_tokens, account_roles, user_account_roles, user_roles, users};
+use crate::db::schema::{access_tokens, user_roles, users};
 use crate::db::{DbConnection, on_backend};
 use crate::domain::token::{Scopes, TokenStatus};
 use crate::domain::token_secret::TokenDigest;
@@ -93,6 +94,22 @@ impl AccessToken {
             .load(conn)
     }
 
+    /// One page of a user's tokens, newest first (the profile page).
+    pub fn newest_page_for_user(
+        conn: &mut DbConnection,
+        user_id: i64,
+        offset: i64,
+        limit: i64,
+    ) -> QueryResult<Vec<AccessToken>> {
+        access_tokens::table
+            .filter(access_tokens::user_id.eq(user_id))
+            .order(access_tokens::id.desc())
+            .offset(offset)
+            .limit(limit)
+            .select(AccessToken::as_select())
+            .load(conn)
+    }
+
     pub fn count_for_user(conn: &mut DbConnection, user_id: i64) -> QueryResult<i64> {
         access_tokens::table.filter(access_tokens::user_id.eq(user_id)).count().get_result(conn)
     }
@@ -127,11 +144,7 @@ impl AccessToken {
         digest: &TokenDigest,
     ) -> QueryResult<Option<(AccessToken, User, UserRoles)>> {
         let rows: Vec<(AccessToken, User, Option<String>, Option<AccountRole>)> = on_backend!(conn, |c| {
-            access_tokens::table
-                .inner_join(users::table)
-                .left_join(user_roles::table.on(user_roles::user_id.eq(users::id)))
-                .left_join(user_account_roles::table.on(user_account_roles::user_id.eq(users::id)))
-                .left_join(account_roles::table.on(account_roles::id.eq(user_account_roles::account_role_id)))
+            join_roles!(access_tokens::table.inner_join(users::table))
                 .filter(access_tokens::digest.eq(digest.as_str()))
                 .select((
                     AccessToken::as_select(),

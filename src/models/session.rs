@@ -2,9 +2,10 @@ use chrono::NaiveDateTime;
 use diesel::prelude::*;
 use sha2::{Digest, Sha256};
 
-use super::User;
-use crate::db::DbConnection;
-use crate::db::schema::{user_sessions, users};
+use super::user::join_roles;
+use super::{AccountRole, User, UserRoles};
+use crate::db::schema::{user_roles, user_sessions};
+use crate::db::{DbConnection, on_backend};
 
 /// A signed-in session, kept on the server so that it can be ended from the server.
 /// The browser's (encrypted) cookie carries a random id; the table keeps only its SHA-256.
@@ -47,14 +48,31 @@ impl UserSession {
         Ok(id)
     }
 
-    /// The session and its user, if the session still exists.
-    pub fn find_with_user(conn: &mut DbConnection, digest: &str) -> QueryResult<Option<(UserSession, User)>> {
-        user_sessions::table
-            .inner_join(users::table)
-            .filter(user_sessions::id_digest.eq(digest))
-            .select((UserSession::as_select(), User::as_select()))
-            .get_result(conn)
-            .optional()
+    /// The session, its user and the user's roles, if the session still exists: one
+    /// statement, run on every signed-in request.
+    pub fn find_with_user(
+        conn: &mut DbConnection,
+        digest: &str,
+    ) -> QueryResult<Option<(UserSession, User, UserRoles)>> {
+        let rows: Vec<(UserSession, User, Option<String>, Option<AccountRole>)> = on_backend!(conn, |c| {
+            join_roles!(user_sessions::table.inner_join(users::table))
+                .filter(user_sessions::id_digest.eq(digest))
+                .select((
+                    UserSession::as_select(),
+                    User::as_select(),
+                    user_roles::role.nullable(),
+                    Option::<AccountRole>::as_select(),
+                ))
+                .load(c)
+        })?;
+        let mut rows = rows.into_iter();
+        let Some((session, user, role, account)) = rows.next() else {
+            return Ok(None);
+        };
+        let roles = UserRoles::from_joined(
+            std::iter::once((role, account)).chain(rows.map(|(_, _, role, account)| (role, account))),
+        );
+        Ok(Some((session, user, roles)))
     }
 
     pub fn touch(conn: &mut DbConnection, digest: &str, at: NaiveDateTime) -> QueryResult<()> {

@@ -67,6 +67,21 @@ pub enum CreateUserError {
     Database(#[from] diesel::result::Error),
 }
 
+/// Left-joins both role tables onto a query that has `users` in it: one row per pair of an
+/// enrollment role and an account role the user holds (one row when they hold neither).
+/// Select `user_roles::role.nullable()` and `Option::<AccountRole>::as_select()`, then fold
+/// with [`UserRoles::from_joined`]; the per-request look-ups get user and roles in one go.
+macro_rules! join_roles {
+    ($query:expr) => {{
+        use $crate::db::schema::{account_roles, user_account_roles, user_roles, users};
+        $query
+            .left_join(user_roles::table.on(user_roles::user_id.eq(users::id)))
+            .left_join(user_account_roles::table.on(user_account_roles::user_id.eq(users::id)))
+            .left_join(account_roles::table.on(account_roles::id.eq(user_account_roles::account_role_id)))
+    }};
+}
+pub(crate) use join_roles;
+
 /// The roles a user holds and what follows from them.
 #[derive(Debug, Clone, Default)]
 pub struct UserRoles {

@@ -2,22 +2,43 @@
 
 use std::collections::HashMap;
 
-use chrono::{Duration, NaiveDateTime};
+use chrono::{Datelike, Duration, NaiveDateTime, Timelike};
 
 use crate::domain::ValidationError;
 use crate::domain::token::{ExpiryChoice, ExpiryRule, SCOPE_CATALOGUE, ScopeDef};
 use crate::models::AccessToken;
 
+// Dates are written out by hand: chrono's `format` parses its pattern on every call, which
+// showed up in profiles of the token lists (several dates per row).
+const MONTHS: [&str; 12] =
+    ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
+
+/// "4 Mar 2027"
 pub fn date(t: NaiveDateTime) -> String {
-    t.format("%-d %b %Y").to_string()
+    format!("{} {} {}", t.day(), MONTHS[t.month0() as usize], t.year())
 }
 
+/// "4 Mar 2027, 09:05 UTC"
 pub fn date_time(t: NaiveDateTime) -> String {
-    t.format("%-d %b %Y, %H:%M UTC").to_string()
+    format!("{}, {:02}:{:02} UTC", date(t), t.hour(), t.minute())
 }
 
+/// "2027-03-04T09:05:00Z"
 pub fn iso(t: NaiveDateTime) -> String {
-    t.format("%Y-%m-%dT%H:%M:%SZ").to_string()
+    format!(
+        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}Z",
+        t.year(),
+        t.month(),
+        t.day(),
+        t.hour(),
+        t.minute(),
+        t.second()
+    )
+}
+
+/// "2027-03-04", as `<input type="date">` wants it.
+pub fn ymd(t: NaiveDateTime) -> String {
+    format!("{:04}-{:02}-{:02}", t.year(), t.month(), t.day())
 }
 
 /// One row of a token list.
@@ -113,9 +134,9 @@ impl ExpiryOptions {
             allows_never: rule.allows_never(),
             student_only: rule.owner_student_only,
             max_days: rule.max_days(),
-            min_date: (now + Duration::days(1)).format("%Y-%m-%d").to_string(),
+            min_date: ymd(now + Duration::days(1)),
             max_date: if rule.owner_student_only {
-                (now + Duration::days(rule.max_days())).format("%Y-%m-%d").to_string()
+                ymd(now + Duration::days(rule.max_days()))
             } else {
                 String::new()
             },
@@ -191,5 +212,25 @@ impl TokenForm {
 
     pub fn has_scope(&self, scope: &str) -> bool {
         self.scopes.iter().any(|s| s == scope)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dates_are_written_as_the_pages_show_them() {
+        let t = chrono::NaiveDate::from_ymd_opt(2027, 3, 4).unwrap().and_hms_opt(9, 5, 7).unwrap();
+        assert_eq!(date(t), "4 Mar 2027");
+        assert_eq!(date_time(t), "4 Mar 2027, 09:05 UTC");
+        assert_eq!(iso(t), "2027-03-04T09:05:07Z");
+        assert_eq!(ymd(t), "2027-03-04");
+        // the same as chrono's patterns, on every month
+        for month in 1..=12 {
+            let t = chrono::NaiveDate::from_ymd_opt(2026, month, 28).unwrap().and_hms_opt(23, 59, 0).unwrap();
+            assert_eq!(date(t), t.format("%-d %b %Y").to_string());
+            assert_eq!(iso(t), t.format("%Y-%m-%dT%H:%M:%SZ").to_string());
+        }
     }
 }

@@ -359,3 +359,41 @@ async fn the_default_lifetime_setting_is_preselected_and_students_get_at_most_th
     let sam = w.app.signed_in("sam").await;
     assert!(sam.get_html("/settings/tokens").await.contains("<option value=\"30\" selected>"));
 }
+
+#[actix_web::test]
+async fn a_profile_with_many_tokens_shows_them_fifty_at_a_time_newest_first() {
+    let w = world().await;
+    for _ in 0..119 {
+        w.app.api_token("sam", Some(30));
+    }
+    let profile = format!("/admin/users/{}", w.sam);
+    let html = w.admin.get_html(&profile).await;
+    assert!(html.contains("Access tokens (120)"), "the heading counts them all");
+    assert!(html.contains("Revoke all 120 token(s)"));
+    let first = token_ids(&html);
+    assert_eq!(first.len(), 50);
+    assert!(first.windows(2).all(|pair| pair[0] > pair[1]), "newest first");
+    assert!(html.contains("Tokens 1–50 of 120"));
+    assert!(html.contains(&format!("href=\"{profile}?tokens_page=2#tokens\" rel=\"next\"")));
+    assert!(!html.contains("rel=\"prev\""));
+
+    let last = w.admin.get_html(&format!("{profile}?tokens_page=3")).await;
+    let rest = token_ids(&last);
+    assert_eq!(rest.len(), 20);
+    assert!(rest.contains(&w.sam_token), "the oldest is on the last page");
+    assert!(last.contains("Tokens 101–120 of 120") && !last.contains("rel=\"next\""));
+    // out of range is the nearest page, never an error
+    assert_eq!(token_ids(&w.admin.get_html(&format!("{profile}?tokens_page=99")).await), rest);
+    assert_eq!(token_ids(&w.admin.get_html(&format!("{profile}?tokens_page=-4")).await), first);
+
+    // A revoke from page 3 without JavaScript comes back to page 3.
+    let res = w
+        .admin
+        .post_form_with_referer(
+            &format!("{profile}/tokens/{}/revoke", rest[0]),
+            &format!("{profile}?tokens_page=3"),
+        )
+        .await;
+    assert_eq!(location(&res), format!("{profile}?tokens_page=3#tokens"));
+    assert!(w.admin.get_html(&location(&res)).await.contains("Tokens 101–119 of 119"));
+}

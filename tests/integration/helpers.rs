@@ -211,6 +211,19 @@ impl Browser {
         self.post_form_raw(path, &all).await
     }
 
+    /// A form post with the CSRF token, sent from the page `referer` (as a browser says).
+    pub async fn post_form_with_referer(&self, path: &str, referer: &str) -> Response {
+        let token = self.csrf_token().await;
+        self.client
+            .post(self.url(path))
+            .header("Content-Type", "application/x-www-form-urlencoded")
+            .header("Referer", self.url(referer))
+            .body(serde_urlencoded::to_string([("csrf_token", token)]).expect("encode"))
+            .send()
+            .await
+            .expect("POST")
+    }
+
     /// A form post exactly as given (no CSRF token added).
     pub async fn post_form_raw(&self, path: &str, fields: &[(&str, &str)]) -> Response {
         let body = serde_urlencoded::to_string(fields).expect("encode");

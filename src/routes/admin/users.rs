@@ -27,6 +27,9 @@ use crate::startup::AppState;
 use crate::tokens::{self, Actor, Context, TokenDraft, TokenError, TokenRef};
 
 const PER_PAGE: i64 = 25;
+/// Tokens per page on a profile page: a user with a thousand tokens gets twenty pages, not a
+/// three-megabyte page.
+const TOKENS_PER_PAGE: i64 = 50;
 /// The secret of a token just created or regenerated on someone's behalf, shown once to
 /// its creator after the redirect.
 const STASH_KEY: &str = "issued_secret_admin";
@@ -128,6 +131,7 @@ struct ProfilePage {
     enrollment_choices: Vec<RoleChoice>,
     account_choices: Vec<RoleChoice>,
     rows: Vec<TokenRow>,
+    tokens: TokenPager,
     secret: Option<SecretView>,
     create: TokenForm,
     create_errors: FieldErrors,
@@ -137,12 +141,37 @@ struct ProfilePage {
     sessions: i64,
 }
 
+/// Where the token list of a profile page is: "51–100 of 1,000", and the pages around.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TokenPager {
+    pub page: i64,
+    pub pages: i64,
+    pub total: i64,
+    pub first: i64,
+    pub last: i64,
+}
+
+impl TokenPager {
+    /// Page `asked` (from 1) of `total` tokens, moved into range.
+    fn new(asked: i64, total: i64) -> TokenPager {
+        let pages = ((total + TOKENS_PER_PAGE - 1) / TOKENS_PER_PAGE).max(1);
+        let page = asked.clamp(1, pages);
+        let first = if total == 0 { 0 } else { (page - 1) * TOKENS_PER_PAGE + 1 };
+        TokenPager { page, pages, total, first, last: (page * TOKENS_PER_PAGE).min(total) }
+    }
+
+    fn offset(&self) -> i64 {
+        (self.page - 1) * TOKENS_PER_PAGE
+    }
+}
+
 struct ProfileData {
     user: User,
     roles: UserRoles,
     all_roles: Vec<AccountRole>,
     token_ctx: Context,
     tokens: Vec<AccessToken>,
+    pager: TokenPager,
     names: HashMap<i64, String>,
     audit: Vec<AuditRow>,
     sessions: i64,
@@ -153,13 +182,19 @@ async fn load_profile(
     who: Actor,
     id: i64,
     with_tokens: bool,
+    tokens_page: i64,
 ) -> Result<ProfileData, AppError> {
     crate::db::run(&state.pool, move |conn| {
         let user = User::find(conn, id)?;
         let roles = User::roles(conn, id)?;
         let all_roles = AccountRole::all(conn)?;
         let token_ctx = Context::load(conn, &who, id)?;
-        let tokens = if with_tokens { AccessToken::list_for_user(conn, id)? } else { Vec::new() };
+        let (tokens, pager) = if with_tokens {
+            let pager = TokenPager::new(tokens_page, AccessToken::count_for_user(conn, id)?);
+            (AccessToken::newest_page_for_user(conn, id, pager.offset(), TOKENS_PER_PAGE)?, pager)
+        } else {
+            (Vec::new(), TokenPager::new(1, 0))
+        };
         let mut creators: Vec<i64> = tokens.iter().filter_map(|t| t.real_user_id).collect();
         creators.sort_unstable();
         creators.dedup();
@@ -167,7 +202,7 @@ async fn load_profile(
         let events = AuditEvent::recent_for_user(conn, id, 15)?;
         let audit = audit_rows(conn, events)?;
         let sessions = UserSession::count_for_user(conn, id)?;
-        Ok(ProfileData { user, roles, all_roles, token_ctx, tokens, names, audit, sessions })
+        Ok(ProfileData { user, roles, all_roles, token_ctx, tokens, pager, names, audit, sessions })
     })
     .await
 }
@@ -223,6 +258,7 @@ fn profile_page(
         } else {
             Vec::new()
         },
+        tokens: data.pager,
         can,
         secret,
         create,
@@ -239,7 +275,17 @@ fn profile_page(
     }
 }
 
-/// `GET /admin/users/{id}` — the user-profile page.
+#[derive(Deserialize)]
+pub struct ProfileQuery {
+    #[serde(default = "first_page")]
+    tokens_page: i64,
+}
+
+fn first_page() -> i64 {
+    1
+}
+
+/// `GET /admin/users/{id}` — the user-profile page (`?tokens_page=N` pages its tokens).
 #[get("/admin/users/{id}")]
 #[tracing::instrument(skip_all, fields(viewer = me.id, user_id = *path))]
 pub async fn show(
@@ -249,8 +295,10 @@ pub async fn show(
     session: Session,
     state: web::Data<AppState>,
     path: web::Path<i64>,
+    query: web::Query<ProfileQuery>,
 ) -> Result<HttpResponse, AppError> {
-    let data = load_profile(&state, state.actor(&req, &me), *path, me.can(Permission::ViewTokens)).await?;
+    let who = state.actor(&req, &me);
+    let data = load_profile(&state, who, *path, me.can(Permission::ViewTokens), query.tokens_page).await?;
     let secret = session.remove_as::<SecretView>(STASH_KEY).and_then(Result::ok);
     render(&profile_page(ctx, &me, data, secret, TokenForm::default(), FieldErrors::new()))
 }
@@ -357,12 +405,18 @@ pub async fn revoke(
     Ok(see_other(&redirect_back(&req, id)))
 }
 
-/// Back to the page the action came from (the profile, or the account-wide token list).
+/// Back to the page the action came from — the account-wide token list, or the page of
+/// the profile's token list — else the profile. Only those paths of this site are taken.
 fn redirect_back(req: &HttpRequest, user_id: i64) -> String {
     let referer = req.headers().get("Referer").and_then(|v| v.to_str().ok()).unwrap_or_default();
-    match referer.find("/admin/tokens") {
-        Some(i) => referer[i..].to_owned(),
-        None => format!("/admin/users/{user_id}"),
+    let profile = format!("/admin/users/{user_id}");
+    let path = referer.split_once("://").and_then(|(_, rest)| rest.find('/').map(|i| &rest[i..]));
+    match path {
+        Some(p) if p.starts_with("/admin/tokens") => p.to_owned(),
+        Some(p) if p.starts_with(&format!("{profile}?")) => {
+            format!("{}#tokens", p.split('#').next().unwrap_or(p))
+        }
+        _ => profile,
     }
 }
 
@@ -426,7 +480,7 @@ pub async fn create_on_behalf(
             let mut field_errors = FieldErrors::new();
             errors.into_iter().for_each(|e| field_errors.push(e));
             let data =
-                load_profile(&state, state.actor(&req, &me), id, me.can(Permission::ViewTokens)).await?;
+                load_profile(&state, state.actor(&req, &me), id, me.can(Permission::ViewTokens), 1).await?;
             render_with(
                 StatusCode::UNPROCESSABLE_ENTITY,
                 &profile_page(ctx, &me, data, None, form, field_errors),
