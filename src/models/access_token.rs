@@ -71,11 +71,11 @@ impl AccessToken {
 
     /// A user's tokens, newest first.
     pub fn list_for_user(conn: &mut DbConnection, user_id: i64) -> QueryResult<Vec<AccessToken>> {
-        access_tokens::table
+        on_backend!(conn, |c| access_tokens::table
             .filter(access_tokens::user_id.eq(user_id))
             .order(access_tokens::id.desc())
             .select(AccessToken::as_select())
-            .load(conn)
+            .load(c))
     }
 
     /// One page of a user's tokens in id order.

@@ -1,8 +1,8 @@
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
-use crate::db::DbConnection;
 use crate::db::schema::account_settings;
+use crate::db::{DbConnection, on_backend};
 
 /// The account settings of SPEC 3 (one row).
 #[derive(Debug, Clone, Queryable, Selectable, PartialEq, Eq)]
@@ -19,7 +19,9 @@ pub struct AccountSettings {
 
 impl AccountSettings {
     pub fn load(conn: &mut DbConnection) -> QueryResult<AccountSettings> {
-        account_settings::table.find(1_i64).select(AccountSettings::as_select()).get_result(conn)
+        on_backend!(conn, |c| {
+            account_settings::table.find(1_i64).select(AccountSettings::as_select()).get_result(c)
+        })
     }
 }
 

@@ -223,7 +223,7 @@ impl User {
     }
 
     pub fn find(conn: &mut DbConnection, id: i64) -> QueryResult<User> {
-        users::table.find(id).select(User::as_select()).get_result(conn)
+        on_backend!(conn, |c| users::table.find(id).select(User::as_select()).get_result(c))
     }
 
     pub fn find_by_login(conn: &mut DbConnection, login: &Login) -> QueryResult<Option<User>> {
