@@ -90,6 +90,7 @@ pub fn create_token(database_url: &str, args: &TokenCreateArgs) -> anyhow::Resul
 }
 
 fn serve(database_url: String, args: ServeArgs) -> anyhow::Result<()> {
+    crate::startup::tune_allocator();
     let session_key = crate::config::resolve_session_key(&args, &database_url)?;
     let settings = Settings { database_url, serve: args, session_key };
     actix_web::rt::System::new().block_on(async move {

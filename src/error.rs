@@ -182,6 +182,17 @@ pub async fn render_errors(
     Ok(ServiceResponse::new(req, new).map_into_right_body())
 }
 
+/// A styled error page rendered outside the error middleware (by middleware that answers
+/// before the session exists): no navigation, no form.
+pub fn plain_error_page(status: StatusCode, title: &'static str, message: &str) -> HttpResponse {
+    let page =
+        ErrorPage { ctx: PageCtx::anonymous(), code: status.as_u16(), title, message: message.to_owned() };
+    match page.render() {
+        Ok(body) => HttpResponse::build(status).content_type("text/html; charset=utf-8").body(body),
+        Err(_) => HttpResponse::build(status).body(message.to_owned()),
+    }
+}
+
 fn urlencode(s: &str) -> String {
     serde_urlencoded::to_string([("", s)]).map(|q| q[1..].to_owned()).unwrap_or_default()
 }

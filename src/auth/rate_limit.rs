@@ -5,12 +5,24 @@ use std::net::IpAddr;
 use std::num::NonZeroU32;
 use std::time::Duration;
 
+use actix_web::body::{EitherBody, MessageBody};
+use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::http::header::RETRY_AFTER;
+use actix_web::http::{Method, StatusCode};
+use actix_web::middleware::Next;
+use actix_web::{HttpMessage, HttpResponse, web};
+use futures_util::StreamExt;
 use governor::clock::{Clock, DefaultClock};
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
+
+use crate::startup::AppState;
 
 pub struct LoginLimiter {
     per_ip: DefaultKeyedRateLimiter<IpAddr>,
     per_login: DefaultKeyedRateLimiter<String>,
+    /// A refused address is logged as a warning once a minute, not once per request: a
+    /// flood of guesses must not become a flood of log lines.
+    warned: DefaultKeyedRateLimiter<IpAddr>,
     clock: DefaultClock,
 }
 
@@ -25,27 +37,91 @@ impl LoginLimiter {
             per_login: RateLimiter::keyed(
                 Quota::with_period(Duration::from_secs(90)).expect("non-zero").allow_burst(login_burst),
             ),
+            warned: RateLimiter::keyed(Quota::per_minute(NonZeroU32::MIN)),
             clock: DefaultClock::default(),
         }
     }
 
-    /// Counts one attempt; `Err(wait)` when the address or the login is over its budget.
-    pub fn check(&self, ip: IpAddr, login: &str) -> Result<(), Duration> {
+    /// Whether a refusal for `ip` should be logged as a warning now (once a minute).
+    pub fn should_warn(&self, ip: IpAddr) -> bool {
+        self.warned.check_key(&ip).is_ok()
+    }
+
+    /// Counts one attempt from `ip`; `Err(wait)` when the address is over its budget.
+    pub fn check_ip(&self, ip: IpAddr) -> Result<(), Duration> {
+        let now = self.clock.now();
+        self.per_ip.check_key(&ip).map_err(|not_until| Self::wait(not_until.wait_time_from(now)))
+    }
+
+    /// Counts one attempt at `login`; `Err(wait)` when the login is over its budget.
+    pub fn check_login(&self, login: &str) -> Result<(), Duration> {
         let login = login.trim().to_lowercase();
         let now = self.clock.now();
-        self.per_ip
-            .check_key(&ip)
-            .and_then(|()| self.per_login.check_key(&login))
-            .map_err(|not_until| not_until.wait_time_from(now).max(Duration::from_secs(1)))
+        self.per_login.check_key(&login).map_err(|not_until| Self::wait(not_until.wait_time_from(now)))
+    }
+
+    fn wait(d: Duration) -> Duration {
+        d.max(Duration::from_secs(1))
     }
 
     /// Forgets keys whose budget is full again (call now and then to bound memory).
     pub fn shrink(&self) {
         self.per_ip.retain_recent();
         self.per_login.retain_recent();
+        self.warned.retain_recent();
         self.per_ip.shrink_to_fit();
         self.per_login.shrink_to_fit();
+        self.warned.shrink_to_fit();
     }
+}
+
+/// How much of a refused sign-in form is read to keep its connection open.
+const DRAIN_LIMIT: usize = 16 * 1024;
+
+/// Middleware: a sign-in attempt from an address that has used up its budget is refused
+/// here, before the session, the CSRF token and the form are read, with a small 429 page.
+/// A flood of guesses then costs the server little more than reading the request, and
+/// the API and the pages keep their share of the machine.
+pub async fn throttle_sign_in(
+    mut req: ServiceRequest,
+    next: Next<impl MessageBody>,
+) -> Result<ServiceResponse<EitherBody<impl MessageBody>>, actix_web::Error> {
+    if req.method() == Method::POST && req.path() == "/login" {
+        let state = req.app_data::<web::Data<AppState>>().expect("AppState is registered").clone();
+        let ip = crate::routes::client_ip(req.request(), state.settings.serve.trust_proxy)
+            .unwrap_or(IpAddr::from([0, 0, 0, 0]));
+        if let Err(wait) = state.login_limiter.check_ip(ip) {
+            if state.login_limiter.should_warn(ip) {
+                tracing::warn!(%ip, "sign-in attempts throttled for this address (logged once a minute)");
+            }
+            // Read the (small) form without parsing it: a request whose body is left unread
+            // ends its connection, and a client that reconnects for every attempt costs the
+            // server far more than the attempt itself.
+            let mut payload = req.take_payload();
+            let mut read = 0;
+            while let Some(Ok(chunk)) = payload.next().await {
+                read += chunk.len();
+                if read > DRAIN_LIMIT {
+                    break;
+                }
+            }
+            let res = too_many_attempts(wait);
+            return Ok(req.into_response(res).map_into_right_body());
+        }
+    }
+    next.call(req).await.map(ServiceResponse::map_into_left_body)
+}
+
+/// 429 with `Retry-After`, as a page a person can read.
+pub fn too_many_attempts(wait: Duration) -> HttpResponse {
+    let secs = wait.as_secs().max(1);
+    let mut res = crate::error::plain_error_page(
+        StatusCode::TOO_MANY_REQUESTS,
+        "Too many sign-in attempts",
+        &format!("Too many sign-in attempts. Wait {secs} seconds, then try again."),
+    );
+    res.headers_mut().insert(RETRY_AFTER, secs.into());
+    res
 }
 
 #[cfg(test)]
@@ -53,23 +129,23 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_login_is_throttled_after_its_burst_whatever_the_address() {
+    fn a_login_is_throttled_after_its_burst_whatever_its_spelling() {
         let l = LoginLimiter::new(100, 3);
-        for i in 0..3 {
-            assert!(l.check(IpAddr::from([10, 0, 0, i]), "Ada").is_ok());
+        for login in ["Ada", "ada", " ADA "] {
+            assert!(l.check_login(login).is_ok());
         }
-        let wait = l.check(IpAddr::from([10, 0, 0, 9]), "ada").unwrap_err();
+        let wait = l.check_login("ada").unwrap_err();
         assert!(wait >= Duration::from_secs(1));
-        assert!(l.check(IpAddr::from([10, 0, 0, 9]), "grace").is_ok());
+        assert!(l.check_login("grace").is_ok());
     }
 
     #[test]
-    fn an_address_is_throttled_after_its_budget_whatever_the_login() {
+    fn an_address_is_throttled_after_its_budget() {
         let l = LoginLimiter::new(2, 100);
         let ip = IpAddr::from([192, 0, 2, 1]);
-        assert!(l.check(ip, "a").is_ok());
-        assert!(l.check(ip, "b").is_ok());
-        assert!(l.check(ip, "c").is_err());
-        assert!(l.check(IpAddr::from([192, 0, 2, 2]), "c").is_ok());
+        assert!(l.check_ip(ip).is_ok());
+        assert!(l.check_ip(ip).is_ok());
+        assert!(l.check_ip(ip).is_err());
+        assert!(l.check_ip(IpAddr::from([192, 0, 2, 2])).is_ok());
     }
 }

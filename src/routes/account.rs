@@ -66,14 +66,13 @@ pub async fn change_password(
     }
     let ip = state.client_ip(&req);
     let (id, keep) = (me.id, me.session_digest.clone());
-    let current = form.current_password;
-    let errors = crate::db::run(&state.pool, move |conn| {
-        let user = User::find(conn, id)?;
-        if !crate::auth::password::verify(&current, Some(&user.password_hash)) {
-            errors.add("current_password", "That is not your current password.");
-        }
-        if let (Some(new), true) = (new, errors.is_empty()) {
-            let hash = crate::auth::password::hash(new.expose())?;
+    let stored = crate::db::run(&state.pool, move |conn| Ok(User::find(conn, id)?.password_hash)).await?;
+    if !state.passwords.verify(form.current_password, Some(stored)).await? {
+        errors.add("current_password", "That is not your current password.");
+    }
+    if let (Some(new), true) = (new, errors.is_empty()) {
+        let hash = state.passwords.hash(new.expose().to_owned()).await?;
+        crate::db::run(&state.pool, move |conn| {
             User::set_password_hash(conn, id, &hash, Some(&keep))?;
             NewAuditEvent::new(AuditAction::PasswordChanged)
                 .actor(id)
@@ -81,10 +80,10 @@ pub async fn change_password(
                 .details("other sessions ended")
                 .ip(ip)
                 .record(conn)?;
-        }
-        Ok(errors)
-    })
-    .await?;
+            Ok(())
+        })
+        .await?;
+    }
     if errors.is_empty() {
         FlashMessage::success("Your password has been changed. Every other session has been signed out.")
             .send();

@@ -50,6 +50,11 @@ impl PageCtx {
         PageCtx { user, csrf: csrf::token(&req.get_session()), flashes: Vec::new() }
     }
 
+    /// For a page rendered before the session is read: nobody signed in, no form.
+    pub fn anonymous() -> PageCtx {
+        PageCtx { user: None, csrf: String::new(), flashes: Vec::new() }
+    }
+
     /// For error pages, rendered outside any handler.
     pub fn for_error(req: &HttpRequest) -> PageCtx {
         PageCtx::base(req)

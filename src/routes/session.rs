@@ -86,8 +86,11 @@ pub async fn login(
         error: Some(error.to_owned()),
     };
 
-    if let Err(wait) = state.login_limiter.check(ip.unwrap_or([0, 0, 0, 0].into()), &form.login) {
-        tracing::warn!(ip = ?ip, "login throttled");
+    // The address's budget was checked before the request got here (`throttle_sign_in`).
+    if let Err(wait) = state.login_limiter.check_login(&form.login) {
+        if ip.is_some_and(|ip| state.login_limiter.should_warn(ip)) {
+            tracing::warn!(ip = ?ip, "sign-in attempts throttled for a login (logged once a minute)");
+        }
         let secs = wait.as_secs().max(1);
         let mut res = render_with(
             StatusCode::TOO_MANY_REQUESTS,
@@ -98,38 +101,38 @@ pub async fn login(
     }
 
     let user_agent = req.headers().get("User-Agent").and_then(|v| v.to_str().ok()).map(str::to_owned);
-    let (login, password) = (form.login.clone(), form.password.clone());
+    let login = form.login.clone();
+    let user = crate::db::run(&state.pool, move |conn| match Login::parse(&login) {
+        Ok(l) => Ok(User::find_by_login(conn, &l)?),
+        Err(_) => Ok(None),
+    })
+    .await?;
+    // Verified even when the login is unknown, so timing does not tell which logins exist.
+    let password_ok =
+        state.passwords.verify(form.password.clone(), user.as_ref().map(|u| u.password_hash.clone())).await?;
     let ip_text = ip.map(|i| i.to_string());
-    let outcome = crate::db::run(&state.pool, move |conn| {
-        let user = match Login::parse(&login) {
-            Ok(l) => User::find_by_login(conn, &l)?,
-            Err(_) => None,
-        };
-        // Verify even when the login is unknown, so timing does not tell which logins exist.
-        let password_ok = auth::password::verify(&password, user.as_ref().map(|u| u.password_hash.as_str()));
-        match user {
-            Some(u) if password_ok && u.is_active() => {
-                let sid = UserSession::start(conn, u.id, ip_text.clone(), user_agent)?;
-                NewAuditEvent::new(AuditAction::Login).actor(u.id).subject(u.id).ip(ip_text).record(conn)?;
-                Ok(Outcome::SignedIn(sid))
-            }
-            Some(u) => {
-                let why = if password_ok { "account suspended" } else { "wrong password" };
-                NewAuditEvent::new(AuditAction::LoginFailed)
-                    .subject(u.id)
-                    .details(why)
-                    .ip(ip_text)
-                    .record(conn)?;
-                Ok(Outcome::Refused)
-            }
-            None => {
-                let shown: String = login.trim().chars().take(64).collect();
-                NewAuditEvent::new(AuditAction::LoginFailed)
-                    .details(format!("unknown login \"{shown}\""))
-                    .ip(ip_text)
-                    .record(conn)?;
-                Ok(Outcome::Refused)
-            }
+    let shown_login: String = form.login.trim().chars().take(64).collect();
+    let outcome = crate::db::run(&state.pool, move |conn| match user {
+        Some(u) if password_ok && u.is_active() => {
+            let sid = UserSession::start(conn, u.id, ip_text.clone(), user_agent)?;
+            NewAuditEvent::new(AuditAction::Login).actor(u.id).subject(u.id).ip(ip_text).record(conn)?;
+            Ok(Outcome::SignedIn(sid))
+        }
+        Some(u) => {
+            let why = if password_ok { "account suspended" } else { "wrong password" };
+            NewAuditEvent::new(AuditAction::LoginFailed)
+                .subject(u.id)
+                .details(why)
+                .ip(ip_text)
+                .record(conn)?;
+            Ok(Outcome::Refused)
+        }
+        None => {
+            NewAuditEvent::new(AuditAction::LoginFailed)
+                .details(format!("unknown login \"{shown_login}\""))
+                .ip(ip_text)
+                .record(conn)?;
+            Ok(Outcome::Refused)
         }
     })
     .await?;

@@ -91,8 +91,8 @@ pub async fn create(
     };
 
     let ip = state.client_ip(&req);
+    let password_hash = state.passwords.hash(password.expose().to_owned()).await?;
     let sid = crate::db::run(&state.pool, move |conn| {
-        let password_hash = crate::auth::password::hash(password.expose())?;
         crate::db::write_transaction(conn, |conn| {
             // Checked again inside the transaction: two setup forms may race.
             if User::count(conn)? > 0 {

@@ -251,7 +251,22 @@ async fn failed_logins_from_one_address_are_throttled_across_logins() {
     for i in 0..4 {
         assert_eq!(b.login(&format!("user{i}"), "x").await.status(), StatusCode::UNAUTHORIZED);
     }
-    assert_eq!(b.login("someone-else", "x").await.status(), StatusCode::TOO_MANY_REQUESTS);
+    let res = b.login("someone-else", "x").await;
+    assert_eq!(res.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert!(res.headers().contains_key("Retry-After"));
+    assert!(res.headers().contains_key("Content-Security-Policy"), "the usual headers");
+    let html = res.text().await.unwrap();
+    assert!(html.contains("Too many sign-in attempts") && html.contains("<link rel=\"stylesheet\""));
+    // refused before the form was read: the audit log has the four failures only
+    use diesel::prelude::*;
+    use tokenwarden::db::schema::audit_events;
+    let mut conn = tokenwarden::db::connect(&app.database_url).unwrap();
+    let failures: i64 = audit_events::table
+        .filter(audit_events::action.eq("login.failed"))
+        .count()
+        .get_result(&mut conn)
+        .unwrap();
+    assert_eq!(failures, 4);
 }
 
 #[actix_web::test]
