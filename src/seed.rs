@@ -6,10 +6,11 @@ use std::fmt;
 use std::time::Instant;
 
 use chrono::{Duration, NaiveDateTime};
+use diesel::connection::SimpleConnection;
 use diesel::prelude::*;
 
-use crate::db::DbConnection;
 use crate::db::schema::{access_tokens, user_roles, users};
+use crate::db::{DbConnection, on_backend};
 use crate::domain::token::SCOPE_CATALOGUE;
 use crate::domain::token_secret::{TokenSecret, random_base62};
 use crate::domain::{EnrollmentRole, now};
@@ -95,21 +96,9 @@ impl Mix {
     }
 }
 
-/// Runs `f` on the backend's own connection so that multi-row INSERTs are available
-/// (the two-backend connection type does not offer them).
-macro_rules! with_backend {
-    ($conn:expr, |$c:ident| $body:expr) => {
-        match $conn {
-            DbConnection::Sqlite($c) => $body,
-            DbConnection::Pg($c) => $body,
-        }
-    };
-}
-
 pub fn run(conn: &mut DbConnection, user_count: u32, tokens_per_user: u32) -> anyhow::Result<SeedReport> {
     let started = Instant::now();
     if let DbConnection::Sqlite(c) = &mut *conn {
-        use diesel::connection::SimpleConnection;
         // The digest index takes random inserts: keep its pages in memory while seeding.
         c.batch_execute("PRAGMA cache_size = -524288; PRAGMA temp_store = MEMORY;")?;
     }
@@ -144,7 +133,7 @@ pub fn run(conn: &mut DbConnection, user_count: u32, tokens_per_user: u32) -> an
         roles_of.push(roles);
     }
     for chunk in new_users.chunks(PER_TRANSACTION) {
-        with_backend!(&mut *conn, |c| c.transaction(|c| {
+        on_backend!(&mut *conn, |c| c.transaction(|c| {
             for batch in chunk.chunks(BATCH) {
                 diesel::insert_into(users::table).values(batch).execute(c)?;
             }
@@ -164,7 +153,7 @@ pub fn run(conn: &mut DbConnection, user_count: u32, tokens_per_user: u32) -> an
         })
         .collect();
     for chunk in role_rows.chunks(PER_TRANSACTION) {
-        with_backend!(&mut *conn, |c| c.transaction(|c| {
+        on_backend!(&mut *conn, |c| c.transaction(|c| {
             for batch in chunk.chunks(BATCH) {
                 diesel::insert_into(user_roles::table).values(batch).execute(c)?;
             }
@@ -186,6 +175,9 @@ pub fn run(conn: &mut DbConnection, user_count: u32, tokens_per_user: u32) -> an
         }
     }
     written += flush(conn, &mut pending)?;
+    // Fresh statistics for the planner: without them PostgreSQL guesses row counts for a
+    // table that just grew by a million rows and picks slow plans until autovacuum runs.
+    conn.batch_execute("ANALYZE")?;
     Ok(SeedReport {
         users: user_ids.len(),
         tokens: written,
@@ -235,7 +227,7 @@ fn flush(conn: &mut DbConnection, rows: &mut Vec<SeedToken>) -> anyhow::Result<u
     if rows.is_empty() {
         return Ok(0);
     }
-    with_backend!(&mut *conn, |c| c.transaction(|c| {
+    on_backend!(&mut *conn, |c| c.transaction(|c| {
         for batch in rows.chunks(BATCH) {
             diesel::insert_into(access_tokens::table).values(batch).execute(c)?;
         }

@@ -435,21 +435,21 @@ pub fn cap_student_tokens(
     let rule = ExpiryRule { owner_student_only: true, student_max_days: settings.student_max_days };
     let now = now();
     let limit = rule.cap(None, now).expect("a student-only rule always caps a missing expiry");
-    let mut total = 0;
-    for id in user_ids {
-        let n = AccessToken::cap_expiry(conn, &[*id], limit)?;
-        if n > 0 {
-            let mut event = NewAuditEvent::new(AuditAction::TokensCapped)
-                .subject(*id)
-                .details(format!("{n} token(s) now expire {} ({why})", describe_expiry(Some(limit))));
-            if let Some(actor) = actor {
-                event = event.actor(actor.id).ip(actor.ip.clone());
-            }
-            event.record(conn)?;
-        }
-        total += n;
+    let owners = AccessToken::cap_expiry(conn, user_ids, limit)?;
+    let mut capped_per_user = std::collections::BTreeMap::<i64, usize>::new();
+    for owner in &owners {
+        *capped_per_user.entry(*owner).or_default() += 1;
     }
-    Ok(total)
+    for (id, n) in capped_per_user {
+        let mut event = NewAuditEvent::new(AuditAction::TokensCapped)
+            .subject(id)
+            .details(format!("{n} token(s) now expire {} ({why})", describe_expiry(Some(limit))));
+        if let Some(actor) = actor {
+            event = event.actor(actor.id).ip(actor.ip.clone());
+        }
+        event.record(conn)?;
+    }
+    Ok(owners.len())
 }
 
 /// Applies the retroactive cap once to the data that existed when the rule arrived

@@ -328,18 +328,26 @@ impl AccessToken {
     }
 
     /// The retroactive cap (SPEC 4.3) for these users: every token without an expiry or
-    /// expiring after `limit` now expires at `limit`. Returns how many tokens changed.
-    pub fn cap_expiry(conn: &mut DbConnection, user_ids: &[i64], limit: NaiveDateTime) -> QueryResult<usize> {
-        let mut changed = 0;
+    /// expiring after `limit` now expires at `limit`. Returns the owner of each changed
+    /// token. One statement per 500 users, whatever their number: the upgrade applies it
+    /// to every student-only user at once.
+    pub fn cap_expiry(
+        conn: &mut DbConnection,
+        user_ids: &[i64],
+        limit: NaiveDateTime,
+    ) -> QueryResult<Vec<i64>> {
+        let now = crate::domain::now();
+        let mut owners = Vec::new();
         for chunk in user_ids.chunks(500) {
-            changed += diesel::update(
+            let capped = diesel::update(
                 access_tokens::table
                     .filter(access_tokens::user_id.eq_any(chunk))
                     .filter(access_tokens::expires_at.is_null().or(access_tokens::expires_at.gt(limit))),
             )
-            .set((access_tokens::expires_at.eq(limit), access_tokens::updated_at.eq(crate::domain::now())))
-            .execute(conn)?;
+            .set((access_tokens::expires_at.eq(limit), access_tokens::updated_at.eq(now)))
+            .returning(access_tokens::user_id);
+            owners.extend(on_backend!(conn, |c| capped.get_results::<i64>(c))?);
         }
-        Ok(changed)
+        Ok(owners)
     }
 }

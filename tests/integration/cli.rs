@@ -175,20 +175,26 @@ async fn seed_creates_users_and_tokens_in_the_realistic_mix() {
 #[actix_web::test]
 async fn migrate_caps_the_tokens_of_existing_student_only_users_once() {
     use diesel::prelude::*;
-    use tokenwarden::db::schema::{account_settings, user_roles};
+    use tokenwarden::db::schema::{account_settings, audit_events, user_roles};
 
     let app = spawn_app().await;
-    assert!(create(&app.database_url, "old.timer", &["--role", "teacher"]).status.success());
-    let out = tokenwarden(
-        &app.database_url,
-        &["token", "create", "--login", "old.timer", "--purpose", "Legacy sync"],
-        "",
-    );
-    assert!(out.status.success());
-    // Data from before the rule: the user is student-only, the cap was never applied.
-    let id = app.user_id("old.timer");
+    // Data from before the rule: two users who are student-only now with tokens that never
+    // expire (two and one), and a teacher whose token must stay as it is.
+    for (login, tokens) in [("old.timer", 2), ("older.timer", 1), ("still.teacher", 1)] {
+        assert!(create(&app.database_url, login, &["--role", "teacher"]).status.success());
+        for i in 0..tokens {
+            let purpose = format!("Legacy sync {i}");
+            let out = tokenwarden(
+                &app.database_url,
+                &["token", "create", "--login", login, "--purpose", &purpose],
+                "",
+            );
+            assert!(out.status.success());
+        }
+    }
+    let (old, older) = (app.user_id("old.timer"), app.user_id("older.timer"));
     let mut conn = tokenwarden::db::connect(&app.database_url).unwrap();
-    diesel::update(user_roles::table.filter(user_roles::user_id.eq(id)))
+    diesel::update(user_roles::table.filter(user_roles::user_id.eq_any([old, older])))
         .set(user_roles::role.eq("student"))
         .execute(&mut conn)
         .unwrap();
@@ -200,13 +206,27 @@ async fn migrate_caps_the_tokens_of_existing_student_only_users_once() {
     let out = tokenwarden(&app.database_url, &["migrate"], "");
     assert!(out.status.success());
     assert!(
-        String::from_utf8_lossy(&out.stdout).contains("1 token(s) capped"),
+        String::from_utf8_lossy(&out.stdout).contains("3 token(s) capped"),
         "{}",
         String::from_utf8_lossy(&out.stdout)
     );
     let html = app.signed_in("old.timer").await.get_html("/settings/tokens").await;
     let limit = (chrono::Utc::now() + chrono::Duration::days(120)).format("%Y-%m-%d").to_string();
-    assert!(html.contains(&format!("datetime=\"{limit}")), "the token now expires in 120 days");
+    assert_eq!(html.matches(&format!("datetime=\"{limit}")).count(), 2, "both tokens now expire in 120 days");
+    let html = app.signed_in("still.teacher").await.get_html("/settings/tokens").await;
+    assert!(html.contains("data-label=\"Expires\">Never"), "the teacher's token is untouched");
+    // one audit event per user, with that user's count
+    let events: Vec<(Option<i64>, String)> = audit_events::table
+        .filter(audit_events::action.eq("tokens.capped"))
+        .order(audit_events::subject_user_id)
+        .select((audit_events::subject_user_id, audit_events::details))
+        .load(&mut conn)
+        .unwrap();
+    assert_eq!(events.len(), 2, "{events:?}");
+    assert_eq!(events[0].0, Some(old));
+    assert!(events[0].1.starts_with("2 token(s)"), "{events:?}");
+    assert_eq!(events[1].0, Some(older));
+    assert!(events[1].1.starts_with("1 token(s)"), "{events:?}");
     // applied once: a second migrate says nothing more
     let out = tokenwarden(&app.database_url, &["migrate"], "");
     assert!(!String::from_utf8_lossy(&out.stdout).contains("capped"));
