@@ -7,6 +7,7 @@ pub mod config;
 pub mod db;
 pub mod domain;
 pub mod error;
+pub mod flash;
 pub mod models;
 pub mod routes;
 pub mod seed;

@@ -13,7 +13,6 @@ use actix_web::dev::Server;
 use actix_web::middleware::{DefaultHeaders, Logger, from_fn};
 use actix_web::{App, HttpServer, web};
 use actix_web_flash_messages::FlashMessagesFramework;
-use actix_web_flash_messages::storage::CookieMessageStore;
 use anyhow::Context;
 
 use crate::auth::rate_limit::LoginLimiter;
@@ -172,10 +171,7 @@ fn run(listener: TcpListener, state: web::Data<AppState>) -> anyhow::Result<Serv
     // connections: more threads than connections only queue on the pool (and cost memory).
     let blocking_threads = (state.settings.serve.db_pool_size as usize).div_ceil(workers).max(1);
     let server = HttpServer::new(move || {
-        let flash = FlashMessagesFramework::builder(
-            CookieMessageStore::builder(key.clone()).cookie_name("tw_flash".to_owned()).build(),
-        )
-        .build();
+        let flash = FlashMessagesFramework::builder(crate::flash::FlashCookie::new(key.clone())).build();
         let sessions = SessionMiddleware::builder(CookieSessionStore::default(), key.clone())
             .cookie_name("tw_session".to_owned())
             .cookie_http_only(true)

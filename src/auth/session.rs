@@ -107,5 +107,9 @@ pub fn begin(session: &Session, session_id: String) -> Result<(), AppError> {
     session.clear();
     session
         .insert(SESSION_ID_KEY, session_id)
-        .map_err(|e| AppError::Unexpected(anyhow::anyhow!("could not write the session: {e}")))
+        .map_err(|e| AppError::Unexpected(anyhow::anyhow!("could not write the session: {e}")))?;
+    // A new CSRF token for the new session, in this response's cookie: the pages that
+    // follow read it and leave the cookie as it is.
+    crate::auth::csrf::token(session);
+    Ok(())
 }

@@ -963,3 +963,24 @@ async fn a_token_made_on_one_instance_works_on_another_and_its_revocation_holds_
     assert_invalid_token(b.api(&secret).get("/api/v1/users/self").await, "revoked on A, refused by B").await;
     assert_invalid_token(a.api(&secret).get("/api/v1/users/self").await, "and by A").await;
 }
+
+#[actix_web::test]
+async fn api_answers_and_health_checks_set_no_cookies() {
+    let app = spawn_app().await;
+    app.create_user("tess", &["teacher"], &[]);
+    let token = app.api_token("tess", Some(30));
+    let client = reqwest::Client::new();
+    for res in [
+        client.get(format!("{}/api/v1/users/self", app.address)).bearer_auth(&token).send().await.unwrap(),
+        client
+            .get(format!("{}/api/v1/users/self", app.address))
+            .bearer_auth("tw_nonsense")
+            .send()
+            .await
+            .unwrap(),
+        client.get(format!("{}/healthz", app.address)).send().await.unwrap(),
+    ] {
+        let url = res.url().clone();
+        assert!(res.headers().get_all("Set-Cookie").iter().next().is_none(), "{url}: {:?}", res.headers());
+    }
+}

@@ -57,6 +57,30 @@ async fn the_session_cookie_changes_at_login() {
 }
 
 #[actix_web::test]
+async fn pages_after_sign_in_leave_the_cookies_alone_and_a_flash_is_shown_once() {
+    let app = spawn_app().await;
+    app.create_user("sam", &["student"], &[]);
+    let b = app.signed_in("sam").await;
+    let set_cookies = |res: &reqwest::Response| {
+        res.headers().get_all("Set-Cookie").iter().map(|v| v.to_str().unwrap().to_owned()).collect::<Vec<_>>()
+    };
+    // The sign-in response carried the session with its CSRF token: reading pages writes
+    // nothing back (no re-encrypted session, no flash cookie to clear).
+    for path in ["/", "/settings/tokens", "/settings/account", "/settings/tokens"] {
+        let res = b.get(path).await;
+        assert_eq!(res.status(), StatusCode::OK, "{path}");
+        assert_eq!(set_cookies(&res), Vec::<String>::new(), "{path}");
+    }
+    // A flash message is set by the action, shown by the next page, which clears it.
+    let res = b.post_form("/logout/everywhere", &[]).await;
+    assert!(set_cookies(&res).iter().any(|c| c.starts_with("tw_flash=") && !c.starts_with("tw_flash=;")));
+    let res = b.get(&location(&res)).await;
+    assert!(set_cookies(&res).iter().any(|c| c.starts_with("tw_flash=;") && c.contains("Max-Age=0")));
+    assert!(res.text().await.unwrap().contains("signed out everywhere"));
+    assert!(!b.get_html("/login").await.contains("signed out everywhere"), "once");
+}
+
+#[actix_web::test]
 async fn the_session_cookie_is_http_only_and_same_site_lax() {
     let app = spawn_app().await;
     let b = app.browser();

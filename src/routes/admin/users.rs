@@ -299,7 +299,7 @@ pub async fn show(
 ) -> Result<HttpResponse, AppError> {
     let who = state.actor(&req, &me);
     let data = load_profile(&state, who, *path, me.can(Permission::ViewTokens), query.tokens_page).await?;
-    let secret = session.remove_as::<SecretView>(STASH_KEY).and_then(Result::ok);
+    let secret = SecretView::take(&session, STASH_KEY);
     render(&profile_page(ctx, &me, data, secret, TokenForm::default(), FieldErrors::new()))
 }
 

@@ -42,6 +42,17 @@ impl SecretView {
             regenerated,
         }
     }
+
+    /// The secret stashed in the session under `key` for the next page, taken out as it
+    /// is shown. The session is written only when there was one: removing even a missing
+    /// key marks an actix session changed, and a changed session is encrypted into a new
+    /// cookie on the response.
+    pub fn take(session: &Session, key: &str) -> Option<SecretView> {
+        if !session.contains_key(key) {
+            return None;
+        }
+        session.remove_as::<SecretView>(key).and_then(Result::ok)
+    }
 }
 
 /// The create form as last submitted.
@@ -180,7 +191,7 @@ pub async fn index(
 ) -> Result<HttpResponse, AppError> {
     let mut ws = workspace(&state, state.actor(&req, &me), ctx.csrf.clone(), CreateForm::default()).await?;
     // Shown once: taken out of the session as it is displayed.
-    ws.secret = session.remove_as::<SecretView>(STASH_KEY).and_then(Result::ok);
+    ws.secret = SecretView::take(&session, STASH_KEY);
     if is_htmx(&req) {
         return workspace_fragment(StatusCode::OK, ws);
     }
