@@ -159,6 +159,25 @@ async fn seed_creates_users_and_tokens_in_the_realistic_mix() {
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let report = String::from_utf8_lossy(&out.stdout);
     assert!(report.contains("seeded 50 users and 200 tokens"), "{report}");
+    // Planner statistics on PostgreSQL; none on SQLite, where STAT4 samples would make
+    // every token lookup prepare its statement again.
+    {
+        use diesel::prelude::*;
+        use diesel::sql_types::BigInt;
+        #[derive(QueryableByName)]
+        struct Count {
+            #[diesel(sql_type = BigInt)]
+            n: i64,
+        }
+        let mut conn = tokenwarden::db::connect(&app.database_url).unwrap();
+        let sql = if tokenwarden::db::is_postgres(&app.database_url) {
+            "SELECT count(*) AS n FROM pg_stats WHERE tablename = 'access_tokens'"
+        } else {
+            "SELECT count(*) AS n FROM sqlite_master WHERE name LIKE 'sqlite_stat%'"
+        };
+        let stats = diesel::sql_query(sql).get_result::<Count>(&mut conn).unwrap().n;
+        assert_eq!(stats > 0, tokenwarden::db::is_postgres(&app.database_url), "{sql}: {stats}");
+    }
     // a seeded student can sign in with the printed password and sees 4 tokens, none beyond 120 days
     let password = report.trim().rsplit(' ').next().unwrap().to_owned();
     let login = crate::helpers::logins_like(&app.database_url, "student%")
