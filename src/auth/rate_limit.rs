@@ -14,6 +14,7 @@ use actix_web::{HttpMessage, HttpResponse, web};
 use futures_util::StreamExt;
 use governor::clock::{Clock, DefaultClock};
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
+use tokio::sync::Semaphore;
 
 use crate::startup::AppState;
 
@@ -23,8 +24,18 @@ pub struct LoginLimiter {
     /// A refused address is logged as a warning once a minute, not once per request: a
     /// flood of guesses must not become a flood of log lines.
     warned: DefaultKeyedRateLimiter<IpAddr>,
+    /// Refused attempts being held back (see [`TARPIT`]).
+    tarpit: Semaphore,
     clock: DefaultClock,
 }
+
+/// How long a refused attempt from an address over its budget waits for its answer. A
+/// script guessing passwords on a few connections then gets a handful of answers a second
+/// instead of thousands, and the machine stays with the people using it.
+pub const TARPIT: Duration = Duration::from_secs(1);
+/// At most this many refused attempts wait at once (each holds a connection and a few KB);
+/// beyond it they are answered at once.
+const TARPIT_SLOTS: usize = 256;
 
 impl LoginLimiter {
     /// `per_ip` attempts per minute from one address; `per_login` attempts in a burst for
@@ -38,6 +49,7 @@ impl LoginLimiter {
                 Quota::with_period(Duration::from_secs(90)).expect("non-zero").allow_burst(login_burst),
             ),
             warned: RateLimiter::keyed(Quota::per_minute(NonZeroU32::MIN)),
+            tarpit: Semaphore::new(TARPIT_SLOTS),
             clock: DefaultClock::default(),
         }
     }
@@ -79,9 +91,9 @@ impl LoginLimiter {
 const DRAIN_LIMIT: usize = 16 * 1024;
 
 /// Middleware: a sign-in attempt from an address that has used up its budget is refused
-/// here, before the session, the CSRF token and the form are read, with a small 429 page.
-/// A flood of guesses then costs the server little more than reading the request, and
-/// the API and the pages keep their share of the machine.
+/// here, before the session, the CSRF token and the form are read, with a small 429 page
+/// sent after [`TARPIT`]. A flood of guesses then costs the server little more than
+/// reading the request, and the API and the pages keep their share of the machine.
 pub async fn throttle_sign_in(
     mut req: ServiceRequest,
     next: Next<impl MessageBody>,
@@ -104,6 +116,9 @@ pub async fn throttle_sign_in(
                 if read > DRAIN_LIMIT {
                     break;
                 }
+            }
+            if let Ok(_slot) = state.login_limiter.tarpit.try_acquire() {
+                actix_web::rt::time::sleep(TARPIT.min(wait)).await;
             }
             let res = too_many_attempts(wait);
             return Ok(req.into_response(res).map_into_right_body());

@@ -275,8 +275,10 @@ async fn failed_logins_from_one_address_are_throttled_across_logins() {
     for i in 0..4 {
         assert_eq!(b.login(&format!("user{i}"), "x").await.status(), StatusCode::UNAUTHORIZED);
     }
+    let started = std::time::Instant::now();
     let res = b.login("someone-else", "x").await;
     assert_eq!(res.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert!(started.elapsed() >= tokenwarden::auth::rate_limit::TARPIT, "held back before the answer");
     assert!(res.headers().contains_key("Retry-After"));
     assert!(res.headers().contains_key("Content-Security-Policy"), "the usual headers");
     let html = res.text().await.unwrap();
