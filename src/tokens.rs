@@ -205,7 +205,7 @@ pub fn page(
     let ctx = Context::load(conn, actor, owner_id)?;
     ctx.require_view()?;
     let total = AccessToken::count_for_user(conn, owner_id)?;
-    let tokens = AccessToken::page_for_user(conn, owner_id, offset, limit)?;
+    let tokens = AccessToken::page_for_user(conn, owner_id, false, offset, limit)?;
     Ok((ctx, tokens, total))
 }
 

@@ -78,36 +78,22 @@ impl AccessToken {
             .load(c))
     }
 
-    /// One page of a user's tokens in id order.
+    /// One page of a user's tokens in id order: oldest first (the API's list), or newest
+    /// first (the profile page).
     pub fn page_for_user(
         conn: &mut DbConnection,
         user_id: i64,
+        newest_first: bool,
         offset: i64,
         limit: i64,
     ) -> QueryResult<Vec<AccessToken>> {
-        access_tokens::table
-            .filter(access_tokens::user_id.eq(user_id))
-            .order(access_tokens::id.asc())
-            .offset(offset)
-            .limit(limit)
-            .select(AccessToken::as_select())
-            .load(conn)
-    }
-
-    /// One page of a user's tokens, newest first (the profile page).
-    pub fn newest_page_for_user(
-        conn: &mut DbConnection,
-        user_id: i64,
-        offset: i64,
-        limit: i64,
-    ) -> QueryResult<Vec<AccessToken>> {
-        access_tokens::table
-            .filter(access_tokens::user_id.eq(user_id))
-            .order(access_tokens::id.desc())
-            .offset(offset)
-            .limit(limit)
-            .select(AccessToken::as_select())
-            .load(conn)
+        let query = access_tokens::table.filter(access_tokens::user_id.eq(user_id)).into_boxed();
+        let query = if newest_first {
+            query.order(access_tokens::id.desc())
+        } else {
+            query.order(access_tokens::id.asc())
+        };
+        query.offset(offset).limit(limit).select(AccessToken::as_select()).load(conn)
     }
 
     pub fn count_for_user(conn: &mut DbConnection, user_id: i64) -> QueryResult<i64> {
@@ -154,14 +140,7 @@ impl AccessToken {
                 ))
                 .load(c)
         })?;
-        let mut rows = rows.into_iter();
-        let Some((token, owner, role, account)) = rows.next() else {
-            return Ok(None);
-        };
-        let roles = UserRoles::from_joined(
-            std::iter::once((role, account)).chain(rows.map(|(_, _, role, account)| (role, account))),
-        );
-        Ok(Some((token, owner, roles)))
+        Ok(UserRoles::fold_rows(rows))
     }
 
     pub fn update_details(

@@ -65,14 +65,7 @@ impl UserSession {
                 ))
                 .load(c)
         })?;
-        let mut rows = rows.into_iter();
-        let Some((session, user, role, account)) = rows.next() else {
-            return Ok(None);
-        };
-        let roles = UserRoles::from_joined(
-            std::iter::once((role, account)).chain(rows.map(|(_, _, role, account)| (role, account))),
-        );
-        Ok(Some((session, user, roles)))
+        Ok(UserRoles::fold_rows(rows))
     }
 
     pub fn touch(conn: &mut DbConnection, digest: &str, at: NaiveDateTime) -> QueryResult<()> {

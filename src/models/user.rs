@@ -118,6 +118,20 @@ impl UserRoles {
         roles.account.sort_by(|a, b| a.name.cmp(&b.name));
         roles
     }
+
+    /// Folds the rows of `join_roles!(some_table.inner_join(users))` for one key: the
+    /// row's own record and user from the first row, the roles from all of them; `None`
+    /// when there was no row.
+    pub fn fold_rows<T>(
+        rows: Vec<(T, User, Option<String>, Option<AccountRole>)>,
+    ) -> Option<(T, User, UserRoles)> {
+        let mut rows = rows.into_iter();
+        let (record, user, role, account) = rows.next()?;
+        let roles = UserRoles::from_joined(
+            std::iter::once((role, account)).chain(rows.map(|(_, _, role, account)| (role, account))),
+        );
+        Some((record, user, roles))
+    }
 }
 
 diesel::define_sql_function! {

@@ -191,7 +191,7 @@ async fn load_profile(
         let token_ctx = Context::load(conn, &who, id)?;
         let (tokens, pager) = if with_tokens {
             let pager = TokenPager::new(tokens_page, AccessToken::count_for_user(conn, id)?);
-            (AccessToken::newest_page_for_user(conn, id, pager.offset(), TOKENS_PER_PAGE)?, pager)
+            (AccessToken::page_for_user(conn, id, true, pager.offset(), TOKENS_PER_PAGE)?, pager)
         } else {
             (Vec::new(), TokenPager::new(1, 0))
         };
