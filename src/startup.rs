@@ -47,6 +47,19 @@ impl AppState {
     }
 }
 
+/// Middleware: a `HEAD` request is answered as the `GET` of the same URL would be, without
+/// the body (actix's HTTP/1 codec drops a HEAD response's body; the headers, the length
+/// included, stay). Uptime monitors and `curl -I` use HEAD; the routes name GET only.
+async fn head_as_get(
+    mut req: actix_web::dev::ServiceRequest,
+    next: actix_web::middleware::Next<impl actix_web::body::MessageBody>,
+) -> Result<actix_web::dev::ServiceResponse<impl actix_web::body::MessageBody>, actix_web::Error> {
+    if req.method() == actix_web::http::Method::HEAD {
+        req.head_mut().method = actix_web::http::Method::GET;
+    }
+    next.call(req).await
+}
+
 /// Makes glibc's malloc give large blocks back to the system as soon as they are freed.
 ///
 /// By default glibc raises its mmap threshold after the first large block is freed, so the
@@ -188,7 +201,7 @@ fn run(listener: TcpListener, state: web::Data<AppState>) -> anyhow::Result<Serv
             .app_data(web::JsonConfig::default().limit(256 * 1024).error_handler(|e, _| bad_input(e)))
             .configure(crate::routes::configure)
             .default_service(web::to(crate::routes::not_found))
-            // Outermost last: headers → logging → sign-in throttle → sessions → flash → errors →
+            // Outermost last: headers → logging → HEAD as GET → sign-in throttle → sessions → flash → errors →
             // user → CSRF.
             .wrap(from_fn(crate::auth::csrf::protect))
             .wrap(from_fn(crate::auth::session::load_user))
@@ -196,6 +209,7 @@ fn run(listener: TcpListener, state: web::Data<AppState>) -> anyhow::Result<Serv
             .wrap(flash)
             .wrap(sessions)
             .wrap(from_fn(crate::auth::rate_limit::throttle_sign_in))
+            .wrap(from_fn(head_as_get))
             // One line per request. The path only (%U): a query string may carry an
             // `access_token`, and nothing secret is ever logged.
             .wrap(

@@ -13,6 +13,29 @@ async fn health_and_readiness_answer() {
 }
 
 #[actix_web::test]
+async fn head_requests_get_the_headers_of_the_page_without_its_body() {
+    let app = spawn_app().await;
+    app.create_user("sam", &["student"], &[]);
+    let client = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+    for (path, status) in [
+        ("/healthz", StatusCode::OK),
+        ("/login", StatusCode::OK),
+        ("/settings/tokens", StatusCode::SEE_OTHER),
+    ] {
+        let url = format!("{}{path}", app.address);
+        let get = client.get(&url).send().await.unwrap();
+        let head = client.head(&url).send().await.unwrap();
+        assert_eq!((get.status(), head.status()), (status, status), "{path}");
+        assert_eq!(head.headers().get("Content-Type"), get.headers().get("Content-Type"), "{path}");
+        assert_eq!(head.headers().get("Location"), get.headers().get("Location"), "{path}");
+        assert!(head.bytes().await.unwrap().is_empty(), "{path}: no body");
+    }
+    // a HEAD changes nothing a GET would not: the API still wants a token
+    let res = client.head(format!("{}/api/v1/users/self", app.address)).send().await.unwrap();
+    assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
+}
+
+#[actix_web::test]
 async fn a_wrong_password_is_refused_with_a_generic_message() {
     let app = spawn_app().await;
     app.setup_admin().await;
