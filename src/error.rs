@@ -163,12 +163,7 @@ pub async fn render_errors(
             .insert_header(("HX-Reswap", "innerHTML"))
             .body(body)
     } else {
-        let ctx = PageCtx::for_error(&req);
-        let page = ErrorPage { ctx, code: status.as_u16(), title: info.title, message: info.message.clone() };
-        match page.render() {
-            Ok(body) => HttpResponse::build(status).content_type("text/html; charset=utf-8").body(body),
-            Err(_) => HttpResponse::build(status).body(info.message),
-        }
+        error_page(PageCtx::for_error(&req), status, info.title, info.message)
     };
     // Keep headers set by the handler that still apply (e.g. Retry-After, WWW-Authenticate).
     for name in [header::RETRY_AFTER, header::WWW_AUTHENTICATE] {
@@ -184,12 +179,15 @@ pub async fn render_errors(
 
 /// A styled error page rendered outside the error middleware (by middleware that answers
 /// before the session exists): no navigation, no form.
-pub fn plain_error_page(status: StatusCode, title: &'static str, message: &str) -> HttpResponse {
-    let page =
-        ErrorPage { ctx: PageCtx::anonymous(), code: status.as_u16(), title, message: message.to_owned() };
+pub fn plain_error_page(status: StatusCode, title: &'static str, message: String) -> HttpResponse {
+    error_page(PageCtx::anonymous(), status, title, message)
+}
+
+fn error_page(ctx: PageCtx, status: StatusCode, title: &'static str, message: String) -> HttpResponse {
+    let page = ErrorPage { ctx, code: status.as_u16(), title, message };
     match page.render() {
         Ok(body) => HttpResponse::build(status).content_type("text/html; charset=utf-8").body(body),
-        Err(_) => HttpResponse::build(status).body(message.to_owned()),
+        Err(_) => HttpResponse::build(status).body(page.message),
     }
 }
 

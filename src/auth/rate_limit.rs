@@ -127,14 +127,17 @@ pub async fn throttle_sign_in(
     next.call(req).await.map(ServiceResponse::map_into_left_body)
 }
 
-/// 429 with `Retry-After`, as a page a person can read.
-pub fn too_many_attempts(wait: Duration) -> HttpResponse {
+/// What a throttled person is told, and the `Retry-After` seconds that go with it.
+pub fn refusal(wait: Duration) -> (u64, String) {
     let secs = wait.as_secs().max(1);
-    let mut res = crate::error::plain_error_page(
-        StatusCode::TOO_MANY_REQUESTS,
-        "Too many sign-in attempts",
-        &format!("Too many sign-in attempts. Wait {secs} seconds, then try again."),
-    );
+    (secs, format!("Too many sign-in attempts. Wait {secs} seconds, then try again."))
+}
+
+/// 429 with `Retry-After`, as a page a person can read.
+fn too_many_attempts(wait: Duration) -> HttpResponse {
+    let (secs, message) = refusal(wait);
+    let mut res =
+        crate::error::plain_error_page(StatusCode::TOO_MANY_REQUESTS, "Too many sign-in attempts", message);
     res.headers_mut().insert(RETRY_AFTER, secs.into());
     res
 }

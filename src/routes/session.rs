@@ -91,11 +91,8 @@ pub async fn login(
         if ip.is_some_and(|ip| state.login_limiter.should_warn(ip)) {
             tracing::warn!(ip = ?ip, "sign-in attempts throttled for a login (logged once a minute)");
         }
-        let secs = wait.as_secs().max(1);
-        let mut res = render_with(
-            StatusCode::TOO_MANY_REQUESTS,
-            &page(ctx, &format!("Too many sign-in attempts. Wait {secs} seconds, then try again.")),
-        )?;
+        let (secs, message) = crate::auth::rate_limit::refusal(wait);
+        let mut res = render_with(StatusCode::TOO_MANY_REQUESTS, &page(ctx, &message))?;
         res.headers_mut().insert(actix_web::http::header::RETRY_AFTER, secs.into());
         return Ok(res);
     }
