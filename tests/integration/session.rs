@@ -210,6 +210,43 @@ async fn after_logging_out_everywhere_an_old_session_cookie_is_refused() {
     assert!(!old_cookie.is_signed_in().await);
 }
 
+/// Moves every session of `login` back in time: `idle` since its last request, `age` since
+/// it began.
+fn age_sessions(app: &crate::helpers::TestApp, login: &str, idle: chrono::Duration, age: chrono::Duration) {
+    use diesel::prelude::*;
+    use tokenwarden::db::schema::user_sessions;
+    let now = chrono::Utc::now().naive_utc();
+    let mut conn = tokenwarden::db::connect(&app.database_url).unwrap();
+    diesel::update(user_sessions::table.filter(user_sessions::user_id.eq(app.user_id(login))))
+        .set((user_sessions::last_seen_at.eq(now - idle), user_sessions::created_at.eq(now - age)))
+        .execute(&mut conn)
+        .unwrap();
+}
+
+#[actix_web::test]
+async fn the_server_ends_a_session_idle_for_30_minutes_or_older_than_12_hours() {
+    use chrono::Duration;
+    let app = spawn_app().await;
+    app.create_user("sam", &["student"], &[]);
+
+    // 29 minutes idle, 11 hours old: still signed in
+    let b = app.signed_in("sam").await;
+    age_sessions(&app, "sam", Duration::minutes(29), Duration::hours(11));
+    assert!(b.is_signed_in().await);
+
+    // 31 minutes idle: the same cookie now leads to the login page
+    age_sessions(&app, "sam", Duration::minutes(31), Duration::hours(1));
+    let res = b.get("/settings/tokens").await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    assert!(location(&res).starts_with("/login"));
+    assert!(!b.is_signed_in().await, "ended, not only refused once");
+
+    // used a minute ago but begun 12 h 1 min ago: ended too
+    let b = app.signed_in("sam").await;
+    age_sessions(&app, "sam", Duration::minutes(1), Duration::hours(12) + Duration::minutes(1));
+    assert!(!b.is_signed_in().await);
+}
+
 #[actix_web::test]
 async fn a_suspended_users_session_ends_and_they_cannot_sign_in() {
     let app = spawn_app().await;
