@@ -130,7 +130,8 @@ pub async fn throttle_sign_in(
 /// What a throttled person is told, and the `Retry-After` seconds that go with it.
 pub fn refusal(wait: Duration) -> (u64, String) {
     let secs = wait.as_secs().max(1);
-    (secs, format!("Too many sign-in attempts. Wait {secs} seconds, then try again."))
+    let unit = if secs == 1 { "second" } else { "seconds" };
+    (secs, format!("Too many sign-in attempts. Wait {secs} {unit}, then try again."))
 }
 
 /// 429 with `Retry-After`, as a page a person can read.
@@ -155,6 +156,19 @@ mod tests {
         let wait = l.check_login("ada").unwrap_err();
         assert!(wait >= Duration::from_secs(1));
         assert!(l.check_login("grace").is_ok());
+    }
+
+    #[test]
+    fn the_refusal_names_the_wait_in_whole_seconds() {
+        assert_eq!(
+            refusal(Duration::from_millis(1500)),
+            (1, "Too many sign-in attempts. Wait 1 second, then try again.".to_owned())
+        );
+        assert_eq!(
+            refusal(Duration::from_secs(90)).1,
+            "Too many sign-in attempts. Wait 90 seconds, then try again."
+        );
+        assert_eq!(refusal(Duration::ZERO).0, 1, "never Retry-After: 0");
     }
 
     #[test]
