@@ -1,5 +1,6 @@
 //! Journey c: an administrator finds a student, sees their token and its purpose on the
-//! profile page, and revokes it; htmx removes the row in place.
+//! profile page, and revokes it; htmx redraws the list in place, without that row. The
+//! account-wide token list does the same.
 
 use crate::harness::{Journey, Options};
 use crate::helpers::spawn_app;
@@ -32,7 +33,8 @@ async fn an_admin_revokes_a_students_token_on_the_profile_page_without_a_reload(
     page.wait_text(&format!("#{id} td[data-label='Purpose']"), "Grade export script").await;
     j.shot(&page, "profile").await;
 
-    // Revoke, after confirming: the row fades out in place and a message says so.
+    // Revoke, after confirming: the list is redrawn in place, one token shorter, and a
+    // message says so.
     page.set_marker().await;
     page.click_text(&format!("#{id}"), "summary", "Revoke…").await;
     let confirm = page.find_text(&format!("#{id}"), "button", "Yes, revoke").await;
@@ -41,6 +43,8 @@ async fn an_admin_revokes_a_students_token_on_the_profile_page_without_a_reload(
     confirm.click().await.expect("confirm revoke");
     page.wait_gone(&format!("#{id}")).await;
     page.wait_text("#flash-area", "Token “Grade export script” revoked").await;
+    page.wait_text("#tokens-title", "Access tokens (1)").await;
+    page.wait_text("#activity", "token.deleted").await;
     page.wait_htmx_idle().await;
     assert!(page.marker_survives().await, "the row went without a page load");
     let other = row_id(&page, "Course notebook").await;
@@ -52,5 +56,18 @@ async fn an_admin_revokes_a_students_token_on_the_profile_page_without_a_reload(
     page.wait_loaded().await;
     page.wait_text("#tokens-title", "Access tokens (1)").await;
     assert!(!page.client.source().await.expect("source").contains("Grade export script</strong>"));
+
+    // The account-wide list revokes in place the same way, down to its empty state.
+    page.goto("/admin/tokens").await;
+    let id = row_id(&page, "Course notebook").await;
+    page.set_marker().await;
+    page.click_text(&format!("#{id}"), "summary", "Revoke…").await;
+    page.find_text(&format!("#{id}"), "button", "Yes, revoke").await.click().await.expect("confirm revoke");
+    page.wait_text("#flash-area", "Token “Course notebook” revoked").await;
+    page.wait_text("#token-list .empty-state", "No tokens").await;
+    page.wait_htmx_idle().await;
+    assert!(page.marker_survives().await, "the list was redrawn without a page load");
+    assert_eq!(page.path().await, "/admin/tokens");
+    j.shot(&page, "all-tokens-revoked").await;
     page.close().await;
 }

@@ -145,6 +145,7 @@ async fn an_admin_without_token_view_does_not_see_the_token_section() {
     let remy = w.app.signed_in("remy").await;
     let html = remy.get_html(&format!("/admin/users/{}", w.sam)).await;
     assert!(!html.contains("Homework helper"), "no list without access_tokens.view");
+    assert!(!html.contains("Recent activity"), "nor the user's audit events");
     assert_eq!(remy.get("/admin/tokens").await.status(), StatusCode::FORBIDDEN);
 }
 
@@ -173,12 +174,16 @@ async fn the_profile_page_shows_every_token_with_its_purpose_and_revoke_removes_
     assert!(html.contains("Homework helper"));
     assert!(html.contains("Student-only"));
     assert!(html.contains(&format!("/admin/users/{}/tokens/{}/revoke", w.sam, w.sam_token)));
-    // htmx: an empty row and a flash message
+    let count = |html: &str| html.contains(&format!("Access tokens ({})", token_ids(html).len()));
+    assert!(count(&html), "the heading counts the rows");
+    // htmx follows the redirect back and swaps in the list as it now is.
     let res = w.admin.htmx_post(&format!("/admin/users/{}/tokens/{}/revoke", w.sam, w.sam_token), &[]).await;
-    assert_eq!(res.status(), StatusCode::OK);
-    let body = res.text().await.unwrap();
-    assert!(body.contains("hx-swap-oob") && body.contains("revoked"));
-    assert!(!body.contains("<tr"), "the row is replaced by nothing");
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    assert_eq!(location(&res), format!("/admin/users/{}", w.sam));
+    let after = w.admin.get_html(&format!("/admin/users/{}", w.sam)).await;
+    assert!(after.contains("Token “Homework helper” revoked. It no longer works."));
+    assert!(!token_ids(&after).contains(&w.sam_token), "the row is gone");
+    assert!(count(&after), "and the count with it");
     let sam = w.app.signed_in("sam").await;
     assert!(token_ids(&sam.get_html("/settings/tokens").await).is_empty(), "gone for its owner too");
     let audit = w.admin.get_html("/admin/audit?action=token.deleted").await;

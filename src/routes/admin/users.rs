@@ -19,10 +19,10 @@ use crate::models::{
 };
 use crate::routes::admin::audit::{AuditRow, audit_rows};
 use crate::routes::forms::FieldErrors;
-use crate::routes::page::{FlashView, PageCtx};
+use crate::routes::page::PageCtx;
 use crate::routes::settings::tokens::SecretView;
 use crate::routes::token_view::{ExpiryOptions, ScopeGroup, TokenForm, TokenRow, scope_groups};
-use crate::routes::{is_htmx, render, render_with, see_other};
+use crate::routes::{render, render_with, see_other};
 use crate::startup::AppState;
 use crate::tokens::{self, Actor, Context, TokenDraft, TokenError, TokenRef};
 
@@ -137,7 +137,8 @@ struct ProfilePage {
     create_errors: FieldErrors,
     expiry: ExpiryOptions,
     groups: Vec<ScopeGroup>,
-    audit: Vec<AuditRow>,
+    /// The user's recent audit events, for viewers who may see them.
+    audit: Option<Vec<AuditRow>>,
     sessions: i64,
 }
 
@@ -265,11 +266,7 @@ fn profile_page(
         create_errors,
         expiry,
         groups: scope_groups(),
-        audit: if me.can(Permission::ViewTokens) || me.can(Permission::ManageUsers) {
-            data.audit
-        } else {
-            Vec::new()
-        },
+        audit: (me.can(Permission::ViewTokens) || me.can(Permission::ManageUsers)).then_some(data.audit),
         sessions: data.sessions,
         user: data.user,
     }
@@ -381,8 +378,10 @@ fn describe_roles(r: &UserRoles) -> String {
     if labels.is_empty() { "no roles".to_owned() } else { labels.join(", ") }
 }
 
-/// `POST /admin/users/{id}/tokens/{token_id}/revoke` — deletes one token at once. htmx
-/// removes the row in place; without JavaScript the page reloads with a message.
+/// `POST /admin/users/{id}/tokens/{token_id}/revoke` — deletes one token at once and goes
+/// back to the list it came from, with a message. htmx follows that redirect and swaps in the
+/// list as it now is (its count, the next page's first row, the empty state) without a
+/// page load; without JavaScript the page reloads.
 #[post("/admin/users/{id}/tokens/{token_id}/revoke")]
 #[tracing::instrument(skip_all, fields(viewer = me.id))]
 pub async fn revoke(
@@ -396,12 +395,7 @@ pub async fn revoke(
     let token =
         crate::db::run(&state.pool, move |conn| Ok(tokens::delete(conn, &who, id, &TokenRef::Id(token_id))?))
             .await?;
-    let message = format!("Token “{}” revoked. It no longer works.", token.purpose);
-    if is_htmx(&req) {
-        // The row is replaced by nothing; the message swaps into the flash area.
-        return render(&FlashFragment { flash: FlashView { class: "flash-success", text: message } });
-    }
-    FlashMessage::success(message).send();
+    FlashMessage::success(format!("Token “{}” revoked. It no longer works.", token.purpose)).send();
     Ok(see_other(&redirect_back(&req, id)))
 }
 
@@ -418,12 +412,6 @@ fn redirect_back(req: &HttpRequest, user_id: i64) -> String {
         }
         _ => profile,
     }
-}
-
-#[derive(Template)]
-#[template(path = "admin/flash_fragment.html")]
-pub struct FlashFragment {
-    pub flash: FlashView,
 }
 
 /// `POST /admin/users/{id}/tokens/revoke-all`
