@@ -155,9 +155,11 @@ pub struct ServeArgs {
     #[arg(long, env = "TOKENWARDEN_LOGIN_ATTEMPTS_PER_LOGIN", default_value_t = 5)]
     pub login_attempts_per_login: u32,
 
-    /// Database connections in the pool.
-    #[arg(long, env = "TOKENWARDEN_DB_POOL_SIZE", default_value_t = 8)]
-    pub db_pool_size: u32,
+    /// Database connections in the pool, and threads to run their queries (default: one
+    /// per core for SQLite, whose queries are work on the cores; 8 for PostgreSQL, whose
+    /// queries mostly wait on the network).
+    #[arg(long, env = "TOKENWARDEN_DB_POOL_SIZE", value_parser = clap::value_parser!(u32).range(1..))]
+    pub db_pool_size: Option<u32>,
 
     /// HTTP worker threads (default: one per core).
     #[arg(long, env = "TOKENWARDEN_WORKERS")]
@@ -181,7 +183,7 @@ impl Default for ServeArgs {
             absolute_timeout_hours: 12,
             login_attempts_per_ip: 20,
             login_attempts_per_login: 5,
-            db_pool_size: 8,
+            db_pool_size: None,
             workers: None,
             token_last_used_interval_secs: 600,
         }
@@ -195,6 +197,31 @@ pub struct Settings {
     pub serve: ServeArgs,
     /// The session key material (≥ 32 bytes).
     pub session_key: Vec<u8>,
+}
+
+impl Settings {
+    /// The pool's size: as configured, else one connection per core for SQLite (a query
+    /// is work on a core, and more threads than cores only switch between each other) and
+    /// 8 for PostgreSQL (a query mostly waits for the server to answer).
+    pub fn db_pool_size(&self) -> u32 {
+        self.serve.db_pool_size.unwrap_or_else(|| {
+            if crate::db::is_postgres(&self.database_url) {
+                8
+            } else {
+                u32::try_from(cores()).unwrap_or(u32::MAX)
+            }
+        })
+    }
+
+    /// HTTP worker threads: as configured, else one per core.
+    pub fn workers(&self) -> usize {
+        self.serve.workers.unwrap_or_else(cores)
+    }
+}
+
+/// The cores this process may use.
+pub fn cores() -> usize {
+    std::thread::available_parallelism().map(std::num::NonZeroUsize::get).unwrap_or(1)
 }
 
 impl std::fmt::Debug for Settings {
@@ -272,6 +299,23 @@ mod tests {
         assert_eq!(normalize_database_url("sqlite://a/b.db"), "a/b.db");
         assert_eq!(normalize_database_url("sqlite:b.db"), "b.db");
         assert_eq!(normalize_database_url("postgres://x/y"), "postgres://x/y");
+    }
+
+    #[test]
+    fn the_pool_has_a_connection_per_core_for_sqlite_and_eight_for_postgres_unless_set() {
+        let settings = |url: &str, size: Option<u32>| Settings {
+            database_url: url.to_owned(),
+            serve: ServeArgs { db_pool_size: size, ..ServeArgs::default() },
+            session_key: Vec::new(),
+        };
+        assert_eq!(settings("tokenwarden.db", None).db_pool_size() as usize, cores());
+        assert_eq!(settings("postgres://db/tw", None).db_pool_size(), 8);
+        assert_eq!(settings("tokenwarden.db", Some(16)).db_pool_size(), 16);
+        assert_eq!(settings("postgres://db/tw", Some(3)).db_pool_size(), 3);
+        assert!(
+            Cli::try_parse_from(["tokenwarden", "--db-pool-size", "0"]).is_err(),
+            "an empty pool serves nothing"
+        );
     }
 
     #[test]

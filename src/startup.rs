@@ -90,7 +90,7 @@ impl Application {
     /// only if migrations already ran; otherwise start-up fails with the reason.
     pub async fn build(settings: Settings) -> anyhow::Result<Application> {
         let url = settings.database_url.clone();
-        let pool_size = settings.serve.db_pool_size;
+        let pool_size = settings.db_pool_size();
         let (pool, user_count) = web::block(move || -> anyhow::Result<(DbPool, i64)> {
             let mut conn = db::connect(&url)?;
             let applied = db::run_migrations(&mut conn)?;
@@ -129,9 +129,8 @@ impl Application {
                 settings.serve.login_attempts_per_ip,
                 settings.serve.login_attempts_per_login,
             ),
-            passwords: crate::auth::password::PasswordWork::new(
-                std::thread::available_parallelism().map(std::num::NonZeroUsize::get).unwrap_or(1),
-            ),
+            passwords: crate::auth::password::PasswordWork::new(crate::config::cores())
+                .context("could not start the password hashing threads")?,
             pool,
             settings,
             setup_code,
@@ -177,12 +176,12 @@ fn run(listener: TcpListener, state: web::Data<AppState>) -> anyhow::Result<Serv
     let secure = state.settings.serve.secure_cookies;
     let idle =
         actix_web::cookie::time::Duration::minutes(i64::from(state.settings.serve.idle_timeout_minutes));
-    let workers = state.settings.serve.workers.unwrap_or_else(|| {
-        std::thread::available_parallelism().map(std::num::NonZeroUsize::get).unwrap_or(1)
-    });
-    // Blocking work is database work, and it cannot go faster than the pool hands out
-    // connections: more threads than connections only queue on the pool (and cost memory).
-    let blocking_threads = (state.settings.serve.db_pool_size as usize).div_ceil(workers).max(1);
+    let workers = state.settings.workers();
+    // Blocking work is database work (password hashing has threads of its own), and it
+    // cannot go faster than the pool hands out connections: more threads than connections
+    // only queue on the pool, and each idle one is a thread to wake and put back to sleep
+    // for every query — under load that switching cost more than the queries themselves.
+    let blocking_threads = (state.settings.db_pool_size() as usize).div_ceil(workers).max(1);
     let server = HttpServer::new(move || {
         let flash = FlashMessagesFramework::builder(crate::flash::FlashCookie::new(key.clone())).build();
         let sessions = SessionMiddleware::builder(CookieSessionStore::default(), key.clone())

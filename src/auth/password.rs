@@ -1,13 +1,12 @@
 //! Password hashing with argon2id at one of OWASP's equivalent minimum configurations
 //! (m = 9 MiB, t = 4, p = 1: the same work as m = 19 MiB, t = 2, in half the memory).
-//! The server runs them through [`PasswordWork`]: off the async executor, a few at a time.
+//! The server runs them through [`PasswordWork`]: off the async executor, one per core at a time.
 
 use std::sync::LazyLock;
 
 use argon2::password_hash::rand_core::OsRng;
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use argon2::{Algorithm, Argon2, Params, Version};
-use tokio::sync::Semaphore;
 
 use crate::error::AppError;
 
@@ -16,41 +15,46 @@ fn argon2() -> Argon2<'static> {
     Argon2::new(Algorithm::Argon2id, Version::V0x13, params)
 }
 
-/// Where the server hashes and verifies passwords: on the blocking pool, and at most one
-/// per core at a time. Each takes tens of milliseconds of a core and 9 MiB; a burst of
-/// sign-ins (or someone guessing passwords within the throttle's budget) queues here
-/// instead of taking every core, every blocking thread and their memory at once — and no
-/// pooled database connection is held while a hash runs.
+/// Where the server hashes and verifies passwords: on threads of their own, one per core.
+/// Each takes tens of milliseconds of a core and 9 MiB; a burst of sign-ins (or someone
+/// guessing passwords within the throttle's budget) queues here instead of taking every
+/// core and its memory at once. Not on the blocking pool: that pool is sized to the
+/// database's connections, and a hash there would hold up the database work queued
+/// behind it. No pooled database connection is held while a hash runs.
 pub struct PasswordWork {
-    slots: Semaphore,
+    threads: rayon::ThreadPool,
 }
 
 impl PasswordWork {
-    pub fn new(at_once: usize) -> PasswordWork {
-        PasswordWork { slots: Semaphore::new(at_once.max(1)) }
+    pub fn new(threads: usize) -> anyhow::Result<PasswordWork> {
+        let threads = rayon::ThreadPoolBuilder::new()
+            .num_threads(threads.max(1))
+            .thread_name(|i| format!("password-{i}"))
+            // Without a handler a panic in a job aborts the process; here the waiting
+            // request gets an error instead (its sender is dropped).
+            .panic_handler(|_| tracing::error!("password hashing panicked"))
+            .build()?;
+        Ok(PasswordWork { threads })
     }
 
-    /// Whether `password` matches `stored`; `None` verifies against a dummy (see [`verify`]).
     pub async fn verify(&self, password: String, stored: Option<String>) -> Result<bool, AppError> {
         self.run(move || verify(&password, stored.as_deref())).await
     }
 
-    /// A new PHC string for `password`.
     pub async fn hash(&self, password: String) -> Result<String, AppError> {
         self.run(move || hash(&password)).await?.map_err(AppError::Unexpected)
     }
 
     async fn run<T: Send + 'static>(&self, work: impl FnOnce() -> T + Send + 'static) -> Result<T, AppError> {
-        let _slot = self
-            .slots
-            .acquire()
-            .await
-            .map_err(|e| AppError::Unexpected(anyhow::anyhow!("password work is closed: {e}")))?;
-        Ok(actix_web::web::block(work).await?)
+        let (done, result) = tokio::sync::oneshot::channel();
+        self.threads.spawn(move || {
+            // The request may have gone (the client hung up): nobody to tell.
+            let _ = done.send(work());
+        });
+        result.await.map_err(|_| AppError::Unexpected(anyhow::anyhow!("password hashing failed")))
     }
 }
 
-/// Hashes a password into a PHC string.
 pub fn hash(password: &str) -> anyhow::Result<String> {
     let salt = SaltString::generate(&mut OsRng);
     argon2()

@@ -91,12 +91,8 @@ pub async fn spawn_app() -> TestApp {
 /// Boots the app with settings adjusted by `tweak`.
 pub async fn spawn_app_with(tweak: impl FnOnce(&mut ServeArgs)) -> TestApp {
     let (database_url, guard) = fresh_database();
-    let mut serve = ServeArgs {
-        setup_code: Some(SETUP_CODE.to_owned()),
-        workers: Some(1),
-        db_pool_size: 4,
-        ..ServeArgs::default()
-    };
+    let mut serve =
+        ServeArgs { setup_code: Some(SETUP_CODE.to_owned()), workers: Some(1), ..ServeArgs::default() };
     tweak(&mut serve);
     let settings = Settings {
         database_url: database_url.clone(),
@@ -112,12 +108,8 @@ pub async fn spawn_app_with(tweak: impl FnOnce(&mut ServeArgs)) -> TestApp {
 /// Boots another instance of the app on an existing database (as a second instance behind
 /// a load balancer would be): same session key, no new database.
 pub async fn spawn_app_on(database_url: &str) -> TestApp {
-    let serve = ServeArgs {
-        setup_code: Some(SETUP_CODE.to_owned()),
-        workers: Some(1),
-        db_pool_size: 4,
-        ..ServeArgs::default()
-    };
+    let serve =
+        ServeArgs { setup_code: Some(SETUP_CODE.to_owned()), workers: Some(1), ..ServeArgs::default() };
     let settings = Settings {
         database_url: database_url.to_owned(),
         serve,
