@@ -12,16 +12,22 @@ use super::ApiError;
 use crate::auth::bearer::ApiUser;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
+    // One scope: the router compares its prefix once, so an API request is not tried
+    // against every page route (each dynamic one a regex), nor a page against the API's.
+    // The handlers' paths are relative to it; their OpenAPI paths name it (`context_path`).
     // `/users/self` before `/users/{id}`: the first route that matches wins.
-    cfg.service(openapi::document)
-        .service(users::show_self)
-        .service(users::show)
-        .service(users::profile)
-        .service(tokens::list)
-        .service(tokens::create)
-        .service(tokens::show)
-        .service(tokens::update)
-        .service(tokens::delete);
+    cfg.service(
+        web::scope("/api/v1")
+            .service(openapi::document)
+            .service(users::show_self)
+            .service(users::show)
+            .service(users::profile)
+            .service(tokens::list)
+            .service(tokens::create)
+            .service(tokens::show)
+            .service(tokens::update)
+            .service(tokens::delete),
+    );
 }
 
 /// `:user_id` in a URL: `self` (the token's owner) or a numeric id. Anything else names no

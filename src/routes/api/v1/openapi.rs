@@ -77,12 +77,13 @@ static DOCUMENT: LazyLock<String> =
 
 /// `GET /api/v1/openapi.json` — this API's OpenAPI document (no token needed).
 #[utoipa::path(
+    context_path = "/api/v1",
     operation_id = "openapi_document",
     tag = "Meta",
     responses((status = 200, description = "The OpenAPI document.", content_type = "application/json", body = Object)),
     security(())
 )]
-#[get("/api/v1/openapi.json")]
+#[get("/openapi.json")]
 pub async fn document() -> HttpResponse {
     HttpResponse::Ok().content_type("application/json").body(DOCUMENT.as_str())
 }

@@ -279,6 +279,7 @@ fn may_regenerate(conn: &mut DbConnection, actor: &Actor, owner_id: i64) -> Resu
 /// `GET /api/v1/users/{user_id}/user_generated_tokens` — the user's tokens, oldest first,
 /// a page at a time, with a Canvas-style `Link` header. Never secrets.
 #[utoipa::path(
+    context_path = "/api/v1",
     operation_id = "list_user_generated_tokens",
     tag = "Access tokens",
     params(("user_id" = String, Path, description = "A user id, or `self`."), PageQuery),
@@ -291,7 +292,7 @@ fn may_regenerate(conn: &mut DbConnection, actor: &Actor, owner_id: i64) -> Resu
     ),
     security(("bearer" = [ListTokens::SCOPE]))
 )]
-#[get("/api/v1/users/{user_id}/user_generated_tokens")]
+#[get("/users/{user_id}/user_generated_tokens")]
 #[tracing::instrument(skip_all, fields(user_id = auth.owner.id))]
 pub async fn list(
     req: HttpRequest,
@@ -315,6 +316,7 @@ pub async fn list(
 
 /// `GET /api/v1/users/{user_id}/tokens/{id}` — one token, by id or hint.
 #[utoipa::path(
+    context_path = "/api/v1",
     operation_id = "show_token",
     tag = "Access tokens",
     params(
@@ -329,7 +331,7 @@ pub async fn list(
     ),
     security(("bearer" = [ShowToken::SCOPE]))
 )]
-#[get("/api/v1/users/{user_id}/tokens/{id}")]
+#[get("/users/{user_id}/tokens/{id}")]
 #[tracing::instrument(skip_all, fields(user_id = auth.owner.id))]
 pub async fn show(
     auth: Scoped<ShowToken>,
@@ -352,6 +354,7 @@ pub async fn show(
 /// secret, once. On another user's behalf (with `access_tokens.create_update`) the token
 /// starts `pending` until its owner activates it.
 #[utoipa::path(
+    context_path = "/api/v1",
     operation_id = "create_token",
     tag = "Access tokens",
     params(("user_id" = String, Path, description = "A user id, or `self`.")),
@@ -368,7 +371,7 @@ pub async fn show(
     ),
     security(("bearer" = [CreateToken::SCOPE]))
 )]
-#[post("/api/v1/users/{user_id}/tokens")]
+#[post("/users/{user_id}/tokens")]
 #[tracing::instrument(skip_all, fields(user_id = auth.owner.id))]
 pub async fn create(
     req: HttpRequest,
@@ -396,6 +399,7 @@ pub async fn create(
 /// secret stays); with `regenerate` it also issues a new secret, carried once in the
 /// response. An expired token needs a new `expires_at` to be regenerated.
 #[utoipa::path(
+    context_path = "/api/v1",
     operation_id = "update_token",
     tag = "Access tokens",
     params(
@@ -415,7 +419,7 @@ pub async fn create(
     ),
     security(("bearer" = [UpdateToken::SCOPE]))
 )]
-#[put("/api/v1/users/{user_id}/tokens/{id}")]
+#[put("/users/{user_id}/tokens/{id}")]
 #[tracing::instrument(skip_all, fields(user_id = auth.owner.id))]
 pub async fn update(
     req: HttpRequest,
@@ -457,6 +461,7 @@ pub async fn update(
 /// `DELETE /api/v1/users/{user_id}/tokens/{id}` — deletes (revokes) a token: it stops
 /// working at once. Answers with the deleted token.
 #[utoipa::path(
+    context_path = "/api/v1",
     operation_id = "delete_token",
     tag = "Access tokens",
     params(
@@ -471,7 +476,7 @@ pub async fn update(
     ),
     security(("bearer" = [DeleteToken::SCOPE]))
 )]
-#[delete("/api/v1/users/{user_id}/tokens/{id}")]
+#[delete("/users/{user_id}/tokens/{id}")]
 #[tracing::instrument(skip_all, fields(user_id = auth.owner.id))]
 pub async fn delete(
     auth: Scoped<DeleteToken>,

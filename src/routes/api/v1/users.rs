@@ -81,6 +81,7 @@ async fn visible_user(state: &AppState, auth: &ApiUser, segment: &str) -> Result
 
 /// `GET /api/v1/users/self` — the token owner's User object.
 #[utoipa::path(
+    context_path = "/api/v1",
     operation_id = "get_self",
     tag = "Users",
     responses(
@@ -90,7 +91,7 @@ async fn visible_user(state: &AppState, auth: &ApiUser, segment: &str) -> Result
     ),
     security(("bearer" = [ShowUser::SCOPE]))
 )]
-#[get("/api/v1/users/self")]
+#[get("/users/self")]
 #[tracing::instrument(skip_all, fields(user_id = auth.owner.id))]
 pub async fn show_self(
     auth: Scoped<ShowUser>,
@@ -103,6 +104,7 @@ pub async fn show_self(
 /// `GET /api/v1/users/{id}` — a user's User object (`self`, or another user with
 /// `users.manage` or `access_tokens.view`).
 #[utoipa::path(
+    context_path = "/api/v1",
     operation_id = "get_user",
     tag = "Users",
     params(("id" = String, Path, description = "A user id, or `self`.")),
@@ -114,7 +116,7 @@ pub async fn show_self(
     ),
     security(("bearer" = [ShowUser::SCOPE]))
 )]
-#[get("/api/v1/users/{id}")]
+#[get("/users/{id}")]
 #[tracing::instrument(skip_all, fields(user_id = auth.owner.id))]
 pub async fn show(
     auth: Scoped<ShowUser>,
@@ -128,6 +130,7 @@ pub async fn show(
 /// `GET /api/v1/users/{user_id}/profile` — a user's Profile object (the User object plus
 /// email, time zone and locale).
 #[utoipa::path(
+    context_path = "/api/v1",
     operation_id = "get_user_profile",
     tag = "Users",
     params(("user_id" = String, Path, description = "A user id, or `self`.")),
@@ -139,7 +142,7 @@ pub async fn show(
     ),
     security(("bearer" = [ShowProfile::SCOPE]))
 )]
-#[get("/api/v1/users/{user_id}/profile")]
+#[get("/users/{user_id}/profile")]
 #[tracing::instrument(skip_all, fields(user_id = auth.owner.id))]
 pub async fn profile(
     auth: Scoped<ShowProfile>,
