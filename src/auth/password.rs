@@ -37,10 +37,12 @@ impl PasswordWork {
         Ok(PasswordWork { threads })
     }
 
+    /// Whether `password` matches `stored`; `None` verifies against a dummy (see [`verify`]).
     pub async fn verify(&self, password: String, stored: Option<String>) -> Result<bool, AppError> {
         self.run(move || verify(&password, stored.as_deref())).await
     }
 
+    /// A new PHC string for `password`.
     pub async fn hash(&self, password: String) -> Result<String, AppError> {
         self.run(move || hash(&password)).await?.map_err(AppError::Unexpected)
     }
@@ -55,6 +57,7 @@ impl PasswordWork {
     }
 }
 
+/// Hashes a password into a PHC string.
 pub fn hash(password: &str) -> anyhow::Result<String> {
     let salt = SaltString::generate(&mut OsRng);
     argon2()
