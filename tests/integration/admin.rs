@@ -312,6 +312,26 @@ async fn the_all_tokens_page_filters_by_expiry_use_and_role() {
 }
 
 #[actix_web::test]
+async fn an_htmx_revoke_on_the_filtered_token_list_comes_back_to_that_list_without_a_referer() {
+    let w = world().await;
+    let page = "/admin/tokens?owner=student_only";
+    assert!(w.admin.get_html(page).await.contains("Homework helper"));
+    let revoke = format!("/admin/users/{}/tokens/{}/revoke", w.sam, w.sam_token);
+    let res = w.admin.htmx_post_on(page, &revoke, &[]).await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    assert_eq!(location(&res), page, "htmx swaps the list from where this leads");
+    let after = w.admin.get_html(page).await;
+    assert!(after.contains("Token “Homework helper” revoked. It no longer works."));
+    assert!(after.contains("No token matches these filters."));
+    // A page of another site, or of no token list, leads to the owner's profile.
+    w.app.signed_in("tess").await.create_token("Elsewhere", "30").await;
+    let profile = format!("/admin/users/{}", w.app.user_id("tess"));
+    let id = *token_ids(&w.admin.get_html(&profile).await).iter().max().unwrap();
+    let res = w.admin.htmx_post_on("/admin/audit", &format!("{profile}/tokens/{id}/revoke"), &[]).await;
+    assert_eq!(location(&res), profile);
+}
+
+#[actix_web::test]
 async fn the_audit_log_records_logins_and_failed_logins_with_the_address() {
     let w = world().await;
     w.app.browser().login("sam", "not the password").await;

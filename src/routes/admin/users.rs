@@ -401,8 +401,13 @@ pub async fn revoke(
 
 /// Back to the page the action came from — the account-wide token list, or the page of
 /// the profile's token list — else the profile. Only those paths of this site are taken.
+///
+/// htmx names the page in `HX-Current-URL` on every request; a plain form has only the
+/// `Referer`, which a browser may leave out. htmx swaps the list from where this leads, so
+/// it must not depend on a header that can go missing.
 fn redirect_back(req: &HttpRequest, user_id: i64) -> String {
-    let referer = req.headers().get("Referer").and_then(|v| v.to_str().ok()).unwrap_or_default();
+    let header = |name: &str| req.headers().get(name).and_then(|v| v.to_str().ok());
+    let referer = header("HX-Current-URL").or_else(|| header("Referer")).unwrap_or_default();
     let profile = format!("/admin/users/{user_id}");
     let path = referer.split_once("://").and_then(|(_, rest)| rest.find('/').map(|i| &rest[i..]));
     match path {
