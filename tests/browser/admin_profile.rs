@@ -64,7 +64,7 @@ async fn an_admin_revokes_a_students_token_on_the_profile_page_without_a_reload(
     page.click_text(&format!("#{id}"), "summary", "Revoke…").await;
     page.find_text(&format!("#{id}"), "button", "Yes, revoke").await.click().await.expect("confirm revoke");
     page.wait_text("#flash-area", "Token “Course notebook” revoked").await;
-    page.wait_text("#token-list .empty-state", "No tokens").await;
+    page.wait_text("#token-list .empty-state", "Nobody in the account holds a personal access token.").await;
     page.wait_htmx_idle().await;
     assert!(page.marker_survives().await, "the list was redrawn without a page load");
     assert_eq!(page.path().await, "/admin/tokens");
