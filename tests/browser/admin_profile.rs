@@ -46,6 +46,9 @@ async fn an_admin_revokes_a_students_token_on_the_profile_page_without_a_reload(
     page.wait_text("#tokens-title", "Access tokens (1)").await;
     page.wait_text("#activity", "token.deleted").await;
     page.wait_htmx_idle().await;
+    // The button pressed went with its row: focus moves to the list, not to the page's top.
+    let focused = page.js("return document.activeElement.id", vec![]).await;
+    assert_eq!(focused, "tokens-title", "focus after the revoke");
     assert!(page.marker_survives().await, "the row went without a page load");
     let other = row_id(&page, "Course notebook").await;
     assert!(page.is_visible(&format!("#{other}")).await, "the other token stays");
@@ -66,6 +69,8 @@ async fn an_admin_revokes_a_students_token_on_the_profile_page_without_a_reload(
     page.wait_text("#flash-area", "Token “Course notebook” revoked").await;
     page.wait_text("#token-list .empty-state", "Nobody in the account holds a personal access token.").await;
     page.wait_htmx_idle().await;
+    let focused = page.js("return document.activeElement.id", vec![]).await;
+    assert_eq!(focused, "token-list", "focus after the revoke");
     assert!(page.marker_survives().await, "the list was redrawn without a page load");
     assert_eq!(page.path().await, "/admin/tokens");
     j.shot(&page, "all-tokens-revoked").await;
