@@ -2,6 +2,7 @@
 
 mod admin;
 mod api;
+mod authority;
 mod cli;
 mod helpers;
 mod logs;
