@@ -83,8 +83,19 @@ impl PermissionSet {
         PermissionSet(0)
     }
 
-    pub fn all() -> Self {
-        Permission::ALL.into_iter().collect()
+    pub const fn all() -> Self {
+        let mut bits = 0;
+        let mut i = 0;
+        while i < Permission::ALL.len() {
+            bits |= Permission::ALL[i].bit();
+            i += 1;
+        }
+        PermissionSet(bits)
+    }
+
+    /// Whether every permission of `self` is among `other`'s.
+    pub const fn is_subset(self, other: PermissionSet) -> bool {
+        self.0 & !other.0 == 0
     }
 
     /// From the stored bits; bits that name no permission are dropped.

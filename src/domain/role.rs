@@ -63,6 +63,26 @@ pub fn is_student_only(enrollment: &[EnrollmentRole], account_role_count: usize)
         && enrollment.iter().all(|r| *r == EnrollmentRole::Student)
 }
 
+/// The name of a custom account role: trimmed, 1–60 characters, no control characters.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RoleName(String);
+
+impl RoleName {
+    pub const FIELD: &'static str = "name";
+
+    pub fn parse(input: &str) -> Result<RoleName, super::ValidationError> {
+        let s = input.trim();
+        if s.is_empty() || s.chars().count() > 60 || s.chars().any(char::is_control) {
+            return Err(super::ValidationError::new(Self::FIELD, "Enter a role name of 1 to 60 characters."));
+        }
+        Ok(RoleName(s.to_owned()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::EnrollmentRole::*;
@@ -92,6 +112,14 @@ mod tests {
     fn teachers_and_observers_are_not_student_only() {
         assert!(!is_student_only(&[Teacher], 0));
         assert!(!is_student_only(&[Observer], 0));
+    }
+
+    #[test]
+    fn role_names_are_trimmed_and_bounded() {
+        assert_eq!(RoleName::parse("  Auditor ").unwrap().as_str(), "Auditor");
+        assert!(RoleName::parse(" ").is_err());
+        assert!(RoleName::parse(&"r".repeat(61)).is_err());
+        assert!(RoleName::parse("a\u{0}b").is_err());
     }
 
     #[test]

@@ -4,6 +4,7 @@ use std::fmt;
 
 use chrono::{Duration, NaiveDate, NaiveDateTime};
 
+pub use super::authority::Refusal;
 use super::{Permission, PermissionSet, ValidationError};
 
 /// The ceiling of the student maximum lifetime, in days (Canvas: 120).
@@ -302,16 +303,6 @@ impl fmt::Display for TokenChange {
             TokenChange::Update => "update",
             TokenChange::Regenerate => "regenerate",
         })
-    }
-}
-
-/// Why a change is not allowed, in a sentence for the person.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Refusal(pub String);
-
-impl fmt::Display for Refusal {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
     }
 }
 

@@ -111,13 +111,13 @@ impl TokenDigest {
 /// Checks what a client presented: shape and checksum first, so a mistyped or invented
 /// token is refused without touching the database. Returns the digest to look up.
 pub fn verify_presented(presented: &str) -> Option<TokenDigest> {
-    if presented.len() != SECRET_LEN || !presented.starts_with(PREFIX) {
+    // The alphabet first: only then is every byte a character, and the split below cannot
+    // fall inside a multi-byte one (a client may send anything, `é` included).
+    let rest = presented.strip_prefix(PREFIX)?;
+    if presented.len() != SECRET_LEN || !rest.bytes().all(|b| b.is_ascii_alphanumeric()) {
         return None;
     }
     let (body, sum) = presented.split_at(SECRET_LEN - CHECKSUM_LEN);
-    if !body[PREFIX.len()..].bytes().all(|b| b.is_ascii_alphanumeric()) {
-        return None;
-    }
     (checksum(body) == sum).then(|| TokenDigest::of(presented))
 }
 
@@ -168,6 +168,16 @@ mod tests {
         assert_eq!(verify_presented(&s.expose()[..SECRET_LEN - 1]), None);
         assert_eq!(verify_presented(""), None);
         assert_eq!(verify_presented(&format!("tw_{}", "-".repeat(36))), None);
+    }
+
+    #[test]
+    fn non_ascii_input_of_the_right_length_is_refused_without_a_panic() {
+        // 29 + 2 (é is two bytes) + 5 = 36 bytes after the prefix: the length of a secret.
+        let sneaky = format!("tw_{}é{}", "a".repeat(29), "a".repeat(5));
+        assert_eq!(sneaky.len(), SECRET_LEN);
+        assert_eq!(verify_presented(&sneaky), None);
+        assert_eq!(verify_presented(&format!("tw_{}", "é".repeat(18))), None);
+        assert_eq!(verify_presented("é"), None);
     }
 
     #[test]
