@@ -1,4 +1,5 @@
-//! The subcommands: `serve` (default), `migrate`, `user create`.
+//! The subcommands: `serve` (default), `migrate`, `user create`, `token create`, `seed`.
+//! Each change goes through the service layer, as from the pages and the API.
 
 use std::io::Read;
 
@@ -11,6 +12,7 @@ use crate::config::{
 use crate::db;
 use crate::domain::{DisplayName, Email, EnrollmentRole, Login, Password};
 use crate::models::{AccountRole, NewUserData, User};
+use crate::services::{self, Actor, Via};
 
 pub fn run(cli: Cli) -> anyhow::Result<()> {
     let database_url = normalize_database_url(&cli.global.database_url);
@@ -21,7 +23,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
             let mut conn = db::connect(&database_url)?;
             let n = db::run_migrations(&mut conn)?;
             println!("{n} migration(s) applied");
-            if let Some(capped) = apply_upgrade_cap(&mut conn)? {
+            if let Some(capped) = services::tokens::apply_upgrade_cap(&mut conn)? {
                 println!("student maximum applied to existing tokens: {capped} token(s) capped");
             }
             Ok(())
@@ -53,10 +55,24 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
     }
 }
 
+/// The messages of a refused operation, one per line (`field: message` for input errors).
+fn refused(e: services::Error) -> anyhow::Error {
+    match e {
+        services::Error::Invalid(errors) => anyhow::anyhow!(
+            "{}",
+            errors.iter().map(|e| format!("{}: {}", e.field, e.message)).collect::<Vec<_>>().join("\n")
+        ),
+        other => anyhow::anyhow!("{other}"),
+    }
+}
+
 /// `token create`: the owner acts for themself, under the rules of the web form.
-pub fn create_token(database_url: &str, args: &TokenCreateArgs) -> anyhow::Result<crate::tokens::Issued> {
+pub fn create_token(
+    database_url: &str,
+    args: &TokenCreateArgs,
+) -> anyhow::Result<crate::services::tokens::Issued> {
     use crate::domain::token::ExpiryChoice;
-    use crate::tokens::{self, Actor, TokenDraft, TokenError};
+    use crate::services::tokens::{self, TokenDraft};
 
     let login = Login::parse(&args.login)?;
     let mut conn = db::connect(database_url)?;
@@ -64,12 +80,7 @@ pub fn create_token(database_url: &str, args: &TokenCreateArgs) -> anyhow::Resul
     let owner = User::find_by_login(&mut conn, &login)?
         .with_context(|| format!("no user with the login '{login}'"))?;
     let roles = User::roles(&mut conn, owner.id)?;
-    let actor = Actor {
-        id: owner.id,
-        permissions: roles.permissions(),
-        student_only: roles.is_student_only(),
-        ip: None,
-    };
+    let actor = Actor::user(owner.id, roles.permissions(), roles.is_student_only(), Via::Cli, None);
     let expiry = match args.expires_in_days {
         Some(d) if d >= 1 => ExpiryChoice::At(crate::domain::now() + chrono::Duration::days(d)),
         Some(_) => anyhow::bail!("--expires-in-days must be at least 1"),
@@ -80,13 +91,7 @@ pub fn create_token(database_url: &str, args: &TokenCreateArgs) -> anyhow::Resul
         scopes: Some(args.scopes.clone()),
         expiry: Some(Ok(expiry)),
     };
-    tokens::create(&mut conn, &actor, owner.id, &draft).map_err(|e| match e {
-        TokenError::Invalid(errors) => anyhow::anyhow!(
-            "{}",
-            errors.iter().map(|e| format!("{}: {}", e.field, e.message)).collect::<Vec<_>>().join("\n")
-        ),
-        other => anyhow::anyhow!("{other}"),
-    })
+    tokens::create(&mut conn, &actor, owner.id, &draft).map_err(refused)
 }
 
 fn serve(database_url: String, args: ServeArgs) -> anyhow::Result<()> {
@@ -100,13 +105,7 @@ fn serve(database_url: String, args: ServeArgs) -> anyhow::Result<()> {
     })
 }
 
-/// The one-time retroactive cap of SPEC 4.3, after migrations.
-pub fn apply_upgrade_cap(conn: &mut crate::db::DbConnection) -> anyhow::Result<Option<usize>> {
-    crate::tokens::apply_upgrade_cap(conn)
-        .map_err(|e| anyhow::anyhow!("could not apply the student cap: {e}"))
-}
-
-/// `user create`: every field is parsed by the same rules as the pages.
+/// `user create`: every field is parsed by the same rules as the pages; the operator acts.
 pub fn create_user(database_url: &str, args: &UserCreateArgs, password: &str) -> anyhow::Result<User> {
     let login = Login::parse(&args.login)?;
     let name = DisplayName::parse(&args.name)?;
@@ -134,5 +133,5 @@ pub fn create_user(database_url: &str, args: &UserCreateArgs, password: &str) ->
         .collect::<anyhow::Result<Vec<_>>>()?;
     let password_hash = crate::auth::password::hash(password.expose())?;
     let data = NewUserData { login, name, email, password_hash, roles, account_role_ids };
-    Ok(User::create(&mut conn, &data)?)
+    services::users::create(&mut conn, &Actor::operator(), &data).map_err(refused)
 }

@@ -3,14 +3,18 @@
 
 pub mod auth;
 pub mod cli;
+pub mod client;
 pub mod config;
 pub mod db;
 pub mod domain;
 pub mod error;
 pub mod flash;
+pub mod middleware;
 pub mod models;
 pub mod routes;
 pub mod seed;
+pub mod services;
 pub mod startup;
+pub mod state;
 pub mod telemetry;
-pub mod tokens;
+pub mod views;

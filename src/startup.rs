@@ -20,45 +20,7 @@ use crate::config::Settings;
 use crate::db::{self, DbPool};
 use crate::error::bad_input;
 use crate::models::User;
-
-/// Shared by every worker.
-pub struct AppState {
-    pub pool: DbPool,
-    pub settings: Settings,
-    pub login_limiter: LoginLimiter,
-    pub passwords: crate::auth::password::PasswordWork,
-    /// The first-run setup code, while no user exists.
-    pub setup_code: String,
-}
-
-impl AppState {
-    /// The client's address as the audit log records it.
-    pub fn client_ip(&self, req: &actix_web::HttpRequest) -> Option<String> {
-        crate::routes::client_ip(req, self.settings.serve.trust_proxy).map(|i| i.to_string())
-    }
-
-    /// The signed-in user as the actor of a token operation.
-    pub fn actor(
-        &self,
-        req: &actix_web::HttpRequest,
-        user: &crate::auth::CurrentUser,
-    ) -> crate::tokens::Actor {
-        crate::tokens::Actor::of(user, self.client_ip(req))
-    }
-}
-
-/// Middleware: a `HEAD` request is answered as the `GET` of the same URL would be, without
-/// the body (actix's HTTP/1 codec drops a HEAD response's body; the headers, the length
-/// included, stay). Uptime monitors and `curl -I` use HEAD; the routes name GET only.
-async fn head_as_get(
-    mut req: actix_web::dev::ServiceRequest,
-    next: actix_web::middleware::Next<impl actix_web::body::MessageBody>,
-) -> Result<actix_web::dev::ServiceResponse<impl actix_web::body::MessageBody>, actix_web::Error> {
-    if req.method() == actix_web::http::Method::HEAD {
-        req.head_mut().method = actix_web::http::Method::GET;
-    }
-    next.call(req).await
-}
+use crate::state::AppState;
 
 /// Makes glibc's malloc give large blocks back to the system as soon as they are freed.
 ///
@@ -97,7 +59,9 @@ impl Application {
             if applied > 0 {
                 tracing::info!(applied, "applied database migrations");
             }
-            if let Some(capped) = crate::cli::apply_upgrade_cap(&mut conn)? {
+            if let Some(capped) = crate::services::tokens::apply_upgrade_cap(&mut conn)
+                .map_err(|e| anyhow::anyhow!("could not apply the student cap: {e}"))?
+            {
                 tracing::info!(capped, "applied the student maximum lifetime to existing tokens");
             }
             let count = User::count(&mut conn).context("could not count users")?;
@@ -149,7 +113,8 @@ impl Application {
     }
 }
 
-/// Every minute: drop expired sessions and let the login limiter forget old keys.
+/// Every minute: drop expired sessions and secrets nobody came back for, and let the login
+/// limiter forget old keys.
 fn spawn_housekeeping(state: Arc<AppState>) {
     actix_web::rt::spawn(async move {
         let mut tick = actix_web::rt::time::interval(Duration::from_secs(60));
@@ -160,8 +125,9 @@ fn spawn_housekeeping(state: Arc<AppState>) {
             let idle = now - chrono::Duration::minutes(i64::from(state.settings.serve.idle_timeout_minutes));
             let absolute =
                 now - chrono::Duration::hours(i64::from(state.settings.serve.absolute_timeout_hours));
-            let purged = db::run(&state.pool, move |conn| {
-                Ok(crate::models::UserSession::purge_expired(conn, idle, absolute)?)
+            let purged = db::run(&state.pool, move |conn| -> Result<_, crate::services::Error> {
+                crate::models::UserSession::purge_expired(conn, idle, absolute)?;
+                crate::services::stash::purge(conn)
             })
             .await;
             if let Err(e) = purged {
@@ -204,11 +170,11 @@ fn run(listener: TcpListener, state: web::Data<AppState>) -> anyhow::Result<Serv
             // user → CSRF.
             .wrap(from_fn(crate::auth::csrf::protect))
             .wrap(from_fn(crate::auth::session::load_user))
-            .wrap(from_fn(crate::error::render_errors))
+            .wrap(from_fn(crate::middleware::render_errors))
             .wrap(flash)
             .wrap(sessions)
-            .wrap(from_fn(crate::auth::rate_limit::throttle_sign_in))
-            .wrap(from_fn(head_as_get))
+            .wrap(from_fn(crate::middleware::throttle_sign_in))
+            .wrap(from_fn(crate::middleware::head_as_get))
             // One line per request. The path only (%U): a query string may carry an
             // `access_token`, and nothing secret is ever logged.
             .wrap(

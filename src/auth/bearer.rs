@@ -19,14 +19,15 @@ use actix_web::http::header::AUTHORIZATION;
 use actix_web::{FromRequest, HttpRequest, web};
 use chrono::{Duration, NaiveDateTime};
 
+use crate::client::client_ip;
+use crate::domain::authority::TokenReach;
 use crate::domain::token::Scopes;
 use crate::domain::token_secret::verify_presented;
 use crate::domain::{Permission, PermissionSet, now};
+use crate::error::ApiError;
 use crate::models::{AccessToken, User};
-use crate::routes::api::ApiError;
-use crate::routes::client_ip;
-use crate::startup::AppState;
-use crate::tokens::Actor;
+use crate::services::{Actor, Via};
+use crate::state::AppState;
 
 /// The owner of the presented token: the API acts as this user, never as more.
 #[derive(Debug, Clone)]
@@ -44,6 +45,7 @@ pub struct ApiOwner {
 pub struct ApiToken {
     pub id: i64,
     pub scopes: Scopes,
+    pub expires_at: Option<NaiveDateTime>,
 }
 
 /// An authenticated API request.
@@ -56,14 +58,21 @@ pub struct ApiUser {
 }
 
 impl ApiUser {
-    /// The owner as the actor of token operations: a token never exceeds its owner.
+    /// The owner as the actor, through this token: a token never exceeds its owner, and
+    /// gives the tokens it creates or changes no more than its own reach (SPEC 4.13).
     pub fn actor(&self) -> Actor {
-        Actor {
-            id: self.owner.id,
-            permissions: self.owner.permissions,
-            student_only: self.owner.student_only,
-            ip: self.ip.clone(),
-        }
+        let reach = TokenReach {
+            token_id: self.token.id,
+            scopes: self.token.scopes.clone(),
+            expires_at: self.token.expires_at,
+        };
+        Actor::user(
+            self.owner.id,
+            self.owner.permissions,
+            self.owner.student_only,
+            Via::Token(reach),
+            self.ip.clone(),
+        )
     }
 
     pub fn can(&self, p: Permission) -> bool {
@@ -176,12 +185,14 @@ pub async fn authenticate(req: &HttpRequest) -> Result<ApiUser, ApiError> {
     };
     let state = req
         .app_data::<web::Data<AppState>>()
-        .ok_or_else(|| ApiError::App(anyhow::anyhow!("AppState is not registered").into()))?
+        .ok_or_else(|| {
+            ApiError::App(crate::error::AppError::Unexpected(anyhow::anyhow!("AppState is not registered")))
+        })?
         .clone();
     let serve = &state.settings.serve;
     let interval_secs = serve.token_last_used_interval_secs;
-    let ip = client_ip(req, serve.trust_proxy).map(|i| i.to_string());
-    let lookup = crate::db::run(&state.pool, move |conn| {
+    let ip = client_ip(req, serve).map(|i| i.to_string());
+    let lookup = crate::db::run(&state.pool, move |conn| -> Result<Lookup, ApiError> {
         let Some((token, owner, roles)) = AccessToken::find_by_digest_with_owner(conn, &digest)? else {
             return Ok(Lookup::Refused("unknown", None));
         };
@@ -210,7 +221,7 @@ pub async fn authenticate(req: &HttpRequest) -> Result<ApiUser, ApiError> {
                 permissions: roles.permissions(),
                 student_only: roles.is_student_only(),
             },
-            token: ApiToken { id: token.id, scopes: token.scope_set() },
+            token: ApiToken { id: token.id, scopes: token.scope_set(), expires_at: token.expires_at },
             ip,
         })))
     })
@@ -294,7 +305,7 @@ mod tests {
                 permissions: PermissionSet::empty(),
                 student_only: true,
             },
-            token: ApiToken { id: 1, scopes: Scopes::parse(scopes).unwrap() },
+            token: ApiToken { id: 1, scopes: Scopes::parse(scopes).unwrap(), expires_at: None },
             ip: None,
         };
         assert!(user(&[]).require_scope(DeleteToken::SCOPE).is_ok());

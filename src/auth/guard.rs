@@ -9,19 +9,35 @@ use actix_web::dev::Payload;
 use actix_web::{FromRequest, HttpMessage, HttpRequest};
 
 use super::CurrentUser;
-use crate::domain::Permission;
+use crate::domain::{Permission, PermissionSet};
 use crate::error::AppError;
 
+/// What a guard asks of the signed-in user's permissions: one of them, or any of several.
 pub trait PermissionMarker {
-    const PERMISSION: Permission;
+    /// The permissions of which the holder needs at least one.
+    const ANY_OF: &'static [Permission];
+
+    fn allows(held: PermissionSet) -> bool {
+        Self::ANY_OF.iter().any(|p| held.contains(*p))
+    }
+
+    /// "You need the users.manage permission for this." (or "… one of …").
+    fn refusal() -> String {
+        let keys: Vec<&str> = Self::ANY_OF.iter().map(|p| p.key()).collect();
+        match keys.as_slice() {
+            [one] => format!("You need the {one} permission for this."),
+            many => format!("You need one of the permissions {} for this.", many.join(", ")),
+        }
+    }
 }
 
 macro_rules! marker {
-    ($name:ident, $perm:expr) => {
+    ($(#[$doc:meta])* $name:ident, $($perm:expr),+) => {
+        $(#[$doc])*
         #[derive(Debug)]
         pub struct $name;
         impl PermissionMarker for $name {
-            const PERMISSION: Permission = $perm;
+            const ANY_OF: &'static [Permission] = &[$($perm),+];
         }
     };
 }
@@ -31,6 +47,22 @@ marker!(CreateUpdateTokens, Permission::CreateUpdateTokens);
 marker!(DeleteTokens, Permission::DeleteTokens);
 marker!(ManageUsers, Permission::ManageUsers);
 marker!(AccountSettings, Permission::AccountSettings);
+marker!(
+    /// The audit log and a profile's recent activity show every token's purpose, hint and
+    /// id and every address: the same data as the profile page's tokens or the user list.
+    ReadAudit,
+    Permission::ViewTokens,
+    Permission::ManageUsers
+);
+marker!(
+    /// A user's profile page: for whoever oversees users or their tokens (not for a holder
+    /// of `account.settings` alone, who has no business with people).
+    SeeProfiles,
+    Permission::ViewTokens,
+    Permission::CreateUpdateTokens,
+    Permission::DeleteTokens,
+    Permission::ManageUsers
+);
 
 /// A signed-in user proven to hold `P`'s permission.
 #[derive(Debug)]
@@ -56,36 +88,8 @@ impl<P: PermissionMarker> FromRequest for Require<P> {
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
         let result = match req.extensions().get::<CurrentUser>() {
             None => Err(AppError::LoginRequired),
-            Some(u) if u.can(P::PERMISSION) => Ok(Require(u.clone(), PhantomData)),
-            Some(_) => {
-                Err(AppError::Forbidden(format!("You need the {} permission for this.", P::PERMISSION.key())))
-            }
-        };
-        ready(result)
-    }
-}
-
-/// A signed-in user holding at least one account-level permission: the door to the admin
-/// pages, each of which then shows only what the holder's permissions allow.
-#[derive(Debug)]
-pub struct AnyAdmin(CurrentUser);
-
-impl Deref for AnyAdmin {
-    type Target = CurrentUser;
-    fn deref(&self) -> &CurrentUser {
-        &self.0
-    }
-}
-
-impl FromRequest for AnyAdmin {
-    type Error = AppError;
-    type Future = Ready<Result<Self, Self::Error>>;
-
-    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        let result = match req.extensions().get::<CurrentUser>() {
-            None => Err(AppError::LoginRequired),
-            Some(u) if u.permissions.any_admin() => Ok(AnyAdmin(u.clone())),
-            Some(_) => Err(AppError::Forbidden("This page is for administrators.".into())),
+            Some(u) if P::allows(u.permissions) => Ok(Require(u.clone(), PhantomData)),
+            Some(_) => Err(AppError::Forbidden(P::refusal())),
         };
         ready(result)
     }

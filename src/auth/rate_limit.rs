@@ -5,18 +5,9 @@ use std::net::IpAddr;
 use std::num::NonZeroU32;
 use std::time::Duration;
 
-use actix_web::body::{EitherBody, MessageBody};
-use actix_web::dev::{ServiceRequest, ServiceResponse};
-use actix_web::http::header::RETRY_AFTER;
-use actix_web::http::{Method, StatusCode};
-use actix_web::middleware::Next;
-use actix_web::{HttpMessage, HttpResponse, web};
-use futures_util::StreamExt;
 use governor::clock::{Clock, DefaultClock};
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
-use tokio::sync::Semaphore;
-
-use crate::startup::AppState;
+use tokio::sync::{Semaphore, SemaphorePermit};
 
 pub struct LoginLimiter {
     per_ip: DefaultKeyedRateLimiter<IpAddr>,
@@ -77,6 +68,11 @@ impl LoginLimiter {
     }
 
     /// Forgets keys whose budget is full again (call now and then to bound memory).
+    /// A place among the refused attempts held back for [`TARPIT`]; `None` when all are taken.
+    pub fn hold(&self) -> Option<SemaphorePermit<'_>> {
+        self.tarpit.try_acquire().ok()
+    }
+
     pub fn shrink(&self) {
         self.per_ip.retain_recent();
         self.per_login.retain_recent();
@@ -87,60 +83,11 @@ impl LoginLimiter {
     }
 }
 
-/// How much of a refused sign-in form is read to keep its connection open.
-const DRAIN_LIMIT: usize = 16 * 1024;
-
-/// Middleware: a sign-in attempt from an address that has used up its budget is refused
-/// here, before the session, the CSRF token and the form are read, with a small 429 page
-/// sent after [`TARPIT`]. A flood of guesses then costs the server little more than
-/// reading the request, and the API and the pages keep their share of the machine.
-pub async fn throttle_sign_in(
-    mut req: ServiceRequest,
-    next: Next<impl MessageBody>,
-) -> Result<ServiceResponse<EitherBody<impl MessageBody>>, actix_web::Error> {
-    if req.method() == Method::POST && req.path() == "/login" {
-        let state = req.app_data::<web::Data<AppState>>().expect("AppState is registered").clone();
-        let ip = crate::routes::client_ip(req.request(), state.settings.serve.trust_proxy)
-            .unwrap_or(IpAddr::from([0, 0, 0, 0]));
-        if let Err(wait) = state.login_limiter.check_ip(ip) {
-            if state.login_limiter.should_warn(ip) {
-                tracing::warn!(%ip, "sign-in attempts throttled for this address (logged once a minute)");
-            }
-            // Read the (small) form without parsing it: a request whose body is left unread
-            // ends its connection, and a client that reconnects for every attempt costs the
-            // server far more than the attempt itself.
-            let mut payload = req.take_payload();
-            let mut read = 0;
-            while let Some(Ok(chunk)) = payload.next().await {
-                read += chunk.len();
-                if read > DRAIN_LIMIT {
-                    break;
-                }
-            }
-            if let Ok(_slot) = state.login_limiter.tarpit.try_acquire() {
-                actix_web::rt::time::sleep(TARPIT.min(wait)).await;
-            }
-            let res = too_many_attempts(wait);
-            return Ok(req.into_response(res).map_into_right_body());
-        }
-    }
-    next.call(req).await.map(ServiceResponse::map_into_left_body)
-}
-
 /// What a throttled person is told, and the `Retry-After` seconds that go with it.
 pub fn refusal(wait: Duration) -> (u64, String) {
     let secs = wait.as_secs().max(1);
     let unit = if secs == 1 { "second" } else { "seconds" };
     (secs, format!("Too many sign-in attempts. Wait {secs} {unit}, then try again."))
-}
-
-/// 429 with `Retry-After`, as a page a person can read.
-fn too_many_attempts(wait: Duration) -> HttpResponse {
-    let (secs, message) = refusal(wait);
-    let mut res =
-        crate::error::plain_error_page(StatusCode::TOO_MANY_REQUESTS, "Too many sign-in attempts", message);
-    res.headers_mut().insert(RETRY_AFTER, secs.into());
-    res
 }
 
 #[cfg(test)]

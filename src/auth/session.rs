@@ -18,7 +18,9 @@ use crate::domain::{Permission, PermissionSet};
 use crate::error::AppError;
 use crate::models::UserSession;
 use crate::models::session::session_digest;
-use crate::startup::AppState;
+use crate::services::stash::StashKey;
+use crate::services::{Actor, Via};
+use crate::state::AppState;
 
 /// Session keys.
 pub const SESSION_ID_KEY: &str = "sid";
@@ -36,11 +38,18 @@ pub struct CurrentUser {
     pub student_only: bool,
     /// Digest of the session id, so the session can end itself or be spared.
     pub session_digest: String,
+    /// Where this session's once-only secrets wait for the page that shows them.
+    pub stash: StashKey,
 }
 
 impl CurrentUser {
     pub fn can(&self, p: Permission) -> bool {
         self.permissions.contains(p)
+    }
+
+    /// This user, signed in through this session, as the actor of a service operation.
+    pub fn actor(&self, ip: Option<String>) -> Actor {
+        Actor::user(self.id, self.permissions, self.student_only, Via::Session, ip)
     }
 }
 
@@ -67,9 +76,10 @@ pub async fn load_user(
     if let Some(sid) = session.get::<String>(SESSION_ID_KEY).unwrap_or(None) {
         let state = req.app_data::<web::Data<AppState>>().expect("AppState is registered").clone();
         let digest = session_digest(&sid);
+        let stash = StashKey::derive(&state.settings.session_key, &sid, digest.clone());
         let serve = &state.settings.serve;
         let timeouts = SessionTimeouts::new(serve.idle_timeout_minutes, serve.absolute_timeout_hours);
-        let lookup = crate::db::run(&state.pool, move |conn| {
+        let lookup = crate::db::run(&state.pool, move |conn| -> Result<Lookup, AppError> {
             let Some((row, user, roles)) = UserSession::find_with_user(conn, &digest)? else {
                 return Ok(Lookup::Ended);
             };
@@ -88,6 +98,7 @@ pub async fn load_user(
                 permissions: roles.permissions(),
                 student_only: roles.is_student_only(),
                 session_digest: digest,
+                stash,
             }))
         })
         .await?;

@@ -222,28 +222,41 @@ pub fn redact(url: &str) -> String {
     }
 }
 
-/// Runs blocking database work off the async executor with a pooled connection.
-/// A pool that cannot hand out a connection means the database is down: 503.
-pub async fn run<T, F>(pool: &DbPool, f: F) -> Result<T, crate::error::AppError>
+/// Why [`run`] could not do its work: before any query ran.
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    /// The pool could hand out no connection in time: the database is down or saturated.
+    #[error("no database connection could be had")]
+    Unavailable(#[source] PoolError),
+    /// The work did not finish: it panicked, or the runtime is shutting down.
+    #[error("the database work did not finish: {0}")]
+    Aborted(String),
+}
+
+/// Runs blocking database work off the async executor with a pooled connection, and hands
+/// back whatever the work returns. The error type is the caller's (a service error, a
+/// page's or the API's): each knows what a lost database means for its client.
+pub async fn run<T, E, F>(pool: &DbPool, f: F) -> Result<T, E>
 where
-    F: FnOnce(&mut DbConnection) -> Result<T, crate::error::AppError> + Send + 'static,
+    F: FnOnce(&mut DbConnection) -> Result<T, E> + Send + 'static,
     T: Send + 'static,
+    E: From<RunError> + Send + 'static,
 {
     let pool = pool.clone();
     actix_web::web::block(move || {
-        let unavailable = |e: PoolError| crate::error::AppError::Unavailable(e.into());
-        let mut conn = pool.get().map_err(unavailable)?;
+        let mut conn = pool.get().map_err(RunError::Unavailable)?;
         // Dead connections are dropped as they fail their check; at most one try per slot.
         for _ in 0..pool.max_size() {
             if conn.check_after_outage() {
                 break;
             }
             drop(conn);
-            conn = pool.get().map_err(unavailable)?;
+            conn = pool.get().map_err(RunError::Unavailable)?;
         }
         f(&mut conn)
     })
-    .await?
+    .await
+    .map_err(|e| RunError::Aborted(e.to_string()))?
 }
 
 #[cfg(test)]

@@ -93,6 +93,16 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    secret_stashes (id) {
+        id -> BigInt,
+        session_digest -> Text,
+        page -> Text,
+        sealed -> Text,
+        created_at -> Timestamp,
+    }
+}
+
 diesel::joinable!(access_tokens -> users (user_id));
 
 diesel::joinable!(user_roles -> users (user_id));
@@ -109,4 +119,5 @@ diesel::allow_tables_to_appear_in_same_query!(
     user_sessions,
     account_settings,
     audit_events,
+    secret_stashes,
 );

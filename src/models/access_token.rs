@@ -109,18 +109,20 @@ impl AccessToken {
             .get_result(conn)
     }
 
-    /// A user's token by its hint (Canvas lets clients address tokens so).
+    /// A user's tokens with this hint (Canvas lets clients address tokens so): two at most,
+    /// enough to tell a hint that names one token from one that two tokens share.
     pub fn find_for_user_by_hint(
         conn: &mut DbConnection,
         user_id: i64,
         hint: &str,
-    ) -> QueryResult<AccessToken> {
+    ) -> QueryResult<Vec<AccessToken>> {
         access_tokens::table
             .filter(access_tokens::user_id.eq(user_id))
             .filter(access_tokens::hint.eq(hint))
             .order(access_tokens::id.desc())
+            .limit(2)
             .select(AccessToken::as_select())
-            .first(conn)
+            .load(conn)
     }
 
     /// The token behind a presented secret, with its owner and the owner's roles: one
@@ -161,20 +163,21 @@ impl AccessToken {
             .execute(conn)
     }
 
-    /// Replaces the secret (digest and hint) and the expiry.
+    /// Replaces the secret (digest and hint) and sets the state (`pending` when someone
+    /// other than the owner regenerated it).
     pub fn replace_secret(
         conn: &mut DbConnection,
         id: i64,
         digest: &TokenDigest,
         hint: &str,
-        expires_at: Option<NaiveDateTime>,
+        workflow_state: &str,
         now: NaiveDateTime,
     ) -> QueryResult<usize> {
         diesel::update(access_tokens::table.find(id))
             .set((
                 access_tokens::digest.eq(digest.as_str()),
                 access_tokens::hint.eq(hint),
-                access_tokens::expires_at.eq(expires_at),
+                access_tokens::workflow_state.eq(workflow_state),
                 access_tokens::updated_at.eq(now),
             ))
             .execute(conn)

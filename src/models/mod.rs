@@ -8,6 +8,7 @@ pub mod access_token;
 pub mod account_role;
 pub mod account_settings;
 pub mod audit_event;
+pub mod secret_stash;
 pub mod session;
 pub mod user;
 
@@ -15,6 +16,7 @@ pub use access_token::{AccessToken, NewAccessToken, OwnerFilter, TokenFilter};
 pub use account_role::AccountRole;
 pub use account_settings::{AccountSettings, SettingsChange};
 pub use audit_event::{AuditAction, AuditEvent, AuditQuery, NewAuditEvent};
+pub use secret_stash::SecretStash;
 pub use session::UserSession;
 pub use user::{CreateUserError, NewUserData, User, UserPage, UserRoles, UserState};
 

@@ -83,6 +83,16 @@ impl UserSession {
         user_sessions::table.filter(user_sessions::user_id.eq(user_id)).count().get_result(conn)
     }
 
+    /// Ends every session of a user but the one with digest `keep`; returns how many ended.
+    pub fn end_all_but(conn: &mut DbConnection, user_id: i64, keep: &str) -> QueryResult<usize> {
+        diesel::delete(
+            user_sessions::table
+                .filter(user_sessions::user_id.eq(user_id))
+                .filter(user_sessions::id_digest.ne(keep)),
+        )
+        .execute(conn)
+    }
+
     /// Ends every session of a user; returns how many there were.
     pub fn end_all_for_user(conn: &mut DbConnection, user_id: i64) -> QueryResult<usize> {
         diesel::delete(user_sessions::table.filter(user_sessions::user_id.eq(user_id))).execute(conn)

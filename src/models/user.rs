@@ -2,7 +2,7 @@ use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
 use super::{AccountRole, is_unique_violation};
-use crate::db::schema::{user_account_roles, user_roles, user_sessions, users};
+use crate::db::schema::{user_account_roles, user_roles, users};
 use crate::db::{DbConnection, on_backend};
 use crate::domain::{DisplayName, Email, EnrollmentRole, Login, PermissionSet, is_student_only};
 
@@ -256,30 +256,40 @@ impl User {
         users::table.filter(users::id.eq_any(ids)).select((users::id, users::name)).load(conn)
     }
 
-    /// Creates a user with their roles, in one transaction.
+    /// Creates a user with their roles (call inside a transaction: two statements and more).
     pub fn create(conn: &mut DbConnection, data: &NewUserData) -> Result<User, CreateUserError> {
-        crate::db::write_transaction(conn, |conn| {
-            let now = crate::domain::now();
-            let row = NewUser {
-                login: data.login.as_str(),
-                name: data.name.as_str(),
-                email: data.email.as_str(),
-                password_hash: &data.password_hash,
-                state: UserState::Active.key(),
-                created_at: now,
-                updated_at: now,
-            };
-            diesel::insert_into(users::table).values(&row).execute(conn).map_err(|e| {
-                if is_unique_violation(&e) {
-                    CreateUserError::DuplicateLogin(data.login.to_string())
-                } else {
-                    CreateUserError::Database(e)
-                }
-            })?;
-            let user = User::find_by_login(conn, &data.login)?.ok_or(diesel::result::Error::NotFound)?;
-            User::replace_roles(conn, user.id, &data.roles, &data.account_role_ids)?;
-            Ok(user)
-        })
+        let now = crate::domain::now();
+        let row = NewUser {
+            login: data.login.as_str(),
+            name: data.name.as_str(),
+            email: data.email.as_str(),
+            password_hash: &data.password_hash,
+            state: UserState::Active.key(),
+            created_at: now,
+            updated_at: now,
+        };
+        diesel::insert_into(users::table).values(&row).execute(conn).map_err(|e| {
+            if is_unique_violation(&e) {
+                CreateUserError::DuplicateLogin(data.login.to_string())
+            } else {
+                CreateUserError::Database(e)
+            }
+        })?;
+        let user = User::find_by_login(conn, &data.login)?.ok_or(diesel::result::Error::NotFound)?;
+        User::replace_roles(conn, user.id, &data.roles, &data.account_role_ids)?;
+        Ok(user)
+    }
+
+    /// How many active users hold the built-in `Account Admin` role.
+    pub fn active_admin_count(conn: &mut DbConnection) -> QueryResult<i64> {
+        use crate::db::schema::account_roles;
+        user_account_roles::table
+            .inner_join(account_roles::table)
+            .inner_join(users::table)
+            .filter(account_roles::built_in.eq(true))
+            .filter(users::state.eq(UserState::Active.key()))
+            .count()
+            .get_result(conn)
     }
 
     /// Sets a user's enrollment and account roles to exactly these.
@@ -327,41 +337,18 @@ impl User {
         Ok(UserRoles { enrollment, account: AccountRole::for_user(conn, user_id)? })
     }
 
-    /// Suspends or reactivates a user. Suspension ends every session of theirs.
+    /// Sets a user's state (the service ends their sessions when it suspends them).
     pub fn set_state(conn: &mut DbConnection, user_id: i64, state: UserState) -> QueryResult<usize> {
-        crate::db::write_transaction(conn, |conn| {
-            let n = diesel::update(users::table.find(user_id))
-                .set((users::state.eq(state.key()), users::updated_at.eq(crate::domain::now())))
-                .execute(conn)?;
-            if state == UserState::Suspended {
-                diesel::delete(user_sessions::table.filter(user_sessions::user_id.eq(user_id)))
-                    .execute(conn)?;
-            }
-            Ok(n)
-        })
+        diesel::update(users::table.find(user_id))
+            .set((users::state.eq(state.key()), users::updated_at.eq(crate::domain::now())))
+            .execute(conn)
     }
 
-    /// Stores a new password hash and ends every session of the user but `keep` (the
-    /// digest of the session that made the change, if any).
-    pub fn set_password_hash(
-        conn: &mut DbConnection,
-        user_id: i64,
-        hash: &str,
-        keep: Option<&str>,
-    ) -> QueryResult<()> {
-        crate::db::write_transaction(conn, |conn| {
-            diesel::update(users::table.find(user_id))
-                .set((users::password_hash.eq(hash), users::updated_at.eq(crate::domain::now())))
-                .execute(conn)?;
-            let sessions = user_sessions::table.filter(user_sessions::user_id.eq(user_id));
-            match keep {
-                Some(digest) => {
-                    diesel::delete(sessions.filter(user_sessions::id_digest.ne(digest))).execute(conn)?
-                }
-                None => diesel::delete(sessions).execute(conn)?,
-            };
-            Ok(())
-        })
+    /// Stores a new password hash.
+    pub fn set_password_hash(conn: &mut DbConnection, user_id: i64, hash: &str) -> QueryResult<usize> {
+        diesel::update(users::table.find(user_id))
+            .set((users::password_hash.eq(hash), users::updated_at.eq(crate::domain::now())))
+            .execute(conn)
     }
 }
 

@@ -6,14 +6,15 @@ use actix_web_flash_messages::FlashMessage;
 use askama::Template;
 use serde::Deserialize;
 
-use super::forms::FieldErrors;
-use super::page::PageCtx;
 use super::{render, render_with, see_other};
 use crate::auth::CurrentUser;
 use crate::domain::{Password, ValidationError};
 use crate::error::AppError;
-use crate::models::{AuditAction, NewAuditEvent, User, UserRoles};
-use crate::startup::AppState;
+use crate::models::{User, UserRoles};
+use crate::services::account;
+use crate::state::AppState;
+use crate::views::forms::FieldErrors;
+use crate::views::page::PageCtx;
 
 #[derive(Template)]
 #[template(path = "account/show.html")]
@@ -25,7 +26,10 @@ struct AccountPage {
 }
 
 async fn load(state: &AppState, id: i64) -> Result<(User, UserRoles), AppError> {
-    crate::db::run(&state.pool, move |conn| Ok((User::find(conn, id)?, User::roles(conn, id)?))).await
+    crate::db::run(&state.pool, move |conn| {
+        Ok::<_, AppError>((User::find(conn, id)?, User::roles(conn, id)?))
+    })
+    .await
 }
 
 /// `GET /settings/account`
@@ -64,25 +68,17 @@ pub async fn change_password(
     if new.is_some() && form.new_password != form.new_password_confirm {
         errors.add("new_password_confirm", "The two passwords differ.");
     }
-    let ip = state.client_ip(&req);
     let (id, keep) = (me.id, me.session_digest.clone());
-    let stored = crate::db::run(&state.pool, move |conn| Ok(User::find(conn, id)?.password_hash)).await?;
+    let stored =
+        crate::db::run(&state.pool, move |conn| Ok::<_, AppError>(User::find(conn, id)?.password_hash))
+            .await?;
     if !state.passwords.verify(form.current_password, Some(stored)).await? {
         errors.add("current_password", "That is not your current password.");
     }
     if let (Some(new), true) = (new, errors.is_empty()) {
         let hash = state.passwords.hash(new.expose().to_owned()).await?;
-        crate::db::run(&state.pool, move |conn| {
-            User::set_password_hash(conn, id, &hash, Some(&keep))?;
-            NewAuditEvent::new(AuditAction::PasswordChanged)
-                .actor(id)
-                .subject(id)
-                .details("other sessions ended")
-                .ip(ip)
-                .record(conn)?;
-            Ok(())
-        })
-        .await?;
+        let who = state.actor(&req, &me);
+        crate::db::run(&state.pool, move |conn| account::change_password(conn, &who, &hash, &keep)).await?;
     }
     if errors.is_empty() {
         FlashMessage::success("Your password has been changed. Every other session has been signed out.")

@@ -2,7 +2,7 @@ use actix_web::{HttpResponse, get, web};
 use diesel::connection::SimpleConnection;
 
 use crate::error::AppError;
-use crate::startup::AppState;
+use crate::state::AppState;
 
 /// `GET /healthz` — the process is up (touches no database).
 #[get("/healthz")]

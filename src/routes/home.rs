@@ -1,12 +1,12 @@
 use actix_web::{HttpResponse, get, web};
 use askama::Template;
 
-use super::page::PageCtx;
 use super::{render, see_other};
 use crate::auth::CurrentUser;
 use crate::error::AppError;
 use crate::models::User;
-use crate::startup::AppState;
+use crate::state::AppState;
+use crate::views::page::PageCtx;
 
 #[derive(Template)]
 #[template(path = "home.html")]
@@ -24,7 +24,7 @@ pub async fn index(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, AppError> {
     let Some(user) = user else {
-        let users = crate::db::run(&state.pool, |conn| Ok(User::count(conn)?)).await?;
+        let users = crate::db::run(&state.pool, |conn| Ok::<_, AppError>(User::count(conn)?)).await?;
         return Ok(see_other(if users == 0 { "/setup" } else { "/login" }));
     };
     render(&HomePage { ctx, name: user.name, student_only: user.student_only })

@@ -4,19 +4,16 @@ pub mod account;
 pub mod admin;
 pub mod api;
 pub mod assets;
-pub mod forms;
 pub mod health;
 pub mod home;
-pub mod page;
+pub mod issued;
 pub mod session;
 pub mod settings;
 pub mod setup;
-pub mod token_view;
-
-use std::net::IpAddr;
 
 use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
+use url::{Position, Url};
 
 use crate::error::AppError;
 
@@ -72,11 +69,54 @@ pub fn is_htmx(req: &HttpRequest) -> bool {
     req.headers().contains_key("HX-Request")
 }
 
-/// The client's address: the TCP peer, or the first X-Forwarded-For hop behind a trusted proxy.
-pub fn client_ip(req: &HttpRequest, trust_proxy: bool) -> Option<IpAddr> {
-    let info = req.connection_info();
-    let raw = if trust_proxy { info.realip_remote_addr() } else { info.peer_addr() };
-    raw.and_then(|s| {
-        s.parse::<IpAddr>().ok().or_else(|| s.parse::<std::net::SocketAddr>().ok().map(|a| a.ip()))
-    })
+/// Where a relative reference leads when it is followed from this site, as the path (with
+/// query and fragment) to redirect to — or `None` when it would leave the site. Decided by
+/// parsing as a browser does (WHATWG URL: tabs and newlines dropped, `\` read as `/`), so
+/// `//evil.example`, `/<TAB>/evil.example`, `/\evil.example` and `https://evil.example` are
+/// all recognised for what they are.
+pub fn on_this_site(reference: &str) -> Option<String> {
+    let base = Url::parse("http://this-site.invalid/").expect("a literal URL");
+    let url = base.join(reference).ok()?;
+    (url.origin() == base.origin()).then(|| url[Position::BeforePath..].to_owned())
+}
+
+/// The path (with query) of an absolute URL such as a `Referer`: where on this site to go
+/// back to. Whatever host it named, only its path is kept.
+pub fn local_path(absolute: &str) -> Option<String> {
+    let url = Url::parse(absolute).ok()?;
+    matches!(url.scheme(), "http" | "https")
+        .then(|| url[Position::BeforePath..Position::AfterQuery].to_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_references_that_stay_on_this_site_are_followed() {
+        assert_eq!(on_this_site("/settings/tokens").as_deref(), Some("/settings/tokens"));
+        assert_eq!(on_this_site("/admin/users?q=a#x").as_deref(), Some("/admin/users?q=a#x"));
+        for away in [
+            "//evil.example",
+            "/\t/evil.example",
+            "/\\evil.example",
+            "\\\\evil.example",
+            "https://evil.example",
+            "javascript:alert(1)",
+            "/\n/evil.example",
+        ] {
+            assert_eq!(on_this_site(away), None, "{away:?}");
+        }
+        assert_eq!(on_this_site("relative").as_deref(), Some("/relative"), "still on this site");
+    }
+
+    #[test]
+    fn a_referer_gives_its_path_and_query() {
+        assert_eq!(
+            local_path("http://h:8080/admin/tokens?show=expired#t").as_deref(),
+            Some("/admin/tokens?show=expired")
+        );
+        assert_eq!(local_path("not a url"), None);
+        assert_eq!(local_path("javascript:alert(1)"), None);
+    }
 }

@@ -7,13 +7,14 @@ use actix_web_flash_messages::FlashMessage;
 use askama::Template;
 use serde::Deserialize;
 
-use super::page::PageCtx;
-use super::{client_ip, render, render_with, see_other};
+use super::{on_this_site, render, render_with, see_other};
 use crate::auth::{self, CurrentUser};
 use crate::domain::Login;
 use crate::error::AppError;
-use crate::models::{AuditAction, NewAuditEvent, User, UserSession};
-use crate::startup::AppState;
+use crate::models::User;
+use crate::services::sessions::{self, SignIn};
+use crate::state::AppState;
+use crate::views::page::PageCtx;
 
 #[derive(Template)]
 #[template(path = "session/login.html")]
@@ -29,12 +30,9 @@ pub struct NextQuery {
     next: Option<String>,
 }
 
-/// Only same-site paths: `/x` yes, `//evil` or `https://evil` no.
+/// Where to go after signing in: a path on this site, else the start page.
 fn safe_next(next: Option<&str>) -> String {
-    match next {
-        Some(n) if n.starts_with('/') && !n.starts_with("//") && !n.starts_with("/\\") => n.to_owned(),
-        _ => "/".to_owned(),
-    }
+    next.filter(|n| !n.is_empty()).and_then(on_this_site).unwrap_or_else(|| "/".to_owned())
 }
 
 /// `GET /login`
@@ -48,7 +46,7 @@ pub async fn login_form(
     if user.is_some() {
         return Ok(see_other(&safe_next(query.next.as_deref())));
     }
-    if crate::db::run(&state.pool, |conn| Ok(User::count(conn)?)).await? == 0 {
+    if crate::db::run(&state.pool, |conn| Ok::<_, AppError>(User::count(conn)?)).await? == 0 {
         return Ok(see_other("/setup"));
     }
     render(&LoginPage { ctx, login: String::new(), next: safe_next(query.next.as_deref()), error: None })
@@ -59,11 +57,6 @@ pub struct LoginForm {
     login: String,
     password: String,
     next: Option<String>,
-}
-
-enum Outcome {
-    SignedIn(String),
-    Refused,
 }
 
 /// `POST /login`
@@ -78,7 +71,7 @@ pub async fn login(
 ) -> Result<HttpResponse, AppError> {
     let form = form.into_inner();
     let next = safe_next(form.next.as_deref());
-    let ip = client_ip(&req, state.settings.serve.trust_proxy);
+    let ip = crate::client::client_ip(&req, &state.settings.serve);
     let page = |ctx, error: &str| LoginPage {
         ctx,
         login: form.login.clone(),
@@ -99,47 +92,29 @@ pub async fn login(
 
     let user_agent = req.headers().get("User-Agent").and_then(|v| v.to_str().ok()).map(str::to_owned);
     let login = form.login.clone();
-    let user = crate::db::run(&state.pool, move |conn| match Login::parse(&login) {
-        Ok(l) => Ok(User::find_by_login(conn, &l)?),
-        Err(_) => Ok(None),
+    let user = crate::db::run(&state.pool, move |conn| -> Result<_, AppError> {
+        match Login::parse(&login) {
+            Ok(l) => Ok(User::find_by_login(conn, &l)?),
+            Err(_) => Ok(None),
+        }
     })
     .await?;
     // Verified even when the login is unknown, so timing does not tell which logins exist.
     let password_ok =
         state.passwords.verify(form.password.clone(), user.as_ref().map(|u| u.password_hash.clone())).await?;
     let ip_text = ip.map(|i| i.to_string());
-    let shown_login: String = form.login.trim().chars().take(64).collect();
-    let outcome = crate::db::run(&state.pool, move |conn| match user {
-        Some(u) if password_ok && u.is_active() => {
-            let sid = UserSession::start(conn, u.id, ip_text.clone(), user_agent)?;
-            NewAuditEvent::new(AuditAction::Login).actor(u.id).subject(u.id).ip(ip_text).record(conn)?;
-            Ok(Outcome::SignedIn(sid))
-        }
-        Some(u) => {
-            let why = if password_ok { "account suspended" } else { "wrong password" };
-            NewAuditEvent::new(AuditAction::LoginFailed)
-                .subject(u.id)
-                .details(why)
-                .ip(ip_text)
-                .record(conn)?;
-            Ok(Outcome::Refused)
-        }
-        None => {
-            NewAuditEvent::new(AuditAction::LoginFailed)
-                .details(format!("unknown login \"{shown_login}\""))
-                .ip(ip_text)
-                .record(conn)?;
-            Ok(Outcome::Refused)
-        }
+    let typed = form.login.clone();
+    let outcome = crate::db::run(&state.pool, move |conn| {
+        sessions::complete(conn, user, password_ok, &typed, ip_text, user_agent)
     })
     .await?;
 
     match outcome {
-        Outcome::SignedIn(sid) => {
+        SignIn::SignedIn(sid) => {
             auth::session::begin(&session, sid)?;
             Ok(see_other(&next))
         }
-        Outcome::Refused => render_with(
+        SignIn::Refused => render_with(
             StatusCode::UNAUTHORIZED,
             &page(ctx, "That login and password do not match an active account."),
         ),
@@ -155,13 +130,9 @@ pub async fn logout(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, AppError> {
     if let Some(user) = user {
-        let ip = state.client_ip(&req);
-        crate::db::run(&state.pool, move |conn| {
-            UserSession::end(conn, &user.session_digest)?;
-            NewAuditEvent::new(AuditAction::Logout).actor(user.id).subject(user.id).ip(ip).record(conn)?;
-            Ok(())
-        })
-        .await?;
+        let who = state.actor(&req, &user);
+        let digest = user.session_digest.clone();
+        crate::db::run(&state.pool, move |conn| sessions::sign_out(conn, &who, &digest)).await?;
     }
     session.purge();
     FlashMessage::info("You have signed out.").send();
@@ -176,18 +147,8 @@ pub async fn logout_everywhere(
     session: Session,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, AppError> {
-    let ip = state.client_ip(&req);
-    let ended = crate::db::run(&state.pool, move |conn| {
-        let n = UserSession::end_all_for_user(conn, user.id)?;
-        NewAuditEvent::new(AuditAction::LogoutEverywhere)
-            .actor(user.id)
-            .subject(user.id)
-            .details(format!("{n} session(s) ended"))
-            .ip(ip)
-            .record(conn)?;
-        Ok(n)
-    })
-    .await?;
+    let who = state.actor(&req, &user);
+    let ended = crate::db::run(&state.pool, move |conn| sessions::sign_out_everywhere(conn, &who)).await?;
     session.purge();
     FlashMessage::info(format!("You have signed out everywhere ({ended} session(s) ended).")).send();
     Ok(see_other("/login"))
@@ -201,6 +162,8 @@ mod tests {
     fn next_only_allows_local_paths() {
         assert_eq!(safe_next(Some("/settings/tokens")), "/settings/tokens");
         assert_eq!(safe_next(Some("//evil.example")), "/");
+        assert_eq!(safe_next(Some("/\t/evil.example")), "/");
+        assert_eq!(safe_next(Some("")), "/");
         assert_eq!(safe_next(Some("/\\evil.example")), "/");
         assert_eq!(safe_next(Some("https://evil.example")), "/");
         assert_eq!(safe_next(None), "/");

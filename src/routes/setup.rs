@@ -9,13 +9,14 @@ use askama::Template;
 use serde::Deserialize;
 use subtle::ConstantTimeEq;
 
-use super::forms::FieldErrors;
-use super::page::PageCtx;
 use super::{render, render_with, see_other};
 use crate::domain::{DisplayName, Email, Login, Password};
 use crate::error::AppError;
-use crate::models::{AccountRole, AuditAction, NewAuditEvent, NewUserData, User, UserSession};
-use crate::startup::AppState;
+use crate::models::{NewUserData, User};
+use crate::services::setup::{self, DONE};
+use crate::state::AppState;
+use crate::views::forms::FieldErrors;
+use crate::views::page::PageCtx;
 
 #[derive(Template)]
 #[template(path = "setup/setup.html")]
@@ -41,10 +42,8 @@ pub struct SetupForm {
     password_confirm: String,
 }
 
-const DONE: &str = "Setup is complete: an administrator already exists. Sign in instead.";
-
 async fn has_users(state: &AppState) -> Result<bool, AppError> {
-    Ok(crate::db::run(&state.pool, |conn| Ok(User::count(conn)?)).await? > 0)
+    Ok(crate::db::run(&state.pool, |conn| Ok::<_, AppError>(User::count(conn)?)).await? > 0)
 }
 
 /// `GET /setup`
@@ -92,34 +91,11 @@ pub async fn create(
 
     let ip = state.client_ip(&req);
     let password_hash = state.passwords.hash(password.expose().to_owned()).await?;
-    let sid = crate::db::run(&state.pool, move |conn| {
-        crate::db::write_transaction(conn, |conn| {
-            // Checked again inside the transaction: two setup forms may race.
-            if User::count(conn)? > 0 {
-                return Err(AppError::Forbidden(DONE.into()));
-            }
-            let admin = AccountRole::find_by_name(conn, AccountRole::ACCOUNT_ADMIN)?.ok_or_else(|| {
-                AppError::Unexpected(anyhow::anyhow!("the built-in Account Admin role is missing"))
-            })?;
-            let data = NewUserData {
-                login,
-                name,
-                email,
-                password_hash,
-                roles: Vec::new(),
-                account_role_ids: vec![admin.id],
-            };
-            let user = User::create(conn, &data).map_err(|e| AppError::Unexpected(e.into()))?;
-            NewAuditEvent::new(AuditAction::SetupCompleted)
-                .actor(user.id)
-                .subject(user.id)
-                .details("first administrator created")
-                .ip(ip.clone())
-                .record(conn)?;
-            Ok(UserSession::start(conn, user.id, ip, None)?)
-        })
-    })
-    .await?;
+    let user_agent = req.headers().get("User-Agent").and_then(|v| v.to_str().ok()).map(str::to_owned);
+    let data =
+        NewUserData { login, name, email, password_hash, roles: Vec::new(), account_role_ids: Vec::new() };
+    let sid = crate::db::run(&state.pool, move |conn| setup::create_first_admin(conn, data, ip, user_agent))
+        .await?;
     crate::auth::session::begin(&session, sid)?;
     FlashMessage::success("Welcome! Your administrator account is ready.").send();
     Ok(see_other("/"))

@@ -45,7 +45,7 @@ async fn user_create_refuses_a_duplicate_login_with_a_clear_message() {
     let out = create(&app.database_url, "SAM", &[]);
     assert!(!out.status.success());
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(stderr.contains("a user with the login 'sam' already exists"), "{stderr}");
+    assert!(stderr.contains("login: A user with the login “sam” already exists."), "{stderr}");
 }
 
 #[actix_web::test]

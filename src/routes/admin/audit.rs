@@ -1,56 +1,21 @@
 //! `/admin/audit` — the account-wide audit log (SPEC 7), filterable by actor, subject and
 //! action; and the rows the profile page shows for one user.
 
-use std::collections::HashMap;
-
 use actix_web::{HttpResponse, get, web};
 use askama::Template;
 use serde::Deserialize;
 
-use crate::auth::guard::AnyAdmin;
+use crate::auth::guard::{ReadAudit, Require};
 use crate::db::DbConnection;
 use crate::domain::Login;
 use crate::error::AppError;
 use crate::models::{AuditAction, AuditEvent, AuditQuery, User};
-use crate::routes::page::PageCtx;
 use crate::routes::render;
-use crate::routes::token_view::date_time;
-use crate::startup::AppState;
+use crate::state::AppState;
+use crate::views::audit::{AuditRow, audit_rows};
+use crate::views::page::PageCtx;
 
 const PER_PAGE: i64 = 50;
-
-/// One event as people read it.
-pub struct AuditRow {
-    pub when: String,
-    pub action: String,
-    pub actor: Option<(i64, String)>,
-    pub subject: Option<(i64, String)>,
-    pub token_id: Option<i64>,
-    pub details: String,
-    pub ip: String,
-}
-
-/// Resolves actor and subject names for a batch of events (one query).
-pub fn audit_rows(conn: &mut DbConnection, events: Vec<AuditEvent>) -> Result<Vec<AuditRow>, AppError> {
-    let mut ids: Vec<i64> = events.iter().flat_map(|e| [e.actor_id, e.subject_user_id]).flatten().collect();
-    ids.sort_unstable();
-    ids.dedup();
-    let names: HashMap<i64, String> = User::names(conn, &ids)?.into_iter().collect();
-    let name =
-        |id: Option<i64>| id.map(|i| (i, names.get(&i).cloned().unwrap_or_else(|| format!("user #{i}"))));
-    Ok(events
-        .into_iter()
-        .map(|e| AuditRow {
-            when: date_time(e.occurred_at),
-            actor: name(e.actor_id),
-            subject: name(e.subject_user_id),
-            token_id: e.token_id,
-            details: e.details,
-            ip: e.ip.unwrap_or_default(),
-            action: e.action,
-        })
-        .collect())
-}
 
 #[derive(Deserialize, Default)]
 pub struct AuditFilter {
@@ -80,14 +45,14 @@ struct AuditPage {
 #[get("/admin/audit")]
 pub async fn index(
     ctx: PageCtx,
-    _me: AnyAdmin,
+    _me: Require<ReadAudit>,
     state: web::Data<AppState>,
     filter: web::Query<AuditFilter>,
 ) -> Result<HttpResponse, AppError> {
     let filter = filter.into_inner();
     let (actor, subject, action, before) =
         (filter.actor.clone(), filter.subject.clone(), filter.action.clone(), filter.before);
-    let (rows, next, unknown) = crate::db::run(&state.pool, move |conn| {
+    let (rows, next, unknown) = crate::db::run(&state.pool, move |conn| -> Result<_, AppError> {
         let mut unknown = Vec::new();
         let mut resolve = |conn: &mut DbConnection, login: &str| -> Result<Option<i64>, AppError> {
             if login.trim().is_empty() {

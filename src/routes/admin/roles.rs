@@ -6,21 +6,35 @@ use actix_web_flash_messages::FlashMessage;
 use askama::Template;
 use serde::Deserialize;
 
+use crate::auth::CurrentUser;
 use crate::auth::guard::{ManageUsers, Require};
+use crate::domain::authority::may_edit_role;
 use crate::domain::{Permission, PermissionSet};
 use crate::error::AppError;
-use crate::models::{AccountRole, AuditAction, NewAuditEvent};
-use crate::routes::forms::FieldErrors;
-use crate::routes::page::PageCtx;
+use crate::models::{AccountRole, User};
 use crate::routes::{render, render_with, see_other};
-use crate::startup::AppState;
+use crate::services::{self, roles};
+use crate::state::AppState;
+use crate::views::forms::FieldErrors;
+use crate::views::page::PageCtx;
+
+/// One permission's checkbox: key, description, checked, and whether the viewer may set
+/// it (only permissions they hold themselves).
+pub struct PermissionChoice {
+    pub key: &'static str,
+    pub description: &'static str,
+    pub checked: bool,
+    pub offered: bool,
+}
 
 pub struct RoleView {
     pub id: i64,
     pub name: String,
     pub built_in: bool,
     pub holders: i64,
-    pub permissions: Vec<(&'static str, &'static str, bool)>,
+    /// Whether the viewer may edit or delete it, and if not, why.
+    pub locked: Option<String>,
+    pub permissions: Vec<PermissionChoice>,
 }
 
 #[derive(Template)]
@@ -29,48 +43,64 @@ struct RolesPage {
     ctx: PageCtx,
     roles: Vec<RoleView>,
     new_name: String,
-    new_permissions: Vec<(&'static str, &'static str, bool)>,
+    new_permissions: Vec<PermissionChoice>,
     errors: FieldErrors,
 }
 
-fn permission_choices(set: PermissionSet) -> Vec<(&'static str, &'static str, bool)> {
-    Permission::ALL.iter().map(|p| (p.key(), p.description(), set.contains(*p))).collect()
+fn permission_choices(set: PermissionSet, held: PermissionSet) -> Vec<PermissionChoice> {
+    Permission::ALL
+        .iter()
+        .map(|p| PermissionChoice {
+            key: p.key(),
+            description: p.description(),
+            checked: set.contains(*p),
+            offered: held.contains(*p),
+        })
+        .collect()
 }
 
 async fn page(
     state: &AppState,
     ctx: PageCtx,
+    me: &CurrentUser,
     new_name: String,
     new_set: PermissionSet,
     errors: FieldErrors,
 ) -> Result<RolesPage, AppError> {
-    let roles = crate::db::run(&state.pool, |conn| {
-        let roles = AccountRole::all(conn)?;
+    let (held, me_id) = (me.permissions, me.id);
+    let roles = crate::db::run(&state.pool, move |conn| -> Result<_, AppError> {
+        let mine = User::roles(conn, me_id)?;
         let mut out = Vec::new();
-        for r in roles {
+        for r in AccountRole::all(conn)? {
             let holders = AccountRole::holder_count(conn, r.id)?;
+            let holds = mine.account.iter().any(|m| m.id == r.id);
+            let locked =
+                may_edit_role(held, holds, Some(&services::users::facts(&r)), PermissionSet::empty())
+                    .err()
+                    .map(|why| why.0);
             out.push(RoleView {
                 id: r.id,
                 holders,
                 built_in: r.built_in,
-                permissions: permission_choices(r.permission_set()),
+                locked,
+                permissions: permission_choices(r.permission_set(), held),
                 name: r.name,
             });
         }
         Ok(out)
     })
     .await?;
-    Ok(RolesPage { ctx, roles, new_name, new_permissions: permission_choices(new_set), errors })
+    Ok(RolesPage { ctx, roles, new_name, new_permissions: permission_choices(new_set, held), errors })
 }
 
 /// `GET /admin/roles`
 #[get("/admin/roles")]
 pub async fn index(
     ctx: PageCtx,
-    _me: Require<ManageUsers>,
+    me: Require<ManageUsers>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, AppError> {
-    render(&page(&state, ctx, String::new(), PermissionSet::empty(), FieldErrors::new()).await?)
+    render(&page(&state, ctx, &me, String::new(), PermissionSet::empty(), FieldErrors::new()).await?)
 }
 
 #[derive(Deserialize)]
@@ -87,11 +117,6 @@ fn parse_permissions(keys: &[String]) -> Result<PermissionSet, AppError> {
         .collect()
 }
 
-fn describe(set: PermissionSet) -> String {
-    let keys: Vec<&str> = set.iter().map(Permission::key).collect();
-    if keys.is_empty() { "no permissions".to_owned() } else { keys.join(", ") }
-}
-
 /// `POST /admin/roles` — create a custom role.
 #[post("/admin/roles")]
 pub async fn create(
@@ -104,36 +129,19 @@ pub async fn create(
     let form: RoleForm = serde_html_form::from_bytes(&body)
         .map_err(|e| AppError::BadRequest(format!("The form could not be read: {e}")))?;
     let set = parse_permissions(&form.permissions)?;
-    let name = form.name.trim().to_owned();
-    let mut errors = FieldErrors::new();
-    if name.is_empty() || name.chars().count() > 60 || name.chars().any(char::is_control) {
-        errors.add("name", "Enter a role name of 1 to 60 characters.");
-    }
-    if errors.is_empty() {
-        let ip = state.client_ip(&req);
-        let (actor, n) = (me.id, name.clone());
-        let created = crate::db::run(&state.pool, move |conn| {
-            crate::db::write_transaction(conn, |conn| {
-                if AccountRole::find_by_name(conn, &n)?.is_some() {
-                    return Ok(false);
-                }
-                AccountRole::create(conn, &n, set)?;
-                NewAuditEvent::new(AuditAction::RoleCreated)
-                    .actor(actor)
-                    .details(format!("role \"{n}\": {}", describe(set)))
-                    .ip(ip)
-                    .record(conn)?;
-                Ok(true)
-            })
-        })
-        .await?;
-        if created {
-            FlashMessage::success(format!("Role “{name}” created.")).send();
-            return Ok(see_other("/admin/roles"));
+    let who = state.actor(&req, &me);
+    let name = form.name.clone();
+    match crate::db::run(&state.pool, move |conn| roles::create(conn, &who, &name, set)).await {
+        Ok(role) => {
+            FlashMessage::success(format!("Role “{}” created.", role.name)).send();
+            Ok(see_other("/admin/roles"))
         }
-        errors.add("name", "A role with this name already exists.");
+        Err(services::Error::Invalid(errors)) => render_with(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            &page(&state, ctx, &me, form.name.trim().to_owned(), set, errors.into()).await?,
+        ),
+        Err(e) => Err(e.into()),
     }
-    render_with(StatusCode::UNPROCESSABLE_ENTITY, &page(&state, ctx, name, set, errors).await?)
 }
 
 /// `POST /admin/roles/{id}` — change a custom role's permissions.
@@ -149,31 +157,8 @@ pub async fn update(
     let form: RoleForm = serde_html_form::from_bytes(&body)
         .map_err(|e| AppError::BadRequest(format!("The form could not be read: {e}")))?;
     let set = parse_permissions(&form.permissions)?;
-    let ip = state.client_ip(&req);
-    let actor = me.id;
-    let name = crate::db::run(&state.pool, move |conn| {
-        crate::db::write_transaction(conn, |conn| {
-            let role = AccountRole::find(conn, id)?;
-            if role.built_in {
-                return Err(AppError::Forbidden(
-                    "The built-in Account Admin role always has every permission.".into(),
-                ));
-            }
-            AccountRole::set_permissions(conn, id, set)?;
-            NewAuditEvent::new(AuditAction::RoleUpdated)
-                .actor(actor)
-                .details(format!(
-                    "role \"{}\": {} → {}",
-                    role.name,
-                    describe(role.permission_set()),
-                    describe(set)
-                ))
-                .ip(ip)
-                .record(conn)?;
-            Ok(role.name)
-        })
-    })
-    .await?;
+    let who = state.actor(&req, &me);
+    let name = crate::db::run(&state.pool, move |conn| roles::update(conn, &who, id, set)).await?.name;
     FlashMessage::success(format!("Permissions of “{name}” saved. They apply from the next request.")).send();
     Ok(see_other("/admin/roles"))
 }
@@ -187,24 +172,8 @@ pub async fn delete(
     path: web::Path<i64>,
 ) -> Result<HttpResponse, AppError> {
     let id = path.into_inner();
-    let ip = state.client_ip(&req);
-    let actor = me.id;
-    let name = crate::db::run(&state.pool, move |conn| {
-        crate::db::write_transaction(conn, |conn| {
-            let role = AccountRole::find(conn, id)?;
-            if role.built_in {
-                return Err(AppError::Forbidden("The built-in Account Admin role cannot be deleted.".into()));
-            }
-            AccountRole::delete(conn, id)?;
-            NewAuditEvent::new(AuditAction::RoleDeleted)
-                .actor(actor)
-                .details(format!("role \"{}\"", role.name))
-                .ip(ip)
-                .record(conn)?;
-            Ok(role.name)
-        })
-    })
-    .await?;
+    let who = state.actor(&req, &me);
+    let name = crate::db::run(&state.pool, move |conn| roles::delete(conn, &who, id)).await?.name;
     FlashMessage::success(format!("Role “{name}” deleted.")).send();
     Ok(see_other("/admin/roles"))
 }

@@ -9,11 +9,12 @@ use serde::Deserialize;
 use crate::auth::guard::{AccountSettings as SettingsPermission, Require};
 use crate::domain::token::{PRESET_DAYS, STUDENT_MAX_DAYS_CEILING};
 use crate::error::AppError;
-use crate::models::{AccountSettings, AuditAction, NewAuditEvent, SettingsChange};
-use crate::routes::forms::FieldErrors;
-use crate::routes::page::PageCtx;
+use crate::models::{AccountSettings, SettingsChange};
 use crate::routes::{render, render_with, see_other};
-use crate::startup::AppState;
+use crate::services::settings;
+use crate::state::AppState;
+use crate::views::forms::FieldErrors;
+use crate::views::page::PageCtx;
 
 #[derive(Template)]
 #[template(path = "admin/settings.html")]
@@ -93,32 +94,8 @@ pub async fn show(
     _me: Require<SettingsPermission>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, AppError> {
-    let settings = crate::db::run(&state.pool, |conn| Ok(AccountSettings::load(conn)?)).await?;
-    render(&page(ctx, SettingsForm::of(&settings), FieldErrors::new()))
-}
-
-fn describe(before: &SettingsChange, after: &SettingsChange) -> String {
-    let on = |b: bool| if b { "on" } else { "off" };
-    let mut changes = Vec::new();
-    if before.limit_personal_creation != after.limit_personal_creation {
-        changes.push(format!("limit personal token creation: {}", on(after.limit_personal_creation)));
-    }
-    if before.block_students != after.block_students {
-        changes.push(format!("block students from creating tokens: {}", on(after.block_students)));
-    }
-    if before.student_max_days != after.student_max_days {
-        changes.push(format!(
-            "student maximum lifetime: {} → {} days",
-            before.student_max_days, after.student_max_days
-        ));
-    }
-    if before.default_lifetime_days != after.default_lifetime_days {
-        changes.push(format!(
-            "default lifetime: {} → {} days",
-            before.default_lifetime_days, after.default_lifetime_days
-        ));
-    }
-    changes.join("; ")
+    let current = crate::db::run(&state.pool, |conn| Ok::<_, AppError>(AccountSettings::load(conn)?)).await?;
+    render(&page(ctx, SettingsForm::of(&current), FieldErrors::new()))
 }
 
 /// `POST /admin/settings`
@@ -136,24 +113,8 @@ pub async fn save(
     let Some(change) = form.parse(&mut errors) else {
         return render_with(StatusCode::UNPROCESSABLE_ENTITY, &page(ctx, form, errors));
     };
-    let ip = state.client_ip(&req);
-    let actor = me.id;
-    let changed = crate::db::run(&state.pool, move |conn| {
-        crate::db::write_transaction(conn, |conn| {
-            let before = AccountSettings::load(conn)?.as_change();
-            if before == change {
-                return Ok(false);
-            }
-            AccountSettings::save(conn, &change)?;
-            NewAuditEvent::new(AuditAction::SettingsChanged)
-                .actor(actor)
-                .details(describe(&before, &change))
-                .ip(ip)
-                .record(conn)?;
-            Ok(true)
-        })
-    })
-    .await?;
+    let who = state.actor(&req, &me);
+    let changed = crate::db::run(&state.pool, move |conn| settings::save(conn, &who, &change)).await?;
     FlashMessage::success(if changed {
         "Account settings saved."
     } else {

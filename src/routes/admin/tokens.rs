@@ -9,10 +9,10 @@ use crate::auth::guard::{Require, ViewTokens};
 use crate::domain::{EnrollmentRole, Permission, now};
 use crate::error::AppError;
 use crate::models::{AccessToken, OwnerFilter, TokenFilter};
-use crate::routes::page::PageCtx;
 use crate::routes::render;
-use crate::routes::token_view::TokenRow;
-use crate::startup::AppState;
+use crate::state::AppState;
+use crate::views::page::PageCtx;
+use crate::views::tokens::TokenRow;
 
 const PER_PAGE: i64 = 50;
 
@@ -82,7 +82,7 @@ pub async fn index(
     let (token_filter, owner_filter, before) =
         (filters.token_filter(), filters.owner_filter(), filters.before);
     let now = now();
-    let (rows, next) = crate::db::run(&state.pool, move |conn| {
+    let (rows, next) = crate::db::run(&state.pool, move |conn| -> Result<_, AppError> {
         Ok(AccessToken::admin_page(conn, token_filter, owner_filter, before, now, PER_PAGE)?)
     })
     .await?;

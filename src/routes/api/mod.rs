@@ -1,10 +1,7 @@
 //! `/api/...` — the Canvas-shaped JSON API, authenticated by personal access tokens
 //! (SPEC 6). The CSRF middleware exempts it: it is not authenticated by a cookie.
 
-pub mod error;
 pub mod v1;
-
-pub use error::ApiError;
 
 use actix_web::web;
 

@@ -9,51 +9,22 @@ use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, get, post, web};
 use actix_web_flash_messages::FlashMessage;
 use askama::Template;
-use serde::{Deserialize, Serialize};
 
 use crate::auth::CurrentUser;
+use crate::domain::now;
 use crate::domain::token::TokenChange;
-use crate::domain::{ValidationError, now};
 use crate::error::AppError;
 use crate::models::{AccessToken, User};
-use crate::routes::forms::FieldErrors;
-use crate::routes::page::{FlashView, PageCtx};
-use crate::routes::token_view::{ExpiryOptions, ScopeGroup, TokenForm, TokenRow, scope_groups};
-use crate::routes::{is_htmx, render, render_with, see_other};
-use crate::startup::AppState;
-use crate::tokens::{self, Actor, Context, Issued, TokenDraft, TokenError, TokenRef};
+use crate::routes::{is_htmx, issued, render, render_with, see_other};
+use crate::services::tokens::{self, Context, TokenRef};
+use crate::services::{self, Actor};
+use crate::state::AppState;
+use crate::views::forms::FieldErrors;
+use crate::views::page::{FlashView, PageCtx};
+use crate::views::tokens::{ExpiryOptions, ScopeGroup, SecretView, TokenForm, TokenRow, scope_groups};
 
-/// Where a secret waits, encrypted in the session cookie, for the one page view that shows
-/// it after a no-JavaScript post (post → redirect → get).
-const STASH_KEY: &str = "issued_secret";
-
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct SecretView {
-    pub value: String,
-    pub purpose: String,
-    pub regenerated: bool,
-}
-
-impl SecretView {
-    pub fn of(issued: &Issued, regenerated: bool) -> SecretView {
-        SecretView {
-            value: issued.secret.expose().to_owned(),
-            purpose: issued.token.purpose.clone(),
-            regenerated,
-        }
-    }
-
-    /// The secret stashed in the session under `key` for the next page, taken out as it
-    /// is shown. The session is written only when there was one: removing even a missing
-    /// key marks an actix session changed, and a changed session is encrypted into a new
-    /// cookie on the response.
-    pub fn take(session: &Session, key: &str) -> Option<SecretView> {
-        if !session.contains_key(key) {
-            return None;
-        }
-        session.remove_as::<SecretView>(key).and_then(Result::ok)
-    }
-}
+/// This page, where its secrets wait after a plain form post.
+const PAGE: &str = "/settings/tokens";
 
 /// The create form as last submitted.
 #[derive(Debug, Clone, Default)]
@@ -123,8 +94,8 @@ async fn workspace(
     csrf: String,
     create: CreateForm,
 ) -> Result<Workspace, AppError> {
-    let owner = actor.id;
-    let (ctx, tokens, names) = crate::db::run(&state.pool, move |conn| {
+    let owner = actor.require_user()?;
+    let (ctx, tokens, names) = crate::db::run(&state.pool, move |conn| -> Result<_, AppError> {
         let (ctx, tokens) = tokens::list(conn, &actor, owner)?;
         let mut creators: Vec<i64> = tokens.iter().filter_map(|t| t.real_user_id).collect();
         creators.sort_unstable();
@@ -162,14 +133,6 @@ fn build_workspace(
     }
 }
 
-fn field_errors(errors: Vec<ValidationError>) -> FieldErrors {
-    let mut out = FieldErrors::new();
-    for e in errors {
-        out.push(e);
-    }
-    out
-}
-
 /// The htmx answer: the whole workspace, swapped in place of the old one.
 fn workspace_fragment(status: StatusCode, ws: Workspace) -> Result<HttpResponse, AppError> {
     let mut res = render_with(status, &WorkspacePartial { ws })?;
@@ -190,8 +153,8 @@ pub async fn index(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, AppError> {
     let mut ws = workspace(&state, state.actor(&req, &me), ctx.csrf.clone(), CreateForm::default()).await?;
-    // Shown once: taken out of the session as it is displayed.
-    ws.secret = SecretView::take(&session, STASH_KEY);
+    // Shown once: taken from where it waits as it is displayed.
+    ws.secret = issued::take(&req, &state, &me, &session, PAGE).await?;
     if is_htmx(&req) {
         return workspace_fragment(StatusCode::OK, ws);
     }
@@ -216,12 +179,10 @@ async fn after_change(
         return workspace_fragment(StatusCode::OK, ws);
     }
     if let Some(secret) = secret {
-        session
-            .insert(STASH_KEY, secret)
-            .map_err(|e| AppError::Unexpected(anyhow::anyhow!("could not keep the new secret: {e}")))?;
+        issued::stash(state, me, session, PAGE, secret).await?;
     }
     FlashMessage::success(message).send();
-    Ok(see_other("/settings/tokens"))
+    Ok(see_other(PAGE))
 }
 
 /// A change the rules refused or that named no token of this user.
@@ -230,11 +191,10 @@ async fn refused(
     ctx: PageCtx,
     me: &CurrentUser,
     state: &AppState,
-    error: TokenError,
+    error: services::Error,
 ) -> Result<HttpResponse, AppError> {
     let text = match error {
-        TokenError::Refused(why) => why,
-        TokenError::Invalid(errors) => errors.into_iter().map(|e| e.message).collect::<Vec<_>>().join(" "),
+        services::Error::Forbidden(_) | services::Error::Invalid(_) => error.sentence(),
         other => return Err(other.into()),
     };
     if is_htmx(req) {
@@ -243,7 +203,7 @@ async fn refused(
         return workspace_fragment(StatusCode::UNPROCESSABLE_ENTITY, ws);
     }
     FlashMessage::error(text).send();
-    Ok(see_other("/settings/tokens"))
+    Ok(see_other(PAGE))
 }
 
 /// `POST /settings/tokens` — create a token.
@@ -258,18 +218,10 @@ pub async fn create_token(
     body: web::Bytes,
 ) -> Result<HttpResponse, AppError> {
     let form = TokenForm::parse(&body)?;
-    let draft = TokenDraft {
-        purpose: Some(form.purpose.clone()),
-        scopes: Some(form.scopes.clone()),
-        expiry: Some(
-            form.expiry()
-                .unwrap_or_else(|| Err(ValidationError::new("expires_at", "Choose when the token expires."))),
-        ),
-    };
+    let draft = form.draft(true);
     let who = state.actor(&req, &me);
     let owner = me.id;
-    let result =
-        crate::db::run(&state.pool, move |conn| Ok(tokens::create(conn, &who, owner, &draft))).await?;
+    let result = crate::db::run(&state.pool, move |conn| tokens::create(conn, &who, owner, &draft)).await;
     match result {
         Ok(issued) => {
             tracing::info!(token_id = issued.token.id, "token created");
@@ -277,8 +229,8 @@ pub async fn create_token(
             after_change(&req, ctx, &me, &session, &state, message, Some(SecretView::of(&issued, false)))
                 .await
         }
-        Err(TokenError::Invalid(errors)) => {
-            let create = CreateForm { form, errors: field_errors(errors) };
+        Err(services::Error::Invalid(errors)) => {
+            let create = CreateForm { form, errors: errors.into() };
             let ws = workspace(&state, state.actor(&req, &me), ctx.csrf.clone(), create).await?;
             if is_htmx(&req) {
                 return workspace_fragment(StatusCode::UNPROCESSABLE_ENTITY, ws);
@@ -299,8 +251,8 @@ pub async fn edit_form(
     form: Option<TokenForm>,
     errors: FieldErrors,
 ) -> Result<EditForm, AppError> {
-    let (ctx, token) = crate::db::run(&state.pool, move |conn| {
-        let ctx = Context::load(conn, &who, owner).map_err(AppError::from)?;
+    let (ctx, token) = crate::db::run(&state.pool, move |conn| -> Result<_, AppError> {
+        let ctx = Context::load(conn, &who, owner)?;
         let token = tokens::get(conn, &who, owner, &TokenRef::Id(id))?;
         Ok((ctx, token))
     })
@@ -320,10 +272,10 @@ pub async fn edit_form(
     Ok(EditForm {
         csrf,
         id,
-        action: format!("/settings/tokens/{id}"),
-        cancel_url: "/settings/tokens".to_owned(),
+        action: format!("{PAGE}/{id}"),
+        cancel_url: PAGE.to_owned(),
         inline: true,
-        current_expiry: token.expires_at.map_or_else(|| "never".to_owned(), crate::routes::token_view::date),
+        current_expiry: token.expires_at.map_or_else(|| "never".to_owned(), crate::views::tokens::date),
         form,
         errors,
         expiry,
@@ -363,23 +315,18 @@ pub async fn update_token(
 ) -> Result<HttpResponse, AppError> {
     let id = path.into_inner();
     let form = TokenForm::parse(&body)?;
-    let draft = TokenDraft {
-        purpose: Some(form.purpose.clone()),
-        scopes: Some(form.scopes.clone()),
-        expiry: form.expiry(),
-    };
+    let draft = form.draft(false);
     let who = state.actor(&req, &me);
     let owner = me.id;
-    let result = crate::db::run(&state.pool, move |conn| {
-        Ok(tokens::update(conn, &who, owner, &TokenRef::Id(id), &draft))
-    })
-    .await?;
+    let result =
+        crate::db::run(&state.pool, move |conn| tokens::update(conn, &who, owner, &TokenRef::Id(id), &draft))
+            .await;
     match result {
         Ok(token) => {
             let message = format!("Token “{}” updated. Its secret is unchanged.", token.purpose);
             after_change(&req, ctx, &me, &session, &state, message, None).await
         }
-        Err(TokenError::Invalid(errors)) => {
+        Err(services::Error::Invalid(errors)) => {
             let edit = edit_form(
                 &state,
                 state.actor(&req, &me),
@@ -387,7 +334,7 @@ pub async fn update_token(
                 id,
                 ctx.csrf.clone(),
                 Some(form),
-                field_errors(errors),
+                errors.into(),
             )
             .await?;
             if is_htmx(&req) {
@@ -415,11 +362,11 @@ pub async fn regenerate_token(
     let form = TokenForm::parse(&body)?;
     let who = state.actor(&req, &me);
     let owner = me.id;
-    let expiry = form.expiry();
+    let draft = form.regenerate_draft();
     let result = crate::db::run(&state.pool, move |conn| {
-        Ok(tokens::regenerate(conn, &who, owner, &TokenRef::Id(id), expiry))
+        tokens::regenerate(conn, &who, owner, &TokenRef::Id(id), &draft)
     })
-    .await?;
+    .await;
     match result {
         Ok(issued) => {
             let message =
@@ -445,8 +392,7 @@ pub async fn delete_token(
     let who = state.actor(&req, &me);
     let owner = me.id;
     let result =
-        crate::db::run(&state.pool, move |conn| Ok(tokens::delete(conn, &who, owner, &TokenRef::Id(id))))
-            .await?;
+        crate::db::run(&state.pool, move |conn| tokens::delete(conn, &who, owner, &TokenRef::Id(id))).await;
     match result {
         Ok(token) => {
             let message = format!("Token “{}” deleted. It no longer works.", token.purpose);
@@ -469,7 +415,7 @@ pub async fn activate_token(
 ) -> Result<HttpResponse, AppError> {
     let id = path.into_inner();
     let who = state.actor(&req, &me);
-    let result = crate::db::run(&state.pool, move |conn| Ok(tokens::activate(conn, &who, id))).await?;
+    let result = crate::db::run(&state.pool, move |conn| tokens::activate(conn, &who, id)).await;
     match result {
         Ok(token) => {
             let message = format!("Token “{}” is now active.", token.purpose);

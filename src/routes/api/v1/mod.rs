@@ -8,8 +8,8 @@ pub mod users;
 use actix_web::web;
 use chrono::{DateTime, NaiveDateTime, Utc};
 
-use super::ApiError;
 use crate::auth::bearer::ApiUser;
+use crate::error::ApiError;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     // One scope: the router compares its prefix once, so an API request is not tried

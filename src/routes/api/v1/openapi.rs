@@ -8,7 +8,7 @@ use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
 use super::{tokens, users};
-use crate::routes::api::error::{ErrorList, ErrorMessage, FieldErrors};
+use crate::error::api::{ErrorList, ErrorMessage, FieldErrors};
 
 #[derive(OpenApi)]
 #[openapi(

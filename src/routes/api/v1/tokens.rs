@@ -14,15 +14,16 @@ use super::pagination::{Page, PageQuery, absolute_url};
 use super::{user_id, utc};
 use crate::auth::bearer::scope::{CreateToken, DeleteToken, ListTokens, ShowToken, UpdateToken};
 use crate::auth::bearer::{RouteScope, Scoped};
-use crate::db::{DbConnection, write_transaction};
+use crate::db::DbConnection;
 use crate::domain::ValidationError;
 use crate::domain::token::{ExpiryChoice, TokenChange};
 use crate::domain::token_secret::TokenSecret;
+use crate::error::ApiError;
+use crate::error::api::{ErrorList, FieldErrors};
 use crate::models::AccessToken;
-use crate::routes::api::ApiError;
-use crate::routes::api::error::{ErrorList, FieldErrors};
-use crate::startup::AppState;
-use crate::tokens::{self, Actor, Context, TokenDraft, TokenError, TokenRef};
+use crate::services::tokens::{self, Context, TokenDraft, TokenRef};
+use crate::services::{self, Actor};
+use crate::state::AppState;
 
 /// Request bodies larger than this are refused before parsing.
 const MAX_BODY_BYTES: usize = 64 * 1024;
@@ -222,12 +223,10 @@ impl TokenParams {
         self.regenerate.is_some_and(|f| f.0)
     }
 
-    fn draft(&self, with_expiry: bool) -> TokenDraft {
-        TokenDraft {
-            purpose: self.purpose.clone(),
-            scopes: self.scopes.clone(),
-            expiry: if with_expiry { self.expiry() } else { None },
-        }
+    /// What the request asks for. A field left out is left as it is (on create: no
+    /// scopes, no expiry — Canvas's defaults; a purpose is still required).
+    fn draft(&self) -> TokenDraft {
+        TokenDraft { purpose: self.purpose.clone(), scopes: self.scopes.clone(), expiry: self.expiry() }
     }
 }
 
@@ -272,7 +271,7 @@ async fn read_params(req: &HttpRequest, mut payload: web::Payload) -> Result<Tok
 // Handlers
 
 /// Whether `actor` may regenerate `owner_id`'s tokens, as `can_manually_regenerate` says.
-fn may_regenerate(conn: &mut DbConnection, actor: &Actor, owner_id: i64) -> Result<bool, TokenError> {
+fn may_regenerate(conn: &mut DbConnection, actor: &Actor, owner_id: i64) -> Result<bool, services::Error> {
     Ok(Context::load(conn, actor, owner_id)?.may(TokenChange::Regenerate).is_ok())
 }
 
@@ -305,9 +304,9 @@ pub async fn list(
     let page = Page::of(&query);
     let actor = auth.actor();
     let (ctx, rows, total) = crate::db::run(&state.pool, move |conn| {
-        Ok(tokens::page(conn, &actor, owner, page.offset(), page.per_page))
+        tokens::page(conn, &actor, owner, page.offset(), page.per_page)
     })
-    .await??;
+    .await?;
     let can_regenerate = ctx.may(TokenChange::Regenerate).is_ok();
     let body: Vec<TokenJson> = rows.iter().map(|t| TokenJson::of(t, can_regenerate, None)).collect();
     let url = absolute_url(&req, state.settings.serve.trust_proxy);
@@ -342,11 +341,11 @@ pub async fn show(
     let owner = user_id(&owner, &auth)?;
     let token = TokenRef::parse(&token);
     let actor = auth.actor();
-    let json = crate::db::run(&state.pool, move |conn| {
-        Ok(tokens::get(conn, &actor, owner, &token)
-            .and_then(|t| Ok(TokenJson::of(&t, may_regenerate(conn, &actor, owner)?, None))))
+    let json = crate::db::run(&state.pool, move |conn| -> Result<_, services::Error> {
+        let t = tokens::get(conn, &actor, owner, &token)?;
+        Ok(TokenJson::of(&t, may_regenerate(conn, &actor, owner)?, None))
     })
-    .await??;
+    .await?;
     Ok(web::Json(json))
 }
 
@@ -382,15 +381,14 @@ pub async fn create(
 ) -> Result<web::Json<TokenJson>, ApiError> {
     let owner = user_id(&path, &auth)?;
     let params = read_params(&req, payload).await?;
-    let draft = params.draft(true);
+    let draft = params.draft();
     let actor = auth.actor();
-    let json = crate::db::run(&state.pool, move |conn| {
-        Ok(tokens::create(conn, &actor, owner, &draft).and_then(|issued| {
-            let can = may_regenerate(conn, &actor, owner)?;
-            Ok(TokenJson::of(&issued.token, can, Some(&issued.secret)))
-        }))
+    let json = crate::db::run(&state.pool, move |conn| -> Result<_, services::Error> {
+        let issued = tokens::create(conn, &actor, owner, &draft)?;
+        let can = may_regenerate(conn, &actor, owner)?;
+        Ok(TokenJson::of(&issued.token, can, Some(&issued.secret)))
     })
-    .await??;
+    .await?;
     tracing::info!(token_id = json.id, owner_id = owner, "token created through the API");
     Ok(web::Json(json))
 }
@@ -434,24 +432,18 @@ pub async fn update(
     let params = read_params(&req, payload).await?;
     let actor = auth.actor();
     let regenerate = params.regenerate();
-    let json = crate::db::run(&state.pool, move |conn| {
-        let result = if regenerate {
-            // Other fields change in the same transaction, so that all or nothing happens.
-            write_transaction(conn, |conn| {
-                if params.purpose.is_some() || params.scopes.is_some() {
-                    tokens::update(conn, &actor, owner, &token, &params.draft(false))?;
-                }
-                let issued = tokens::regenerate(conn, &actor, owner, &token, params.expiry())?;
-                let can = may_regenerate(conn, &actor, owner)?;
-                Ok(TokenJson::of(&issued.token, can, Some(&issued.secret)))
-            })
+    let draft = params.draft();
+    let json = crate::db::run(&state.pool, move |conn| -> Result<_, services::Error> {
+        // With `regenerate`, the other fields change in the same operation: all or nothing.
+        let (t, secret) = if regenerate {
+            let issued = tokens::regenerate(conn, &actor, owner, &token, &draft)?;
+            (issued.token, Some(issued.secret))
         } else {
-            tokens::update(conn, &actor, owner, &token, &params.draft(true))
-                .and_then(|t| Ok(TokenJson::of(&t, may_regenerate(conn, &actor, owner)?, None)))
+            (tokens::update(conn, &actor, owner, &token, &draft)?, None)
         };
-        Ok(result)
+        Ok(TokenJson::of(&t, may_regenerate(conn, &actor, owner)?, secret.as_ref()))
     })
-    .await??;
+    .await?;
     if regenerate {
         tracing::info!(token_id = json.id, owner_id = owner, "token regenerated through the API");
     }
@@ -488,7 +480,7 @@ pub async fn delete(
     let token = TokenRef::parse(&token);
     let actor = auth.actor();
     let deleted =
-        crate::db::run(&state.pool, move |conn| Ok(tokens::delete(conn, &actor, owner, &token))).await??;
+        crate::db::run(&state.pool, move |conn| tokens::delete(conn, &actor, owner, &token)).await?;
     tracing::info!(token_id = deleted.id, owner_id = owner, "token deleted through the API");
     // A deleted token can no longer be regenerated.
     Ok(web::Json(TokenJson::of(&deleted, false, None)))

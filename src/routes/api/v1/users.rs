@@ -8,10 +8,10 @@ use super::user_id;
 use crate::auth::bearer::scope::{ShowProfile, ShowUser};
 use crate::auth::bearer::{ApiUser, RouteScope, Scoped};
 use crate::domain::Permission;
+use crate::error::ApiError;
+use crate::error::api::ErrorList;
 use crate::models::User;
-use crate::routes::api::ApiError;
-use crate::routes::api::error::ErrorList;
-use crate::startup::AppState;
+use crate::state::AppState;
 
 /// The Canvas User object.
 #[derive(Debug, Clone, Serialize, ToSchema)]
@@ -75,7 +75,7 @@ async fn visible_user(state: &AppState, auth: &ApiUser, segment: &str) -> Result
     if !(auth.can(Permission::ManageUsers) || auth.can(Permission::ViewTokens)) {
         return Err(ApiError::NotFound);
     }
-    let user = crate::db::run(&state.pool, move |conn| Ok(User::find(conn, id)?)).await?;
+    let user = crate::db::run(&state.pool, move |conn| Ok::<_, ApiError>(User::find(conn, id)?)).await?;
     Ok(user)
 }
 

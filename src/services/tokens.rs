@@ -1,35 +1,24 @@
 //! Token operations under the rules of SPEC 2–4, shared by the pages, the API and the CLI:
-//! each loads what the rules need, asks `domain` whether the change is allowed, writes,
-//! and records an audit event, in one transaction.
+//! each loads what the rules need, asks `domain` whether the change is allowed — the
+//! account settings, the actor's permissions, and through a token that token's reach —
+//! writes, and records an audit event, in one transaction.
 
 use chrono::NaiveDateTime;
 
+use super::{Actor, Error};
 use crate::db::{DbConnection, write_transaction};
 use crate::domain::token::{
     CreationLimits, ExpiryChoice, ExpiryRule, Purpose, Scopes, TokenAccess, TokenChange,
 };
 use crate::domain::token_secret::TokenSecret;
-use crate::domain::{PermissionSet, ValidationError, now};
+use crate::domain::{ValidationError, now};
 use crate::models::access_token::{ACTIVE, PENDING};
 use crate::models::{AccessToken, AccountSettings, AuditAction, NewAccessToken, NewAuditEvent, User};
 
-/// Who is acting, and from where.
-#[derive(Debug, Clone)]
-pub struct Actor {
-    pub id: i64,
-    pub permissions: PermissionSet,
-    pub student_only: bool,
-    pub ip: Option<String>,
-}
-
-impl Actor {
-    pub fn of(user: &crate::auth::CurrentUser, ip: Option<String>) -> Actor {
-        Actor { id: user.id, permissions: user.permissions, student_only: user.student_only, ip }
-    }
-}
-
-/// What a form or an API request asks for. `expiry: None` keeps the current one (update,
-/// regenerate of a token that has not expired).
+/// What a form or an API request asks for. `None` leaves a field as it is (update,
+/// regenerate); on create, a missing purpose is refused and missing scopes mean none.
+/// `expiry: None` keeps the current expiry (update, regenerate of a token that has not
+/// expired) and means "no expiry" on create.
 #[derive(Debug, Clone, Default)]
 pub struct TokenDraft {
     pub purpose: Option<String>,
@@ -53,33 +42,6 @@ impl TokenRef {
     }
 }
 
-#[derive(Debug, thiserror::Error)]
-pub enum TokenError {
-    #[error("invalid input")]
-    Invalid(Vec<ValidationError>),
-    #[error("{0}")]
-    Refused(String),
-    #[error("not found")]
-    NotFound,
-    #[error(transparent)]
-    Database(diesel::result::Error),
-}
-
-impl From<diesel::result::Error> for TokenError {
-    fn from(e: diesel::result::Error) -> Self {
-        match e {
-            diesel::result::Error::NotFound => TokenError::NotFound,
-            other => TokenError::Database(other),
-        }
-    }
-}
-
-impl TokenError {
-    fn invalid(e: ValidationError) -> Self {
-        TokenError::Invalid(vec![e])
-    }
-}
-
 /// A token with its secret, as created or regenerated: the only time the secret is known.
 #[derive(Debug)]
 pub struct Issued {
@@ -98,9 +60,10 @@ pub struct Context {
 }
 
 impl Context {
-    pub fn load(conn: &mut DbConnection, actor: &Actor, owner_id: i64) -> Result<Context, TokenError> {
+    pub fn load(conn: &mut DbConnection, actor: &Actor, owner_id: i64) -> Result<Context, Error> {
+        let actor_id = actor.require_user()?;
         let owner = User::find(conn, owner_id)?;
-        let owner_student_only = if owner_id == actor.id {
+        let owner_student_only = if owner_id == actor_id {
             actor.student_only
         } else {
             User::roles(conn, owner_id)?.is_student_only()
@@ -109,7 +72,7 @@ impl Context {
         Ok(Context {
             owner,
             access: TokenAccess {
-                actor_id: actor.id,
+                actor_id,
                 actor_permissions: actor.permissions,
                 actor_student_only: actor.student_only,
                 owner_id,
@@ -128,25 +91,46 @@ impl Context {
         self.access.may_change(change, self.limits).map_err(|r| r.0)
     }
 
-    fn require(&self, change: TokenChange) -> Result<(), TokenError> {
-        self.may(change).map_err(TokenError::Refused)
+    fn require(&self, change: TokenChange) -> Result<(), Error> {
+        self.may(change).map_err(Error::Forbidden)
     }
 
-    fn require_view(&self) -> Result<(), TokenError> {
+    fn require_view(&self) -> Result<(), Error> {
         if self.access.may_view() {
             Ok(())
         } else {
-            Err(TokenError::Refused(
+            Err(Error::Forbidden(
                 "You need the access_tokens.view permission to see another user's tokens.".into(),
             ))
         }
     }
 
-    fn find(&self, conn: &mut DbConnection, token: &TokenRef) -> Result<AccessToken, TokenError> {
-        Ok(match token {
-            TokenRef::Id(id) => AccessToken::find_for_user(conn, self.owner.id, *id)?,
-            TokenRef::Hint(hint) => AccessToken::find_for_user_by_hint(conn, self.owner.id, hint)?,
-        })
+    fn require_delete(&self) -> Result<(), Error> {
+        if self.access.may_delete() {
+            Ok(())
+        } else {
+            Err(Error::Forbidden(
+                "You need the access_tokens.delete permission to delete another user's tokens.".into(),
+            ))
+        }
+    }
+
+    /// "This token of this user" (SPEC 4.12). A hint that two of the owner's tokens share
+    /// names neither: it is refused rather than resolved to one of them.
+    fn find(&self, conn: &mut DbConnection, token: &TokenRef) -> Result<AccessToken, Error> {
+        match token {
+            TokenRef::Id(id) => Ok(AccessToken::find_for_user(conn, self.owner.id, *id)?),
+            TokenRef::Hint(hint) => {
+                let mut found = AccessToken::find_for_user_by_hint(conn, self.owner.id, hint)?;
+                match found.len() {
+                    0 => Err(Error::NotFound),
+                    1 => Ok(found.remove(0)),
+                    _ => Err(Error::Conflict(format!(
+                        "More than one token of this user has the hint {hint}: address the token by its id."
+                    ))),
+                }
+            }
+        }
     }
 }
 
@@ -155,20 +139,38 @@ fn describe_expiry(at: Option<NaiveDateTime>) -> String {
 }
 
 fn audit(actor: &Actor, owner_id: i64, token_id: i64, action: AuditAction, details: String) -> NewAuditEvent {
-    NewAuditEvent::new(action)
-        .actor(actor.id)
-        .subject(owner_id)
-        .token(token_id)
-        .details(details)
-        .ip(actor.ip.clone())
+    actor.audit(action).subject(owner_id).token(token_id).details(details)
 }
 
-/// Parses the purpose and scopes of a draft, collecting every error.
-fn parse_fields(
+/// The fields a draft sets, parsed, with every error collected; unset fields are those of
+/// `current` (or, on create, the defaults). Through a token, what the draft sets must stay
+/// within that token's reach (SPEC 4.13).
+struct Parsed {
+    purpose: Purpose,
+    scopes: Scopes,
+    expires_at: Option<NaiveDateTime>,
+}
+
+/// How a draft's expiry is read.
+#[derive(Debug, Clone, Copy)]
+enum ExpiryMode {
+    /// Create: left out means no expiry.
+    Create,
+    /// Update: left out keeps the current one.
+    Keep,
+    /// Regenerate: left out keeps the current one, unless it has passed.
+    Regenerate,
+}
+
+fn parse_draft(
+    ctx: &Context,
+    actor: &Actor,
     draft: &TokenDraft,
     current: Option<&AccessToken>,
-    errors: &mut Vec<ValidationError>,
-) -> (Option<Purpose>, Option<Scopes>) {
+    mode: ExpiryMode,
+    now: NaiveDateTime,
+) -> Result<Parsed, Error> {
+    let mut errors = Vec::new();
     let purpose = match (&draft.purpose, current) {
         (Some(p), _) => Purpose::parse(p).map_err(|e| errors.push(e)).ok(),
         (None, Some(t)) => Purpose::parse(&t.purpose).ok(),
@@ -179,7 +181,50 @@ fn parse_fields(
         (None, Some(t)) => Some(t.scope_set()),
         (None, None) => Some(Scopes::default()),
     };
-    (purpose, scopes)
+    let expires_at = match (&draft.expiry, mode) {
+        (Some(Ok(choice)), _) => ctx.expiry.apply(*choice, now).map_err(|e| errors.push(e)).ok(),
+        (Some(Err(e)), _) => {
+            errors.push(e.clone());
+            None
+        }
+        (None, ExpiryMode::Create) => {
+            ctx.expiry.apply(ExpiryChoice::Never, now).map_err(|e| errors.push(e)).ok()
+        }
+        (None, ExpiryMode::Keep) => current.map(|t| t.expires_at),
+        (None, ExpiryMode::Regenerate) => match current {
+            Some(t) if t.is_expired(now) => {
+                errors.push(ValidationError::new(
+                    ExpiryChoice::FIELD,
+                    "This token has expired: choose a new expiry to regenerate it.",
+                ));
+                None
+            }
+            // Still valid: the current expiry satisfies the rule from now on too.
+            Some(t) => Some(ctx.expiry.cap(t.expires_at, now).or(t.expires_at)),
+            None => None,
+        },
+    };
+    // Through a token: a new secret (create, regenerate) carries every field, so all are
+    // bounded; an update bounds what it changes.
+    if let Some(reach) = actor.reach() {
+        let issues_secret = !matches!(mode, ExpiryMode::Keep);
+        if let Some(scopes) = &scopes
+            && (issues_secret || draft.scopes.is_some())
+            && let Err(e) = reach.bound_scopes(scopes)
+        {
+            errors.push(e);
+        }
+        if let Some(at) = expires_at
+            && (issues_secret || draft.expiry.is_some())
+            && let Err(e) = reach.bound_expiry(at)
+        {
+            errors.push(e);
+        }
+    }
+    match (purpose, scopes, expires_at, errors.is_empty()) {
+        (Some(purpose), Some(scopes), Some(expires_at), true) => Ok(Parsed { purpose, scopes, expires_at }),
+        _ => Err(Error::Invalid(errors)),
+    }
 }
 
 /// The tokens of `owner_id`, newest first.
@@ -187,7 +232,7 @@ pub fn list(
     conn: &mut DbConnection,
     actor: &Actor,
     owner_id: i64,
-) -> Result<(Context, Vec<AccessToken>), TokenError> {
+) -> Result<(Context, Vec<AccessToken>), Error> {
     let ctx = Context::load(conn, actor, owner_id)?;
     ctx.require_view()?;
     let tokens = AccessToken::list_for_user(conn, owner_id)?;
@@ -201,7 +246,7 @@ pub fn page(
     owner_id: i64,
     offset: i64,
     limit: i64,
-) -> Result<(Context, Vec<AccessToken>, i64), TokenError> {
+) -> Result<(Context, Vec<AccessToken>, i64), Error> {
     let ctx = Context::load(conn, actor, owner_id)?;
     ctx.require_view()?;
     let total = AccessToken::count_for_user(conn, owner_id)?;
@@ -215,7 +260,7 @@ pub fn get(
     actor: &Actor,
     owner_id: i64,
     token: &TokenRef,
-) -> Result<AccessToken, TokenError> {
+) -> Result<AccessToken, Error> {
     let ctx = Context::load(conn, actor, owner_id)?;
     ctx.require_view()?;
     ctx.find(conn, token)
@@ -227,33 +272,20 @@ pub fn create(
     actor: &Actor,
     owner_id: i64,
     draft: &TokenDraft,
-) -> Result<Issued, TokenError> {
+) -> Result<Issued, Error> {
     write_transaction(conn, |conn| {
         let ctx = Context::load(conn, actor, owner_id)?;
         ctx.require(TokenChange::Create)?;
         let now = now();
-        let mut errors = Vec::new();
-        let (purpose, scopes) = parse_fields(draft, None, &mut errors);
-        let expiry = match &draft.expiry {
-            Some(Ok(choice)) => ctx.expiry.apply(*choice, now).map_err(|e| errors.push(e)).ok(),
-            Some(Err(e)) => {
-                errors.push(e.clone());
-                None
-            }
-            None => ctx.expiry.apply(ExpiryChoice::Never, now).map_err(|e| errors.push(e)).ok(),
-        };
-        let (Some(purpose), Some(scopes), Some(expires_at), true) =
-            (purpose, scopes, expiry, errors.is_empty())
-        else {
-            return Err(TokenError::Invalid(errors));
-        };
+        let Parsed { purpose, scopes, expires_at } =
+            parse_draft(&ctx, actor, draft, None, ExpiryMode::Create, now)?;
         let secret = TokenSecret::generate();
         let on_behalf = ctx.access.on_behalf();
         let token = AccessToken::insert(
             conn,
             &NewAccessToken {
                 user_id: owner_id,
-                real_user_id: on_behalf.then_some(actor.id),
+                real_user_id: on_behalf.then_some(ctx.access.actor_id),
                 purpose: purpose.as_str(),
                 scopes: scopes.to_stored(),
                 digest: secret.digest().as_str(),
@@ -276,6 +308,25 @@ pub fn create(
     })
 }
 
+/// What changed between a token and its new fields, in words for the audit log.
+fn describe_changes(current: &AccessToken, new: &Parsed) -> Vec<String> {
+    let mut changed = Vec::new();
+    if new.purpose.as_str() != current.purpose {
+        changed.push(format!("purpose \"{}\" → \"{}\"", current.purpose, new.purpose.as_str()));
+    }
+    if new.scopes != current.scope_set() {
+        changed.push(format!("scopes {} → {}", current.scope_set().summary(), new.scopes.summary()));
+    }
+    if new.expires_at != current.expires_at {
+        changed.push(format!(
+            "expires {} → {}",
+            describe_expiry(current.expires_at),
+            describe_expiry(new.expires_at)
+        ));
+    }
+    changed
+}
+
 /// Updates purpose, scopes and expiry; the secret stays (SPEC 4.6).
 pub fn update(
     conn: &mut DbConnection,
@@ -283,78 +334,65 @@ pub fn update(
     owner_id: i64,
     token: &TokenRef,
     draft: &TokenDraft,
-) -> Result<AccessToken, TokenError> {
+) -> Result<AccessToken, Error> {
     write_transaction(conn, |conn| {
         let ctx = Context::load(conn, actor, owner_id)?;
         ctx.require(TokenChange::Update)?;
         let current = ctx.find(conn, token)?;
         let now = now();
-        let mut errors = Vec::new();
-        let (purpose, scopes) = parse_fields(draft, Some(&current), &mut errors);
-        let expiry = match &draft.expiry {
-            Some(Ok(choice)) => ctx.expiry.apply(*choice, now).map_err(|e| errors.push(e)).ok(),
-            Some(Err(e)) => {
-                errors.push(e.clone());
-                None
-            }
-            None => Some(current.expires_at),
-        };
-        let (Some(purpose), Some(scopes), Some(expires_at), true) =
-            (purpose, scopes, expiry, errors.is_empty())
-        else {
-            return Err(TokenError::Invalid(errors));
-        };
-        AccessToken::update_details(conn, current.id, purpose.as_str(), &scopes, expires_at, now)?;
-        let mut changed = Vec::new();
-        if purpose.as_str() != current.purpose {
-            changed.push(format!("purpose \"{}\" → \"{}\"", current.purpose, purpose.as_str()));
-        }
-        if scopes != current.scope_set() {
-            changed.push(format!("scopes {} → {}", current.scope_set().summary(), scopes.summary()));
-        }
-        if expires_at != current.expires_at {
-            changed.push(format!(
-                "expires {} → {}",
-                describe_expiry(current.expires_at),
-                describe_expiry(expires_at)
-            ));
-        }
+        let new = parse_draft(&ctx, actor, draft, Some(&current), ExpiryMode::Keep, now)?;
+        AccessToken::update_details(
+            conn,
+            current.id,
+            new.purpose.as_str(),
+            &new.scopes,
+            new.expires_at,
+            now,
+        )?;
+        let changed = describe_changes(&current, &new);
         let details = if changed.is_empty() { "no change".to_owned() } else { changed.join("; ") };
         audit(actor, owner_id, current.id, AuditAction::TokenUpdated, details).record(conn)?;
         Ok(AccessToken::find_for_user(conn, owner_id, current.id)?)
     })
 }
 
-/// Issues a new secret (the old one stops working at once) and a new expiry (SPEC 4.7).
-/// An expired token needs a new expiry; otherwise `None` keeps the current one.
+/// Issues a new secret (the old one stops working at once) and a new expiry (SPEC 4.7),
+/// with any purpose and scopes the draft also changes. An expired token needs a new
+/// expiry; otherwise a draft without one keeps the current expiry. Regenerated by someone
+/// other than its owner, the token goes back to pending: nobody takes over another
+/// person's working token.
 pub fn regenerate(
     conn: &mut DbConnection,
     actor: &Actor,
     owner_id: i64,
     token: &TokenRef,
-    expiry: Option<Result<ExpiryChoice, ValidationError>>,
-) -> Result<Issued, TokenError> {
+    draft: &TokenDraft,
+) -> Result<Issued, Error> {
     write_transaction(conn, |conn| {
         let ctx = Context::load(conn, actor, owner_id)?;
         ctx.require(TokenChange::Regenerate)?;
         let current = ctx.find(conn, token)?;
         let now = now();
-        let expires_at = match expiry {
-            Some(Ok(choice)) => ctx.expiry.apply(choice, now).map_err(TokenError::invalid)?,
-            Some(Err(e)) => return Err(TokenError::invalid(e)),
-            None if current.is_expired(now) => {
-                return Err(TokenError::invalid(ValidationError::new(
-                    ExpiryChoice::FIELD,
-                    "This token has expired: choose a new expiry to regenerate it.",
-                )));
-            }
-            // Still valid: the current expiry satisfies the rule from now on too.
-            None => ctx.expiry.cap(current.expires_at, now).or(current.expires_at),
-        };
+        let new = parse_draft(&ctx, actor, draft, Some(&current), ExpiryMode::Regenerate, now)?;
         let secret = TokenSecret::generate();
-        AccessToken::replace_secret(conn, current.id, &secret.digest(), &secret.hint(), expires_at, now)?;
-        let details = format!("new secret {}; expires {}", secret.hint(), describe_expiry(expires_at));
-        audit(actor, owner_id, current.id, AuditAction::TokenRegenerated, details).record(conn)?;
+        let on_behalf = ctx.access.on_behalf();
+        let state = if on_behalf { PENDING } else { current.workflow_state.as_str() };
+        AccessToken::update_details(
+            conn,
+            current.id,
+            new.purpose.as_str(),
+            &new.scopes,
+            new.expires_at,
+            now,
+        )?;
+        AccessToken::replace_secret(conn, current.id, &secret.digest(), &secret.hint(), state, now)?;
+        let mut details =
+            vec![format!("new secret {}; expires {}", secret.hint(), describe_expiry(new.expires_at))];
+        details.extend(describe_changes(&current, &new).into_iter().filter(|c| !c.starts_with("expires")));
+        if on_behalf {
+            details.push("regenerated on the user's behalf: pending until they activate it".into());
+        }
+        audit(actor, owner_id, current.id, AuditAction::TokenRegenerated, details.join("; ")).record(conn)?;
         let token = AccessToken::find_for_user(conn, owner_id, current.id)?;
         Ok(Issued { token, secret })
     })
@@ -366,14 +404,10 @@ pub fn delete(
     actor: &Actor,
     owner_id: i64,
     token: &TokenRef,
-) -> Result<AccessToken, TokenError> {
+) -> Result<AccessToken, Error> {
     write_transaction(conn, |conn| {
         let ctx = Context::load(conn, actor, owner_id)?;
-        if !ctx.access.may_delete() {
-            return Err(TokenError::Refused(
-                "You need the access_tokens.delete permission to delete another user's tokens.".into(),
-            ));
-        }
+        ctx.require_delete()?;
         let current = ctx.find(conn, token)?;
         AccessToken::delete(conn, current.id)?;
         let details = format!("purpose \"{}\"; hint {}", current.purpose, current.hint);
@@ -382,42 +416,32 @@ pub fn delete(
     })
 }
 
-/// The owner activates a token created on their behalf (SPEC 4.11).
-pub fn activate(conn: &mut DbConnection, actor: &Actor, token_id: i64) -> Result<AccessToken, TokenError> {
+/// The owner activates a token created or regenerated on their behalf (SPEC 4.11).
+pub fn activate(conn: &mut DbConnection, actor: &Actor, token_id: i64) -> Result<AccessToken, Error> {
+    let me = actor.require_user()?;
     write_transaction(conn, |conn| {
-        let current = AccessToken::find_for_user(conn, actor.id, token_id)?;
+        let current = AccessToken::find_for_user(conn, me, token_id)?;
         if !current.is_pending() {
-            return Err(TokenError::Refused("This token is already active.".into()));
+            return Err(Error::Forbidden("This token is already active.".into()));
         }
         let now = now();
         AccessToken::activate(conn, current.id, now)?;
-        audit(
-            actor,
-            actor.id,
-            current.id,
-            AuditAction::TokenActivated,
-            format!("purpose \"{}\"", current.purpose),
-        )
-        .record(conn)?;
-        Ok(AccessToken::find_for_user(conn, actor.id, current.id)?)
+        audit(actor, me, current.id, AuditAction::TokenActivated, format!("purpose \"{}\"", current.purpose))
+            .record(conn)?;
+        Ok(AccessToken::find_for_user(conn, me, current.id)?)
     })
 }
 
 /// Revokes every token of `owner_id`; returns how many there were.
-pub fn revoke_all(conn: &mut DbConnection, actor: &Actor, owner_id: i64) -> Result<usize, TokenError> {
+pub fn revoke_all(conn: &mut DbConnection, actor: &Actor, owner_id: i64) -> Result<usize, Error> {
     write_transaction(conn, |conn| {
         let ctx = Context::load(conn, actor, owner_id)?;
-        if !ctx.access.may_delete() {
-            return Err(TokenError::Refused(
-                "You need the access_tokens.delete permission to delete another user's tokens.".into(),
-            ));
-        }
+        ctx.require_delete()?;
         let n = AccessToken::delete_all_for_user(conn, owner_id)?;
-        NewAuditEvent::new(AuditAction::TokensRevokedAll)
-            .actor(actor.id)
+        actor
+            .audit(AuditAction::TokensRevokedAll)
             .subject(owner_id)
             .details(format!("{n} token(s) revoked"))
-            .ip(actor.ip.clone())
             .record(conn)?;
         Ok(n)
     })
@@ -430,7 +454,7 @@ pub fn cap_student_tokens(
     actor: Option<&Actor>,
     user_ids: &[i64],
     why: &str,
-) -> Result<usize, TokenError> {
+) -> Result<usize, Error> {
     let settings = AccountSettings::load(conn)?;
     let rule = ExpiryRule { owner_student_only: true, student_max_days: settings.student_max_days };
     let now = now();
@@ -441,13 +465,14 @@ pub fn cap_student_tokens(
         *capped_per_user.entry(*owner).or_default() += 1;
     }
     for (id, n) in capped_per_user {
-        let mut event = NewAuditEvent::new(AuditAction::TokensCapped)
+        let event = match actor {
+            Some(actor) => actor.audit(AuditAction::TokensCapped),
+            None => NewAuditEvent::new(AuditAction::TokensCapped),
+        };
+        event
             .subject(id)
-            .details(format!("{n} token(s) now expire {} ({why})", describe_expiry(Some(limit))));
-        if let Some(actor) = actor {
-            event = event.actor(actor.id).ip(actor.ip.clone());
-        }
-        event.record(conn)?;
+            .details(format!("{n} token(s) now expire {} ({why})", describe_expiry(Some(limit))))
+            .record(conn)?;
     }
     Ok(owners.len())
 }
@@ -455,7 +480,7 @@ pub fn cap_student_tokens(
 /// Applies the retroactive cap once to the data that existed when the rule arrived
 /// (run by `tokenwarden migrate` and at start). Returns how many tokens changed, or
 /// `None` when it had already been applied.
-pub fn apply_upgrade_cap(conn: &mut DbConnection) -> Result<Option<usize>, TokenError> {
+pub fn apply_upgrade_cap(conn: &mut DbConnection) -> Result<Option<usize>, Error> {
     write_transaction(conn, |conn| {
         if AccountSettings::load(conn)?.student_cap_applied_at.is_some() {
             return Ok(None);

@@ -47,3 +47,12 @@ impl FieldErrors {
         self.0.iter()
     }
 }
+
+impl From<Vec<ValidationError>> for FieldErrors {
+    /// Each error next to its field (the first per field).
+    fn from(errors: Vec<ValidationError>) -> Self {
+        let mut out = FieldErrors::new();
+        errors.into_iter().for_each(|e| out.push(e));
+        out
+    }
+}

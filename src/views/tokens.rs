@@ -4,9 +4,12 @@ use std::collections::HashMap;
 
 use chrono::{Datelike, Duration, NaiveDateTime, Timelike};
 
+use serde::{Deserialize, Serialize};
+
 use crate::domain::ValidationError;
 use crate::domain::token::{ExpiryChoice, ExpiryRule, SCOPE_CATALOGUE, ScopeDef};
 use crate::models::AccessToken;
+use crate::services::tokens::{Issued, TokenDraft};
 
 // Dates are written out by hand: chrono's `format` parses its pattern on every call, which
 // showed up in profiles of the token lists (several dates per row).
@@ -39,6 +42,24 @@ pub fn iso(t: NaiveDateTime) -> String {
 /// "2027-03-04", as `<input type="date">` wants it.
 pub fn ymd(t: NaiveDateTime) -> String {
     format!("{:04}-{:02}-{:02}", t.year(), t.month(), t.day())
+}
+
+/// The secret of a token just created or regenerated, shown once.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SecretView {
+    pub value: String,
+    pub purpose: String,
+    pub regenerated: bool,
+}
+
+impl SecretView {
+    pub fn of(issued: &Issued, regenerated: bool) -> SecretView {
+        SecretView {
+            value: issued.secret.expose().to_owned(),
+            purpose: issued.token.purpose.clone(),
+            regenerated,
+        }
+    }
 }
 
 /// One row of a token list.
@@ -200,6 +221,24 @@ impl TokenForm {
     pub fn parse(body: &[u8]) -> Result<TokenForm, crate::error::AppError> {
         serde_html_form::from_bytes(body)
             .map_err(|e| crate::error::AppError::BadRequest(format!("The form could not be read: {e}")))
+    }
+
+    /// What the form asks for, the same on every page that has it. The create form always
+    /// names an expiry (a select with a default), so a post without one is refused next
+    /// to the field; an edit or regenerate form without one keeps the current expiry.
+    pub fn draft(&self, creating: bool) -> TokenDraft {
+        let expiry = match self.expiry() {
+            None if creating => {
+                Some(Err(ValidationError::new(ExpiryChoice::FIELD, "Choose when the token expires.")))
+            }
+            other => other,
+        };
+        TokenDraft { purpose: Some(self.purpose.clone()), scopes: Some(self.scopes.clone()), expiry }
+    }
+
+    /// A regenerate form: only the new expiry.
+    pub fn regenerate_draft(&self) -> TokenDraft {
+        TokenDraft { expiry: self.expiry(), ..TokenDraft::default() }
     }
 
     /// `None` when the form keeps the current expiry.

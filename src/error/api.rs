@@ -14,9 +14,9 @@ use actix_web::{HttpResponse, ResponseError};
 use serde::Serialize;
 use utoipa::ToSchema;
 
+use super::AppError;
 use crate::domain::ValidationError;
-use crate::error::AppError;
-use crate::tokens::TokenError;
+use crate::services;
 
 /// The one answer to every token that does not authenticate, whatever the reason, so that
 /// a caller learns nothing about which tokens exist.
@@ -73,18 +73,28 @@ pub enum ApiError {
     BadRequest(String),
     #[error("invalid fields")]
     Invalid(Vec<ValidationError>),
+    /// The request collides with what exists (a hint two tokens share).
+    #[error("conflict: {0}")]
+    Conflict(String),
     #[error(transparent)]
     App(#[from] AppError),
 }
 
-impl From<TokenError> for ApiError {
-    fn from(e: TokenError) -> Self {
+impl From<services::Error> for ApiError {
+    fn from(e: services::Error) -> Self {
         match e {
-            TokenError::Invalid(errors) => ApiError::Invalid(errors),
-            TokenError::Refused(why) => ApiError::Forbidden(why),
-            TokenError::NotFound => ApiError::NotFound,
-            TokenError::Database(e) => ApiError::App(e.into()),
+            services::Error::Invalid(errors) => ApiError::Invalid(errors),
+            services::Error::Forbidden(why) => ApiError::Forbidden(why),
+            services::Error::NotFound => ApiError::NotFound,
+            services::Error::Conflict(why) => ApiError::Conflict(why),
+            other => ApiError::App(other.into()),
         }
+    }
+}
+
+impl From<crate::db::RunError> for ApiError {
+    fn from(e: crate::db::RunError) -> Self {
+        ApiError::App(e.into())
     }
 }
 
@@ -103,6 +113,7 @@ impl ResponseError for ApiError {
             ApiError::InvalidToken => StatusCode::UNAUTHORIZED,
             ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
             ApiError::NotFound => StatusCode::NOT_FOUND,
+            ApiError::Conflict(_) => StatusCode::CONFLICT,
             ApiError::BadRequest(_) | ApiError::Invalid(_) => StatusCode::BAD_REQUEST,
             ApiError::App(e) => e.status_code(),
         }
@@ -114,7 +125,7 @@ impl ResponseError for ApiError {
             ApiError::InvalidToken => HttpResponse::build(status)
                 .insert_header((WWW_AUTHENTICATE, "Bearer"))
                 .json(ErrorList::one(INVALID_ACCESS_TOKEN)),
-            ApiError::Forbidden(why) | ApiError::BadRequest(why) => {
+            ApiError::Forbidden(why) | ApiError::BadRequest(why) | ApiError::Conflict(why) => {
                 HttpResponse::build(status).json(ErrorList::one(why.as_str()))
             }
             ApiError::NotFound => HttpResponse::build(status).json(ErrorList::one(NOT_FOUND)),

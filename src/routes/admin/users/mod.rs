@@ -1,0 +1,92 @@
+//! `/admin/users` (search) and `/admin/users/{id}/…` — one module per part of a user's
+//! administration: the profile page, roles, state and sessions, tokens on their behalf.
+
+pub mod profile;
+pub mod roles;
+pub mod state;
+pub mod tokens;
+
+use actix_web::{HttpResponse, get, web};
+use askama::Template;
+use serde::Deserialize;
+
+use crate::auth::guard::{ManageUsers, Require};
+use crate::error::AppError;
+use crate::models::{User, UserRoles};
+use crate::routes::render;
+use crate::state::AppState;
+use crate::views::page::PageCtx;
+
+const PER_PAGE: i64 = 25;
+
+/// A user as a list shows them.
+pub struct UserRow {
+    pub id: i64,
+    pub login: String,
+    pub name: String,
+    pub email: String,
+    pub roles: Vec<String>,
+    pub suspended: bool,
+}
+
+pub(super) fn role_labels(roles: &UserRoles) -> Vec<String> {
+    roles
+        .enrollment
+        .iter()
+        .map(|r| r.label().to_owned())
+        .chain(roles.account.iter().map(|r| r.name.clone()))
+        .collect()
+}
+
+#[derive(Template)]
+#[template(path = "admin/users.html")]
+struct UsersPage {
+    ctx: PageCtx,
+    q: String,
+    rows: Vec<UserRow>,
+    next: Option<String>,
+    first_page: bool,
+}
+
+#[derive(Deserialize)]
+pub struct UsersQuery {
+    #[serde(default)]
+    q: String,
+    #[serde(default)]
+    after: i64,
+}
+
+/// `GET /admin/users` — search by login, name or email; keyset-paginated.
+#[get("/admin/users")]
+pub async fn index(
+    ctx: PageCtx,
+    _me: Require<ManageUsers>,
+    state: web::Data<AppState>,
+    query: web::Query<UsersQuery>,
+) -> Result<HttpResponse, AppError> {
+    let UsersQuery { q, after } = query.into_inner();
+    let needle = q.clone();
+    let (page, roles) = crate::db::run(&state.pool, move |conn| -> Result<_, AppError> {
+        let page = User::search(conn, &needle, after, PER_PAGE)?;
+        let ids: Vec<i64> = page.users.iter().map(|u| u.id).collect();
+        let roles = User::roles_of_many(conn, &ids)?;
+        Ok((page, roles))
+    })
+    .await?;
+    let rows = page
+        .users
+        .iter()
+        .map(|u| UserRow {
+            id: u.id,
+            login: u.login.clone(),
+            name: u.name.clone(),
+            email: u.email.clone(),
+            roles: roles.get(&u.id).map(role_labels).unwrap_or_default(),
+            suspended: !u.is_active(),
+        })
+        .collect();
+    let next = page.next_after.map(|after| {
+        serde_urlencoded::to_string([("q", q.as_str()), ("after", &after.to_string())]).unwrap_or_default()
+    });
+    render(&UsersPage { ctx, q, rows, next, first_page: after == 0 })
+}

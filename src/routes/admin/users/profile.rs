@@ -1,0 +1,242 @@
+//! `GET /admin/users/{id}` — the user-profile page where an administrator sees a user's
+//! tokens with their purposes and revokes them (SPEC 5), and what else the viewer may do
+//! for this user.
+
+use std::collections::HashMap;
+
+use actix_session::Session;
+use actix_web::{HttpRequest, HttpResponse, get, web};
+use askama::Template;
+use serde::Deserialize;
+
+use super::role_labels;
+use crate::auth::CurrentUser;
+use crate::auth::guard::{PermissionMarker, ReadAudit, Require, SeeProfiles};
+use crate::domain::authority::{may_grant, may_manage};
+use crate::domain::{EnrollmentRole, Permission, now};
+use crate::error::AppError;
+use crate::models::{AccessToken, AccountRole, AuditEvent, User, UserRoles, UserSession};
+use crate::routes::{issued, render};
+use crate::services::Actor;
+use crate::services::tokens::Context;
+use crate::services::users::facts;
+use crate::state::AppState;
+use crate::views::audit::{AuditRow, audit_rows};
+use crate::views::forms::FieldErrors;
+use crate::views::page::PageCtx;
+use crate::views::tokens::{ExpiryOptions, ScopeGroup, SecretView, TokenForm, TokenRow, scope_groups};
+
+/// Tokens per page on a profile page: a user with a thousand tokens gets twenty pages, not a
+/// three-megabyte page.
+const TOKENS_PER_PAGE: i64 = 50;
+
+/// The profile page of user `id`: where secrets issued on their behalf wait to be shown.
+pub fn page_of(id: i64) -> String {
+    format!("/admin/users/{id}")
+}
+
+/// What the viewer may do on a profile page.
+pub struct Abilities {
+    pub manage_users: bool,
+    /// The viewer may change this user's roles and state: every permission the user holds
+    /// is among the viewer's own (SPEC 2).
+    pub manage_this_user: bool,
+    /// This is the viewer's own profile: their own account roles are not theirs to change.
+    pub is_self: bool,
+    pub view_tokens: bool,
+    pub delete_tokens: bool,
+    pub change_tokens: bool,
+}
+
+pub struct RoleChoice {
+    pub key: String,
+    pub label: String,
+    pub checked: bool,
+    /// Whether the viewer may give or take it (a role they cannot is shown, not offered).
+    pub grantable: bool,
+}
+
+#[derive(Template)]
+#[template(path = "admin/user.html")]
+pub(super) struct ProfilePage {
+    ctx: PageCtx,
+    user: User,
+    roles: Vec<String>,
+    student_only: bool,
+    can: Abilities,
+    enrollment_choices: Vec<RoleChoice>,
+    account_choices: Vec<RoleChoice>,
+    rows: Vec<TokenRow>,
+    tokens: TokenPager,
+    secret: Option<SecretView>,
+    create: TokenForm,
+    create_errors: FieldErrors,
+    expiry: ExpiryOptions,
+    groups: Vec<ScopeGroup>,
+    /// The user's recent audit events, for viewers who may see them.
+    audit: Option<Vec<AuditRow>>,
+    sessions: i64,
+}
+
+/// Where the token list of a profile page is: "51–100 of 1,000", and the pages around.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TokenPager {
+    pub page: i64,
+    pub pages: i64,
+    pub total: i64,
+    pub first: i64,
+    pub last: i64,
+}
+
+impl TokenPager {
+    /// Page `asked` (from 1) of `total` tokens, moved into range.
+    fn new(asked: i64, total: i64) -> TokenPager {
+        let pages = ((total + TOKENS_PER_PAGE - 1) / TOKENS_PER_PAGE).max(1);
+        let page = asked.clamp(1, pages);
+        let first = if total == 0 { 0 } else { (page - 1) * TOKENS_PER_PAGE + 1 };
+        TokenPager { page, pages, total, first, last: (page * TOKENS_PER_PAGE).min(total) }
+    }
+
+    fn offset(&self) -> i64 {
+        (self.page - 1) * TOKENS_PER_PAGE
+    }
+}
+
+pub(super) struct ProfileData {
+    user: User,
+    roles: UserRoles,
+    all_roles: Vec<AccountRole>,
+    token_ctx: Context,
+    tokens: Vec<AccessToken>,
+    pager: TokenPager,
+    names: HashMap<i64, String>,
+    audit: Vec<AuditRow>,
+    sessions: i64,
+}
+
+pub(super) async fn load_profile(
+    state: &AppState,
+    who: Actor,
+    id: i64,
+    with_tokens: bool,
+    tokens_page: i64,
+) -> Result<ProfileData, AppError> {
+    crate::db::run(&state.pool, move |conn| -> Result<_, AppError> {
+        let user = User::find(conn, id)?;
+        let roles = User::roles(conn, id)?;
+        let all_roles = AccountRole::all(conn)?;
+        let token_ctx = Context::load(conn, &who, id)?;
+        let (tokens, pager) = if with_tokens {
+            let pager = TokenPager::new(tokens_page, AccessToken::count_for_user(conn, id)?);
+            (AccessToken::page_for_user(conn, id, true, pager.offset(), TOKENS_PER_PAGE)?, pager)
+        } else {
+            (Vec::new(), TokenPager::new(1, 0))
+        };
+        let mut creators: Vec<i64> = tokens.iter().filter_map(|t| t.real_user_id).collect();
+        creators.sort_unstable();
+        creators.dedup();
+        let names = User::names(conn, &creators)?.into_iter().collect();
+        let events = AuditEvent::recent_for_user(conn, id, 15)?;
+        let audit = audit_rows(conn, events)?;
+        let sessions = UserSession::count_for_user(conn, id)?;
+        Ok(ProfileData { user, roles, all_roles, token_ctx, tokens, pager, names, audit, sessions })
+    })
+    .await
+}
+
+fn abilities(me: &CurrentUser, user: &User, roles: &UserRoles) -> Abilities {
+    Abilities {
+        manage_users: me.can(Permission::ManageUsers),
+        manage_this_user: me.can(Permission::ManageUsers)
+            && may_manage(me.permissions, roles.permissions()).is_ok(),
+        is_self: me.id == user.id,
+        view_tokens: me.can(Permission::ViewTokens),
+        delete_tokens: me.can(Permission::DeleteTokens),
+        change_tokens: me.can(Permission::CreateUpdateTokens),
+    }
+}
+
+pub(super) fn profile_page(
+    ctx: PageCtx,
+    me: &CurrentUser,
+    data: ProfileData,
+    secret: Option<SecretView>,
+    create: TokenForm,
+    create_errors: FieldErrors,
+) -> ProfilePage {
+    let now = now();
+    let can = abilities(me, &data.user, &data.roles);
+    let expiry = ExpiryOptions::new(&data.token_ctx.expiry, data.token_ctx.default_lifetime_days, now)
+        .for_owner(&data.user.name);
+    let mut create = create;
+    if create.expires_in.is_empty() {
+        create.expires_in = expiry.default.clone();
+    }
+    ProfilePage {
+        ctx,
+        roles: role_labels(&data.roles),
+        student_only: data.roles.is_student_only(),
+        enrollment_choices: EnrollmentRole::ALL
+            .iter()
+            .map(|r| RoleChoice {
+                key: r.key().to_owned(),
+                label: r.label().to_owned(),
+                checked: data.roles.enrollment.contains(r),
+                grantable: true,
+            })
+            .collect(),
+        account_choices: data
+            .all_roles
+            .iter()
+            .map(|r| RoleChoice {
+                key: r.id.to_string(),
+                label: r.name.clone(),
+                checked: data.roles.account.iter().any(|a| a.id == r.id),
+                grantable: !can.is_self && may_grant(me.permissions, &facts(r)).is_ok(),
+            })
+            .collect(),
+        rows: if can.view_tokens {
+            data.tokens.iter().map(|t| TokenRow::new(t, &data.names, now)).collect()
+        } else {
+            Vec::new()
+        },
+        tokens: data.pager,
+        can,
+        secret,
+        create,
+        create_errors,
+        expiry,
+        groups: scope_groups(),
+        audit: ReadAudit::allows(me.permissions).then_some(data.audit),
+        sessions: data.sessions,
+        user: data.user,
+    }
+}
+
+#[derive(Deserialize)]
+pub struct ProfileQuery {
+    #[serde(default = "first_page")]
+    tokens_page: i64,
+}
+
+fn first_page() -> i64 {
+    1
+}
+
+/// `GET /admin/users/{id}` — the user-profile page (`?tokens_page=N` pages its tokens).
+#[get("/admin/users/{id}")]
+#[tracing::instrument(skip_all, fields(viewer = me.id, user_id = *path))]
+pub async fn show(
+    req: HttpRequest,
+    ctx: PageCtx,
+    me: Require<SeeProfiles>,
+    session: Session,
+    state: web::Data<AppState>,
+    path: web::Path<i64>,
+    query: web::Query<ProfileQuery>,
+) -> Result<HttpResponse, AppError> {
+    let who = state.actor(&req, &me);
+    let data = load_profile(&state, who, *path, me.can(Permission::ViewTokens), query.tokens_page).await?;
+    let secret = issued::take(&req, &state, &me, &session, &page_of(data.user.id)).await?;
+    render(&profile_page(ctx, &me, data, secret, TokenForm::default(), FieldErrors::new()))
+}

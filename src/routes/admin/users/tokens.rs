@@ -1,0 +1,224 @@
+//! `/admin/users/{id}/tokens/…` — a user's tokens, on their behalf: create (pending until
+//! they activate it), edit, regenerate (pending again), revoke one or all.
+
+use actix_session::Session;
+use actix_web::http::StatusCode;
+use actix_web::{HttpRequest, HttpResponse, get, post, web};
+use actix_web_flash_messages::FlashMessage;
+use askama::Template;
+
+use super::profile::{load_profile, page_of, profile_page};
+use crate::auth::CurrentUser;
+use crate::auth::guard::{CreateUpdateTokens, DeleteTokens, Require};
+use crate::domain::Permission;
+use crate::error::AppError;
+use crate::models::User;
+use crate::routes::settings::tokens::{EditForm, edit_form};
+use crate::routes::{issued, render, render_with, see_other};
+use crate::services;
+use crate::services::tokens::{self, TokenRef};
+use crate::state::AppState;
+use crate::views::forms::FieldErrors;
+use crate::views::page::PageCtx;
+use crate::views::tokens::{SecretView, TokenForm};
+
+/// `POST /admin/users/{id}/tokens/{token_id}/revoke` — deletes one token at once and goes
+/// back to the list it came from, with a message. htmx follows that redirect and swaps in the
+/// list as it now is (its count, the next page's first row, the empty state) without a
+/// page load; without JavaScript the page reloads.
+#[post("/admin/users/{id}/tokens/{token_id}/revoke")]
+#[tracing::instrument(skip_all, fields(viewer = me.id))]
+pub async fn revoke(
+    req: HttpRequest,
+    me: Require<DeleteTokens>,
+    state: web::Data<AppState>,
+    path: web::Path<(i64, i64)>,
+) -> Result<HttpResponse, AppError> {
+    let (id, token_id) = path.into_inner();
+    let who = state.actor(&req, &me);
+    let token =
+        crate::db::run(&state.pool, move |conn| tokens::delete(conn, &who, id, &TokenRef::Id(token_id)))
+            .await?;
+    FlashMessage::success(format!("Token “{}” revoked. It no longer works.", token.purpose)).send();
+    Ok(see_other(&redirect_back(&req, id)))
+}
+
+/// Back to the page the action came from — the account-wide token list, or the page of
+/// the profile's token list — else the profile. Only those paths of this site are taken.
+///
+/// htmx names the page in `HX-Current-URL` on every request; a plain form has only the
+/// `Referer`, which a browser may leave out. htmx swaps the list from where this leads, so
+/// it must not depend on a header that can go missing.
+fn redirect_back(req: &HttpRequest, user_id: i64) -> String {
+    let header = |name: &str| req.headers().get(name).and_then(|v| v.to_str().ok());
+    let referer = header("HX-Current-URL").or_else(|| header("Referer")).unwrap_or_default();
+    let profile = page_of(user_id);
+    match crate::routes::local_path(referer) {
+        Some(p) if p.starts_with("/admin/tokens") => p,
+        Some(p) if p.starts_with(&format!("{profile}?")) => {
+            format!("{}#tokens", p.split('#').next().unwrap_or(&p))
+        }
+        _ => profile,
+    }
+}
+
+/// `POST /admin/users/{id}/tokens/revoke-all`
+#[post("/admin/users/{id}/tokens/revoke-all")]
+#[tracing::instrument(skip_all, fields(viewer = me.id, user_id = *path))]
+pub async fn revoke_all(
+    req: HttpRequest,
+    me: Require<DeleteTokens>,
+    state: web::Data<AppState>,
+    path: web::Path<i64>,
+) -> Result<HttpResponse, AppError> {
+    let id = path.into_inner();
+    let who = state.actor(&req, &me);
+    let n = crate::db::run(&state.pool, move |conn| tokens::revoke_all(conn, &who, id)).await?;
+    FlashMessage::success(format!("{n} token(s) revoked.")).send();
+    Ok(see_other(&page_of(id)))
+}
+
+/// `POST /admin/users/{id}/tokens` — create a token on the user's behalf (it starts
+/// pending until the user activates it; the secret is shown once, to the creator).
+#[post("/admin/users/{id}/tokens")]
+#[tracing::instrument(skip_all, fields(viewer = me.id, user_id = *path))]
+pub async fn create(
+    req: HttpRequest,
+    ctx: PageCtx,
+    me: Require<CreateUpdateTokens>,
+    session: Session,
+    state: web::Data<AppState>,
+    path: web::Path<i64>,
+    body: web::Bytes,
+) -> Result<HttpResponse, AppError> {
+    let id = path.into_inner();
+    let form = TokenForm::parse(&body)?;
+    let draft = form.draft(true);
+    let who = state.actor(&req, &me);
+    match crate::db::run(&state.pool, move |conn| tokens::create(conn, &who, id, &draft)).await {
+        Ok(issued) => {
+            issued::stash(&state, &me, &session, &page_of(id), SecretView::of(&issued, false)).await?;
+            FlashMessage::success(format!(
+                "Token “{}” created on the user's behalf. It stays pending until they activate it.",
+                issued.token.purpose
+            ))
+            .send();
+            Ok(see_other(&page_of(id)))
+        }
+        Err(services::Error::Invalid(errors)) => {
+            let data =
+                load_profile(&state, state.actor(&req, &me), id, me.can(Permission::ViewTokens), 1).await?;
+            render_with(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                &profile_page(ctx, &me, data, None, form, errors.into()),
+            )
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// `POST /admin/users/{id}/tokens/{token_id}/regenerate` — on the user's behalf: a new
+/// secret, shown once to the administrator; the token is pending until the user activates it.
+#[post("/admin/users/{id}/tokens/{token_id}/regenerate")]
+#[tracing::instrument(skip_all, fields(viewer = me.id))]
+pub async fn regenerate(
+    req: HttpRequest,
+    me: Require<CreateUpdateTokens>,
+    session: Session,
+    state: web::Data<AppState>,
+    path: web::Path<(i64, i64)>,
+    body: web::Bytes,
+) -> Result<HttpResponse, AppError> {
+    let (id, token_id) = path.into_inner();
+    let draft = TokenForm::parse(&body)?.regenerate_draft();
+    let who = state.actor(&req, &me);
+    let result = crate::db::run(&state.pool, move |conn| {
+        tokens::regenerate(conn, &who, id, &TokenRef::Id(token_id), &draft)
+    })
+    .await;
+    match result {
+        Ok(issued) => {
+            issued::stash(&state, &me, &session, &page_of(id), SecretView::of(&issued, true)).await?;
+            FlashMessage::success(format!(
+                "Token “{}” regenerated: the old secret no longer works, and the token is pending until \
+                 the user activates it.",
+                issued.token.purpose
+            ))
+            .send();
+        }
+        Err(e @ services::Error::Invalid(_)) => FlashMessage::error(e.sentence()).send(),
+        Err(e) => return Err(e.into()),
+    }
+    Ok(see_other(&page_of(id)))
+}
+
+#[derive(Template)]
+#[template(path = "admin/token_edit.html")]
+struct EditPage {
+    ctx: PageCtx,
+    user: User,
+    edit: EditForm,
+}
+
+async fn edit_page(
+    req: &HttpRequest,
+    ctx: PageCtx,
+    me: &CurrentUser,
+    state: &AppState,
+    (id, token_id): (i64, i64),
+    form: Option<TokenForm>,
+    errors: FieldErrors,
+) -> Result<EditPage, AppError> {
+    let who = state.actor(req, me);
+    let user = crate::db::run(&state.pool, move |conn| Ok::<_, AppError>(User::find(conn, id)?)).await?;
+    let mut form = edit_form(state, who, id, token_id, ctx.csrf.clone(), form, errors).await?;
+    form.expiry = form.expiry.for_owner(&user.name);
+    form.action = format!("/admin/users/{id}/tokens/{token_id}");
+    form.cancel_url = page_of(id);
+    form.inline = false;
+    Ok(EditPage { ctx, user, edit: form })
+}
+
+/// `GET /admin/users/{id}/tokens/{token_id}/edit`
+#[get("/admin/users/{id}/tokens/{token_id}/edit")]
+pub async fn edit(
+    req: HttpRequest,
+    ctx: PageCtx,
+    me: Require<CreateUpdateTokens>,
+    state: web::Data<AppState>,
+    path: web::Path<(i64, i64)>,
+) -> Result<HttpResponse, AppError> {
+    render(&edit_page(&req, ctx, &me, &state, path.into_inner(), None, FieldErrors::new()).await?)
+}
+
+/// `POST /admin/users/{id}/tokens/{token_id}` — update on the user's behalf.
+#[post("/admin/users/{id}/tokens/{token_id}")]
+#[tracing::instrument(skip_all, fields(viewer = me.id))]
+pub async fn update(
+    req: HttpRequest,
+    ctx: PageCtx,
+    me: Require<CreateUpdateTokens>,
+    state: web::Data<AppState>,
+    path: web::Path<(i64, i64)>,
+    body: web::Bytes,
+) -> Result<HttpResponse, AppError> {
+    let (id, token_id) = path.into_inner();
+    let form = TokenForm::parse(&body)?;
+    let draft = form.draft(false);
+    let who = state.actor(&req, &me);
+    let result = crate::db::run(&state.pool, move |conn| {
+        tokens::update(conn, &who, id, &TokenRef::Id(token_id), &draft)
+    })
+    .await;
+    match result {
+        Ok(token) => {
+            FlashMessage::success(format!("Token “{}” updated.", token.purpose)).send();
+            Ok(see_other(&page_of(id)))
+        }
+        Err(services::Error::Invalid(errors)) => {
+            let page = edit_page(&req, ctx, &me, &state, (id, token_id), Some(form), errors.into()).await?;
+            render_with(StatusCode::UNPROCESSABLE_ENTITY, &page)
+        }
+        Err(e) => Err(e.into()),
+    }
+}

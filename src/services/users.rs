@@ -1,0 +1,175 @@
+//! Users: creating them, their roles, their state, their sessions — under the grant rule
+//! (SPEC 2): nobody gives or takes away more than they hold, nobody changes their own
+//! account roles, and the last active Account Admin stays.
+
+use super::{Actor, Error};
+use crate::db::{DbConnection, write_transaction};
+use crate::domain::authority::{self, AccountRoleChange, RoleFacts};
+use crate::domain::{EnrollmentRole, Permission, ValidationError};
+use crate::models::{
+    AccountRole, AuditAction, CreateUserError, NewUserData, User, UserRoles, UserSession, UserState,
+};
+
+/// The facts the grant rule needs about an account role.
+pub fn facts(role: &AccountRole) -> RoleFacts<'_> {
+    RoleFacts { id: role.id, name: &role.name, permissions: role.permission_set(), built_in: role.built_in }
+}
+
+/// The roles of a user in words, for the audit log and messages.
+pub fn describe_roles(r: &UserRoles) -> String {
+    let labels: Vec<String> = r
+        .enrollment
+        .iter()
+        .map(|e| e.label().to_owned())
+        .chain(r.account.iter().map(|a| a.name.clone()))
+        .collect();
+    if labels.is_empty() { "no roles".to_owned() } else { labels.join(", ") }
+}
+
+/// Whether `user_id` is the last active holder of `Account Admin`.
+fn is_last_admin(conn: &mut DbConnection, user: &User, roles: &UserRoles) -> Result<bool, Error> {
+    Ok(user.is_active() && roles.account.iter().any(|r| r.built_in) && User::active_admin_count(conn)? <= 1)
+}
+
+/// The roles named by id, each known; an unknown id is a field error.
+fn known_roles(conn: &mut DbConnection, ids: &[i64]) -> Result<Vec<AccountRole>, Error> {
+    let all = AccountRole::all(conn)?;
+    ids.iter()
+        .map(|id| {
+            all.iter().find(|r| r.id == *id).cloned().ok_or_else(|| {
+                Error::invalid(ValidationError::new(
+                    "account_roles",
+                    format!("There is no account role #{id}."),
+                ))
+            })
+        })
+        .collect()
+}
+
+/// Creates a user (the CLI, and later the web and provisioning). The actor needs
+/// `users.manage` and may give only account roles within their own permissions.
+pub fn create(conn: &mut DbConnection, actor: &Actor, data: &NewUserData) -> Result<User, Error> {
+    actor.require(Permission::ManageUsers)?;
+    write_transaction(conn, |conn| {
+        for role in known_roles(conn, &data.account_role_ids)? {
+            authority::may_grant(actor.permissions, &facts(&role))?;
+        }
+        let user = User::create(conn, data).map_err(|e| match e {
+            CreateUserError::DuplicateLogin(login) => Error::invalid(ValidationError::new(
+                "login",
+                format!("A user with the login “{login}” already exists."),
+            )),
+            CreateUserError::Database(e) => e.into(),
+        })?;
+        let roles = User::roles(conn, user.id)?;
+        actor
+            .audit(AuditAction::UserCreated)
+            .subject(user.id)
+            .details(format!("login \"{}\"; roles: {}", user.login, describe_roles(&roles)))
+            .record(conn)?;
+        Ok(user)
+    })
+}
+
+/// What a change of roles did.
+#[derive(Debug, Clone)]
+pub struct RolesChanged {
+    pub name: String,
+    /// Tokens capped to the student maximum because the user became student-only.
+    pub capped: usize,
+    pub student_only: bool,
+}
+
+/// Sets a user's enrollment and account roles to exactly these. When that makes them
+/// student-only, their long-lived tokens are capped in the same transaction (SPEC 4.3).
+pub fn set_roles(
+    conn: &mut DbConnection,
+    actor: &Actor,
+    user_id: i64,
+    enrollment: &[EnrollmentRole],
+    account_role_ids: &[i64],
+) -> Result<RolesChanged, Error> {
+    actor.require(Permission::ManageUsers)?;
+    let actor_id = actor.user_id();
+    write_transaction(conn, |conn| {
+        let user = User::find(conn, user_id)?;
+        let before = User::roles(conn, user_id)?;
+        authority::may_manage(actor.permissions, before.permissions())?;
+        let wanted = known_roles(conn, account_role_ids)?;
+        let added: Vec<&AccountRole> =
+            wanted.iter().filter(|r| !before.account.iter().any(|b| b.id == r.id)).collect();
+        let removed: Vec<&AccountRole> =
+            before.account.iter().filter(|b| !wanted.iter().any(|r| r.id == b.id)).collect();
+        let target_is_last_admin = !removed.is_empty() && is_last_admin(conn, &user, &before)?;
+        authority::may_change_account_roles(&AccountRoleChange {
+            // The operator is nobody's own administrator.
+            actor_id: actor_id.unwrap_or(-1),
+            actor: actor.permissions,
+            target_id: user_id,
+            added: added.iter().map(|r| facts(r)).collect(),
+            removed: removed.iter().map(|r| facts(r)).collect(),
+            target_is_last_admin,
+        })?;
+        User::replace_roles(conn, user_id, enrollment, account_role_ids)?;
+        let after = User::roles(conn, user_id)?;
+        actor
+            .audit(AuditAction::RolesChanged)
+            .subject(user_id)
+            .details(format!("{} → {}", describe_roles(&before), describe_roles(&after)))
+            .record(conn)?;
+        let capped = if after.is_student_only() {
+            super::tokens::cap_student_tokens(conn, Some(actor), &[user_id], "the user became student-only")?
+        } else {
+            0
+        };
+        Ok(RolesChanged { name: user.name, capped, student_only: after.is_student_only() })
+    })
+}
+
+/// Suspends or reactivates a user. Suspension ends every session of theirs at once, and
+/// their tokens stop authenticating; nobody suspends themself or the last active admin.
+pub fn set_state(
+    conn: &mut DbConnection,
+    actor: &Actor,
+    user_id: i64,
+    state: UserState,
+) -> Result<User, Error> {
+    actor.require(Permission::ManageUsers)?;
+    if state == UserState::Suspended && actor.user_id() == Some(user_id) {
+        return Err(Error::Forbidden("You cannot suspend yourself.".into()));
+    }
+    write_transaction(conn, |conn| {
+        let user = User::find(conn, user_id)?;
+        let roles = User::roles(conn, user_id)?;
+        authority::may_manage(actor.permissions, roles.permissions())?;
+        if state == UserState::Suspended && is_last_admin(conn, &user, &roles)? {
+            return Err(Error::Forbidden(authority::last_admin("suspended")));
+        }
+        User::set_state(conn, user_id, state)?;
+        let action = match state {
+            UserState::Suspended => {
+                let n = UserSession::end_all_for_user(conn, user_id)?;
+                actor.audit(AuditAction::UserSuspended).details(format!("{n} session(s) ended"))
+            }
+            UserState::Active => actor.audit(AuditAction::UserReactivated),
+        };
+        action.subject(user_id).record(conn)?;
+        Ok(user)
+    })
+}
+
+/// Signs a user out everywhere; returns the user and how many sessions ended.
+pub fn end_sessions(conn: &mut DbConnection, actor: &Actor, user_id: i64) -> Result<(User, usize), Error> {
+    actor.require(Permission::ManageUsers)?;
+    write_transaction(conn, |conn| {
+        let user = User::find(conn, user_id)?;
+        authority::may_manage(actor.permissions, User::roles(conn, user_id)?.permissions())?;
+        let n = UserSession::end_all_for_user(conn, user_id)?;
+        actor
+            .audit(AuditAction::SessionsEnded)
+            .subject(user_id)
+            .details(format!("{n} session(s) ended"))
+            .record(conn)?;
+        Ok((user, n))
+    })
+}

@@ -1,0 +1,32 @@
+//! What every worker shares: the pool, the settings, the sign-in throttle and the password
+//! hashing threads. Below the routes, so that `auth` and the middleware can use it too.
+
+use crate::auth::password::PasswordWork;
+use crate::auth::rate_limit::LoginLimiter;
+use crate::config::Settings;
+use crate::db::DbPool;
+
+pub struct AppState {
+    pub pool: DbPool,
+    pub settings: Settings,
+    pub login_limiter: LoginLimiter,
+    pub passwords: PasswordWork,
+    /// The first-run setup code, while no user exists.
+    pub setup_code: String,
+}
+
+impl AppState {
+    /// The client's address as the audit log records it.
+    pub fn client_ip(&self, req: &actix_web::HttpRequest) -> Option<String> {
+        crate::client::client_ip(req, &self.settings.serve).map(|i| i.to_string())
+    }
+
+    /// The signed-in user as the actor of a service operation.
+    pub fn actor(
+        &self,
+        req: &actix_web::HttpRequest,
+        user: &crate::auth::CurrentUser,
+    ) -> crate::services::Actor {
+        user.actor(self.client_ip(req))
+    }
+}

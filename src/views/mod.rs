@@ -1,0 +1,8 @@
+//! Read models for the templates: the page's context, rows with formatted dates, forms
+//! as last submitted. Built from models; know nothing of routes.
+
+pub mod audit;
+pub mod error_page;
+pub mod forms;
+pub mod page;
+pub mod tokens;
