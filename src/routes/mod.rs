@@ -59,6 +59,13 @@ pub fn render_with<T: Template>(
     Ok(HttpResponse::build(status).content_type("text/html; charset=utf-8").body(body))
 }
 
+/// A form body, including fields that repeat (`scopes`, `roles`, `permissions`); a body that
+/// does not read is a 400.
+pub fn read_form<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, AppError> {
+    serde_html_form::from_bytes(body)
+        .map_err(|e| AppError::BadRequest(format!("The form could not be read: {e}")))
+}
+
 /// A redirect after a successful form post (303, so the browser follows with GET).
 pub fn see_other(location: &str) -> HttpResponse {
     HttpResponse::SeeOther().insert_header((actix_web::http::header::LOCATION, location)).finish()

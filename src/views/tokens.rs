@@ -218,11 +218,6 @@ pub struct TokenForm {
 }
 
 impl TokenForm {
-    pub fn parse(body: &[u8]) -> Result<TokenForm, crate::error::AppError> {
-        serde_html_form::from_bytes(body)
-            .map_err(|e| crate::error::AppError::BadRequest(format!("The form could not be read: {e}")))
-    }
-
     /// What the form asks for, the same on every page that has it. The create form always
     /// names an expiry (a select with a default), so a post without one is refused next
     /// to the field; an edit or regenerate form without one keeps the current expiry.

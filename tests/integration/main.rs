@@ -5,6 +5,7 @@ mod api;
 mod authority;
 mod cli;
 mod helpers;
+mod layers;
 mod logs;
 mod outage;
 mod session;

@@ -12,7 +12,7 @@ use crate::domain::authority::may_edit_role;
 use crate::domain::{Permission, PermissionSet};
 use crate::error::AppError;
 use crate::models::{AccountRole, User};
-use crate::routes::{render, render_with, see_other};
+use crate::routes::{read_form, render, render_with, see_other};
 use crate::services::{self, roles};
 use crate::state::AppState;
 use crate::views::forms::FieldErrors;
@@ -126,8 +126,7 @@ pub async fn create(
     state: web::Data<AppState>,
     body: web::Bytes,
 ) -> Result<HttpResponse, AppError> {
-    let form: RoleForm = serde_html_form::from_bytes(&body)
-        .map_err(|e| AppError::BadRequest(format!("The form could not be read: {e}")))?;
+    let form: RoleForm = read_form(&body)?;
     let set = parse_permissions(&form.permissions)?;
     let who = state.actor(&req, &me);
     let name = form.name.clone();
@@ -154,8 +153,7 @@ pub async fn update(
     body: web::Bytes,
 ) -> Result<HttpResponse, AppError> {
     let id = path.into_inner();
-    let form: RoleForm = serde_html_form::from_bytes(&body)
-        .map_err(|e| AppError::BadRequest(format!("The form could not be read: {e}")))?;
+    let form: RoleForm = read_form(&body)?;
     let set = parse_permissions(&form.permissions)?;
     let who = state.actor(&req, &me);
     let name = crate::db::run(&state.pool, move |conn| roles::update(conn, &who, id, set)).await?.name;

@@ -15,7 +15,7 @@ use crate::domain::now;
 use crate::domain::token::TokenChange;
 use crate::error::AppError;
 use crate::models::{AccessToken, User};
-use crate::routes::{is_htmx, issued, render, render_with, see_other};
+use crate::routes::{is_htmx, issued, read_form, render, render_with, see_other};
 use crate::services::tokens::{self, Context, TokenRef};
 use crate::services::{self, Actor};
 use crate::state::AppState;
@@ -217,7 +217,7 @@ pub async fn create_token(
     state: web::Data<AppState>,
     body: web::Bytes,
 ) -> Result<HttpResponse, AppError> {
-    let form = TokenForm::parse(&body)?;
+    let form = read_form::<TokenForm>(&body)?;
     let draft = form.draft(true);
     let who = state.actor(&req, &me);
     let owner = me.id;
@@ -314,7 +314,7 @@ pub async fn update_token(
     body: web::Bytes,
 ) -> Result<HttpResponse, AppError> {
     let id = path.into_inner();
-    let form = TokenForm::parse(&body)?;
+    let form = read_form::<TokenForm>(&body)?;
     let draft = form.draft(false);
     let who = state.actor(&req, &me);
     let owner = me.id;
@@ -359,7 +359,7 @@ pub async fn regenerate_token(
     body: web::Bytes,
 ) -> Result<HttpResponse, AppError> {
     let id = path.into_inner();
-    let form = TokenForm::parse(&body)?;
+    let form = read_form::<TokenForm>(&body)?;
     let who = state.actor(&req, &me);
     let owner = me.id;
     let draft = form.regenerate_draft();

@@ -7,7 +7,7 @@ use serde::Deserialize;
 use crate::auth::guard::{ManageUsers, Require};
 use crate::domain::EnrollmentRole;
 use crate::error::AppError;
-use crate::routes::see_other;
+use crate::routes::{read_form, see_other};
 use crate::services::users::{self, RolesChanged};
 use crate::state::AppState;
 
@@ -31,8 +31,7 @@ pub async fn update(
     body: web::Bytes,
 ) -> Result<HttpResponse, AppError> {
     let id = path.into_inner();
-    let form: RolesForm = serde_html_form::from_bytes(&body)
-        .map_err(|e| AppError::BadRequest(format!("The form could not be read: {e}")))?;
+    let form: RolesForm = read_form(&body)?;
     let enrollment = form
         .roles
         .iter()

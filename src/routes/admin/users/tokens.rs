@@ -14,7 +14,7 @@ use crate::domain::Permission;
 use crate::error::AppError;
 use crate::models::User;
 use crate::routes::settings::tokens::{EditForm, edit_form};
-use crate::routes::{issued, render, render_with, see_other};
+use crate::routes::{issued, read_form, render, render_with, see_other};
 use crate::services;
 use crate::services::tokens::{self, TokenRef};
 use crate::state::AppState;
@@ -92,7 +92,7 @@ pub async fn create(
     body: web::Bytes,
 ) -> Result<HttpResponse, AppError> {
     let id = path.into_inner();
-    let form = TokenForm::parse(&body)?;
+    let form = read_form::<TokenForm>(&body)?;
     let draft = form.draft(true);
     let who = state.actor(&req, &me);
     match crate::db::run(&state.pool, move |conn| tokens::create(conn, &who, id, &draft)).await {
@@ -130,7 +130,7 @@ pub async fn regenerate(
     body: web::Bytes,
 ) -> Result<HttpResponse, AppError> {
     let (id, token_id) = path.into_inner();
-    let draft = TokenForm::parse(&body)?.regenerate_draft();
+    let draft = read_form::<TokenForm>(&body)?.regenerate_draft();
     let who = state.actor(&req, &me);
     let result = crate::db::run(&state.pool, move |conn| {
         tokens::regenerate(conn, &who, id, &TokenRef::Id(token_id), &draft)
@@ -203,7 +203,7 @@ pub async fn update(
     body: web::Bytes,
 ) -> Result<HttpResponse, AppError> {
     let (id, token_id) = path.into_inner();
-    let form = TokenForm::parse(&body)?;
+    let form = read_form::<TokenForm>(&body)?;
     let draft = form.draft(false);
     let who = state.actor(&req, &me);
     let result = crate::db::run(&state.pool, move |conn| {
