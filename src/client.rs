@@ -5,12 +5,23 @@ use std::net::IpAddr;
 use actix_web::HttpRequest;
 
 use crate::config::ServeArgs;
+use crate::domain::net::{ProxyTrust, canonical};
 
-/// The client's address: the TCP peer, or the first X-Forwarded-For hop behind a trusted proxy.
+/// The client's address: the TCP peer, or behind trusted proxies the rightmost
+/// X-Forwarded-For hop that is not one of them (see [`ProxyTrust::client`]).
 pub fn client_ip(req: &HttpRequest, serve: &ServeArgs) -> Option<IpAddr> {
-    let info = req.connection_info();
-    let raw = if serve.trust_proxy { info.realip_remote_addr() } else { info.peer_addr() };
-    raw.and_then(|s| {
-        s.parse::<IpAddr>().ok().or_else(|| s.parse::<std::net::SocketAddr>().ok().map(|a| a.ip()))
-    })
+    let peer = req.peer_addr()?.ip();
+    let trust = serve.proxy_trust();
+    if trust == ProxyTrust::None {
+        return Some(canonical(peer));
+    }
+    let forwarded: Vec<&str> =
+        req.headers().get_all("x-forwarded-for").filter_map(|v| v.to_str().ok()).collect();
+    Some(trust.client(peer, &forwarded))
+}
+
+/// Whether the request came through a proxy this server trusts, so that its
+/// `X-Forwarded-Proto` and `X-Forwarded-Host` may be believed.
+pub fn via_trusted_proxy(req: &HttpRequest, serve: &ServeArgs) -> bool {
+    req.peer_addr().is_some_and(|peer| serve.proxy_trust().trusts_peer(peer.ip()))
 }

@@ -131,9 +131,16 @@ pub struct ServeArgs {
     #[arg(long, env = "TOKENWARDEN_SECURE_COOKIES", default_value_t = false)]
     pub secure_cookies: bool,
 
-    /// Use the first X-Forwarded-For address as the client IP (only behind a trusted proxy).
+    /// The server is behind one reverse proxy: the client is the address that proxy appended
+    /// to X-Forwarded-For (its rightmost hop), and the scheme and host come from the proxy.
     #[arg(long, env = "TOKENWARDEN_TRUST_PROXY", default_value_t = false)]
     pub trust_proxy: bool,
+
+    /// The reverse proxies in front of the server, as addresses or CIDR blocks
+    /// (`10.0.0.0/8,fd00::/8`): the client is the rightmost X-Forwarded-For hop that is not
+    /// one of them. Implies --trust-proxy for requests that come from them.
+    #[arg(long, env = "TOKENWARDEN_TRUSTED_PROXIES", value_delimiter = ',', value_parser = clap::value_parser!(crate::domain::net::Cidr))]
+    pub trusted_proxies: Vec<crate::domain::net::Cidr>,
 
     /// The one-time code for first-run setup; generated and logged when unset.
     #[arg(long, env = "TOKENWARDEN_SETUP_CODE", hide_env_values = true)]
@@ -178,6 +185,7 @@ impl Default for ServeArgs {
             session_key: None,
             secure_cookies: false,
             trust_proxy: false,
+            trusted_proxies: Vec::new(),
             setup_code: None,
             idle_timeout_minutes: 30,
             absolute_timeout_hours: 12,
@@ -186,6 +194,20 @@ impl Default for ServeArgs {
             db_pool_size: None,
             workers: None,
             token_last_used_interval_secs: 600,
+        }
+    }
+}
+
+impl ServeArgs {
+    /// Whom the proxies in front of the server speak for.
+    pub fn proxy_trust(&self) -> crate::domain::net::ProxyTrust<'_> {
+        use crate::domain::net::ProxyTrust;
+        if !self.trusted_proxies.is_empty() {
+            ProxyTrust::Blocks(&self.trusted_proxies)
+        } else if self.trust_proxy {
+            ProxyTrust::Peer
+        } else {
+            ProxyTrust::None
         }
     }
 }
@@ -331,5 +353,16 @@ mod tests {
         let cli = Cli::try_parse_from(["tokenwarden", "--bind", "0.0.0.0:9000"]).unwrap();
         assert!(cli.command.is_none());
         assert_eq!(cli.serve.bind.port(), 9000);
+    }
+
+    #[test]
+    fn trusted_proxies_are_a_list_of_blocks() {
+        use crate::domain::net::ProxyTrust;
+        let cli = Cli::try_parse_from(["tokenwarden", "--trusted-proxies", "10.0.0.0/8,fd00::/8"]).unwrap();
+        assert!(matches!(cli.serve.proxy_trust(), ProxyTrust::Blocks(b) if b.len() == 2));
+        let cli = Cli::try_parse_from(["tokenwarden", "--trust-proxy"]).unwrap();
+        assert_eq!(cli.serve.proxy_trust(), ProxyTrust::Peer);
+        assert_eq!(Cli::try_parse_from(["tokenwarden"]).unwrap().serve.proxy_trust(), ProxyTrust::None);
+        assert!(Cli::try_parse_from(["tokenwarden", "--trusted-proxies", "10.0.0.0/40"]).is_err());
     }
 }

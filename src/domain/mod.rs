@@ -1,6 +1,7 @@
 //! Pure rules: no I/O, no HTTP, no SQL. Used alike by the pages, the API and the CLI.
 
 pub mod authority;
+pub mod net;
 pub mod permission;
 pub mod role;
 pub mod session_policy;

@@ -69,8 +69,8 @@ impl Page {
 /// The request's own URL without its query, absolute: links must not carry the caller's
 /// `access_token` along. The scheme and host come from the proxy's headers only when the
 /// proxy is trusted.
-pub fn absolute_url(req: &HttpRequest, trust_proxy: bool) -> String {
-    let (scheme, host) = if trust_proxy {
+pub fn absolute_url(req: &HttpRequest, serve: &crate::config::ServeArgs) -> String {
+    let (scheme, host) = if crate::client::via_trusted_proxy(req, serve) {
         let info = req.connection_info();
         (info.scheme().to_owned(), info.host().to_owned())
     } else {

@@ -309,7 +309,7 @@ pub async fn list(
     .await?;
     let can_regenerate = ctx.may(TokenChange::Regenerate).is_ok();
     let body: Vec<TokenJson> = rows.iter().map(|t| TokenJson::of(t, can_regenerate, None)).collect();
-    let url = absolute_url(&req, state.settings.serve.trust_proxy);
+    let url = absolute_url(&req, &state.settings.serve);
     Ok(HttpResponse::Ok().insert_header((LINK, page.link_header(&url, total))).json(body))
 }
 
