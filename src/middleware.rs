@@ -89,7 +89,7 @@ pub async fn render_errors(
             new.headers_mut().insert(name, v.clone());
         }
     }
-    if status == StatusCode::SERVICE_UNAVAILABLE {
+    if status == StatusCode::SERVICE_UNAVAILABLE && !new.headers().contains_key(header::RETRY_AFTER) {
         new.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
     }
     Ok(ServiceResponse::new(req, new).map_into_right_body())
@@ -99,43 +99,65 @@ fn urlencode(s: &str) -> String {
     serde_urlencoded::to_string([("", s)]).map(|q| q[1..].to_owned()).unwrap_or_default()
 }
 
-/// How much of a refused sign-in form is read to keep its connection open.
-const DRAIN_LIMIT: usize = 16 * 1024;
+/// A sign-in form is a login, a password, a `next` and a CSRF token: a few hundred bytes.
+/// Anything larger is refused before it is parsed, logged or counted.
+pub const SIGN_IN_FORM_LIMIT: usize = 8 * 1024;
+
+/// Whether the router will take this request to the sign-in handler: the path compared as
+/// the router compares it (percent-escapes of safe characters decoded: `/%6Cogin` is
+/// `/login`), not as the client spelled it.
+fn is_sign_in(req: &ServiceRequest) -> bool {
+    req.method() == Method::POST && req.match_info().as_str() == "/login"
+}
 
 /// Middleware: a sign-in attempt from an address that has used up its budget is refused
 /// here, before the session, the CSRF token and the form are read, with a small 429 page
-/// sent after [`TARPIT`]. A flood of guesses then costs the server little more than
-/// reading the request, and the API and the pages keep their share of the machine.
+/// sent after [`TARPIT`](rate_limit::TARPIT). A flood of guesses then costs the server little
+/// more than reading the request, and the API and the pages keep their share of the machine.
+/// A sign-in form larger than [`SIGN_IN_FORM_LIMIT`] is refused here too.
 pub async fn throttle_sign_in(
     mut req: ServiceRequest,
     next: Next<impl MessageBody>,
 ) -> Result<ServiceResponse<EitherBody<impl MessageBody>>, actix_web::Error> {
-    if req.method() == Method::POST && req.path() == "/login" {
-        let state = req.app_data::<web::Data<AppState>>().expect("AppState is registered").clone();
-        let ip = crate::client::client_ip(req.request(), &state.settings.serve)
-            .unwrap_or(IpAddr::from([0, 0, 0, 0]));
-        if let Err(wait) = state.login_limiter.check_ip(ip) {
-            if state.login_limiter.should_warn(ip) {
-                tracing::warn!(%ip, "sign-in attempts throttled for this address (logged once a minute)");
-            }
-            // Read the (small) form without parsing it: a request whose body is left unread
-            // ends its connection, and a client that reconnects for every attempt costs the
-            // server far more than the attempt itself.
-            let mut payload = req.take_payload();
-            let mut read = 0;
-            while let Some(Ok(chunk)) = payload.next().await {
-                read += chunk.len();
-                if read > DRAIN_LIMIT {
-                    break;
-                }
-            }
-            if let Some(_slot) = state.login_limiter.hold() {
-                actix_web::rt::time::sleep(rate_limit::TARPIT.min(wait)).await;
-            }
-            let res = too_many_attempts(wait);
-            return Ok(req.into_response(res).map_into_right_body());
-        }
+    if !is_sign_in(&req) {
+        return next.call(req).await.map(ServiceResponse::map_into_left_body);
     }
+    let state = req.app_data::<web::Data<AppState>>().expect("AppState is registered").clone();
+    let ip =
+        crate::client::client_ip(req.request(), &state.settings.serve).unwrap_or(IpAddr::from([0, 0, 0, 0]));
+    // Read the (small) form whatever happens next: a request whose body is left unread ends
+    // its connection, and a client that reconnects for every attempt costs the server far
+    // more than the attempt itself.
+    let mut payload = req.take_payload();
+    let mut body = web::BytesMut::new();
+    let mut too_large = false;
+    while let Some(chunk) = payload.next().await {
+        let chunk = chunk?;
+        if body.len() + chunk.len() > SIGN_IN_FORM_LIMIT {
+            too_large = true;
+            break;
+        }
+        body.extend_from_slice(&chunk);
+    }
+    if let Err(wait) = state.login_limiter.check_ip(ip) {
+        if state.login_limiter.should_warn(ip) {
+            tracing::warn!(%ip, "sign-in attempts throttled for this address (logged once a minute)");
+        }
+        if let Some(_slot) = state.login_limiter.hold() {
+            actix_web::rt::time::sleep(rate_limit::TARPIT.min(wait)).await;
+        }
+        let res = too_many_attempts(wait);
+        return Ok(req.into_response(res).map_into_right_body());
+    }
+    if too_large {
+        let res = error_page::plain(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "Sign-in form too large",
+            "The sign-in form was larger than any login and password can be. Go back and try again.".into(),
+        );
+        return Ok(req.into_response(res).map_into_right_body());
+    }
+    req.set_payload(actix_web::dev::Payload::from(body.freeze()));
     next.call(req).await.map(ServiceResponse::map_into_left_body)
 }
 

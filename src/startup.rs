@@ -37,6 +37,17 @@ pub fn tune_allocator() {
     }
 }
 
+/// A file-size limit (`ulimit -f`) or a full disk must not kill the server: with SIGXFSZ
+/// ignored, a write past the limit fails with an error that SQLite reports and the request
+/// gets a 503, instead of the kernel ending the process. Call it once, at start.
+pub fn survive_file_size_limits() {
+    #[cfg(unix)]
+    // SAFETY: setting a signal's disposition to "ignore" touches no Rust state.
+    unsafe {
+        libc::signal(libc::SIGXFSZ, libc::SIG_IGN);
+    }
+}
+
 pub struct Application {
     port: u16,
     server: Server,
@@ -96,6 +107,7 @@ impl Application {
             passwords: crate::auth::password::PasswordWork::new(crate::config::cores())
                 .context("could not start the password hashing threads")?,
             pool,
+            cookie_key: Key::derive_from(&settings.session_key),
             settings,
             setup_code,
         });
@@ -192,6 +204,12 @@ fn run(listener: TcpListener, state: web::Data<AppState>) -> anyhow::Result<Serv
                     // Pages may show a secret once: never cache them. Assets set their own.
                     .add(("Cache-Control", "no-store")),
             )
+            // Served over HTTPS (cookies marked Secure): browsers keep to HTTPS for a year, so
+            // no later visit starts in clear text where a session cookie could be stripped.
+            .wrap(actix_web::middleware::Condition::new(
+                secure,
+                DefaultHeaders::new().add(("Strict-Transport-Security", "max-age=31536000")),
+            ))
     })
     .workers(workers)
     .worker_max_blocking_threads(blocking_threads)

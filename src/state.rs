@@ -13,6 +13,8 @@ pub struct AppState {
     pub passwords: PasswordWork,
     /// The first-run setup code, while no user exists.
     pub setup_code: String,
+    /// Signs and encrypts the cookies the app sets besides the session (the device cookie).
+    pub cookie_key: actix_web::cookie::Key,
 }
 
 impl AppState {

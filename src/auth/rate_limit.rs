@@ -6,8 +6,28 @@ use std::num::NonZeroU32;
 use std::time::Duration;
 
 use governor::clock::{Clock, DefaultClock};
+
+use crate::domain::net::throttle_key;
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 use tokio::sync::{Semaphore, SemaphorePermit};
+
+/// A login longer than this is no login (logins have at most 64 characters): no more of it
+/// becomes a throttle key or a log field.
+pub const MAX_LOGIN_KEY_CHARS: usize = 64;
+
+/// Whose budget a sign-in attempt at a login spends.
+///
+/// Guessing must stay expensive, but a stranger must not be able to lock the owner out by
+/// spending the login's budget. So a browser that has signed in as this login before
+/// carries a device cookie (OWASP's "device cookies"), and its attempts spend a budget of
+/// their own; everybody else — every address of a botnet included — shares the login's.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SignInBudget {
+    /// A browser this login has signed in from before: its own budget.
+    Device(String),
+    /// Anybody else.
+    Strangers,
+}
 
 pub struct LoginLimiter {
     per_ip: DefaultKeyedRateLimiter<IpAddr>,
@@ -47,20 +67,31 @@ impl LoginLimiter {
 
     /// Whether a refusal for `ip` should be logged as a warning now (once a minute).
     pub fn should_warn(&self, ip: IpAddr) -> bool {
-        self.warned.check_key(&ip).is_ok()
+        self.warned.check_key(&throttle_key(ip)).is_ok()
     }
 
-    /// Counts one attempt from `ip`; `Err(wait)` when the address is over its budget.
+    /// Counts one attempt from `ip` (an IPv6 address by its /64); `Err(wait)` when the
+    /// address is over its budget.
     pub fn check_ip(&self, ip: IpAddr) -> Result<(), Duration> {
         let now = self.clock.now();
-        self.per_ip.check_key(&ip).map_err(|not_until| Self::wait(not_until.wait_time_from(now)))
+        self.per_ip
+            .check_key(&throttle_key(ip))
+            .map_err(|not_until| Self::wait(not_until.wait_time_from(now)))
     }
 
-    /// Counts one attempt at `login`; `Err(wait)` when the login is over its budget.
-    pub fn check_login(&self, login: &str) -> Result<(), Duration> {
-        let login = login.trim().to_lowercase();
+    /// Counts one attempt at `login` from a browser that has no device cookie for it (or
+    /// from `device`'s budget when it has one: see [`SignInBudget`]); `Err(wait)` when that
+    /// budget is spent. Only the first [`MAX_LOGIN_KEY_CHARS`] characters make the key.
+    pub fn check_login(&self, login: &str, budget: &SignInBudget) -> Result<(), Duration> {
+        let key = match budget {
+            SignInBudget::Device(id) => format!("device:{id}"),
+            SignInBudget::Strangers => {
+                let login: String = login.trim().chars().take(MAX_LOGIN_KEY_CHARS).collect();
+                format!("login:{}", login.to_lowercase())
+            }
+        };
         let now = self.clock.now();
-        self.per_login.check_key(&login).map_err(|not_until| Self::wait(not_until.wait_time_from(now)))
+        self.per_login.check_key(&key).map_err(|not_until| Self::wait(not_until.wait_time_from(now)))
     }
 
     fn wait(d: Duration) -> Duration {
@@ -97,12 +128,36 @@ mod tests {
     #[test]
     fn a_login_is_throttled_after_its_burst_whatever_its_spelling() {
         let l = LoginLimiter::new(100, 3);
+        let strangers = SignInBudget::Strangers;
         for login in ["Ada", "ada", " ADA "] {
-            assert!(l.check_login(login).is_ok());
+            assert!(l.check_login(login, &strangers).is_ok());
         }
-        let wait = l.check_login("ada").unwrap_err();
+        let wait = l.check_login("ada", &strangers).unwrap_err();
         assert!(wait >= Duration::from_secs(1));
-        assert!(l.check_login("grace").is_ok());
+        assert!(l.check_login("grace", &strangers).is_ok());
+    }
+
+    #[test]
+    fn a_known_device_keeps_its_own_budget_when_strangers_spent_the_logins() {
+        let l = LoginLimiter::new(100, 2);
+        for _ in 0..2 {
+            assert!(l.check_login("ada", &SignInBudget::Strangers).is_ok());
+        }
+        assert!(l.check_login("ada", &SignInBudget::Strangers).is_err(), "strangers are throttled");
+        let mine = SignInBudget::Device("d1".into());
+        assert!(l.check_login("ada", &mine).is_ok(), "the owner's browser is not locked out");
+        assert!(l.check_login("ada", &mine).is_ok());
+        assert!(l.check_login("ada", &mine).is_err(), "and is throttled on its own when it guesses");
+    }
+
+    #[test]
+    fn a_huge_login_makes_a_bounded_key() {
+        let l = LoginLimiter::new(100, 1);
+        let long = "a".repeat(256 * 1024);
+        assert!(l.check_login(&long, &SignInBudget::Strangers).is_ok());
+        // Only the first 64 characters count: another huge login with the same start shares them.
+        let other = format!("{}b", "a".repeat(70));
+        assert!(l.check_login(&other, &SignInBudget::Strangers).is_err());
     }
 
     #[test]
@@ -116,6 +171,14 @@ mod tests {
             "Too many sign-in attempts. Wait 90 seconds, then try again."
         );
         assert_eq!(refusal(Duration::ZERO).0, 1, "never Retry-After: 0");
+    }
+
+    #[test]
+    fn an_ipv6_subscriber_is_one_address() {
+        let l = LoginLimiter::new(1, 100);
+        assert!(l.check_ip("2001:db8:5:6::1".parse().unwrap()).is_ok());
+        assert!(l.check_ip("2001:db8:5:6:ffff::2".parse().unwrap()).is_err(), "the same /64");
+        assert!(l.check_ip("2001:db8:5:7::1".parse().unwrap()).is_ok());
     }
 
     #[test]

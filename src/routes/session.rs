@@ -7,13 +7,17 @@ use actix_web_flash_messages::FlashMessage;
 use askama::Template;
 use serde::Deserialize;
 
+use actix_web::cookie::{Cookie, CookieJar, Key, SameSite};
+
 use super::{on_this_site, render, render_with, see_other};
+use crate::auth::rate_limit::{MAX_LOGIN_KEY_CHARS, SignInBudget};
 use crate::auth::{self, CurrentUser};
 use crate::domain::Login;
 use crate::error::AppError;
 use crate::models::User;
 use crate::services::sessions::{self, SignIn};
 use crate::state::AppState;
+use crate::telemetry::Escaped;
 use crate::views::page::PageCtx;
 
 #[derive(Template)]
@@ -59,9 +63,38 @@ pub struct LoginForm {
     next: Option<String>,
 }
 
+/// The cookie that tells a browser this login has signed in from apart from strangers.
+const DEVICE_COOKIE: &str = "tw_device";
+
+/// The device cookie's id, when the browser carries one for `login` (encrypted and signed
+/// with the server's key: it cannot be made up, only copied).
+fn device_of(req: &HttpRequest, key: &Key, typed: &str) -> Option<String> {
+    let mut jar = CookieJar::new();
+    jar.add_original(req.cookie(DEVICE_COOKIE)?);
+    let value = jar.private(key).get(DEVICE_COOKIE)?.value().to_owned();
+    let (for_login, id) = value.split_once('\n')?;
+    (for_login == typed.trim().to_lowercase()).then(|| id.to_owned())
+}
+
+/// A device cookie for `login`, kept a year.
+fn device_cookie(key: &Key, typed: &str, secure: bool) -> Cookie<'static> {
+    let id = crate::domain::token_secret::random_base62(22);
+    let mut jar = CookieJar::new();
+    jar.private_mut(key).add(
+        Cookie::build(DEVICE_COOKIE, format!("{}\n{id}", typed.trim().to_lowercase()))
+            .path("/login")
+            .http_only(true)
+            .secure(secure)
+            .same_site(SameSite::Lax)
+            .max_age(actix_web::cookie::time::Duration::days(365))
+            .finish(),
+    );
+    jar.delta().next().cloned().expect("the cookie just added")
+}
+
 /// `POST /login`
 #[post("/login")]
-#[tracing::instrument(skip_all, fields(login = %form.login))]
+#[tracing::instrument(skip_all, fields(login))]
 pub async fn login(
     req: HttpRequest,
     ctx: PageCtx,
@@ -69,7 +102,10 @@ pub async fn login(
     state: web::Data<AppState>,
     form: web::Form<LoginForm>,
 ) -> Result<HttpResponse, AppError> {
-    let form = form.into_inner();
+    let mut form = form.into_inner();
+    // No login is longer than 64 characters: no more of it is kept, counted or logged.
+    form.login = form.login.chars().take(MAX_LOGIN_KEY_CHARS + 1).collect();
+    tracing::Span::current().record("login", tracing::field::display(Escaped(&form.login)));
     let next = safe_next(form.next.as_deref());
     let ip = crate::client::client_ip(&req, &state.settings.serve);
     let page = |ctx, error: &str| LoginPage {
@@ -80,7 +116,9 @@ pub async fn login(
     };
 
     // The address's budget was checked before the request got here (`throttle_sign_in`).
-    if let Err(wait) = state.login_limiter.check_login(&form.login) {
+    let device = device_of(&req, &state.cookie_key, &form.login);
+    let budget = device.clone().map_or(SignInBudget::Strangers, SignInBudget::Device);
+    if let Err(wait) = state.login_limiter.check_login(&form.login, &budget) {
         if ip.is_some_and(|ip| state.login_limiter.should_warn(ip)) {
             tracing::warn!(ip = ?ip, "sign-in attempts throttled for a login (logged once a minute)");
         }
@@ -112,7 +150,13 @@ pub async fn login(
     match outcome {
         SignIn::SignedIn(sid) => {
             auth::session::begin(&session, sid)?;
-            Ok(see_other(&next))
+            let mut res = see_other(&next);
+            if device.is_none() {
+                let cookie =
+                    device_cookie(&state.cookie_key, &form.login, state.settings.serve.secure_cookies);
+                res.add_cookie(&cookie).map_err(|e| AppError::Unexpected(anyhow::anyhow!("cookie: {e}")))?;
+            }
+            Ok(res)
         }
         SignIn::Refused => render_with(
             StatusCode::UNAUTHORIZED,
