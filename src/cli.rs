@@ -96,6 +96,7 @@ pub fn create_token(
 
 fn serve(database_url: String, args: ServeArgs) -> anyhow::Result<()> {
     crate::startup::tune_allocator();
+    crate::startup::survive_file_size_limits();
     let session_key = crate::config::resolve_session_key(&args, &database_url)?;
     let settings = Settings { database_url, serve: args, session_key };
     actix_web::rt::System::new().block_on(async move {

@@ -23,10 +23,17 @@ fn argon2() -> Argon2<'static> {
 /// behind it. No pooled database connection is held while a hash runs.
 pub struct PasswordWork {
     threads: rayon::ThreadPool,
+    /// Places in the queue: a hash waits here with its request, and when every place is
+    /// taken the request is refused at once (503) instead of queueing without end.
+    places: std::sync::Arc<tokio::sync::Semaphore>,
 }
+
+/// Hashes that may wait per hashing thread: about a second of work on a busy machine.
+pub const QUEUE_PER_THREAD: usize = 16;
 
 impl PasswordWork {
     pub fn new(threads: usize) -> anyhow::Result<PasswordWork> {
+        let places = std::sync::Arc::new(tokio::sync::Semaphore::new(threads.max(1) * QUEUE_PER_THREAD));
         let threads = rayon::ThreadPoolBuilder::new()
             .num_threads(threads.max(1))
             .thread_name(|i| format!("password-{i}"))
@@ -34,7 +41,7 @@ impl PasswordWork {
             // request gets an error instead (its sender is dropped).
             .panic_handler(|_| tracing::error!("password hashing panicked"))
             .build()?;
-        Ok(PasswordWork { threads })
+        Ok(PasswordWork { threads, places })
     }
 
     /// Whether `password` matches `stored`; `None` verifies against a dummy (see [`verify`]).
@@ -48,8 +55,14 @@ impl PasswordWork {
     }
 
     async fn run<T: Send + 'static>(&self, work: impl FnOnce() -> T + Send + 'static) -> Result<T, AppError> {
+        let place = self.places.clone().try_acquire_owned().map_err(|_| {
+            AppError::Busy(
+                "Too many people are signing in at this moment. Try again in a few seconds.".into(),
+            )
+        })?;
         let (done, result) = tokio::sync::oneshot::channel();
         self.threads.spawn(move || {
+            let _place = place;
             // The request may have gone (the client hung up): nobody to tell.
             let _ = done.send(work());
         });
@@ -102,6 +115,16 @@ mod tests {
         assert!(!verify("correct horse batterY", Some(&h)));
         assert!(!verify("anything", None));
         assert!(!verify("anything", Some("not a phc string")));
+    }
+
+    #[actix_web::test]
+    async fn a_full_queue_refuses_at_once_instead_of_growing() {
+        let work = PasswordWork::new(1).unwrap();
+        let stuck = work.places.clone().acquire_many_owned(QUEUE_PER_THREAD as u32).await.unwrap();
+        let refused = work.hash("correct horse battery".into()).await;
+        assert!(matches!(refused, Err(AppError::Busy(_))), "{refused:?}");
+        drop(stuck);
+        assert!(work.hash("correct horse battery".into()).await.is_ok(), "a freed place takes work again");
     }
 
     #[test]

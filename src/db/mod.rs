@@ -21,7 +21,67 @@ pub enum DbConnection {
     Pg(PgConnection),
 }
 
-pub type DbPool = Pool<Manager>;
+/// The connection pool, and what it has learnt of the database's health.
+#[derive(Clone)]
+pub struct DbPool {
+    pool: Pool<Manager>,
+    health: Arc<Health>,
+}
+
+/// Whether the database answers (PostgreSQL: a server that can go away). While it does not,
+/// requests are answered 503 at once instead of each waiting for the pool's timeout; one
+/// request at a time, every [`PROBE_EVERY`], tries the database again, so the app recovers
+/// by itself the moment it is back.
+#[derive(Debug, Default)]
+struct Health {
+    /// When the database was found gone (ms since `epoch`), 0 while it answers.
+    down_since_ms: AtomicU64,
+    /// When a request last tried it while it was gone (ms since `epoch`).
+    last_probe_ms: AtomicU64,
+    epoch: std::sync::OnceLock<std::time::Instant>,
+}
+
+/// How often, while the database is gone, one request tries it again.
+const PROBE_EVERY: Duration = Duration::from_millis(250);
+/// How long a request waits for a pooled connection before it is answered 503: long
+/// enough to queue behind a burst, short enough that nobody waits on an outage.
+const CONNECTION_WAIT: Duration = Duration::from_millis(800);
+
+impl Health {
+    fn now_ms(&self) -> u64 {
+        let epoch = self.epoch.get_or_init(std::time::Instant::now);
+        u64::try_from(epoch.elapsed().as_millis()).unwrap_or(u64::MAX).max(1)
+    }
+
+    fn mark_down(&self) {
+        let now = self.now_ms();
+        // The failure that found it gone was a try: the next comes after PROBE_EVERY.
+        self.last_probe_ms.store(now, Ordering::Relaxed);
+        if self.down_since_ms.compare_exchange(0, now, Ordering::Relaxed, Ordering::Relaxed).is_ok() {
+            tracing::warn!("the database does not answer: requests get 503 until it is back");
+        }
+    }
+
+    fn mark_up(&self) {
+        // A load first: on every request, a write to a line all workers share would cost.
+        if self.down_since_ms.load(Ordering::Relaxed) != 0
+            && self.down_since_ms.swap(0, Ordering::Relaxed) != 0
+        {
+            tracing::info!("the database answers again");
+        }
+    }
+
+    /// While the database is gone: `true` for the one request that may try it now.
+    fn may_try(&self) -> bool {
+        if self.down_since_ms.load(Ordering::Relaxed) == 0 {
+            return true;
+        }
+        let now = self.now_ms();
+        let last = self.last_probe_ms.load(Ordering::Relaxed);
+        now.saturating_sub(last) >= PROBE_EVERY.as_millis() as u64
+            && self.last_probe_ms.compare_exchange(last, now, Ordering::Relaxed, Ordering::Relaxed).is_ok()
+    }
+}
 
 const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/sqlite");
 const PG_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/postgresql");
@@ -56,6 +116,29 @@ pub fn is_connection_lost(e: &DieselError) -> bool {
             _
         )
     )
+}
+
+/// Why the database cannot do any work right now, when an error says so: the connection
+/// is gone, or (SQLite) the file is locked by another process, the disk is full, or the
+/// file cannot be written. Such a request is answered 503 — the work is not done, and the
+/// client is told to come back — never a 500, never a write reported as done.
+pub fn unavailable_reason(e: &DieselError) -> Option<&'static str> {
+    if is_connection_lost(e) {
+        return Some("the connection to the database is gone");
+    }
+    let DieselError::DatabaseError(_, info) = e else { return None };
+    let message = info.message();
+    [
+        ("database is locked", "the database file is locked by another process"),
+        ("database table is locked", "the database file is locked by another process"),
+        ("database or disk is full", "the disk is full"),
+        ("disk I/O error", "the database file cannot be written (disk I/O error)"),
+        ("readonly database", "the database file is read-only"),
+        ("unable to open database file", "the database file cannot be opened"),
+    ]
+    .into_iter()
+    .find(|(text, _)| message.contains(text))
+    .map(|(_, why)| why)
 }
 
 /// A pooled connection that remembers whether a query on it found the database gone.
@@ -150,18 +233,30 @@ pub fn build_pool(url: &str, max_size: u32) -> anyhow::Result<DbPool> {
         let mut conn = connect(url)?;
         conn.batch_execute("PRAGMA journal_mode = WAL;").context("could not switch SQLite to WAL mode")?;
     }
-    let manager = Manager { inner: ConnectionManager::new(url), losses: Arc::default() };
+    let manager =
+        Manager { inner: ConnectionManager::new(&with_connect_timeout(url)), losses: Arc::default() };
     let pool = Pool::builder()
         .max_size(max_size)
         .min_idle(Some(1))
-        .connection_timeout(Duration::from_secs(5))
+        .connection_timeout(CONNECTION_WAIT)
         // No `SELECT 1` before every use (a parse and, on PostgreSQL, a round trip per
         // request): a connection that lost its database is found out by the query that
         // meets it (a 503) and dropped when it returns (see `Manager`).
         .test_on_check_out(false)
         // Build without failing when the database is down: the app serves 503 until it is back.
         .build_unchecked(manager);
-    Ok(pool)
+    Ok(DbPool { pool, health: Arc::default() })
+}
+
+/// A PostgreSQL URL with libpq's `connect_timeout` (5 s) unless it sets one: without it a
+/// database whose packets are dropped (a firewall, a dead host) holds a connection attempt
+/// for minutes.
+fn with_connect_timeout(url: &str) -> String {
+    if !is_postgres(url) || url.contains("connect_timeout=") {
+        return url.to_owned();
+    }
+    let sep = if url.contains('?') { '&' } else { '?' };
+    format!("{url}{sep}connect_timeout=5")
 }
 
 /// Applies every pending migration of the connection's backend; returns how many ran.
@@ -228,6 +323,9 @@ pub enum RunError {
     /// The pool could hand out no connection in time: the database is down or saturated.
     #[error("no database connection could be had")]
     Unavailable(#[source] PoolError),
+    /// The database was found gone a moment ago, and another request is trying it again.
+    #[error("the database is gone (answered at once while it is tried again)")]
+    Down,
     /// The work did not finish: it panicked, or the runtime is shutting down.
     #[error("the database work did not finish: {0}")]
     Aborted(String),
@@ -242,18 +340,31 @@ where
     T: Send + 'static,
     E: From<RunError> + Send + 'static,
 {
-    let pool = pool.clone();
+    if !pool.health.may_try() {
+        return Err(RunError::Down.into());
+    }
+    let DbPool { pool, health } = pool.clone();
     actix_web::web::block(move || {
-        let mut conn = pool.get().map_err(RunError::Unavailable)?;
+        let unavailable = |e: PoolError| {
+            health.mark_down();
+            RunError::Unavailable(e)
+        };
+        let mut conn = pool.get().map_err(unavailable)?;
         // Dead connections are dropped as they fail their check; at most one try per slot.
         for _ in 0..pool.max_size() {
             if conn.check_after_outage() {
                 break;
             }
             drop(conn);
-            conn = pool.get().map_err(RunError::Unavailable)?;
+            conn = pool.get().map_err(unavailable)?;
         }
-        f(&mut conn)
+        let result = f(&mut conn);
+        if conn.lost.load(Ordering::Relaxed) {
+            health.mark_down();
+        } else {
+            health.mark_up();
+        }
+        result
     })
     .await
     .map_err(|e| RunError::Aborted(e.to_string()))?
@@ -268,6 +379,71 @@ mod tests {
         assert_eq!(redact("postgres://me:secret@db/x"), "postgres://me:***@db/x");
         assert_eq!(redact("postgres://me@db/x"), "postgres://me@db/x");
         assert_eq!(redact("tokenwarden.db"), "tokenwarden.db");
+    }
+
+    #[test]
+    fn postgres_urls_get_a_connect_timeout_unless_they_set_one() {
+        assert_eq!(with_connect_timeout("postgres://h/db"), "postgres://h/db?connect_timeout=5");
+        assert_eq!(
+            with_connect_timeout("postgres://h/db?sslmode=require"),
+            "postgres://h/db?sslmode=require&connect_timeout=5"
+        );
+        assert_eq!(
+            with_connect_timeout("postgres://h/db?connect_timeout=1"),
+            "postgres://h/db?connect_timeout=1"
+        );
+        assert_eq!(with_connect_timeout("app.db"), "app.db");
+    }
+
+    #[test]
+    fn while_the_database_is_gone_one_request_at_a_time_tries_it() {
+        let h = Health::default();
+        assert!(h.may_try() && h.may_try(), "while it answers, everybody goes");
+        h.mark_down();
+        assert_eq!((0..10).filter(|_| h.may_try()).count(), 0, "right after the failure: answered at once");
+        // A while later (time moved back for the test): one probe, the others at once.
+        h.last_probe_ms.fetch_sub(h.last_probe_ms.load(Ordering::Relaxed), Ordering::Relaxed);
+        h.down_since_ms.store(1, Ordering::Relaxed);
+        std::thread::sleep(PROBE_EVERY);
+        assert_eq!((0..10).filter(|_| h.may_try()).count(), 1, "one probe, the others answered at once");
+        h.mark_up();
+        assert!(h.may_try());
+    }
+
+    #[test]
+    fn sqlite_faults_are_unavailability_not_bugs() {
+        use diesel::result::DatabaseErrorInformation;
+        struct Info(&'static str);
+        impl DatabaseErrorInformation for Info {
+            fn message(&self) -> &str {
+                self.0
+            }
+            fn details(&self) -> Option<&str> {
+                None
+            }
+            fn hint(&self) -> Option<&str> {
+                None
+            }
+            fn table_name(&self) -> Option<&str> {
+                None
+            }
+            fn column_name(&self) -> Option<&str> {
+                None
+            }
+            fn constraint_name(&self) -> Option<&str> {
+                None
+            }
+            fn statement_position(&self) -> Option<i32> {
+                None
+            }
+        }
+        let e = |m| DieselError::DatabaseError(DatabaseErrorKind::Unknown, Box::new(Info(m)));
+        assert!(unavailable_reason(&e("database is locked")).unwrap().contains("locked"));
+        assert!(unavailable_reason(&e("database or disk is full")).unwrap().contains("full"));
+        assert!(
+            unavailable_reason(&e("attempt to write a readonly database")).unwrap().contains("read-only")
+        );
+        assert_eq!(unavailable_reason(&e("UNIQUE constraint failed: users.login")), None);
     }
 
     #[test]

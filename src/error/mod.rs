@@ -28,6 +28,9 @@ pub enum AppError {
     Conflict(String),
     #[error("the database is unavailable")]
     Unavailable(#[source] anyhow::Error),
+    /// Too much work of one kind at once (password hashing): refused now, not queued.
+    #[error("busy: {0}")]
+    Busy(String),
     #[error(transparent)]
     Unexpected(#[from] anyhow::Error),
 }
@@ -36,7 +39,10 @@ impl From<diesel::result::Error> for AppError {
     fn from(e: diesel::result::Error) -> Self {
         match e {
             diesel::result::Error::NotFound => AppError::NotFound,
-            e if crate::db::is_connection_lost(&e) => AppError::Unavailable(e.into()),
+            e if crate::db::unavailable_reason(&e).is_some() => {
+                let why = crate::db::unavailable_reason(&e).unwrap_or_default();
+                AppError::Unavailable(anyhow::Error::new(e).context(why))
+            }
             other => AppError::Unexpected(anyhow::Error::new(other).context("database query failed")),
         }
     }
@@ -83,6 +89,7 @@ impl AppError {
             ),
             AppError::BadRequest(why) => ("Bad request", why.clone()),
             AppError::Conflict(why) => ("Conflict", why.clone()),
+            AppError::Busy(why) => ("Busy", why.clone()),
             AppError::Unavailable(_) => (
                 "Temporarily unavailable",
                 "The service cannot reach its database right now. Please try again in a moment.".to_owned(),
@@ -104,7 +111,7 @@ impl ResponseError for AppError {
             AppError::LoginRequired => StatusCode::UNAUTHORIZED,
             AppError::BadRequest(_) => StatusCode::BAD_REQUEST,
             AppError::Conflict(_) => StatusCode::CONFLICT,
-            AppError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            AppError::Unavailable(_) | AppError::Busy(_) => StatusCode::SERVICE_UNAVAILABLE,
             AppError::Unexpected(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -112,7 +119,7 @@ impl ResponseError for AppError {
     fn error_response(&self) -> HttpResponse {
         match self {
             AppError::Unexpected(e) => tracing::error!(error = ?e, "unexpected error"),
-            AppError::Unavailable(e) => tracing::warn!(error = %e, "database unavailable"),
+            AppError::Unavailable(e) => tracing::warn!(error = %format!("{e:#}"), "database unavailable"),
             _ => {}
         }
         let mut res = HttpResponse::new(self.status_code());

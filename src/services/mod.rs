@@ -165,7 +165,10 @@ impl From<diesel::result::Error> for Error {
     fn from(e: diesel::result::Error) -> Self {
         match e {
             diesel::result::Error::NotFound => Error::NotFound,
-            e if crate::db::is_connection_lost(&e) => Error::Unavailable(e.into()),
+            e if crate::db::unavailable_reason(&e).is_some() => {
+                let why = crate::db::unavailable_reason(&e).unwrap_or_default();
+                Error::Unavailable(anyhow::Error::new(e).context(why))
+            }
             other => Error::Unexpected(anyhow::Error::new(other).context("database query failed")),
         }
     }
@@ -175,6 +178,7 @@ impl From<crate::db::RunError> for Error {
     fn from(e: crate::db::RunError) -> Self {
         match e {
             crate::db::RunError::Unavailable(e) => Error::Unavailable(e.into()),
+            crate::db::RunError::Down => Error::Unavailable(crate::db::RunError::Down.into()),
             other => Error::Unexpected(other.into()),
         }
     }
