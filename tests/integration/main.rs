@@ -6,6 +6,7 @@ mod authority;
 mod cli;
 mod helpers;
 mod logs;
+mod matrix;
 mod outage;
 mod session;
 mod setup;
