@@ -7,6 +7,7 @@ mod cli;
 mod helpers;
 mod layers;
 mod logs;
+mod matrix;
 mod outage;
 mod session;
 mod setup;
