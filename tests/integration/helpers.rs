@@ -129,15 +129,7 @@ impl TestApp {
 
     /// Creates a user through the same code as `tokenwarden user create`.
     pub fn create_user(&self, login: &str, roles: &[&str], account_roles: &[&str]) -> i64 {
-        let args = UserCreateArgs {
-            login: login.to_owned(),
-            name: format!("{} Example", capitalise(login)),
-            email: format!("{login}@example.edu"),
-            roles: roles.iter().map(|r| r.to_string()).collect(),
-            account_roles: account_roles.iter().map(|r| r.to_string()).collect(),
-            password_stdin: true,
-        };
-        tokenwarden::cli::create_user(&self.database_url, &args, PASSWORD).expect("create a user").id
+        create_user_in(&self.database_url, login, roles, account_roles)
     }
 
     /// The first administrator, created through the setup page; returns their browser.
@@ -154,6 +146,19 @@ impl TestApp {
         assert_eq!(res.status(), StatusCode::SEE_OTHER, "{login} should be able to sign in");
         b
     }
+}
+
+/// Creates a user in the database at `database_url`, as `tokenwarden user create` would.
+pub fn create_user_in(database_url: &str, login: &str, roles: &[&str], account_roles: &[&str]) -> i64 {
+    let args = UserCreateArgs {
+        login: login.to_owned(),
+        name: format!("{} Example", capitalise(login)),
+        email: format!("{login}@example.edu"),
+        roles: roles.iter().map(|r| r.to_string()).collect(),
+        account_roles: account_roles.iter().map(|r| r.to_string()).collect(),
+        password_stdin: true,
+    };
+    tokenwarden::cli::create_user(database_url, &args, PASSWORD).expect("create a user").id
 }
 
 fn capitalise(s: &str) -> String {

@@ -1,9 +1,11 @@
 //! One integration binary: every test boots the real app and speaks HTTP to it.
 
+mod abuse;
 mod admin;
 mod api;
 mod authority;
 mod cli;
+mod faults;
 mod helpers;
 mod layers;
 mod logs;
