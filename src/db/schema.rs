@@ -103,6 +103,51 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    services (id) {
+        id -> BigInt,
+        slug -> Text,
+        name -> Text,
+        description -> Text,
+        accept_unscoped -> Bool,
+        credential_digest -> Text,
+        credential_hint -> Text,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    service_scopes (service_id, position) {
+        service_id -> BigInt,
+        position -> Integer,
+        scope -> Text,
+        label -> Text,
+        holders -> Text,
+    }
+}
+
+diesel::table! {
+    service_rules (service_id, position) {
+        service_id -> BigInt,
+        position -> Integer,
+        method -> Text,
+        path -> Text,
+        scope -> Text,
+    }
+}
+
+diesel::table! {
+    token_usage (token_id, service_id, day) {
+        token_id -> BigInt,
+        service_id -> BigInt,
+        day -> Date,
+        uses -> BigInt,
+    }
+}
+
+diesel::joinable!(service_scopes -> services (service_id));
+diesel::joinable!(service_rules -> services (service_id));
 diesel::joinable!(access_tokens -> users (user_id));
 
 diesel::joinable!(user_roles -> users (user_id));
@@ -120,4 +165,8 @@ diesel::allow_tables_to_appear_in_same_query!(
     account_settings,
     audit_events,
     secret_stashes,
+    services,
+    service_scopes,
+    service_rules,
+    token_usage,
 );

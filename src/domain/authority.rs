@@ -273,17 +273,21 @@ mod tests {
 
     #[test]
     fn a_scoped_token_gives_only_its_own_scopes() {
-        let reach = TokenReach { token_id: 1, scopes: Scopes::parse(&[CREATE]).unwrap(), expires_at: None };
-        assert!(reach.bound_scopes(&Scopes::parse(&[CREATE]).unwrap()).is_ok());
+        let reach = TokenReach {
+            token_id: 1,
+            scopes: Scopes::parse(&[CREATE], &Default::default()).unwrap(),
+            expires_at: None,
+        };
+        assert!(reach.bound_scopes(&Scopes::parse(&[CREATE], &Default::default()).unwrap()).is_ok());
         assert_eq!(reach.bound_scopes(&Scopes::default()).unwrap_err().field, "scopes");
-        assert!(reach.bound_scopes(&Scopes::parse(&[CREATE, SHOW]).unwrap()).is_err());
+        assert!(reach.bound_scopes(&Scopes::parse(&[CREATE, SHOW], &Default::default()).unwrap()).is_err());
     }
 
     #[test]
     fn an_unscoped_token_may_give_anything() {
         let reach = TokenReach { token_id: 1, scopes: Scopes::default(), expires_at: None };
         assert!(reach.bound_scopes(&Scopes::default()).is_ok());
-        assert!(reach.bound_scopes(&Scopes::parse(&[SHOW]).unwrap()).is_ok());
+        assert!(reach.bound_scopes(&Scopes::parse(&[SHOW], &Default::default()).unwrap()).is_ok());
         assert!(reach.bound_expiry(None).is_ok());
     }
 

@@ -4,6 +4,7 @@ pub mod authority;
 pub mod net;
 pub mod permission;
 pub mod role;
+pub mod service;
 pub mod session_policy;
 pub mod token;
 pub mod token_secret;

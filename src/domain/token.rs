@@ -96,46 +96,103 @@ pub const SCOPE_CATALOGUE: &[ScopeDef] = &[
     },
 ];
 
-/// The scopes of a token: empty means no limitation (Canvas's meaning, SPEC 4.9).
+/// A scope of one of the institution's services (SPEC 11), as the token forms offer it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ServiceScopeDef {
+    pub scope: String,
+    /// The service's name, under which the forms group its scopes.
+    pub service: String,
+    pub label: String,
+    /// Who may hold it.
+    pub holders: super::service::Holders,
+}
+
+/// Every scope a token may be given: the API's own ([`SCOPE_CATALOGUE`]) and those of the
+/// services registered now.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Catalogue {
+    pub services: Vec<ServiceScopeDef>,
+}
+
+impl Catalogue {
+    pub fn service_scope(&self, scope: &str) -> Option<&ServiceScopeDef> {
+        self.services.iter().find(|d| d.scope == scope)
+    }
+
+    fn knows(&self, scope: &str) -> bool {
+        SCOPE_CATALOGUE.iter().any(|d| d.scope == scope) || self.service_scope(scope).is_some()
+    }
+
+    /// The plain label of a scope this catalogue knows.
+    pub fn label<'a>(&'a self, scope: &str) -> Option<&'a str> {
+        SCOPE_CATALOGUE
+            .iter()
+            .find(|d| d.scope == scope)
+            .map(|d| d.label)
+            .or_else(|| self.service_scope(scope).map(|d| d.label.as_str()))
+    }
+
+    /// Whether an owner with these roles may hold every service scope of `scopes` (a service
+    /// may keep a scope from some roles: students never `gradebook:write`).
+    pub fn may_hold(
+        &self,
+        scopes: &Scopes,
+        enrollment: &[super::EnrollmentRole],
+        holds_account_role: bool,
+    ) -> Result<(), ValidationError> {
+        for scope in scopes.iter() {
+            if let Some(def) = self.service_scope(scope)
+                && !def.holders.admit(enrollment, holds_account_role)
+            {
+                return Err(ValidationError::new(
+                    Scopes::FIELD,
+                    format!("{} ({scope}) is only for {}.", def.label, def.holders.describe().to_lowercase()),
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The scopes of a token: empty means no limitation (Canvas's meaning, SPEC 4.9). API
+/// scopes name routes (`url:GET|/api/v1/users/:id`); a service's scopes are `slug:name`.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct Scopes(Vec<&'static str>);
+pub struct Scopes(Vec<String>);
 
 impl Scopes {
     pub const FIELD: &'static str = "scopes";
 
-    /// Only scopes from the catalogue; duplicates dropped, order made canonical.
-    pub fn parse<S: AsRef<str>>(items: &[S]) -> Result<Scopes, ValidationError> {
+    /// Only scopes the catalogue knows; duplicates dropped, order made canonical (the API's
+    /// in the catalogue's order, then the services', alphabetically).
+    pub fn parse<S: AsRef<str>>(items: &[S], catalogue: &Catalogue) -> Result<Scopes, ValidationError> {
         let mut out = Vec::new();
         for item in items {
             let item = item.as_ref().trim();
             if item.is_empty() {
                 continue;
             }
-            match SCOPE_CATALOGUE.iter().find(|d| d.scope == item) {
-                Some(d) => out.push(d.scope),
-                None => {
-                    let shown: String = item.chars().take(80).collect();
-                    return Err(ValidationError::new(Self::FIELD, format!("Unknown scope: {shown}")));
-                }
+            if !catalogue.knows(item) {
+                let shown: String = item.chars().take(80).collect();
+                return Err(ValidationError::new(Self::FIELD, format!("Unknown scope: {shown}")));
             }
+            out.push(item.to_owned());
         }
-        out.sort_by_key(|s| SCOPE_CATALOGUE.iter().position(|d| d.scope == *s));
-        out.dedup();
-        Ok(Scopes(out))
+        Ok(Scopes::canonical(out))
     }
 
-    /// From the stored, space-separated form; unknown entries (from an older catalogue)
-    /// are kept out rather than widening the token.
+    fn canonical(mut scopes: Vec<String>) -> Scopes {
+        let rank =
+            |s: &String| SCOPE_CATALOGUE.iter().position(|d| d.scope == s).unwrap_or(SCOPE_CATALOGUE.len());
+        scopes.sort_by(|a, b| rank(a).cmp(&rank(b)).then_with(|| a.cmp(b)));
+        scopes.dedup();
+        Scopes(scopes)
+    }
+
+    /// From the stored, space-separated form, as stored: a scope that no route or service
+    /// knows any more (a retired route, a deleted service) stays, and opens nothing — the
+    /// token never becomes unlimited by losing its scopes.
     pub fn from_stored(stored: &str) -> Scopes {
-        let known: Vec<&'static str> = stored
-            .split_whitespace()
-            .filter_map(|s| SCOPE_CATALOGUE.iter().find(|d| d.scope == s).map(|d| d.scope))
-            .collect();
-        if known.is_empty() && !stored.trim().is_empty() {
-            // every stored scope is unknown: the token must not become unlimited.
-            return Scopes(vec!["url:NONE|/"]);
-        }
-        Scopes(known)
+        Scopes::canonical(stored.split_whitespace().map(str::to_owned).collect())
     }
 
     pub fn to_stored(&self) -> String {
@@ -146,12 +203,24 @@ impl Scopes {
         self.0.is_empty()
     }
 
-    pub fn as_slice(&self) -> &[&'static str] {
+    pub fn iter(&self) -> impl Iterator<Item = &str> {
+        self.0.iter().map(String::as_str)
+    }
+
+    pub fn as_slice(&self) -> &[String] {
         &self.0
     }
 
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
     pub fn contains(&self, scope: &str) -> bool {
-        self.0.contains(&scope)
+        self.0.iter().any(|s| s == scope)
     }
 
     /// Whether the token may call the route named by `scope`.
@@ -159,16 +228,15 @@ impl Scopes {
         self.is_unlimited() || self.contains(scope)
     }
 
-    /// "All of your access" or "3 scopes".
+    /// "No limitation", the one scope's label, or "3 scopes".
     pub fn summary(&self) -> String {
-        match self.0.len() {
-            0 => "No limitation".to_owned(),
-            1 => SCOPE_CATALOGUE
+        match self.0.as_slice() {
+            [] => "No limitation".to_owned(),
+            [one] => SCOPE_CATALOGUE
                 .iter()
-                .find(|d| d.scope == self.0[0])
-                .map_or("1 scope", |d| d.label)
-                .to_owned(),
-            n => format!("{n} scopes"),
+                .find(|d| d.scope == one)
+                .map_or_else(|| one.clone(), |d| d.label.to_owned()),
+            many => format!("{} scopes", many.len()),
         }
     }
 }
@@ -545,35 +613,74 @@ mod tests {
 
     #[test]
     fn empty_scopes_mean_no_limitation() {
-        let s = Scopes::parse::<&str>(&[]).unwrap();
+        let s = Scopes::parse::<&str>(&[], &Catalogue::default()).unwrap();
         assert!(s.is_unlimited());
         assert!(s.allows("url:DELETE|/api/v1/users/:user_id/tokens/:id"));
     }
 
     #[test]
     fn an_unknown_scope_is_refused() {
-        let err = Scopes::parse(&["url:GET|/api/v1/courses"]).unwrap_err();
+        let err = Scopes::parse(&["url:GET|/api/v1/courses"], &Catalogue::default()).unwrap_err();
         assert!(err.message.contains("Unknown scope"));
     }
 
     #[test]
     fn scopes_limit_the_token_to_the_routes_they_name() {
-        let s = Scopes::parse(&["url:GET|/api/v1/users/:id"]).unwrap();
+        let s = Scopes::parse(&["url:GET|/api/v1/users/:id"], &Catalogue::default()).unwrap();
         assert!(s.allows("url:GET|/api/v1/users/:id"));
         assert!(!s.allows("url:GET|/api/v1/users/:user_id/profile"));
     }
 
     #[test]
     fn scopes_round_trip_through_storage_in_canonical_order() {
-        let s = Scopes::parse(&[
-            "url:DELETE|/api/v1/users/:user_id/tokens/:id",
-            "url:GET|/api/v1/users/:id",
-            "url:GET|/api/v1/users/:id",
-        ])
+        let s = Scopes::parse(
+            &[
+                "url:DELETE|/api/v1/users/:user_id/tokens/:id",
+                "url:GET|/api/v1/users/:id",
+                "url:GET|/api/v1/users/:id",
+            ],
+            &Catalogue::default(),
+        )
         .unwrap();
         assert_eq!(s.as_slice().len(), 2);
         assert_eq!(s.as_slice()[0], "url:GET|/api/v1/users/:id");
         assert_eq!(Scopes::from_stored(&s.to_stored()), s);
+    }
+
+    fn gradebook() -> Catalogue {
+        let def = |scope: &str, label: &str, holders: &str| ServiceScopeDef {
+            scope: scope.into(),
+            service: "Gradebook".into(),
+            label: label.into(),
+            holders: crate::domain::service::Holders::parse(holders).unwrap(),
+        };
+        Catalogue {
+            services: vec![
+                def("gradebook:read", "Read grades", ""),
+                def("gradebook:write", "Enter grades", "teacher ta"),
+            ],
+        }
+    }
+
+    #[test]
+    fn service_scopes_are_known_while_their_service_is() {
+        let s = Scopes::parse(&["gradebook:read", "url:GET|/api/v1/users/:id"], &gradebook()).unwrap();
+        assert_eq!(s.as_slice(), ["url:GET|/api/v1/users/:id", "gradebook:read"], "the API's first");
+        assert!(Scopes::parse(&["gradebook:read"], &Catalogue::default()).is_err(), "no such service");
+        assert!(Scopes::parse(&["gradebook:delete"], &gradebook()).is_err());
+        assert_eq!(gradebook().label("gradebook:write"), Some("Enter grades"));
+    }
+
+    #[test]
+    fn a_service_may_keep_a_scope_from_students() {
+        use crate::domain::EnrollmentRole::{Student, Teacher};
+        let c = gradebook();
+        let write = Scopes::parse(&["gradebook:write"], &c).unwrap();
+        let why = c.may_hold(&write, &[Student], false).unwrap_err();
+        assert_eq!(why.field, "scopes");
+        assert!(why.message.contains("only for teachers and tas"), "{}", why.message);
+        assert!(c.may_hold(&write, &[Teacher], false).is_ok());
+        assert!(c.may_hold(&Scopes::parse(&["gradebook:read"], &c).unwrap(), &[Student], false).is_ok());
     }
 
     #[test]

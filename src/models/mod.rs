@@ -9,6 +9,7 @@ pub mod account_role;
 pub mod account_settings;
 pub mod audit_event;
 pub mod secret_stash;
+pub mod service;
 pub mod session;
 pub mod user;
 
@@ -17,6 +18,7 @@ pub use account_role::AccountRole;
 pub use account_settings::{AccountSettings, SettingsChange};
 pub use audit_event::{AuditAction, AuditEvent, AuditQuery, NewAuditEvent};
 pub use secret_stash::SecretStash;
+pub use service::{Service, ServiceDefinition, ServiceFields, TokenUsage};
 pub use session::UserSession;
 pub use user::{CreateUserError, NewUserData, User, UserPage, UserRoles, UserState};
 

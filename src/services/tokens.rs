@@ -8,12 +8,14 @@ use chrono::NaiveDateTime;
 use super::{Actor, Error};
 use crate::db::{DbConnection, write_transaction};
 use crate::domain::token::{
-    CreationLimits, ExpiryChoice, ExpiryRule, Purpose, Scopes, TokenAccess, TokenChange,
+    Catalogue, CreationLimits, ExpiryChoice, ExpiryRule, Purpose, Scopes, TokenAccess, TokenChange,
 };
 use crate::domain::token_secret::TokenSecret;
 use crate::domain::{ValidationError, now};
 use crate::models::access_token::{ACTIVE, PENDING};
-use crate::models::{AccessToken, AccountSettings, AuditAction, NewAccessToken, NewAuditEvent, User};
+use crate::models::{
+    AccessToken, AccountSettings, AuditAction, NewAccessToken, NewAuditEvent, User, UserRoles,
+};
 
 /// What a form or an API request asks for. `None` leaves a field as it is (update,
 /// regenerate); on create, a missing purpose is refused and missing scopes mean none.
@@ -53,7 +55,10 @@ pub struct Issued {
 #[derive(Debug, Clone)]
 pub struct Context {
     pub owner: User,
+    pub owner_roles: UserRoles,
     pub access: TokenAccess,
+    /// Every scope a token may be given now (the API's and the services').
+    pub catalogue: Catalogue,
     pub limits: CreationLimits,
     pub expiry: ExpiryRule,
     pub default_lifetime_days: i64,
@@ -63,14 +68,13 @@ impl Context {
     pub fn load(conn: &mut DbConnection, actor: &Actor, owner_id: i64) -> Result<Context, Error> {
         let actor_id = actor.require_user()?;
         let owner = User::find(conn, owner_id)?;
-        let owner_student_only = if owner_id == actor_id {
-            actor.student_only
-        } else {
-            User::roles(conn, owner_id)?.is_student_only()
-        };
+        let owner_roles = User::roles(conn, owner_id)?;
+        let owner_student_only = owner_roles.is_student_only();
         let settings = AccountSettings::load(conn)?;
         Ok(Context {
             owner,
+            owner_roles,
+            catalogue: super::registry::catalogue(conn)?,
             access: TokenAccess {
                 actor_id,
                 actor_permissions: actor.permissions,
@@ -177,7 +181,14 @@ fn parse_draft(
         (None, None) => Purpose::parse("").map_err(|e| errors.push(e)).ok(),
     };
     let scopes = match (&draft.scopes, current) {
-        (Some(s), _) => Scopes::parse(s).map_err(|e| errors.push(e)).ok(),
+        (Some(s), _) => Scopes::parse(s, &ctx.catalogue)
+            .and_then(|scopes| {
+                // A token never beyond its owner: a service may keep a scope from some roles.
+                let roles = &ctx.owner_roles;
+                ctx.catalogue.may_hold(&scopes, &roles.enrollment, !roles.account.is_empty()).map(|()| scopes)
+            })
+            .map_err(|e| errors.push(e))
+            .ok(),
         (None, Some(t)) => Some(t.scope_set()),
         (None, None) => Some(Scopes::default()),
     };
