@@ -305,7 +305,11 @@ mod tests {
                 permissions: PermissionSet::empty(),
                 student_only: true,
             },
-            token: ApiToken { id: 1, scopes: Scopes::parse(scopes).unwrap(), expires_at: None },
+            token: ApiToken {
+                id: 1,
+                scopes: Scopes::parse(scopes, &Default::default()).unwrap(),
+                expires_at: None,
+            },
             ip: None,
         };
         assert!(user(&[]).require_scope(DeleteToken::SCOPE).is_ok());

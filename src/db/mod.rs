@@ -234,7 +234,7 @@ pub fn build_pool(url: &str, max_size: u32) -> anyhow::Result<DbPool> {
         conn.batch_execute("PRAGMA journal_mode = WAL;").context("could not switch SQLite to WAL mode")?;
     }
     let manager =
-        Manager { inner: ConnectionManager::new(&with_connect_timeout(url)), losses: Arc::default() };
+        Manager { inner: ConnectionManager::new(with_connect_timeout(url)), losses: Arc::default() };
     let pool = Pool::builder()
         .max_size(max_size)
         .min_idle(Some(1))

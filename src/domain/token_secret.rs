@@ -79,6 +79,45 @@ pub fn hint_of(secret: &str) -> String {
     format!("{PREFIX}…{tail}")
 }
 
+/// A service's credential for introspection: `twsvc_` + 40 base62 characters (≈238 bits).
+/// Shown once; only its digest is kept.
+pub struct ServiceSecret(String);
+
+impl ServiceSecret {
+    pub const PREFIX: &'static str = "twsvc_";
+
+    pub fn generate() -> ServiceSecret {
+        ServiceSecret(format!("{}{}", Self::PREFIX, random_base62(40)))
+    }
+
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+
+    pub fn digest(&self) -> TokenDigest {
+        TokenDigest::of(&self.0)
+    }
+
+    /// `twsvc_…x9Qa`
+    pub fn hint(&self) -> String {
+        let tail: String = self.0.chars().rev().take(4).collect::<Vec<_>>().into_iter().rev().collect();
+        format!("{}…{tail}", Self::PREFIX)
+    }
+
+    /// The digest of a presented credential, compared in constant time with `stored`.
+    pub fn matches(presented: &str, stored: &str) -> bool {
+        use subtle::ConstantTimeEq;
+        presented.starts_with(Self::PREFIX)
+            && TokenDigest::of(presented).as_str().as_bytes().ct_eq(stored.as_bytes()).into()
+    }
+}
+
+impl fmt::Debug for ServiceSecret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "ServiceSecret({})", self.hint())
+    }
+}
+
 /// A hint as a client may type it in a URL: the stored `tw_…x9Qa`, or `tw_...x9Qa` and
 /// `tw_x9Qa` (no ellipsis to type). Anything else is returned unchanged.
 pub fn normalize_hint(input: &str) -> String {
@@ -194,6 +233,15 @@ mod tests {
         let s = TokenSecret::generate();
         assert!(s.expose().ends_with(&s.hint()[s.hint().len() - 4..]));
         assert!(!format!("{s:?}").contains(&s.expose()[3..20]));
+    }
+
+    #[test]
+    fn a_service_secret_matches_only_its_digest() {
+        let s = ServiceSecret::generate();
+        assert!(s.expose().starts_with("twsvc_") && s.expose().len() == 46);
+        assert!(ServiceSecret::matches(s.expose(), s.digest().as_str()));
+        assert!(!ServiceSecret::matches("twsvc_wrong", s.digest().as_str()));
+        assert!(!format!("{s:?}").contains(&s.expose()[6..20]));
     }
 
     #[test]

@@ -29,6 +29,11 @@ pub enum AuditAction {
     RoleCreated,
     RoleUpdated,
     RoleDeleted,
+    ServiceCreated,
+    ServiceUpdated,
+    ServiceCredentialRotated,
+    ServiceDeleted,
+    TokenLeaked,
 }
 
 impl AuditAction {
@@ -56,6 +61,11 @@ impl AuditAction {
             AuditAction::RoleCreated => "role.created",
             AuditAction::RoleUpdated => "role.updated",
             AuditAction::RoleDeleted => "role.deleted",
+            AuditAction::ServiceCreated => "service.created",
+            AuditAction::ServiceUpdated => "service.updated",
+            AuditAction::ServiceCredentialRotated => "service.credential_rotated",
+            AuditAction::ServiceDeleted => "service.deleted",
+            AuditAction::TokenLeaked => "token.leaked",
         }
     }
 }
@@ -131,7 +141,7 @@ impl NewAuditEvent {
 
 impl AuditAction {
     /// Every action, for the audit log's filter.
-    pub const ALL: [AuditAction; 22] = [
+    pub const ALL: [AuditAction; 27] = [
         AuditAction::Login,
         AuditAction::LoginFailed,
         AuditAction::Logout,
@@ -154,6 +164,11 @@ impl AuditAction {
         AuditAction::RoleCreated,
         AuditAction::RoleUpdated,
         AuditAction::RoleDeleted,
+        AuditAction::ServiceCreated,
+        AuditAction::ServiceUpdated,
+        AuditAction::ServiceCredentialRotated,
+        AuditAction::ServiceDeleted,
+        AuditAction::TokenLeaked,
     ];
 }
 

@@ -3,10 +3,12 @@
 //! `account.settings`, every change in the audit log.
 
 use super::{Actor, Error};
-use crate::db::DbConnection;
-use crate::domain::service::Holders;
+use crate::db::{DbConnection, write_transaction};
+use crate::domain::service::{Holders, RouteRule, Slug, parse_scope};
 use crate::domain::token::{Catalogue, ServiceScopeDef};
-use crate::models::Service;
+use crate::domain::token_secret::ServiceSecret;
+use crate::domain::{DisplayName, Permission, ValidationError, now};
+use crate::models::{AuditAction, Service, ServiceDefinition, ServiceFields};
 
 /// Every scope a token may be given now: the API's and the registered services'.
 pub fn catalogue(conn: &mut DbConnection) -> Result<Catalogue, Error> {
@@ -22,5 +24,209 @@ pub fn catalogue(conn: &mut DbConnection) -> Result<Catalogue, Error> {
     Ok(Catalogue { services })
 }
 
-#[allow(dead_code)]
-fn _uses(_: &Actor) {}
+/// A service as a form or the CLI describes it, not yet parsed.
+#[derive(Debug, Clone, Default)]
+pub struct ServiceInput {
+    pub slug: String,
+    pub name: String,
+    pub description: String,
+    pub accept_unscoped: bool,
+    /// (scope or its name after the slug, label, holders)
+    pub scopes: Vec<(String, String, String)>,
+    /// `GET /grades/*=gradebook:read`, one per rule.
+    pub rules: Vec<String>,
+}
+
+/// The input, every field checked: errors under `slug`, `name`, `description`, `scopes`
+/// and `rules`.
+struct Parsed {
+    slug: Slug,
+    name: DisplayName,
+    description: String,
+    scopes: Vec<(String, String, String)>,
+    rules: Vec<(String, String, String)>,
+}
+
+fn parse(input: &ServiceInput) -> Result<Parsed, Error> {
+    let mut errors = Vec::new();
+    let slug = Slug::parse(&input.slug).map_err(|e| errors.push(e)).ok();
+    let name = DisplayName::parse(&input.name).map_err(|e| errors.push(e)).ok();
+    let description = input.description.trim().to_owned();
+    if description.chars().count() > 500
+        || description.chars().any(|c| c.is_control() && c != '\n' && c != '\r')
+    {
+        errors.push(ValidationError::new("description", "A description has at most 500 characters."));
+    }
+    let mut scopes = Vec::new();
+    let mut rules = Vec::new();
+    if let Some(slug) = &slug {
+        for (scope, label, holders) in input.scopes.iter().filter(|(s, _, _)| !s.trim().is_empty()) {
+            let parsed = parse_scope(slug, scope).and_then(|scope| {
+                let label = label.trim();
+                let label = if label.is_empty() { scope.clone() } else { label.chars().take(100).collect() };
+                if label.chars().any(char::is_control) {
+                    return Err(ValidationError::new(
+                        "scopes",
+                        "A scope's label cannot contain control characters.",
+                    ));
+                }
+                Ok((scope, label, Holders::parse(holders)?.to_stored()))
+            });
+            match parsed {
+                Ok(s) if scopes.iter().any(|(have, _, _)| *have == s.0) => {
+                    errors.push(ValidationError::new("scopes", format!("The scope {} is listed twice.", s.0)))
+                }
+                Ok(s) => scopes.push(s),
+                Err(e) => errors.push(e),
+            }
+        }
+        if scopes.is_empty() {
+            errors.push(ValidationError::new(
+                "scopes",
+                "Give the service at least one scope, e.g. read=Read grades.",
+            ));
+        }
+        if scopes.len() > 50 {
+            errors.push(ValidationError::new("scopes", "A service has at most 50 scopes."));
+        }
+        for line in input.rules.iter().map(|r| r.trim()).filter(|r| !r.is_empty()) {
+            match RouteRule::parse(slug, line) {
+                Ok(rule) if !scopes.iter().any(|(s, _, _)| *s == rule.scope) => {
+                    errors.push(ValidationError::new(
+                        RouteRule::FIELD,
+                        format!("The rule “{rule}” names a scope the service does not have."),
+                    ))
+                }
+                Ok(rule) => rules.push((rule.method, rule.path, rule.scope)),
+                Err(e) => errors.push(e),
+            }
+        }
+        if rules.len() > 100 {
+            errors.push(ValidationError::new(RouteRule::FIELD, "A service has at most 100 rules."));
+        }
+    }
+    match (slug, name, errors.is_empty()) {
+        (Some(slug), Some(name), true) => Ok(Parsed { slug, name, description, scopes, rules }),
+        _ => Err(Error::Invalid(errors)),
+    }
+}
+
+fn fields<'a>(p: &'a Parsed, accept_unscoped: bool) -> ServiceFields<'a> {
+    ServiceFields {
+        slug: p.slug.as_str(),
+        name: p.name.as_str(),
+        description: &p.description,
+        accept_unscoped,
+        scopes: &p.scopes,
+        rules: &p.rules,
+    }
+}
+
+fn describe(p: &Parsed, accept_unscoped: bool) -> String {
+    format!(
+        "service \"{}\" ({}): scopes {}; {} rule(s); unscoped tokens {}",
+        p.name.as_str(),
+        p.slug.as_str(),
+        p.scopes.iter().map(|(s, _, _)| s.as_str()).collect::<Vec<_>>().join(", "),
+        p.rules.len(),
+        if accept_unscoped { "accepted" } else { "refused" }
+    )
+}
+
+/// A service and the credential it introspects with, shown this once.
+pub struct Registered {
+    pub service: Service,
+    pub credential: ServiceSecret,
+}
+
+/// Registers a service.
+pub fn create(conn: &mut DbConnection, actor: &Actor, input: &ServiceInput) -> Result<Registered, Error> {
+    actor.require(Permission::AccountSettings)?;
+    let parsed = parse(input)?;
+    write_transaction(conn, |conn| {
+        if Service::find_by_slug(conn, parsed.slug.as_str())?.is_some() {
+            return Err(Error::invalid(ValidationError::new(
+                Slug::FIELD,
+                "A service with this slug already exists.",
+            )));
+        }
+        let credential = ServiceSecret::generate();
+        let service = Service::insert(
+            conn,
+            &fields(&parsed, input.accept_unscoped),
+            credential.digest().as_str(),
+            &credential.hint(),
+            now(),
+        )?;
+        actor
+            .audit(AuditAction::ServiceCreated)
+            .details(describe(&parsed, input.accept_unscoped))
+            .record(conn)?;
+        Ok(Registered { service, credential })
+    })
+}
+
+/// Changes a service's name, description, scopes, rules and unscoped setting (its slug,
+/// which names its scopes, stays). A scope taken away stops working at once for every
+/// token that held it.
+pub fn update(
+    conn: &mut DbConnection,
+    actor: &Actor,
+    id: i64,
+    input: &ServiceInput,
+) -> Result<Service, Error> {
+    actor.require(Permission::AccountSettings)?;
+    write_transaction(conn, |conn| {
+        let current = Service::find(conn, id)?;
+        let parsed = parse(&ServiceInput { slug: current.slug.clone(), ..input.clone() })?;
+        Service::update(conn, id, &fields(&parsed, input.accept_unscoped), now())?;
+        actor
+            .audit(AuditAction::ServiceUpdated)
+            .details(describe(&parsed, input.accept_unscoped))
+            .record(conn)?;
+        Ok(Service::find(conn, id)?)
+    })
+}
+
+/// A new credential for introspection; the old one stops working at once.
+pub fn rotate(conn: &mut DbConnection, actor: &Actor, id: i64) -> Result<Registered, Error> {
+    actor.require(Permission::AccountSettings)?;
+    write_transaction(conn, |conn| {
+        let service = Service::find(conn, id)?;
+        let credential = ServiceSecret::generate();
+        Service::set_credential(conn, id, credential.digest().as_str(), &credential.hint(), now())?;
+        actor
+            .audit(AuditAction::ServiceCredentialRotated)
+            .details(format!("service \"{}\": new credential {}", service.name, credential.hint()))
+            .record(conn)?;
+        Ok(Registered { service: Service::find(conn, id)?, credential })
+    })
+}
+
+/// Removes a service: its scopes open nothing any more (tokens keep them, inert), its
+/// gateways' requests are refused.
+pub fn delete(conn: &mut DbConnection, actor: &Actor, id: i64) -> Result<Service, Error> {
+    actor.require(Permission::AccountSettings)?;
+    write_transaction(conn, |conn| {
+        let service = Service::find(conn, id)?;
+        Service::delete(conn, id)?;
+        actor
+            .audit(AuditAction::ServiceDeleted)
+            .details(format!("service \"{}\" ({})", service.name, service.slug))
+            .record(conn)?;
+        Ok(service)
+    })
+}
+
+/// Every service with its scopes and rules, for the admin page.
+pub fn list(conn: &mut DbConnection, actor: &Actor) -> Result<Vec<ServiceDefinition>, Error> {
+    actor.require(Permission::AccountSettings)?;
+    Service::all(conn)?.into_iter().map(|s| Ok(Service::definition(conn, s)?)).collect()
+}
+
+/// One service with its scopes and rules.
+pub fn get(conn: &mut DbConnection, actor: &Actor, id: i64) -> Result<ServiceDefinition, Error> {
+    actor.require(Permission::AccountSettings)?;
+    let service = Service::find(conn, id)?;
+    Ok(Service::definition(conn, service)?)
+}
