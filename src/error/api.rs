@@ -1,6 +1,6 @@
 //! The API's errors, shaped as Canvas shapes them:
 //!
-//! - `{"errors":[{"message":"…"}]}` for 401, 403, 404 and other refusals;
+//! - `{"errors":[{"message":"…"}]}` for 401, 403, 404, 405 and other refusals;
 //! - `{"errors":{"FIELD":[{"message":"…"}]}}` for a rule broken by a field (400).
 //!
 //! The rest (database down, unexpected failures) is an [`AppError`], which the error
@@ -9,7 +9,7 @@
 use std::collections::BTreeMap;
 
 use actix_web::http::StatusCode;
-use actix_web::http::header::WWW_AUTHENTICATE;
+use actix_web::http::header::{ALLOW, WWW_AUTHENTICATE};
 use actix_web::{HttpResponse, ResponseError};
 use serde::Serialize;
 use utoipa::ToSchema;
@@ -76,6 +76,9 @@ pub enum ApiError {
     /// The request collides with what exists (a hint two tokens share).
     #[error("conflict: {0}")]
     Conflict(String),
+    /// The resource exists but has no such method; `Allow` names the methods it has.
+    #[error("method not allowed")]
+    MethodNotAllowed { allow: String },
     #[error(transparent)]
     App(#[from] AppError),
 }
@@ -114,6 +117,7 @@ impl ResponseError for ApiError {
             ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
             ApiError::NotFound => StatusCode::NOT_FOUND,
             ApiError::Conflict(_) => StatusCode::CONFLICT,
+            ApiError::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::BadRequest(_) | ApiError::Invalid(_) => StatusCode::BAD_REQUEST,
             ApiError::App(e) => e.status_code(),
         }
@@ -128,6 +132,9 @@ impl ResponseError for ApiError {
             ApiError::Forbidden(why) | ApiError::BadRequest(why) | ApiError::Conflict(why) => {
                 HttpResponse::build(status).json(ErrorList::one(why.as_str()))
             }
+            ApiError::MethodNotAllowed { allow } => HttpResponse::build(status)
+                .insert_header((ALLOW, allow.as_str()))
+                .json(ErrorList::one(format!("This resource answers only {allow}."))),
             ApiError::NotFound => HttpResponse::build(status).json(ErrorList::one(NOT_FOUND)),
             ApiError::Invalid(errors) => HttpResponse::build(status).json(FieldErrors::of(errors)),
             // Rendered (and logged) by the error middleware, in the same JSON shape.

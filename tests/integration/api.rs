@@ -509,11 +509,52 @@ async fn unknown_api_routes_are_json_404s() {
     let app = spawn_app().await;
     app.create_user("tess", &["teacher"], &[]);
     let api = app.api(&app.api_token("tess", None));
-    for res in [api.get("/api/v1/courses").await, api.get("/api/v1/users/self/tokens").await] {
+    for res in [api.get("/api/v1/courses").await, api.get("/api/v1/users/self/courses").await] {
         let (status, body) = json(res).await;
         assert_eq!(status, StatusCode::NOT_FOUND);
         assert!(!message(&body).is_empty());
     }
+}
+
+#[actix_web::test]
+async fn a_method_a_path_does_not_have_is_a_405_naming_those_it_has() {
+    let app = spawn_app().await;
+    app.create_user("tess", &["teacher"], &[]);
+    let secret = app.api_token("tess", None);
+    let client = reqwest::Client::new();
+    let method = |m: &str| reqwest::Method::from_bytes(m.as_bytes()).unwrap();
+    for (m, path, allow) in [
+        // Schemathesis's find: TRACE was a 404.
+        ("TRACE", "/api/v1/users/self", "GET, HEAD"),
+        ("POST", "/api/v1/users/self", "GET, HEAD"),
+        ("DELETE", "/api/v1/users/7", "GET, HEAD"),
+        ("PUT", "/api/v1/users/self/profile", "GET, HEAD"),
+        ("PATCH", "/api/v1/users/self/user_generated_tokens", "GET, HEAD"),
+        ("GET", "/api/v1/users/self/tokens", "POST"),
+        ("HEAD", "/api/v1/users/self/tokens", "POST"),
+        ("POST", "/api/v1/users/self/tokens/1", "GET, HEAD, PUT, DELETE"),
+        ("PATCH", "/api/v1/users/self/tokens/1", "GET, HEAD, PUT, DELETE"),
+        ("OPTIONS", "/api/v1/users/self/tokens/1", "GET, HEAD, PUT, DELETE"),
+        ("DELETE", "/api/v1/openapi.json", "GET, HEAD"),
+    ] {
+        // With a token and without: the method is refused before anybody is asked who they are.
+        for token in [Some(secret.as_str()), None] {
+            let mut req = client.request(method(m), format!("{}{path}", app.address));
+            if let Some(t) = token {
+                req = req.bearer_auth(t);
+            }
+            let res = req.send().await.unwrap();
+            assert_eq!(res.status(), StatusCode::METHOD_NOT_ALLOWED, "{m} {path}");
+            assert_eq!(res.headers()["Allow"], allow, "{m} {path}");
+            if m != "HEAD" {
+                let (_, body) = json(res).await;
+                assert!(message(&body).contains(allow), "{m} {path}: {body}");
+            }
+        }
+    }
+    // And the methods it has are not refused.
+    let res = client.head(format!("{}/api/v1/users/self", app.address)).bearer_auth(&secret).send().await;
+    assert_eq!(res.unwrap().status(), StatusCode::OK);
 }
 
 // ---------------------------------------------------------------------------------------

@@ -4,7 +4,7 @@
 //! audit log are those of the pages.
 
 use actix_web::http::header::{CONTENT_TYPE, LINK};
-use actix_web::{HttpRequest, HttpResponse, delete, get, post, put, web};
+use actix_web::{HttpRequest, HttpResponse, web};
 use chrono::{DateTime, NaiveDate, NaiveDateTime, Timelike, Utc};
 use futures_util::StreamExt;
 use serde::{Deserialize, Deserializer, Serialize};
@@ -279,6 +279,8 @@ fn may_regenerate(conn: &mut DbConnection, actor: &Actor, owner_id: i64) -> Resu
 /// a page at a time, with a Canvas-style `Link` header. Never secrets.
 #[utoipa::path(
     context_path = "/api/v1",
+    get,
+    path = "/users/{user_id}/user_generated_tokens",
     operation_id = "list_user_generated_tokens",
     tag = "Access tokens",
     params(("user_id" = String, Path, description = "A user id, or `self`."), PageQuery),
@@ -291,7 +293,6 @@ fn may_regenerate(conn: &mut DbConnection, actor: &Actor, owner_id: i64) -> Resu
     ),
     security(("bearer" = [ListTokens::SCOPE]))
 )]
-#[get("/users/{user_id}/user_generated_tokens")]
 #[tracing::instrument(skip_all, fields(user_id = auth.owner.id))]
 pub async fn list(
     req: HttpRequest,
@@ -316,6 +317,8 @@ pub async fn list(
 /// `GET /api/v1/users/{user_id}/tokens/{id}` — one token, by id or hint.
 #[utoipa::path(
     context_path = "/api/v1",
+    get,
+    path = "/users/{user_id}/tokens/{id}",
     operation_id = "show_token",
     tag = "Access tokens",
     params(
@@ -330,7 +333,6 @@ pub async fn list(
     ),
     security(("bearer" = [ShowToken::SCOPE]))
 )]
-#[get("/users/{user_id}/tokens/{id}")]
 #[tracing::instrument(skip_all, fields(user_id = auth.owner.id))]
 pub async fn show(
     auth: Scoped<ShowToken>,
@@ -354,6 +356,8 @@ pub async fn show(
 /// starts `pending` until its owner activates it.
 #[utoipa::path(
     context_path = "/api/v1",
+    post,
+    path = "/users/{user_id}/tokens",
     operation_id = "create_token",
     tag = "Access tokens",
     params(("user_id" = String, Path, description = "A user id, or `self`.")),
@@ -370,7 +374,6 @@ pub async fn show(
     ),
     security(("bearer" = [CreateToken::SCOPE]))
 )]
-#[post("/users/{user_id}/tokens")]
 #[tracing::instrument(skip_all, fields(user_id = auth.owner.id))]
 pub async fn create(
     req: HttpRequest,
@@ -398,6 +401,8 @@ pub async fn create(
 /// response. An expired token needs a new `expires_at` to be regenerated.
 #[utoipa::path(
     context_path = "/api/v1",
+    put,
+    path = "/users/{user_id}/tokens/{id}",
     operation_id = "update_token",
     tag = "Access tokens",
     params(
@@ -417,7 +422,6 @@ pub async fn create(
     ),
     security(("bearer" = [UpdateToken::SCOPE]))
 )]
-#[put("/users/{user_id}/tokens/{id}")]
 #[tracing::instrument(skip_all, fields(user_id = auth.owner.id))]
 pub async fn update(
     req: HttpRequest,
@@ -454,6 +458,8 @@ pub async fn update(
 /// working at once. Answers with the deleted token.
 #[utoipa::path(
     context_path = "/api/v1",
+    delete,
+    path = "/users/{user_id}/tokens/{id}",
     operation_id = "delete_token",
     tag = "Access tokens",
     params(
@@ -468,7 +474,6 @@ pub async fn update(
     ),
     security(("bearer" = [DeleteToken::SCOPE]))
 )]
-#[delete("/users/{user_id}/tokens/{id}")]
 #[tracing::instrument(skip_all, fields(user_id = auth.owner.id))]
 pub async fn delete(
     auth: Scoped<DeleteToken>,

@@ -1,6 +1,6 @@
 //! `/api/v1/users/...` — the Canvas User and Profile objects.
 
-use actix_web::{get, web};
+use actix_web::web;
 use serde::Serialize;
 use utoipa::ToSchema;
 
@@ -82,6 +82,8 @@ async fn visible_user(state: &AppState, auth: &ApiUser, segment: &str) -> Result
 /// `GET /api/v1/users/self` — the token owner's User object.
 #[utoipa::path(
     context_path = "/api/v1",
+    get,
+    path = "/users/self",
     operation_id = "get_self",
     tag = "Users",
     responses(
@@ -91,7 +93,6 @@ async fn visible_user(state: &AppState, auth: &ApiUser, segment: &str) -> Result
     ),
     security(("bearer" = [ShowUser::SCOPE]))
 )]
-#[get("/users/self")]
 #[tracing::instrument(skip_all, fields(user_id = auth.owner.id))]
 pub async fn show_self(
     auth: Scoped<ShowUser>,
@@ -105,6 +106,8 @@ pub async fn show_self(
 /// `users.manage` or `access_tokens.view`).
 #[utoipa::path(
     context_path = "/api/v1",
+    get,
+    path = "/users/{id}",
     operation_id = "get_user",
     tag = "Users",
     params(("id" = String, Path, description = "A user id, or `self`.")),
@@ -116,7 +119,6 @@ pub async fn show_self(
     ),
     security(("bearer" = [ShowUser::SCOPE]))
 )]
-#[get("/users/{id}")]
 #[tracing::instrument(skip_all, fields(user_id = auth.owner.id))]
 pub async fn show(
     auth: Scoped<ShowUser>,
@@ -131,6 +133,8 @@ pub async fn show(
 /// email, time zone and locale).
 #[utoipa::path(
     context_path = "/api/v1",
+    get,
+    path = "/users/{user_id}/profile",
     operation_id = "get_user_profile",
     tag = "Users",
     params(("user_id" = String, Path, description = "A user id, or `self`.")),
@@ -142,7 +146,6 @@ pub async fn show(
     ),
     security(("bearer" = [ShowProfile::SCOPE]))
 )]
-#[get("/users/{user_id}/profile")]
 #[tracing::instrument(skip_all, fields(user_id = auth.owner.id))]
 pub async fn profile(
     auth: Scoped<ShowProfile>,
