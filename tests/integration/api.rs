@@ -948,6 +948,31 @@ async fn pagination_walks_250_tokens_through_link_next_in_three_pages() {
     assert_eq!(body, json!([]), "past the end: an empty page");
 }
 
+#[actix_web::test]
+async fn page_and_per_page_are_whole_numbers_read_as_canvas_reads_them() {
+    let app = spawn_app().await;
+    app.create_user("tess", &["teacher"], &[]);
+    let api = app.api(&app.api_token("tess", None));
+    let list = "/api/v1/users/self/user_generated_tokens";
+    // Schemathesis's finds: a parameter given twice, and values that are no numbers, are
+    // a 400 in the error-list shape the document gives for it...
+    for query in ["per_page=null&per_page=null", "page=1&page=2", "per_page=abc", "page=1.5", "per_page="] {
+        let (status, body) = json(api.get(&format!("{list}?{query}")).await).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{query}");
+        assert!(message(&body).contains("page"), "{query}: {body}");
+    }
+    // ...while any number is taken, as Canvas takes it: above 100 is 100 (the document
+    // says so and declares no maximum), below 1 the default; past the end, an empty page.
+    let res = api.get(&format!("{list}?per_page=302&page=88491815735")).await;
+    assert_eq!(res.status(), StatusCode::OK);
+    assert!(link(&res, "current").unwrap().ends_with("page=88491815735&per_page=100"));
+    let (_, body) = json(res).await;
+    assert_eq!(body, json!([]));
+    let res = api.get(&format!("{list}?per_page=0&page=-3")).await;
+    assert_eq!(res.status(), StatusCode::OK);
+    assert!(link(&res, "current").unwrap().ends_with("page=1&per_page=10"));
+}
+
 // ---------------------------------------------------------------------------------------
 // The OpenAPI document
 

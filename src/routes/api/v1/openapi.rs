@@ -223,4 +223,42 @@ mod tests {
             assert!(!allow(path).is_empty(), "{path}");
         }
     }
+
+    /// Every key `name` anywhere in `value`, with where it is.
+    fn find_keys(value: &serde_json::Value, name: &str, at: &str, found: &mut Vec<String>) {
+        match value {
+            serde_json::Value::Object(map) => {
+                for (k, v) in map {
+                    if k == name {
+                        found.push(format!("{at}/{k}"));
+                    }
+                    find_keys(v, name, &format!("{at}/{k}"), found);
+                }
+            }
+            serde_json::Value::Array(items) => {
+                for (i, v) in items.iter().enumerate() {
+                    find_keys(v, name, &format!("{at}/{i}"), found);
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// The server refuses no number for `page` or `per_page` (it caps `per_page` at 100, as
+    /// Canvas does) and counts a purpose's length once trimmed, so the document declares no
+    /// bound it would not enforce: a client would be told "invalid" for what the server takes.
+    #[test]
+    fn no_bound_the_server_does_not_enforce() {
+        let doc = doc();
+        for key in ["maximum", "minimum", "exclusiveMaximum", "exclusiveMinimum", "maxLength", "maxItems"] {
+            let mut found = Vec::new();
+            find_keys(&doc, key, "", &mut found);
+            assert!(found.is_empty(), "{key} at {found:?}");
+        }
+        let list = &doc["paths"]["/api/v1/users/{user_id}/user_generated_tokens"]["get"];
+        let per_page =
+            list["parameters"].as_array().unwrap().iter().find(|p| p["name"] == "per_page").unwrap();
+        assert_eq!(per_page["schema"]["type"], "integer");
+        assert!(per_page["description"].as_str().unwrap().contains("at most 100"));
+    }
 }

@@ -285,8 +285,9 @@ fn may_regenerate(conn: &mut DbConnection, actor: &Actor, owner_id: i64) -> Resu
     tag = "Access tokens",
     params(("user_id" = String, Path, description = "A user id, or `self`."), PageQuery),
     responses(
-        (status = 200, description = "One page of the user's tokens.", body = [TokenJson],
+        (status = 200, description = "One page of the user's tokens (past the last page: an empty list).", body = [TokenJson],
             headers(("Link" = String, description = "Canvas pagination links: rel=\"current\", \"next\", \"prev\", \"first\", \"last\"."))),
+        (status = 400, description = "The query could not be read: `page` or `per_page` is not a whole number, or is given twice.", body = ErrorList),
         (status = 401, description = "Invalid access token.", body = ErrorList),
         (status = 403, description = "Outside the token's scopes, or another user's tokens without access_tokens.view.", body = ErrorList),
         (status = 404, description = "No such user.", body = ErrorList),
@@ -302,7 +303,7 @@ pub async fn list(
     query: web::Query<PageQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let owner = user_id(&path, &auth)?;
-    let page = Page::of(&query);
+    let page = Page::of(&query)?;
     let actor = auth.actor();
     let (ctx, rows, total) = crate::db::run(&state.pool, move |conn| {
         tokens::page(conn, &actor, owner, page.offset(), page.per_page)
