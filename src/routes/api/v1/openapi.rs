@@ -5,12 +5,13 @@ use std::collections::BTreeMap;
 use std::sync::LazyLock;
 
 use actix_web::HttpResponse;
-use utoipa::openapi::path::PathItem;
+use utoipa::openapi::path::{Operation, PathItem};
 use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
+use utoipa::openapi::{RefOr, Required};
 use utoipa::{Modify, OpenApi};
 
 use super::{tokens, users};
-use crate::error::api::{ErrorList, ErrorMessage, FieldErrors};
+use crate::error::api::{BadRequest, ErrorList, ErrorMessage, FieldErrors};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -40,14 +41,18 @@ use crate::error::api::{ErrorList, ErrorMessage, FieldErrors};
         users::ProfileJson,
         tokens::TokenJson,
         tokens::WorkflowState,
-        tokens::TokenRequest,
-        tokens::TokenParams,
-        tokens::TokenForm,
+        tokens::NewTokenRequest,
+        tokens::NewTokenParams,
+        tokens::NewTokenForm,
+        tokens::TokenChangesRequest,
+        tokens::TokenChanges,
+        tokens::TokenChangesForm,
+        BadRequest,
         ErrorList,
         ErrorMessage,
         FieldErrors,
     )),
-    modifiers(&BearerAuth),
+    modifiers(&BearerAuth, &OptionalBodies),
     tags(
         (name = "Users", description = "The Canvas User and Profile objects."),
         (name = "Access tokens", description = "Personal access tokens (Canvas's user-generated tokens)."),
@@ -77,7 +82,31 @@ impl Modify for BearerAuth {
     }
 }
 
-/// A path's methods, in the order `Allow` lists them.
+/// The operations whose request body may be left out: an update without one changes
+/// nothing (utoipa marks every body it knows the type of as required).
+struct OptionalBodies;
+
+const OPTIONAL_BODIES: [&str; 1] = ["update_token"];
+
+impl Modify for OptionalBodies {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        for item in openapi.paths.paths.values_mut() {
+            for op in operations(item) {
+                if op.operation_id.as_deref().is_some_and(|id| OPTIONAL_BODIES.contains(&id))
+                    && let Some(RefOr::T(body)) = op.request_body.as_mut()
+                {
+                    body.required = Some(Required::False);
+                }
+            }
+        }
+    }
+}
+
+/// A path's operations with their methods, in the order `Allow` lists them.
+fn operations(item: &mut PathItem) -> impl Iterator<Item = &mut Operation> {
+    [&mut item.get, &mut item.post, &mut item.put, &mut item.patch, &mut item.delete].into_iter().flatten()
+}
+
 fn methods(item: &PathItem) -> Vec<&'static str> {
     let mut methods = Vec::new();
     if item.get.is_some() {
@@ -213,15 +242,51 @@ mod tests {
         assert!(doc["components"]["securitySchemes"]["bearer"].is_object());
     }
 
-    #[test]
-    fn a_405_allows_what_the_document_lists_and_head_with_get() {
-        assert_eq!(allow("/api/v1/users/self"), "GET, HEAD");
-        assert_eq!(allow("/api/v1/users/{user_id}/tokens"), "POST");
-        assert_eq!(allow("/api/v1/users/{user_id}/tokens/{id}"), "GET, HEAD, PUT, DELETE");
-        let doc = doc();
-        for path in doc["paths"].as_object().unwrap().keys() {
-            assert!(!allow(path).is_empty(), "{path}");
+    fn resolve<'a>(doc: &'a serde_json::Value, schema: &'a serde_json::Value) -> &'a serde_json::Value {
+        match schema["$ref"].as_str() {
+            Some(r) => &doc["components"]["schemas"][r.trim_start_matches("#/components/schemas/")],
+            None => schema,
         }
+    }
+
+    #[test]
+    fn create_marks_purpose_required_and_update_requires_nothing() {
+        let doc = doc();
+        let body = |path: &str, method: &str| doc["paths"][path][method]["requestBody"].clone();
+        let create = body("/api/v1/users/{user_id}/tokens", "post");
+        assert_eq!(create["required"], true);
+        let json = resolve(&doc, &create["content"]["application/json"]["schema"]);
+        assert_eq!(json["required"], serde_json::json!(["token"]));
+        let params = resolve(&doc, &json["properties"]["token"]);
+        assert_eq!(params["required"], serde_json::json!(["purpose"]));
+        assert_eq!(params["properties"]["purpose"]["type"], "string", "not nullable");
+        assert_eq!(params["properties"]["purpose"]["minLength"], 1);
+        let form = resolve(&doc, &create["content"]["application/x-www-form-urlencoded"]["schema"]);
+        assert_eq!(form["required"], serde_json::json!(["token[purpose]"]));
+
+        let update = body("/api/v1/users/{user_id}/tokens/{id}", "put");
+        assert_eq!(update["required"], false, "no body changes nothing");
+        let json = resolve(&doc, &update["content"]["application/json"]["schema"]);
+        assert!(json["required"].is_null());
+        assert!(resolve(&doc, &json["properties"]["token"])["required"].is_null());
+        let form = resolve(&doc, &update["content"]["application/x-www-form-urlencoded"]["schema"]);
+        assert!(form["required"].is_null());
+        assert!(form["properties"]["token[regenerate]"].is_object());
+    }
+
+    #[test]
+    fn the_scopes_a_body_may_name_are_the_catalogue() {
+        let doc = doc();
+        let params = &doc["components"]["schemas"]["NewTokenParams"];
+        let allowed: BTreeSet<&str> = params["properties"]["scopes"]["items"]["enum"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_str().unwrap())
+            .collect();
+        let mut expected: BTreeSet<&str> = SCOPE_CATALOGUE.iter().map(|d| d.scope).collect();
+        expected.insert("");
+        assert_eq!(allowed, expected);
     }
 
     /// Every key `name` anywhere in `value`, with where it is.
@@ -260,5 +325,16 @@ mod tests {
             list["parameters"].as_array().unwrap().iter().find(|p| p["name"] == "per_page").unwrap();
         assert_eq!(per_page["schema"]["type"], "integer");
         assert!(per_page["description"].as_str().unwrap().contains("at most 100"));
+    }
+
+    #[test]
+    fn a_405_allows_what_the_document_lists_and_head_with_get() {
+        assert_eq!(allow("/api/v1/users/self"), "GET, HEAD");
+        assert_eq!(allow("/api/v1/users/{user_id}/tokens"), "POST");
+        assert_eq!(allow("/api/v1/users/{user_id}/tokens/{id}"), "GET, HEAD, PUT, DELETE");
+        let doc = doc();
+        for path in doc["paths"].as_object().unwrap().keys() {
+            assert!(!allow(path).is_empty(), "{path}");
+        }
     }
 }
