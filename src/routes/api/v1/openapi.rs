@@ -6,8 +6,10 @@ use std::sync::LazyLock;
 
 use actix_web::HttpResponse;
 use utoipa::openapi::path::{Operation, PathItem};
+use utoipa::openapi::response::ResponseBuilder;
+use utoipa::openapi::schema::{ObjectBuilder, Ref, Type};
 use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
-use utoipa::openapi::{RefOr, Required};
+use utoipa::openapi::{Content, Header, RefOr, Required};
 use utoipa::{Modify, OpenApi};
 
 use super::{tokens, users};
@@ -21,9 +23,11 @@ use crate::error::api::{BadRequest, ErrorList, ErrorMessage, FieldErrors};
                        `Authorization: Bearer <token>` (or the `access_token` query parameter). \
                        A token limited to scopes may call only the endpoints its scopes name; a \
                        token never does more than its owner may do.\n\n\
-                       Besides the statuses each operation lists, a method that a path does not \
+                       Every error is JSON: `{\"errors\": [{\"message\": …}]}`, or, for a rule broken \
+                       by a field (400), `{\"errors\": {FIELD: [{\"message\": …}]}}`. Each operation \
+                       lists the statuses it answers; besides those, a method that a path does not \
                        have is a 405 whose `Allow` header names the methods it has (`HEAD` is \
-                       answered as `GET`).",
+                       answered as `GET`), and an unexpected failure is a 500 (logged).",
     ),
     paths(
         users::show_self,
@@ -52,7 +56,7 @@ use crate::error::api::{BadRequest, ErrorList, ErrorMessage, FieldErrors};
         ErrorMessage,
         FieldErrors,
     )),
-    modifiers(&BearerAuth, &OptionalBodies),
+    modifiers(&BearerAuth, &CommonResponses, &OptionalBodies),
     tags(
         (name = "Users", description = "The Canvas User and Profile objects."),
         (name = "Access tokens", description = "Personal access tokens (Canvas's user-generated tokens)."),
@@ -79,6 +83,49 @@ impl Modify for BearerAuth {
                     .build(),
             ),
         );
+    }
+}
+
+/// The answers every operation that a token guards can give, whatever it does: 401 for a
+/// token that does not authenticate, 503 while the database cannot be reached.
+struct CommonResponses;
+
+impl Modify for CommonResponses {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let error_list = || Content::new(Some(Ref::from_schema_name("ErrorList")));
+        let string = || ObjectBuilder::new().schema_type(Type::String).build();
+        let header = |description: &str| {
+            let mut h = Header::new(string());
+            h.description = Some(description.to_owned());
+            h
+        };
+        let unauthorized = ResponseBuilder::new()
+            .description(
+                "Invalid access token: missing, malformed, unknown, expired, pending or deleted, or its \
+                 owner suspended (always `{\"errors\":[{\"message\":\"Invalid access token.\"}]}`).",
+            )
+            .content("application/json", error_list())
+            .header("WWW-Authenticate", header("`Bearer`."))
+            .build();
+        let unavailable = ResponseBuilder::new()
+            .description("The database cannot be reached right now; try again shortly.")
+            .content("application/json", error_list())
+            .header("Retry-After", header("Seconds to wait before trying again."))
+            .build();
+        for item in openapi.paths.paths.values_mut() {
+            for op in operations(item) {
+                let guarded = op
+                    .security
+                    .iter()
+                    .flatten()
+                    .any(|req| serde_json::to_value(req).is_ok_and(|v| v.get("bearer").is_some()));
+                if guarded {
+                    let responses = &mut op.responses.responses;
+                    responses.insert("401".into(), unauthorized.clone().into());
+                    responses.insert("503".into(), unavailable.clone().into());
+                }
+            }
+        }
     }
 }
 
@@ -241,12 +288,77 @@ mod tests {
         assert!(list["responses"]["200"]["headers"]["Link"].is_object());
         assert!(doc["components"]["securitySchemes"]["bearer"].is_object());
     }
+    /// Each operation of the document, with its path and method.
+    fn each_operation(doc: &serde_json::Value) -> Vec<(String, String, serde_json::Value)> {
+        let mut ops = Vec::new();
+        for (path, item) in doc["paths"].as_object().unwrap() {
+            for (method, op) in item.as_object().unwrap() {
+                ops.push((path.clone(), method.clone(), op.clone()));
+            }
+        }
+        ops
+    }
 
     fn resolve<'a>(doc: &'a serde_json::Value, schema: &'a serde_json::Value) -> &'a serde_json::Value {
         match schema["$ref"].as_str() {
             Some(r) => &doc["components"]["schemas"][r.trim_start_matches("#/components/schemas/")],
             None => schema,
         }
+    }
+
+    #[test]
+    fn every_operation_a_token_guards_lists_401_and_503_in_the_error_list_shape() {
+        let doc = doc();
+        let mut guarded = 0;
+        for (path, method, op) in each_operation(&doc) {
+            if op["operationId"] == "openapi_document" {
+                assert!(op["responses"]["401"].is_null(), "the document needs no token");
+                continue;
+            }
+            guarded += 1;
+            let responses = &op["responses"];
+            for (status, header) in [("401", "WWW-Authenticate"), ("503", "Retry-After")] {
+                let r = &responses[status];
+                assert_eq!(
+                    r["content"]["application/json"]["schema"]["$ref"], "#/components/schemas/ErrorList",
+                    "{method} {path} {status}"
+                );
+                assert!(r["headers"][header].is_object(), "{method} {path} {status} {header}");
+            }
+            assert!(responses["403"].is_object(), "{method} {path}: a scope can refuse it");
+        }
+        assert_eq!(guarded, 8);
+    }
+
+    #[test]
+    fn the_token_routes_list_what_they_answer() {
+        let doc = doc();
+        let statuses = |path: &str, method: &str| -> Vec<String> {
+            doc["paths"][path][method]["responses"].as_object().unwrap().keys().cloned().collect()
+        };
+        let token = "/api/v1/users/{user_id}/tokens/{id}";
+        for method in ["get", "put", "delete"] {
+            assert!(statuses(token, method).contains(&"409".to_owned()), "{method}: an ambiguous hint");
+        }
+        for (path, method) in [(token, "put"), ("/api/v1/users/{user_id}/tokens", "post")] {
+            let s = statuses(path, method);
+            for status in ["200", "400", "401", "403", "404", "413", "415", "503"] {
+                assert!(s.contains(&status.to_owned()), "{method} {path}: {status}");
+            }
+            // A broken rule and an unreadable body: both shapes, told apart by `errors`.
+            let bad =
+                &doc["paths"][path][method]["responses"]["400"]["content"]["application/json"]["schema"];
+            let one_of: Vec<&str> = resolve(&doc, bad)["oneOf"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|s| s["$ref"].as_str().unwrap())
+                .collect();
+            assert_eq!(one_of, ["#/components/schemas/FieldErrors", "#/components/schemas/ErrorList"]);
+            assert!(doc["paths"][path][method]["responses"]["415"]["headers"]["Accept"].is_object());
+        }
+        let list = statuses("/api/v1/users/{user_id}/user_generated_tokens", "get");
+        assert_eq!(list, ["200", "400", "401", "403", "404", "503"]);
     }
 
     #[test]
@@ -325,6 +437,47 @@ mod tests {
             list["parameters"].as_array().unwrap().iter().find(|p| p["name"] == "per_page").unwrap();
         assert_eq!(per_page["schema"]["type"], "integer");
         assert!(per_page["description"].as_str().unwrap().contains("at most 100"));
+    }
+
+    #[test]
+    fn the_token_object_always_carries_its_nullable_fields() {
+        let doc = doc();
+        let token = &doc["components"]["schemas"]["TokenJson"];
+        let required: BTreeSet<&str> =
+            token["required"].as_array().unwrap().iter().map(|v| v.as_str().unwrap()).collect();
+        for field in ["expires_at", "last_used_at", "real_user_id", "can_manually_regenerate"] {
+            assert!(required.contains(field), "{field}");
+        }
+        assert!(!required.contains("token"), "only in the answer to create or regenerate");
+    }
+
+    #[test]
+    fn links_name_operations_and_parameters_that_exist() {
+        let doc = doc();
+        let ops = each_operation(&doc);
+        let mut links = 0;
+        for (path, method, op) in &ops {
+            for (status, response) in op["responses"].as_object().unwrap() {
+                for (name, link) in response["links"].as_object().into_iter().flatten() {
+                    links += 1;
+                    let target = link["operationId"].as_str().unwrap();
+                    let (_, _, target_op) = ops
+                        .iter()
+                        .find(|(_, _, o)| o["operationId"] == target)
+                        .unwrap_or_else(|| panic!("{method} {path} {status} {name}: no {target}"));
+                    let params: Vec<&str> = target_op["parameters"]
+                        .as_array()
+                        .unwrap()
+                        .iter()
+                        .map(|p| p["name"].as_str().unwrap())
+                        .collect();
+                    for key in link["parameters"].as_object().unwrap().keys() {
+                        assert!(params.contains(&key.as_str()), "{name}: {target} has no {key}");
+                    }
+                }
+            }
+        }
+        assert!(links >= 6, "{links}");
     }
 
     #[test]

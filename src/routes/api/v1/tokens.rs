@@ -55,14 +55,17 @@ pub struct TokenJson {
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
     /// `null`: the token never expires.
+    #[schema(required = true)]
     pub expires_at: Option<DateTime<Utc>>,
-    /// Recorded at most once per interval (10 minutes by default).
+    /// Recorded at most once per interval (10 minutes by default); `null`: never used.
+    #[schema(required = true)]
     pub last_used_at: Option<DateTime<Utc>>,
     pub workflow_state: WorkflowState,
     /// The prefix and the last four characters of the secret.
     #[schema(example = "tw_…x9Qa")]
     pub token_hint: String,
     /// Who created the token on the owner's behalf; `null` when the owner did.
+    #[schema(required = true)]
     pub real_user_id: Option<i64>,
     /// Whether the caller may regenerate this token.
     pub can_manually_regenerate: bool,
@@ -449,11 +452,14 @@ where
 }
 
 // ---------------------------------------------------------------------------------------
-// Handlers
+// Handlers. Every operation also answers 401 and 503, which the document adds to each
+// (`openapi::CommonResponses`).
 
 const BAD_BODY: &str = "A rule broken, under the field it concerns (`purpose`, `expires_at`, `scopes`): \
                         `{\"errors\": {FIELD: [{\"message\": …}]}}`; or a body that could not be read at \
                         all (not JSON, not a token object, a field given twice): `{\"errors\": [{\"message\": …}]}`.";
+const AMBIGUOUS_HINT: &str = "The hint names more than one of the user's tokens (the same last four characters): \
+                              address the token by its id.";
 const TOO_LARGE: &str = "The request body is larger than 64 KiB.";
 const UNSUPPORTED_TYPE: &str = "The request body is neither `application/x-www-form-urlencoded` nor JSON.";
 
@@ -475,7 +481,6 @@ fn may_regenerate(conn: &mut DbConnection, actor: &Actor, owner_id: i64) -> Resu
         (status = 200, description = "One page of the user's tokens (past the last page: an empty list).", body = [TokenJson],
             headers(("Link" = String, description = "Canvas pagination links: rel=\"current\", \"next\", \"prev\", \"first\", \"last\"."))),
         (status = 400, description = "The query could not be read: `page` or `per_page` is not a whole number, or is given twice.", body = ErrorList),
-        (status = 401, description = "Invalid access token.", body = ErrorList),
         (status = 403, description = "Outside the token's scopes, or another user's tokens without access_tokens.view.", body = ErrorList),
         (status = 404, description = "No such user.", body = ErrorList),
     ),
@@ -515,9 +520,9 @@ pub async fn list(
     ),
     responses(
         (status = 200, description = "The token (without its secret).", body = TokenJson),
-        (status = 401, description = "Invalid access token.", body = ErrorList),
         (status = 403, description = "Outside the token's scopes, or another user's tokens without access_tokens.view.", body = ErrorList),
         (status = 404, description = "No such token of this user.", body = ErrorList),
+        (status = 409, description = AMBIGUOUS_HINT, body = ErrorList),
     ),
     security(("bearer" = [ShowToken::SCOPE]))
 )]
@@ -554,9 +559,13 @@ pub async fn show(
         (NewTokenForm = "application/x-www-form-urlencoded"),
     )),
     responses(
-        (status = 200, description = "The new token, with its secret in `token`.", body = TokenJson),
+        (status = 200, description = "The new token, with its secret in `token`.", body = TokenJson,
+            links(
+                ("show" = (operation_id = "show_token", parameters(("user_id" = "$response.body#/user_id"), ("id" = "$response.body#/id")))),
+                ("update" = (operation_id = "update_token", parameters(("user_id" = "$response.body#/user_id"), ("id" = "$response.body#/id")))),
+                ("delete" = (operation_id = "delete_token", parameters(("user_id" = "$response.body#/user_id"), ("id" = "$response.body#/id")))),
+            )),
         (status = 400, description = BAD_BODY, body = BadRequest),
-        (status = 401, description = "Invalid access token.", body = ErrorList),
         (status = 403, description = "Outside the token's scopes, or refused by the account settings or permissions.", body = ErrorList),
         (status = 404, description = "No such user.", body = ErrorList),
         (status = 413, description = TOO_LARGE, body = ErrorList),
@@ -607,9 +616,9 @@ pub async fn create(
     responses(
         (status = 200, description = "The token; with its new secret in `token` when regenerated.", body = TokenJson),
         (status = 400, description = BAD_BODY, body = BadRequest),
-        (status = 401, description = "Invalid access token.", body = ErrorList),
         (status = 403, description = "Outside the token's scopes, or refused by the account settings or permissions.", body = ErrorList),
         (status = 404, description = "No such token of this user.", body = ErrorList),
+        (status = 409, description = AMBIGUOUS_HINT, body = ErrorList),
         (status = 413, description = TOO_LARGE, body = ErrorList),
         (status = 415, description = UNSUPPORTED_TYPE, body = ErrorList,
             headers(("Accept" = String, description = "The media types a token body may come in."))),
@@ -662,9 +671,9 @@ pub async fn update(
     ),
     responses(
         (status = 200, description = "The deleted token.", body = TokenJson),
-        (status = 401, description = "Invalid access token.", body = ErrorList),
         (status = 403, description = "Outside the token's scopes, or another user's token without access_tokens.delete.", body = ErrorList),
         (status = 404, description = "No such token of this user.", body = ErrorList),
+        (status = 409, description = AMBIGUOUS_HINT, body = ErrorList),
     ),
     security(("bearer" = [DeleteToken::SCOPE]))
 )]

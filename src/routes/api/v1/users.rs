@@ -87,8 +87,12 @@ async fn visible_user(state: &AppState, auth: &ApiUser, segment: &str) -> Result
     operation_id = "get_self",
     tag = "Users",
     responses(
-        (status = 200, description = "The token owner.", body = UserJson),
-        (status = 401, description = "Invalid access token.", body = ErrorList),
+        (status = 200, description = "The token owner.", body = UserJson,
+            links(
+                ("profile" = (operation_id = "get_user_profile", parameters(("user_id" = "$response.body#/id")))),
+                ("tokens" = (operation_id = "list_user_generated_tokens", parameters(("user_id" = "$response.body#/id")))),
+                ("create_token" = (operation_id = "create_token", parameters(("user_id" = "$response.body#/id")))),
+            )),
         (status = 403, description = "The token's scopes do not include this endpoint.", body = ErrorList),
     ),
     security(("bearer" = [ShowUser::SCOPE]))
@@ -113,7 +117,6 @@ pub async fn show_self(
     params(("id" = String, Path, description = "A user id, or `self`.")),
     responses(
         (status = 200, description = "The user.", body = UserJson),
-        (status = 401, description = "Invalid access token.", body = ErrorList),
         (status = 403, description = "The token's scopes do not include this endpoint.", body = ErrorList),
         (status = 404, description = "No such user, or not one the token's owner may see.", body = ErrorList),
     ),
@@ -140,7 +143,6 @@ pub async fn show(
     params(("user_id" = String, Path, description = "A user id, or `self`.")),
     responses(
         (status = 200, description = "The user's profile.", body = ProfileJson),
-        (status = 401, description = "Invalid access token.", body = ErrorList),
         (status = 403, description = "The token's scopes do not include this endpoint.", body = ErrorList),
         (status = 404, description = "No such user, or not one the token's owner may see.", body = ErrorList),
     ),
