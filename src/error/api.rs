@@ -1,7 +1,11 @@
 //! The API's errors, shaped as Canvas shapes them:
 //!
-//! - `{"errors":[{"message":"…"}]}` for 401, 403, 404 and other refusals;
+//! - `{"errors":[{"message":"…"}]}` for 401, 403, 404, 405, 409, 413, 415, for a 400 whose
+//!   request could not be read at all (not JSON, not a token object, a query parameter
+//!   given twice), and for 5xx;
 //! - `{"errors":{"FIELD":[{"message":"…"}]}}` for a rule broken by a field (400).
+//!
+//! A 400 can so have either shape, and the OpenAPI document says so ([`BadRequest`]).
 //!
 //! The rest (database down, unexpected failures) is an [`AppError`], which the error
 //! middleware renders as the first shape for any `/api/` path.
@@ -9,7 +13,7 @@
 use std::collections::BTreeMap;
 
 use actix_web::http::StatusCode;
-use actix_web::http::header::WWW_AUTHENTICATE;
+use actix_web::http::header::{ACCEPT, ALLOW, WWW_AUTHENTICATE};
 use actix_web::{HttpResponse, ResponseError};
 use serde::Serialize;
 use utoipa::ToSchema;
@@ -31,9 +35,10 @@ pub struct ErrorMessage {
     pub message: String,
 }
 
-/// `{"errors":[{"message":"…"}]}`
+/// `{"errors":[{"message":"…"}]}`: what went wrong, in a sentence.
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct ErrorList {
+    #[schema(min_items = 1)]
     pub errors: Vec<ErrorMessage>,
 }
 
@@ -48,6 +53,17 @@ impl ErrorList {
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct FieldErrors {
     pub errors: BTreeMap<String, Vec<ErrorMessage>>,
+}
+
+/// A 400: a rule broken by a field (`FieldErrors`), or a request that could not be read at
+/// all (`ErrorList`). The two tell apart by `errors`: an object of fields, or an array of
+/// messages.
+// Only the OpenAPI document uses it: it describes what `ApiError` renders.
+#[derive(Serialize, ToSchema)]
+#[serde(untagged)]
+pub enum BadRequest {
+    Fields(FieldErrors),
+    Unreadable(ErrorList),
 }
 
 impl FieldErrors {
@@ -76,6 +92,15 @@ pub enum ApiError {
     /// The request collides with what exists (a hint two tokens share).
     #[error("conflict: {0}")]
     Conflict(String),
+    /// The resource exists but has no such method; `Allow` names the methods it has.
+    #[error("method not allowed")]
+    MethodNotAllowed { allow: String },
+    /// A request body larger than the API reads.
+    #[error("payload too large: {0}")]
+    PayloadTooLarge(String),
+    /// A request body in a media type the API does not read; `Accept` names those it reads.
+    #[error("unsupported media type")]
+    UnsupportedMediaType { accept: &'static str },
     #[error(transparent)]
     App(#[from] AppError),
 }
@@ -114,6 +139,9 @@ impl ResponseError for ApiError {
             ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
             ApiError::NotFound => StatusCode::NOT_FOUND,
             ApiError::Conflict(_) => StatusCode::CONFLICT,
+            ApiError::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
+            ApiError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::UnsupportedMediaType { .. } => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::BadRequest(_) | ApiError::Invalid(_) => StatusCode::BAD_REQUEST,
             ApiError::App(e) => e.status_code(),
         }
@@ -125,9 +153,18 @@ impl ResponseError for ApiError {
             ApiError::InvalidToken => HttpResponse::build(status)
                 .insert_header((WWW_AUTHENTICATE, "Bearer"))
                 .json(ErrorList::one(INVALID_ACCESS_TOKEN)),
-            ApiError::Forbidden(why) | ApiError::BadRequest(why) | ApiError::Conflict(why) => {
+            ApiError::Forbidden(why)
+            | ApiError::BadRequest(why)
+            | ApiError::Conflict(why)
+            | ApiError::PayloadTooLarge(why) => {
                 HttpResponse::build(status).json(ErrorList::one(why.as_str()))
             }
+            ApiError::MethodNotAllowed { allow } => HttpResponse::build(status)
+                .insert_header((ALLOW, allow.as_str()))
+                .json(ErrorList::one(format!("This resource answers only {allow}."))),
+            ApiError::UnsupportedMediaType { accept } => HttpResponse::build(status)
+                .insert_header((ACCEPT, *accept))
+                .json(ErrorList::one(format!("Send the request body as one of {accept}."))),
             ApiError::NotFound => HttpResponse::build(status).json(ErrorList::one(NOT_FOUND)),
             ApiError::Invalid(errors) => HttpResponse::build(status).json(FieldErrors::of(errors)),
             // Rendered (and logged) by the error middleware, in the same JSON shape.

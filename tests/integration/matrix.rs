@@ -345,6 +345,7 @@ fn every_route_has_a_row_and_every_row_a_route() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("src/routes");
     let mut source = BTreeSet::new();
     read_routes(&root, &root.join("api/v1"), &mut source);
+    api_routes(&mut source);
     assert!(source.len() >= 40, "the walk of src/routes found only {source:?}");
 
     let mut rows = BTreeSet::new();
@@ -462,6 +463,19 @@ fn fill_value(value: &str, n: usize, who: Who) -> String {
 
 /// The route attributes of every file under `dir`: `METHOD /path`, with `/api/v1` before
 /// the paths of the files under `api` (they are mounted in `web::scope("/api/v1")`).
+/// The API's routes, as its OpenAPI document lists them: the API registers one resource
+/// per path of the document (`routes::api::v1::configure`), its handlers naming their
+/// method and path in `#[utoipa::path]`, not in actix's route macros.
+fn api_routes(out: &mut BTreeSet<String>) {
+    use utoipa::OpenApi;
+    let doc = serde_json::to_value(tokenwarden::routes::api::v1::openapi::ApiDoc::openapi()).unwrap();
+    for (path, item) in doc["paths"].as_object().expect("the document's paths") {
+        for method in item.as_object().expect("a path item").keys() {
+            out.insert(format!("{} {path}", method.to_uppercase()));
+        }
+    }
+}
+
 fn read_routes(dir: &Path, api: &Path, out: &mut BTreeSet<String>) {
     for entry in std::fs::read_dir(dir).expect("read src/routes") {
         let path = entry.expect("a directory entry").path();

@@ -22,6 +22,7 @@ async fn a_database_outage_gives_503_and_the_app_recovers() {
     }
     let app = spawn_app().await;
     app.create_user("sam", &["student"], &[]);
+    let token = app.api_token("sam", Some(30));
     let b = app.browser();
     // Several requests at once, so that the pool holds several connections to lose.
     let answers = futures_util::future::join_all((0..24).map(|_| b.get("/readyz"))).await;
@@ -39,6 +40,12 @@ async fn a_database_outage_gives_503_and_the_app_recovers() {
     assert!(res.headers().contains_key("Retry-After"));
     assert!(res.text().await.unwrap().contains("Temporarily unavailable"));
     assert_eq!(b.get("/healthz").await.status(), StatusCode::OK, "liveness needs no database");
+    // The API's 503, as its document gives it: the error list, and when to come back.
+    let res = app.api(&token).get("/api/v1/users/self").await;
+    assert_eq!(res.status(), StatusCode::SERVICE_UNAVAILABLE);
+    assert!(res.headers().contains_key("Retry-After"));
+    let body: serde_json::Value = res.json().await.unwrap();
+    assert!(body["errors"][0]["message"].is_string(), "{body}");
 
     admin_exec(&format!("ALTER DATABASE \"{name}\" ALLOW_CONNECTIONS true"));
     let mut recovered = false;

@@ -5,7 +5,7 @@ pub mod pagination;
 pub mod tokens;
 pub mod users;
 
-use actix_web::web;
+use actix_web::{HttpRequest, Resource, web};
 use chrono::{DateTime, NaiveDateTime, Utc};
 
 use crate::auth::bearer::ApiUser;
@@ -14,20 +14,33 @@ use crate::error::ApiError;
 pub fn configure(cfg: &mut web::ServiceConfig) {
     // One scope: the router compares its prefix once, so an API request is not tried
     // against every page route (each dynamic one a regex), nor a page against the API's.
-    // The handlers' paths are relative to it; their OpenAPI paths name it (`context_path`).
-    // `/users/self` before `/users/{id}`: the first route that matches wins.
+    // One resource per path, with a route per method: a method the path does not have is a
+    // 405 that names those it has, not a 404 (and not the next resource whose pattern also
+    // matches: `/users/self` comes before `/users/{id}` and answers for itself).
     cfg.service(
         web::scope("/api/v1")
-            .service(openapi::document)
-            .service(users::show_self)
-            .service(users::show)
-            .service(users::profile)
-            .service(tokens::list)
-            .service(tokens::create)
-            .service(tokens::show)
-            .service(tokens::update)
-            .service(tokens::delete),
+            .service(resource("/openapi.json").route(web::get().to(openapi::document)))
+            .service(resource("/users/self").route(web::get().to(users::show_self)))
+            .service(resource("/users/{id}").route(web::get().to(users::show)))
+            .service(resource("/users/{user_id}/profile").route(web::get().to(users::profile)))
+            .service(resource("/users/{user_id}/user_generated_tokens").route(web::get().to(tokens::list)))
+            .service(resource("/users/{user_id}/tokens").route(web::post().to(tokens::create)))
+            .service(
+                resource("/users/{user_id}/tokens/{id}")
+                    .route(web::get().to(tokens::show))
+                    .route(web::put().to(tokens::update))
+                    .route(web::delete().to(tokens::delete)),
+            ),
     );
+}
+
+/// A resource of the API whose other methods answer 405, `Allow` naming the methods the
+/// OpenAPI document lists for its path (and `HEAD` with `GET`: HEAD is answered as GET).
+fn resource(path: &'static str) -> Resource {
+    web::resource(path).default_service(web::to(|req: HttpRequest| async move {
+        let pattern = req.match_pattern().unwrap_or_default();
+        Err::<actix_web::HttpResponse, _>(ApiError::MethodNotAllowed { allow: openapi::allow(&pattern) })
+    }))
 }
 
 /// `:user_id` in a URL: `self` (the token's owner) or a numeric id. Anything else names no

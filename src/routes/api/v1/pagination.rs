@@ -6,19 +6,25 @@ use actix_web::http::header::HOST;
 use serde::Deserialize;
 use utoipa::IntoParams;
 
+use crate::error::ApiError;
+
 pub const DEFAULT_PER_PAGE: i64 = 10;
 pub const MAX_PER_PAGE: i64 = 100;
 
-/// The query of a paginated list. Read leniently, as Canvas does: a value that is not a
-/// positive number falls back to the default, and `per_page` above 100 is 100.
+/// The query of a paginated list. Each value must be a whole number, given once (else a
+/// 400 that names it); its range is read leniently, as Canvas reads it: `per_page` above
+/// 100 is 100, and a number below 1 is the default. The OpenAPI document says so in words
+/// and declares no `minimum` or `maximum`: the server refuses no number, so a client
+/// written for Canvas that asks for `per_page=500` gets 100 items, not an error.
 #[derive(Debug, Default, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct PageQuery {
-    /// The page to return, from 1 (default 1).
-    #[param(value_type = Option<u32>, minimum = 1)]
+    /// The page to return, from 1 (default 1; a number below 1 is read as 1).
+    #[param(value_type = Option<i64>, example = 2)]
     pub page: Option<String>,
-    /// How many items per page (default 10, at most 100).
-    #[param(value_type = Option<u32>, minimum = 1, maximum = 100)]
+    /// How many items per page: default 10, at most 100 (a larger number is read as 100,
+    /// as Canvas caps it; a number below 1 as the default).
+    #[param(value_type = Option<i64>, example = 50)]
     pub per_page: Option<String>,
 }
 
@@ -29,14 +35,28 @@ pub struct Page {
     pub per_page: i64,
 }
 
+/// A query value that must be a whole number: digits, with an optional `-`.
+fn whole_number(name: &str, value: Option<&str>) -> Result<Option<i64>, ApiError> {
+    let Some(s) = value else { return Ok(None) };
+    let digits = s.strip_prefix('-').unwrap_or(s);
+    if !digits.is_empty()
+        && digits.bytes().all(|b| b.is_ascii_digit())
+        && let Ok(n) = s.parse::<i64>()
+    {
+        return Ok(Some(n));
+    }
+    let shown: String = s.chars().take(40).collect();
+    Err(ApiError::BadRequest(format!("{name} must be a whole number, e.g. {name}=2, not {shown:?}.")))
+}
+
 impl Page {
-    pub fn of(query: &PageQuery) -> Page {
-        let positive =
-            |v: &Option<String>| v.as_deref().and_then(|s| s.trim().parse::<i64>().ok()).filter(|n| *n >= 1);
-        Page {
-            number: positive(&query.page).unwrap_or(1),
-            per_page: positive(&query.per_page).unwrap_or(DEFAULT_PER_PAGE).min(MAX_PER_PAGE),
-        }
+    pub fn of(query: &PageQuery) -> Result<Page, ApiError> {
+        let page = whole_number("page", query.page.as_deref())?;
+        let per_page = whole_number("per_page", query.per_page.as_deref())?;
+        Ok(Page {
+            number: page.filter(|n| *n >= 1).unwrap_or(1),
+            per_page: per_page.filter(|n| *n >= 1).unwrap_or(DEFAULT_PER_PAGE).min(MAX_PER_PAGE),
+        })
     }
 
     pub fn offset(&self) -> i64 {
@@ -94,14 +114,35 @@ mod tests {
         PageQuery { page: page.map(str::to_owned), per_page: per_page.map(str::to_owned) }
     }
 
+    fn page(page: Option<&str>, per_page: Option<&str>) -> Page {
+        Page::of(&query(page, per_page)).unwrap()
+    }
+
     #[test]
-    fn defaults_caps_and_nonsense() {
-        assert_eq!(Page::of(&query(None, None)), Page { number: 1, per_page: 10 });
-        assert_eq!(Page::of(&query(Some("3"), Some("1000"))), Page { number: 3, per_page: 100 });
-        assert_eq!(Page::of(&query(Some("0"), Some("-5"))), Page { number: 1, per_page: 10 });
-        assert_eq!(Page::of(&query(Some("two"), Some(""))), Page { number: 1, per_page: 10 });
-        let huge = Page::of(&query(Some("9223372036854775807"), Some("100")));
+    fn defaults_and_caps_as_canvas_reads_them() {
+        assert_eq!(page(None, None), Page { number: 1, per_page: 10 });
+        assert_eq!(page(Some("3"), Some("1000")), Page { number: 3, per_page: 100 });
+        assert_eq!(page(Some("0"), Some("-5")), Page { number: 1, per_page: 10 });
+        assert_eq!(page(Some("-0"), Some("007")), Page { number: 1, per_page: 7 });
+        let huge = page(Some("9223372036854775807"), Some("100"));
         assert_eq!(huge.offset(), i64::MAX);
+    }
+
+    #[test]
+    fn what_is_not_a_whole_number_is_refused_naming_the_parameter() {
+        for (p, pp, name) in [
+            (Some("two"), None, "page"),
+            (None, Some(""), "per_page"),
+            (None, Some("null"), "per_page"),
+            (Some("1.5"), None, "page"),
+            (Some("+2"), None, "page"),
+            (Some(" 2"), None, "page"),
+            (Some("-"), None, "page"),
+            (Some("92233720368547758070"), None, "page"),
+        ] {
+            let err = Page::of(&query(p, pp)).unwrap_err();
+            assert!(matches!(&err, ApiError::BadRequest(m) if m.starts_with(name)), "{p:?} {pp:?}: {err}");
+        }
     }
 
     #[test]

@@ -4,11 +4,13 @@
 //! audit log are those of the pages.
 
 use actix_web::http::header::{CONTENT_TYPE, LINK};
-use actix_web::{HttpRequest, HttpResponse, delete, get, post, put, web};
+use actix_web::{HttpRequest, HttpResponse, web};
 use chrono::{DateTime, NaiveDate, NaiveDateTime, Timelike, Utc};
 use futures_util::StreamExt;
+use serde::de::DeserializeOwned;
 use serde::{Deserialize, Deserializer, Serialize};
 use utoipa::ToSchema;
+use utoipa::openapi::schema::{Array, ArrayBuilder, Object, ObjectBuilder, SchemaType, Type};
 
 use super::pagination::{Page, PageQuery, absolute_url};
 use super::{user_id, utc};
@@ -16,10 +18,10 @@ use crate::auth::bearer::scope::{CreateToken, DeleteToken, ListTokens, ShowToken
 use crate::auth::bearer::{RouteScope, Scoped};
 use crate::db::DbConnection;
 use crate::domain::ValidationError;
-use crate::domain::token::{ExpiryChoice, TokenChange};
+use crate::domain::token::{ExpiryChoice, SCOPE_CATALOGUE, TokenChange};
 use crate::domain::token_secret::TokenSecret;
 use crate::error::ApiError;
-use crate::error::api::{ErrorList, FieldErrors};
+use crate::error::api::{BadRequest, ErrorList};
 use crate::models::AccessToken;
 use crate::services::tokens::{self, Context, TokenDraft, TokenRef};
 use crate::services::{self, Actor};
@@ -53,14 +55,17 @@ pub struct TokenJson {
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
     /// `null`: the token never expires.
+    #[schema(required = true)]
     pub expires_at: Option<DateTime<Utc>>,
-    /// Recorded at most once per interval (10 minutes by default).
+    /// Recorded at most once per interval (10 minutes by default); `null`: never used.
+    #[schema(required = true)]
     pub last_used_at: Option<DateTime<Utc>>,
     pub workflow_state: WorkflowState,
     /// The prefix and the last four characters of the secret.
     #[schema(example = "tw_…x9Qa")]
     pub token_hint: String,
     /// Who created the token on the owner's behalf; `null` when the owner did.
+    #[schema(required = true)]
     pub real_user_id: Option<i64>,
     /// Whether the caller may regenerate this token.
     pub can_manually_regenerate: bool,
@@ -99,6 +104,31 @@ fn present<'de, D: Deserializer<'de>, T: Deserialize<'de>>(d: D) -> Result<Optio
     T::deserialize(d).map(Some)
 }
 
+/// `T` read from an object only. Serde also reads a struct from an array of its fields in
+/// order (`["Grade sync"]` for `{"purpose": "Grade sync"}`): the document says object, and
+/// so does the server.
+pub struct ObjectOnly<T>(pub T);
+
+impl<'de, T: Deserialize<'de>> Deserialize<'de> for ObjectOnly<T> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<ObjectOnly<T>, D::Error> {
+        struct V<T>(std::marker::PhantomData<T>);
+        impl<'de, T: Deserialize<'de>> serde::de::Visitor<'de> for V<T> {
+            type Value = T;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("an object")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(self, map: A) -> Result<T, A::Error> {
+                T::deserialize(serde::de::value::MapAccessDeserializer::new(map))
+            }
+        }
+        d.deserialize_map(V(std::marker::PhantomData)).map(ObjectOnly)
+    }
+}
+
+fn object_only<'de, D: Deserializer<'de>, T: Deserialize<'de>>(d: D) -> Result<T, D::Error> {
+    ObjectOnly::<T>::deserialize(d).map(|o| o.0)
+}
+
 /// `true`, `1`, `"1"`, `"true"`, `"on"`, `"yes"`; anything else is false.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Flag(bool);
@@ -120,6 +150,10 @@ impl<'de> Deserialize<'de> for Flag {
             fn visit_i64<E>(self, v: i64) -> Result<Flag, E> {
                 Ok(Flag(v != 0))
             }
+            // `1.0` is the number 1 (JSON Schema's `integer` says so too).
+            fn visit_f64<E>(self, v: f64) -> Result<Flag, E> {
+                Ok(Flag(v != 0.0))
+            }
             fn visit_str<E>(self, v: &str) -> Result<Flag, E> {
                 Ok(Flag(matches!(v.trim().to_ascii_lowercase().as_str(), "1" | "true" | "on" | "yes")))
             }
@@ -131,56 +165,194 @@ impl<'de> Deserialize<'de> for Flag {
     }
 }
 
-/// The token's fields in a JSON body: `{"token": {…}}`.
-#[derive(Debug, Default, Deserialize, ToSchema)]
+// The schemas of the fields whose reading is wider than one JSON type. Each says exactly
+// what the server takes, no narrower (a schema narrower than the server would call
+// requests "invalid" that the server accepts) and no wider than it must.
+
+const EXPIRES_AT: &str = "ISO 8601, e.g. `2027-01-31T00:00:00Z` (an offset is converted to UTC; none \
+                          means UTC) or a bare date `2027-01-31` (its midnight, UTC); in the future. \
+                          `null`, empty or `\"null\"`: no expiry (refused for students, whose tokens \
+                          expire within the student maximum). Left out: no expiry on create, \
+                          unchanged on update. Anything else is a 400 under `expires_at`.";
+
+fn expires_at_json() -> Object {
+    ObjectBuilder::new()
+        .schema_type([Type::String, Type::Null].into_iter().collect::<SchemaType>())
+        .description(Some(EXPIRES_AT))
+        .examples(["2027-01-31T00:00:00Z"])
+        .build()
+}
+
+fn expires_at_form() -> Object {
+    ObjectBuilder::new()
+        .schema_type(Type::String)
+        .description(Some(EXPIRES_AT))
+        .examples(["2027-01-31T00:00:00Z"])
+        .build()
+}
+
+/// One scope: a Canvas scope of the catalogue, or `""` (skipped: one empty value clears
+/// the scopes). Surrounding spaces are ignored.
+fn scope_item() -> Object {
+    let mut values: Vec<&str> = SCOPE_CATALOGUE.iter().map(|d| d.scope).collect();
+    values.push("");
+    ObjectBuilder::new().schema_type(Type::String).enum_values(Some(values)).build()
+}
+
+const SCOPES: &str = "Canvas scopes from the catalogue, e.g. `url:GET|/api/v1/users/:id`; an empty \
+                      list (or one empty value) means no limitation. A token that creates or changes \
+                      tokens gives them only scopes within its own. Left out: none on create, \
+                      unchanged on update. An unknown scope is a 400 under `scopes`.";
+
+fn scopes_json() -> Array {
+    ArrayBuilder::new()
+        .schema_type([Type::Array, Type::Null].into_iter().collect::<SchemaType>())
+        .items(scope_item())
+        .description(Some(SCOPES))
+        .build()
+}
+
+fn scopes_form() -> Array {
+    ArrayBuilder::new()
+        .items(scope_item())
+        .description(Some(format!("Repeat the field for each scope. {SCOPES}")))
+        .build()
+}
+
+/// `regenerate` in JSON: read as Canvas reads a boolean, so any of these types is taken.
+fn regenerate_json() -> Object {
+    ObjectBuilder::new()
+        .schema_type(
+            [Type::Boolean, Type::Number, Type::String, Type::Null].into_iter().collect::<SchemaType>(),
+        )
+        .description(Some(
+            "Update only: issue a new secret (the old one stops working at once). `true`, a non-zero \
+             number, or `\"1\"`, `\"true\"`, `\"on\"`, `\"yes\"`; anything else is false.",
+        ))
+        .examples([serde_json::Value::Bool(true)])
+        .build()
+}
+
+/// What the server reads from a request body: the fields of create and of update.
+#[derive(Debug, Default)]
 pub struct TokenParams {
-    /// Required to create: what the token is for (1–255 characters).
-    #[serde(default)]
-    #[schema(example = "Grade sync")]
     pub purpose: Option<String>,
-    /// ISO 8601 / RFC 3339, e.g. `2027-01-31T00:00:00Z`; `null` or empty: no expiry
-    /// (refused for students). Left out: no expiry on create, unchanged on update.
+    /// `Some(None)`: given as `null` or empty (no expiry); `None`: left out.
+    pub expires_at: Option<Option<String>>,
+    pub scopes: Option<Vec<String>>,
+    pub regenerate: Option<Flag>,
+}
+
+/// The new token's fields in a JSON body.
+#[derive(Debug, Default, Deserialize, ToSchema)]
+pub struct NewTokenParams {
+    /// What the token is for: 1–255 characters once trimmed, no control characters.
+    #[serde(default)]
+    #[schema(required = true, nullable = false, min_length = 1, example = "Grade sync")]
+    pub purpose: Option<String>,
     #[serde(default, deserialize_with = "present")]
-    #[schema(value_type = Option<String>, format = DateTime)]
+    #[schema(schema_with = expires_at_json)]
     pub expires_at: Option<Option<String>>,
-    /// Canvas scopes, e.g. `url:GET|/api/v1/users/:id`; empty: no limitation. Left out on
-    /// update: unchanged.
     #[serde(default)]
+    #[schema(schema_with = scopes_json)]
     pub scopes: Option<Vec<String>>,
-    /// Update only: issue a new secret (the old one stops working at once).
-    #[serde(default)]
-    #[schema(value_type = Option<bool>)]
-    pub regenerate: Option<Flag>,
 }
 
-/// A JSON request body.
+/// A JSON body to create a token: `{"token": {"purpose": …}}`.
 #[derive(Debug, Default, Deserialize, ToSchema)]
-pub struct TokenRequest {
-    #[serde(default)]
-    pub token: TokenParams,
+pub struct NewTokenRequest {
+    #[serde(default, deserialize_with = "object_only")]
+    #[schema(required = true)]
+    pub token: NewTokenParams,
 }
 
-/// The same fields as `application/x-www-form-urlencoded`, named as Canvas names them.
+/// The fields to change in a JSON body; a field left out stays as it is.
 #[derive(Debug, Default, Deserialize, ToSchema)]
-pub struct TokenForm {
-    /// Required to create: what the token is for.
-    #[serde(rename = "token[purpose]", default, deserialize_with = "present")]
+pub struct TokenChanges {
+    /// What the token is for: 1–255 characters once trimmed, no control characters.
+    /// `null` or left out: unchanged.
+    #[serde(default)]
+    #[schema(min_length = 1, example = "Grade sync")]
     pub purpose: Option<String>,
-    /// ISO 8601; empty or `null`: no expiry. Left out: no expiry on create, unchanged on update.
-    #[serde(rename = "token[expires_at]", default, deserialize_with = "present")]
-    #[schema(value_type = Option<String>, format = DateTime)]
+    #[serde(default, deserialize_with = "present")]
+    #[schema(schema_with = expires_at_json)]
     pub expires_at: Option<Option<String>>,
-    /// Repeat the field for each scope; one empty value clears the scopes.
-    #[serde(rename = "token[scopes][]", default, deserialize_with = "present")]
+    #[serde(default)]
+    #[schema(schema_with = scopes_json)]
     pub scopes: Option<Vec<String>>,
-    /// `1` to issue a new secret (update only).
-    #[serde(rename = "token[regenerate]", default)]
-    #[schema(value_type = Option<String>, example = "1")]
+    #[serde(default)]
+    #[schema(schema_with = regenerate_json)]
     pub regenerate: Option<Flag>,
 }
 
-impl From<TokenForm> for TokenParams {
-    fn from(f: TokenForm) -> TokenParams {
+/// A JSON body to update or regenerate a token: `{"token": {…}}`; `{}` changes nothing.
+#[derive(Debug, Default, Deserialize, ToSchema)]
+pub struct TokenChangesRequest {
+    #[serde(default, deserialize_with = "object_only")]
+    pub token: TokenChanges,
+}
+
+/// The new token's fields as `application/x-www-form-urlencoded`, named as Canvas names them.
+#[derive(Debug, Default, Deserialize, ToSchema)]
+pub struct NewTokenForm {
+    /// What the token is for: 1–255 characters once trimmed, no control characters.
+    #[serde(rename = "token[purpose]", default, deserialize_with = "present")]
+    #[schema(required = true, nullable = false, min_length = 1, example = "Grade sync")]
+    pub purpose: Option<String>,
+    #[serde(rename = "token[expires_at]", default, deserialize_with = "present")]
+    #[schema(schema_with = expires_at_form)]
+    pub expires_at: Option<Option<String>>,
+    #[serde(rename = "token[scopes][]", default, deserialize_with = "present")]
+    #[schema(schema_with = scopes_form)]
+    pub scopes: Option<Vec<String>>,
+}
+
+/// The fields to change as `application/x-www-form-urlencoded`; a field left out stays.
+#[derive(Debug, Default, Deserialize, ToSchema)]
+pub struct TokenChangesForm {
+    /// What the token is for: 1–255 characters once trimmed, no control characters.
+    #[serde(rename = "token[purpose]", default, deserialize_with = "present")]
+    #[schema(nullable = false, min_length = 1, example = "Grade sync")]
+    pub purpose: Option<String>,
+    #[serde(rename = "token[expires_at]", default, deserialize_with = "present")]
+    #[schema(schema_with = expires_at_form)]
+    pub expires_at: Option<Option<String>>,
+    #[serde(rename = "token[scopes][]", default, deserialize_with = "present")]
+    #[schema(schema_with = scopes_form)]
+    pub scopes: Option<Vec<String>>,
+    /// `1` (or `true`, `on`, `yes`) to issue a new secret; anything else is false.
+    #[serde(rename = "token[regenerate]", default)]
+    #[schema(value_type = String, example = "1")]
+    pub regenerate: Option<Flag>,
+}
+
+impl From<NewTokenRequest> for TokenParams {
+    fn from(r: NewTokenRequest) -> TokenParams {
+        let t = r.token;
+        TokenParams { purpose: t.purpose, expires_at: t.expires_at, scopes: t.scopes, regenerate: None }
+    }
+}
+
+impl From<TokenChangesRequest> for TokenParams {
+    fn from(r: TokenChangesRequest) -> TokenParams {
+        let t = r.token;
+        TokenParams {
+            purpose: t.purpose,
+            expires_at: t.expires_at,
+            scopes: t.scopes,
+            regenerate: t.regenerate,
+        }
+    }
+}
+
+impl From<NewTokenForm> for TokenParams {
+    fn from(f: NewTokenForm) -> TokenParams {
+        TokenParams { purpose: f.purpose, expires_at: f.expires_at, scopes: f.scopes, regenerate: None }
+    }
+}
+
+impl From<TokenChangesForm> for TokenParams {
+    fn from(f: TokenChangesForm) -> TokenParams {
         TokenParams {
             purpose: f.purpose,
             expires_at: f.expires_at,
@@ -230,18 +402,17 @@ impl TokenParams {
     }
 }
 
-/// Reads the body as JSON or as form fields, by its Content-Type. A body that cannot be
-/// read is a 400 that says why; nothing is changed.
-async fn read_params(req: &HttpRequest, mut payload: web::Payload) -> Result<TokenParams, ApiError> {
-    let mut body = web::BytesMut::new();
-    while let Some(chunk) = payload.next().await {
-        let chunk =
-            chunk.map_err(|e| ApiError::BadRequest(format!("The request body could not be read: {e}")))?;
-        if body.len() + chunk.len() > MAX_BODY_BYTES {
-            return Err(ApiError::BadRequest("The request body is too large.".into()));
-        }
-        body.extend_from_slice(&chunk);
-    }
+/// The media types a token body may come in, as a 415's `Accept` names them.
+const BODY_TYPES: &str = "application/x-www-form-urlencoded, application/json";
+
+/// Reads the body as JSON (`J`) or as form fields (`F`), by its Content-Type (none: form
+/// fields, as curl's `-d` sends them). A body that cannot be read is a 400 that says why,
+/// one too large a 413, one of another media type a 415; nothing is changed.
+async fn read_params<J, F>(req: &HttpRequest, mut payload: web::Payload) -> Result<TokenParams, ApiError>
+where
+    J: DeserializeOwned + Into<TokenParams>,
+    F: DeserializeOwned + Into<TokenParams>,
+{
     let content_type = req
         .headers()
         .get(CONTENT_TYPE)
@@ -249,26 +420,48 @@ async fn read_params(req: &HttpRequest, mut payload: web::Payload) -> Result<Tok
         .and_then(|v| v.split(';').next())
         .map(|v| v.trim().to_ascii_lowercase())
         .unwrap_or_default();
-    if content_type == "application/json" || content_type.ends_with("+json") {
+    let json = content_type == "application/json" || content_type.ends_with("+json");
+    let form = content_type.is_empty() || content_type == "application/x-www-form-urlencoded";
+    let mut body = web::BytesMut::new();
+    while let Some(chunk) = payload.next().await {
+        let chunk =
+            chunk.map_err(|e| ApiError::BadRequest(format!("The request body could not be read: {e}")))?;
+        if body.len() + chunk.len() > MAX_BODY_BYTES {
+            return Err(ApiError::PayloadTooLarge(format!(
+                "The request body is too large: at most {} KiB.",
+                MAX_BODY_BYTES / 1024
+            )));
+        }
+        body.extend_from_slice(&chunk);
+    }
+    // Read to its end first, whatever its type: a body left unread would end the connection.
+    if !json && !form {
+        return Err(ApiError::UnsupportedMediaType { accept: BODY_TYPES });
+    }
+    if json {
         if body.iter().all(u8::is_ascii_whitespace) {
             return Ok(TokenParams::default());
         }
-        return serde_json::from_slice::<TokenRequest>(&body).map(|r| r.token).map_err(|e| {
+        return serde_json::from_slice::<ObjectOnly<J>>(&body).map(|o| o.0.into()).map_err(|e| {
             ApiError::BadRequest(format!("The request body is not valid JSON for a token: {e}"))
         });
     }
-    if content_type.is_empty() || content_type == "application/x-www-form-urlencoded" {
-        return serde_html_form::from_bytes::<TokenForm>(&body)
-            .map(TokenParams::from)
-            .map_err(|e| ApiError::BadRequest(format!("The form fields could not be read: {e}")));
-    }
-    Err(ApiError::BadRequest(
-        "Send the token's fields as application/x-www-form-urlencoded or application/json.".into(),
-    ))
+    serde_html_form::from_bytes::<F>(&body)
+        .map(Into::into)
+        .map_err(|e| ApiError::BadRequest(format!("The form fields could not be read: {e}")))
 }
 
 // ---------------------------------------------------------------------------------------
-// Handlers
+// Handlers. Every operation also answers 401 and 503, which the document adds to each
+// (`openapi::CommonResponses`).
+
+const BAD_BODY: &str = "A rule broken, under the field it concerns (`purpose`, `expires_at`, `scopes`): \
+                        `{\"errors\": {FIELD: [{\"message\": …}]}}`; or a body that could not be read at \
+                        all (not JSON, not a token object, a field given twice): `{\"errors\": [{\"message\": …}]}`.";
+const AMBIGUOUS_HINT: &str = "The hint names more than one of the user's tokens (the same last four characters): \
+                              address the token by its id.";
+const TOO_LARGE: &str = "The request body is larger than 64 KiB.";
+const UNSUPPORTED_TYPE: &str = "The request body is neither `application/x-www-form-urlencoded` nor JSON.";
 
 /// Whether `actor` may regenerate `owner_id`'s tokens, as `can_manually_regenerate` says.
 fn may_regenerate(conn: &mut DbConnection, actor: &Actor, owner_id: i64) -> Result<bool, services::Error> {
@@ -279,19 +472,20 @@ fn may_regenerate(conn: &mut DbConnection, actor: &Actor, owner_id: i64) -> Resu
 /// a page at a time, with a Canvas-style `Link` header. Never secrets.
 #[utoipa::path(
     context_path = "/api/v1",
+    get,
+    path = "/users/{user_id}/user_generated_tokens",
     operation_id = "list_user_generated_tokens",
     tag = "Access tokens",
     params(("user_id" = String, Path, description = "A user id, or `self`."), PageQuery),
     responses(
-        (status = 200, description = "One page of the user's tokens.", body = [TokenJson],
+        (status = 200, description = "One page of the user's tokens (past the last page: an empty list).", body = [TokenJson],
             headers(("Link" = String, description = "Canvas pagination links: rel=\"current\", \"next\", \"prev\", \"first\", \"last\"."))),
-        (status = 401, description = "Invalid access token.", body = ErrorList),
+        (status = 400, description = "The query could not be read: `page` or `per_page` is not a whole number, or is given twice.", body = ErrorList),
         (status = 403, description = "Outside the token's scopes, or another user's tokens without access_tokens.view.", body = ErrorList),
         (status = 404, description = "No such user.", body = ErrorList),
     ),
     security(("bearer" = [ListTokens::SCOPE]))
 )]
-#[get("/users/{user_id}/user_generated_tokens")]
 #[tracing::instrument(skip_all, fields(user_id = auth.owner.id))]
 pub async fn list(
     req: HttpRequest,
@@ -301,7 +495,7 @@ pub async fn list(
     query: web::Query<PageQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let owner = user_id(&path, &auth)?;
-    let page = Page::of(&query);
+    let page = Page::of(&query)?;
     let actor = auth.actor();
     let (ctx, rows, total) = crate::db::run(&state.pool, move |conn| {
         tokens::page(conn, &actor, owner, page.offset(), page.per_page)
@@ -316,6 +510,8 @@ pub async fn list(
 /// `GET /api/v1/users/{user_id}/tokens/{id}` — one token, by id or hint.
 #[utoipa::path(
     context_path = "/api/v1",
+    get,
+    path = "/users/{user_id}/tokens/{id}",
     operation_id = "show_token",
     tag = "Access tokens",
     params(
@@ -324,13 +520,12 @@ pub async fn list(
     ),
     responses(
         (status = 200, description = "The token (without its secret).", body = TokenJson),
-        (status = 401, description = "Invalid access token.", body = ErrorList),
         (status = 403, description = "Outside the token's scopes, or another user's tokens without access_tokens.view.", body = ErrorList),
         (status = 404, description = "No such token of this user.", body = ErrorList),
+        (status = 409, description = AMBIGUOUS_HINT, body = ErrorList),
     ),
     security(("bearer" = [ShowToken::SCOPE]))
 )]
-#[get("/users/{user_id}/tokens/{id}")]
 #[tracing::instrument(skip_all, fields(user_id = auth.owner.id))]
 pub async fn show(
     auth: Scoped<ShowToken>,
@@ -354,23 +549,31 @@ pub async fn show(
 /// starts `pending` until its owner activates it.
 #[utoipa::path(
     context_path = "/api/v1",
+    post,
+    path = "/users/{user_id}/tokens",
     operation_id = "create_token",
     tag = "Access tokens",
     params(("user_id" = String, Path, description = "A user id, or `self`.")),
-    request_body(description = "The new token's fields, as JSON or as form fields.", content(
-        (TokenRequest = "application/json"),
-        (TokenForm = "application/x-www-form-urlencoded"),
+    request_body(description = "The new token's fields, as JSON or as form fields (no Content-Type: form fields).", content(
+        (NewTokenRequest = "application/json"),
+        (NewTokenForm = "application/x-www-form-urlencoded"),
     )),
     responses(
-        (status = 200, description = "The new token, with its secret in `token`.", body = TokenJson),
-        (status = 400, description = "A rule broken, under the field it concerns (`purpose`, `expires_at`, `scopes`).", body = FieldErrors),
-        (status = 401, description = "Invalid access token.", body = ErrorList),
+        (status = 200, description = "The new token, with its secret in `token`.", body = TokenJson,
+            links(
+                ("show" = (operation_id = "show_token", parameters(("user_id" = "$response.body#/user_id"), ("id" = "$response.body#/id")))),
+                ("update" = (operation_id = "update_token", parameters(("user_id" = "$response.body#/user_id"), ("id" = "$response.body#/id")))),
+                ("delete" = (operation_id = "delete_token", parameters(("user_id" = "$response.body#/user_id"), ("id" = "$response.body#/id")))),
+            )),
+        (status = 400, description = BAD_BODY, body = BadRequest),
         (status = 403, description = "Outside the token's scopes, or refused by the account settings or permissions.", body = ErrorList),
         (status = 404, description = "No such user.", body = ErrorList),
+        (status = 413, description = TOO_LARGE, body = ErrorList),
+        (status = 415, description = UNSUPPORTED_TYPE, body = ErrorList,
+            headers(("Accept" = String, description = "The media types a token body may come in."))),
     ),
     security(("bearer" = [CreateToken::SCOPE]))
 )]
-#[post("/users/{user_id}/tokens")]
 #[tracing::instrument(skip_all, fields(user_id = auth.owner.id))]
 pub async fn create(
     req: HttpRequest,
@@ -380,7 +583,7 @@ pub async fn create(
     payload: web::Payload,
 ) -> Result<web::Json<TokenJson>, ApiError> {
     let owner = user_id(&path, &auth)?;
-    let params = read_params(&req, payload).await?;
+    let params = read_params::<NewTokenRequest, NewTokenForm>(&req, payload).await?;
     let draft = params.draft();
     let actor = auth.actor();
     let json = crate::db::run(&state.pool, move |conn| -> Result<_, services::Error> {
@@ -398,26 +601,30 @@ pub async fn create(
 /// response. An expired token needs a new `expires_at` to be regenerated.
 #[utoipa::path(
     context_path = "/api/v1",
+    put,
+    path = "/users/{user_id}/tokens/{id}",
     operation_id = "update_token",
     tag = "Access tokens",
     params(
         ("user_id" = String, Path, description = "A user id, or `self`."),
         ("id" = String, Path, description = "The token's id, or its hint (`tw_…x9Qa`, also `tw_x9Qa`)."),
     ),
-    request_body(description = "The fields to change, as JSON or as form fields; left-out fields stay.", content(
-        (TokenRequest = "application/json"),
-        (TokenForm = "application/x-www-form-urlencoded"),
+    request_body(description = "The fields to change, as JSON or as form fields (no Content-Type: form fields); left-out fields stay, and no body changes nothing.", content(
+        (TokenChangesRequest = "application/json"),
+        (TokenChangesForm = "application/x-www-form-urlencoded"),
     )),
     responses(
         (status = 200, description = "The token; with its new secret in `token` when regenerated.", body = TokenJson),
-        (status = 400, description = "A rule broken, under the field it concerns (`purpose`, `expires_at`, `scopes`).", body = FieldErrors),
-        (status = 401, description = "Invalid access token.", body = ErrorList),
+        (status = 400, description = BAD_BODY, body = BadRequest),
         (status = 403, description = "Outside the token's scopes, or refused by the account settings or permissions.", body = ErrorList),
         (status = 404, description = "No such token of this user.", body = ErrorList),
+        (status = 409, description = AMBIGUOUS_HINT, body = ErrorList),
+        (status = 413, description = TOO_LARGE, body = ErrorList),
+        (status = 415, description = UNSUPPORTED_TYPE, body = ErrorList,
+            headers(("Accept" = String, description = "The media types a token body may come in."))),
     ),
     security(("bearer" = [UpdateToken::SCOPE]))
 )]
-#[put("/users/{user_id}/tokens/{id}")]
 #[tracing::instrument(skip_all, fields(user_id = auth.owner.id))]
 pub async fn update(
     req: HttpRequest,
@@ -429,7 +636,7 @@ pub async fn update(
     let (owner, token) = path.into_inner();
     let owner = user_id(&owner, &auth)?;
     let token = TokenRef::parse(&token);
-    let params = read_params(&req, payload).await?;
+    let params = read_params::<TokenChangesRequest, TokenChangesForm>(&req, payload).await?;
     let actor = auth.actor();
     let regenerate = params.regenerate();
     let draft = params.draft();
@@ -454,6 +661,8 @@ pub async fn update(
 /// working at once. Answers with the deleted token.
 #[utoipa::path(
     context_path = "/api/v1",
+    delete,
+    path = "/users/{user_id}/tokens/{id}",
     operation_id = "delete_token",
     tag = "Access tokens",
     params(
@@ -462,13 +671,12 @@ pub async fn update(
     ),
     responses(
         (status = 200, description = "The deleted token.", body = TokenJson),
-        (status = 401, description = "Invalid access token.", body = ErrorList),
         (status = 403, description = "Outside the token's scopes, or another user's token without access_tokens.delete.", body = ErrorList),
         (status = 404, description = "No such token of this user.", body = ErrorList),
+        (status = 409, description = AMBIGUOUS_HINT, body = ErrorList),
     ),
     security(("bearer" = [DeleteToken::SCOPE]))
 )]
-#[delete("/users/{user_id}/tokens/{id}")]
 #[tracing::instrument(skip_all, fields(user_id = auth.owner.id))]
 pub async fn delete(
     auth: Scoped<DeleteToken>,
@@ -520,18 +728,18 @@ mod tests {
 
     #[test]
     fn form_fields_tell_absent_from_empty() {
-        let f: TokenForm = serde_html_form::from_str("token[purpose]=x").unwrap();
+        let f: TokenChangesForm = serde_html_form::from_str("token[purpose]=x").unwrap();
         assert_eq!(f.purpose.as_deref(), Some("x"));
         assert_eq!(f.expires_at, None, "left out: keep");
         assert_eq!(f.scopes, None);
-        let f: TokenForm =
+        let f: TokenChangesForm =
             serde_html_form::from_str("token[expires_at]=&token[scopes][]=&token[regenerate]=1").unwrap();
         assert_eq!(f.expires_at, Some(None), "empty: no expiry");
-        let blank: TokenForm = serde_html_form::from_str("token[purpose]=").unwrap();
+        let blank: NewTokenForm = serde_html_form::from_str("token[purpose]=").unwrap();
         assert_eq!(blank.purpose.as_deref(), Some(""), "empty: a blank purpose, refused by the rule");
         assert_eq!(f.scopes, Some(vec![String::new()]), "one empty value: clear the scopes");
         assert_eq!(f.regenerate, Some(Flag(true)));
-        let f: TokenForm = serde_html_form::from_str(
+        let f: NewTokenForm = serde_html_form::from_str(
             "token[scopes][]=url%3AGET%7C%2Fapi%2Fv1%2Fusers%2F%3Aid&token[scopes][]=url:DELETE|/api/v1/users/:user_id/tokens/:id",
         )
         .unwrap();
@@ -540,20 +748,38 @@ mod tests {
 
     #[test]
     fn json_fields_tell_absent_from_null() {
-        let r: TokenRequest = serde_json::from_str(r#"{"token": {"purpose": "x"}}"#).unwrap();
+        let r: NewTokenRequest = serde_json::from_str(r#"{"token": {"purpose": "x"}}"#).unwrap();
         assert_eq!(r.token.expires_at, None);
-        let r: TokenRequest =
-            serde_json::from_str(r#"{"token": {"expires_at": null, "scopes": [], "regenerate": true}}"#)
-                .unwrap();
-        assert_eq!(r.token.expires_at, Some(None));
-        assert_eq!(r.token.scopes, Some(vec![]));
-        assert!(r.token.regenerate());
+        let r: TokenParams = serde_json::from_str::<TokenChangesRequest>(
+            r#"{"token": {"expires_at": null, "scopes": [], "regenerate": true}}"#,
+        )
+        .unwrap()
+        .into();
+        assert_eq!(r.expires_at, Some(None));
+        assert_eq!(r.scopes, Some(vec![]));
+        assert!(r.regenerate());
         for (flag, expected) in
-            [("1", true), ("\"1\"", true), ("0", false), ("false", false), ("null", false)]
+            [("1", true), ("1.0", true), ("\"1\"", true), ("0", false), ("false", false), ("null", false)]
         {
-            let r: TokenRequest =
-                serde_json::from_str(&format!(r#"{{"token": {{"regenerate": {flag}}}}}"#)).unwrap();
-            assert_eq!(r.token.regenerate(), expected, "{flag}");
+            let r: TokenParams = serde_json::from_str::<TokenChangesRequest>(&format!(
+                r#"{{"token": {{"regenerate": {flag}}}}}"#
+            ))
+            .unwrap()
+            .into();
+            assert_eq!(r.regenerate(), expected, "{flag}");
+        }
+        for unreadable in [
+            r#"[null, null]"#,
+            r#"[{"purpose": "x"}]"#,
+            r#"{"token": null}"#,
+            r#"{"token": ["x"]}"#,
+            r#"{"token": {"regenerate": []}}"#,
+            r#"{"token": {"purpose": "a", "purpose": "b"}}"#,
+        ] {
+            assert!(
+                serde_json::from_str::<ObjectOnly<TokenChangesRequest>>(unreadable).is_err(),
+                "{unreadable}"
+            );
         }
     }
 

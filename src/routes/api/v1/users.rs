@@ -1,6 +1,6 @@
 //! `/api/v1/users/...` — the Canvas User and Profile objects.
 
-use actix_web::{get, web};
+use actix_web::web;
 use serde::Serialize;
 use utoipa::ToSchema;
 
@@ -82,16 +82,21 @@ async fn visible_user(state: &AppState, auth: &ApiUser, segment: &str) -> Result
 /// `GET /api/v1/users/self` — the token owner's User object.
 #[utoipa::path(
     context_path = "/api/v1",
+    get,
+    path = "/users/self",
     operation_id = "get_self",
     tag = "Users",
     responses(
-        (status = 200, description = "The token owner.", body = UserJson),
-        (status = 401, description = "Invalid access token.", body = ErrorList),
+        (status = 200, description = "The token owner.", body = UserJson,
+            links(
+                ("profile" = (operation_id = "get_user_profile", parameters(("user_id" = "$response.body#/id")))),
+                ("tokens" = (operation_id = "list_user_generated_tokens", parameters(("user_id" = "$response.body#/id")))),
+                ("create_token" = (operation_id = "create_token", parameters(("user_id" = "$response.body#/id")))),
+            )),
         (status = 403, description = "The token's scopes do not include this endpoint.", body = ErrorList),
     ),
     security(("bearer" = [ShowUser::SCOPE]))
 )]
-#[get("/users/self")]
 #[tracing::instrument(skip_all, fields(user_id = auth.owner.id))]
 pub async fn show_self(
     auth: Scoped<ShowUser>,
@@ -105,18 +110,18 @@ pub async fn show_self(
 /// `users.manage` or `access_tokens.view`).
 #[utoipa::path(
     context_path = "/api/v1",
+    get,
+    path = "/users/{id}",
     operation_id = "get_user",
     tag = "Users",
     params(("id" = String, Path, description = "A user id, or `self`.")),
     responses(
         (status = 200, description = "The user.", body = UserJson),
-        (status = 401, description = "Invalid access token.", body = ErrorList),
         (status = 403, description = "The token's scopes do not include this endpoint.", body = ErrorList),
         (status = 404, description = "No such user, or not one the token's owner may see.", body = ErrorList),
     ),
     security(("bearer" = [ShowUser::SCOPE]))
 )]
-#[get("/users/{id}")]
 #[tracing::instrument(skip_all, fields(user_id = auth.owner.id))]
 pub async fn show(
     auth: Scoped<ShowUser>,
@@ -131,18 +136,18 @@ pub async fn show(
 /// email, time zone and locale).
 #[utoipa::path(
     context_path = "/api/v1",
+    get,
+    path = "/users/{user_id}/profile",
     operation_id = "get_user_profile",
     tag = "Users",
     params(("user_id" = String, Path, description = "A user id, or `self`.")),
     responses(
         (status = 200, description = "The user's profile.", body = ProfileJson),
-        (status = 401, description = "Invalid access token.", body = ErrorList),
         (status = 403, description = "The token's scopes do not include this endpoint.", body = ErrorList),
         (status = 404, description = "No such user, or not one the token's owner may see.", body = ErrorList),
     ),
     security(("bearer" = [ShowProfile::SCOPE]))
 )]
-#[get("/users/{user_id}/profile")]
 #[tracing::instrument(skip_all, fields(user_id = auth.owner.id))]
 pub async fn profile(
     auth: Scoped<ShowProfile>,
