@@ -6,8 +6,8 @@ use std::io::Read;
 use anyhow::Context;
 
 use crate::config::{
-    Cli, Command, ServeArgs, Settings, TokenCommand, TokenCreateArgs, UserCommand, UserCreateArgs,
-    normalize_database_url,
+    Cli, Command, ServeArgs, ServiceCommand, ServiceCreateArgs, Settings, TokenCommand, TokenCreateArgs,
+    UserCommand, UserCreateArgs, normalize_database_url,
 };
 use crate::db;
 use crate::domain::{DisplayName, Email, EnrollmentRole, Login, Password};
@@ -43,6 +43,12 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
             let issued = create_token(&database_url, &args)?;
             // The secret alone on stdout, so that scripts can capture it.
             println!("{}", issued.secret.expose());
+            Ok(())
+        }
+        Some(Command::Service(ServiceCommand::Create(args))) => {
+            let registered = create_service(&database_url, &args)?;
+            // The credential alone on stdout, so that scripts can capture it.
+            println!("{}", registered.credential.expose());
             Ok(())
         }
         Some(Command::Seed(args)) => {
@@ -92,6 +98,42 @@ pub fn create_token(
         expiry: Some(Ok(expiry)),
     };
     tokens::create(&mut conn, &actor, owner.id, &draft).map_err(refused)
+}
+
+/// `service create`: the operator registers a service under the rules of the admin page.
+pub fn create_service(
+    database_url: &str,
+    args: &ServiceCreateArgs,
+) -> anyhow::Result<crate::services::registry::Registered> {
+    use crate::services::registry::{self, ServiceInput};
+    let holders_of = |scope: &str| {
+        let name = scope.rsplit(':').next().unwrap_or(scope);
+        args.holders
+            .iter()
+            .filter_map(|h| h.split_once('='))
+            .find(|(s, _)| s.trim() == scope || s.trim().rsplit(':').next() == Some(name))
+            .map(|(_, roles)| roles.to_owned())
+            .unwrap_or_default()
+    };
+    let scopes = args
+        .scopes
+        .iter()
+        .map(|s| {
+            let (scope, label) = s.split_once('=').unwrap_or((s, ""));
+            (scope.trim().to_owned(), label.trim().to_owned(), holders_of(scope.trim()))
+        })
+        .collect();
+    let input = ServiceInput {
+        slug: args.slug.clone(),
+        name: args.name.clone(),
+        description: args.description.clone(),
+        accept_unscoped: args.accept_unscoped,
+        scopes,
+        rules: args.rules.clone(),
+    };
+    let mut conn = db::connect(database_url)?;
+    db::run_migrations(&mut conn)?;
+    registry::create(&mut conn, &Actor::operator(), &input).map_err(refused)
 }
 
 fn serve(database_url: String, args: ServeArgs) -> anyhow::Result<()> {

@@ -56,6 +56,40 @@ pub enum Command {
     Token(TokenCommand),
     /// Fill the database with demo or benchmark data.
     Seed(SeedArgs),
+    /// Manage the institution's services that tokens guard.
+    #[command(subcommand)]
+    Service(ServiceCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ServiceCommand {
+    /// Register a service; prints its credential for introspection alone.
+    Create(ServiceCreateArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ServiceCreateArgs {
+    /// The service's slug, e.g. gradebook: it prefixes its scopes (gradebook:read).
+    #[arg(long)]
+    pub slug: String,
+    /// The service's name, as people read it.
+    #[arg(long)]
+    pub name: String,
+    /// What the service is.
+    #[arg(long, default_value = "")]
+    pub description: String,
+    /// A scope and its label, e.g. 'read=Read grades' or 'gradebook:read=Read grades' (repeatable).
+    #[arg(long = "scope", required = true)]
+    pub scopes: Vec<String>,
+    /// Who may hold a scope, e.g. 'write=teacher,ta,admin' (repeatable; default: anyone).
+    #[arg(long = "holders")]
+    pub holders: Vec<String>,
+    /// A route rule, e.g. 'GET /grades/*=gradebook:read' (repeatable).
+    #[arg(long = "rule")]
+    pub rules: Vec<String>,
+    /// Accept tokens without scopes (they may do everything their owner may do).
+    #[arg(long, default_value_t = false)]
+    pub accept_unscoped: bool,
 }
 
 #[derive(Debug, Subcommand)]
@@ -162,6 +196,10 @@ pub struct ServeArgs {
     #[arg(long, env = "TOKENWARDEN_LOGIN_ATTEMPTS_PER_LOGIN", default_value_t = 5)]
     pub login_attempts_per_login: u32,
 
+    /// Leak reports (`POST /api/v1/credentials/revoke`) per client address per minute.
+    #[arg(long, env = "TOKENWARDEN_LEAK_REPORTS_PER_IP", default_value_t = 10, value_parser = clap::value_parser!(u32).range(1..))]
+    pub leak_reports_per_ip: u32,
+
     /// Database connections in the pool, and threads to run their queries (default: one
     /// per core for SQLite, whose queries are work on the cores; 8 for PostgreSQL, whose
     /// queries mostly wait on the network).
@@ -191,6 +229,7 @@ impl Default for ServeArgs {
             absolute_timeout_hours: 12,
             login_attempts_per_ip: 20,
             login_attempts_per_login: 5,
+            leak_reports_per_ip: 10,
             db_pool_size: None,
             workers: None,
             token_last_used_interval_secs: 600,

@@ -37,8 +37,9 @@ pub async fn head_as_get(
     next.call(req).await
 }
 
+/// Clients that are programs, not people: the API, gateways, services. They get JSON.
 fn is_api(req: &actix_web::HttpRequest) -> bool {
-    req.path().starts_with("/api/")
+    ["/api/", "/auth/", "/oauth/"].iter().any(|p| req.path().starts_with(p))
 }
 
 /// Middleware: turns an [`AppError`](crate::error::AppError) response into what the client can use.

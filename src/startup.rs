@@ -108,6 +108,9 @@ impl Application {
                 .context("could not start the password hashing threads")?,
             pool,
             cookie_key: Key::derive_from(&settings.session_key),
+            services: Default::default(),
+            usage: Default::default(),
+            leak_reports: crate::auth::rate_limit::ReportLimiter::new(settings.serve.leak_reports_per_ip),
             settings,
             setup_code,
         });
@@ -125,14 +128,26 @@ impl Application {
     }
 }
 
+/// How often the counted uses of tokens are written.
+pub const USAGE_FLUSH: Duration = Duration::from_secs(5);
+
 /// Every minute: drop expired sessions and secrets nobody came back for, and let the login
 /// limiter forget old keys.
 fn spawn_housekeeping(state: Arc<AppState>) {
+    let counter = state.clone();
+    actix_web::rt::spawn(async move {
+        let mut tick = actix_web::rt::time::interval(USAGE_FLUSH);
+        loop {
+            tick.tick().await;
+            counter.usage.flush(&counter.pool).await;
+        }
+    });
     actix_web::rt::spawn(async move {
         let mut tick = actix_web::rt::time::interval(Duration::from_secs(60));
         loop {
             tick.tick().await;
             state.login_limiter.shrink();
+            state.leak_reports.shrink();
             let now = crate::domain::now();
             let idle = now - chrono::Duration::minutes(i64::from(state.settings.serve.idle_timeout_minutes));
             let absolute =

@@ -15,12 +15,28 @@ pub struct AppState {
     pub setup_code: String,
     /// Signs and encrypts the cookies the app sets besides the session (the device cookie).
     pub cookie_key: actix_web::cookie::Key,
+    /// The services' definitions, read at most once a second.
+    pub services: crate::auth::gateway::ServiceCache,
+    /// Uses of tokens, written every few seconds.
+    pub usage: crate::auth::gateway::UsageCounter,
+    /// Leak reports per address (`POST /api/v1/credentials/revoke`).
+    pub leak_reports: crate::auth::rate_limit::ReportLimiter,
 }
 
 impl AppState {
     /// The client's address as the audit log records it.
     pub fn client_ip(&self, req: &actix_web::HttpRequest) -> Option<String> {
         crate::client::client_ip(req, &self.settings.serve).map(|i| i.to_string())
+    }
+
+    /// What verifications for gateways and introspection need.
+    pub fn gateway(&self) -> crate::auth::gateway::Gateway<'_> {
+        crate::auth::gateway::Gateway {
+            pool: &self.pool,
+            cache: &self.services,
+            usage: &self.usage,
+            last_used_interval_secs: self.settings.serve.token_last_used_interval_secs,
+        }
     }
 
     /// The signed-in user as the actor of a service operation.

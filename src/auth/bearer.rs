@@ -171,6 +171,23 @@ fn stale_before(now: NaiveDateTime, interval_secs: u64) -> NaiveDateTime {
         .unwrap_or(NaiveDateTime::MIN)
 }
 
+/// Records a token's use: at most one write per interval per token, and the UPDATE's own
+/// condition keeps concurrent requests (and other instances) from writing it twice. A
+/// failure to record it is logged; the request goes on.
+pub fn touch(
+    conn: &mut crate::db::DbConnection,
+    token: &AccessToken,
+    now: NaiveDateTime,
+    interval_secs: u64,
+) {
+    let stale_before = stale_before(now, interval_secs);
+    if token.last_used_at.is_none_or(|at| at < stale_before)
+        && let Err(e) = AccessToken::touch_last_used(conn, token.id, now, stale_before)
+    {
+        tracing::warn!(token_id = token.id, error = %e, "could not record a token's last use");
+    }
+}
+
 /// Why a token was refused, for the log (never shown to the client, never the secret).
 enum Lookup {
     Refused(&'static str, Option<i64>),
@@ -206,14 +223,7 @@ pub async fn authenticate(req: &HttpRequest) -> Result<ApiUser, ApiError> {
         if !owner.is_active() {
             return Ok(Lookup::Refused("owner suspended", Some(token.id)));
         }
-        // At most one write per interval per token; the UPDATE's own condition keeps
-        // concurrent requests (and other instances) from writing it twice.
-        let stale_before = stale_before(now, interval_secs);
-        if token.last_used_at.is_none_or(|at| at < stale_before)
-            && let Err(e) = AccessToken::touch_last_used(conn, token.id, now, stale_before)
-        {
-            tracing::warn!(token_id = token.id, error = %e, "could not record a token's last use");
-        }
+        touch(conn, &token, now, interval_secs);
         Ok(Lookup::Found(Box::new(ApiUser {
             owner: ApiOwner {
                 id: owner.id,
@@ -227,7 +237,10 @@ pub async fn authenticate(req: &HttpRequest) -> Result<ApiUser, ApiError> {
     })
     .await?;
     match lookup {
-        Lookup::Found(user) => Ok(*user),
+        Lookup::Found(user) => {
+            state.usage.record(user.token.id, crate::auth::gateway::API, now());
+            Ok(*user)
+        }
         Lookup::Refused(reason, token_id) => {
             tracing::debug!(reason, token_id, "refused an API token");
             Err(ApiError::InvalidToken)

@@ -3,6 +3,7 @@
 
 pub mod bearer;
 pub mod csrf;
+pub mod gateway;
 pub mod guard;
 pub mod password;
 pub mod rate_limit;

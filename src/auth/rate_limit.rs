@@ -11,6 +11,31 @@ use crate::domain::net::throttle_key;
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 use tokio::sync::{Semaphore, SemaphorePermit};
 
+/// Leak reports (`POST /api/v1/credentials/revoke`) per address: a scanner reports in
+/// batches of up to 1,000, so a few a minute is plenty, and nobody can use the endpoint to
+/// test guesses at scale (it answers 202 whatever the tokens were anyway).
+pub struct ReportLimiter {
+    per_ip: DefaultKeyedRateLimiter<IpAddr>,
+}
+
+impl ReportLimiter {
+    /// `per_minute` reports from one address.
+    pub fn new(per_minute: u32) -> Self {
+        let burst = NonZeroU32::new(per_minute.max(1)).expect("at least one");
+        ReportLimiter { per_ip: RateLimiter::keyed(Quota::per_minute(burst)) }
+    }
+
+    /// Counts one report from `ip` (an IPv6 address by its /64); `false` over the budget.
+    pub fn allow(&self, ip: IpAddr) -> bool {
+        self.per_ip.check_key(&throttle_key(ip)).is_ok()
+    }
+
+    pub fn shrink(&self) {
+        self.per_ip.retain_recent();
+        self.per_ip.shrink_to_fit();
+    }
+}
+
 /// A login longer than this is no login (logins have at most 64 characters): no more of it
 /// becomes a throttle key or a log field.
 pub const MAX_LOGIN_KEY_CHARS: usize = 64;

@@ -99,15 +99,22 @@ impl Holders {
         words.join(" ")
     }
 
-    /// "Anyone", or "Teachers, TAs and administrators".
+    /// "anyone", or "teachers, TAs and administrators".
     pub fn describe(&self) -> String {
         if self.closed {
-            return "Nobody".to_owned();
+            return "nobody".to_owned();
         }
         if self.anyone() {
-            return "Anyone".to_owned();
+            return "anyone".to_owned();
         }
-        let mut words: Vec<String> = self.enrollment.iter().map(|r| format!("{}s", r.label())).collect();
+        let mut words: Vec<String> = self
+            .enrollment
+            .iter()
+            .map(|r| match r {
+                EnrollmentRole::Ta => "TAs".to_owned(),
+                other => format!("{}s", other.key()),
+            })
+            .collect();
         if self.admins {
             words.push("administrators".to_owned());
         }
@@ -361,7 +368,7 @@ mod tests {
         assert!(Holders::parse("").unwrap().admit(&[EnrollmentRole::Student], false));
         assert_eq!(teachers.to_stored(), "teacher ta admin");
         assert_eq!(Holders::parse(&teachers.to_stored()).unwrap(), teachers);
-        assert_eq!(teachers.describe(), "Teachers, TAs and administrators");
+        assert_eq!(teachers.describe(), "teachers, TAs and administrators");
         assert!(Holders::parse("principal").is_err());
         assert!(!Holders::from_stored("principal").admit(&[EnrollmentRole::Teacher], true), "fail closed");
     }

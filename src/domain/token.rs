@@ -146,7 +146,7 @@ impl Catalogue {
             {
                 return Err(ValidationError::new(
                     Scopes::FIELD,
-                    format!("{} ({scope}) is only for {}.", def.label, def.holders.describe().to_lowercase()),
+                    format!("{} ({scope}) is only for {}.", def.label, def.holders.describe()),
                 ));
             }
         }
@@ -678,7 +678,7 @@ mod tests {
         let write = Scopes::parse(&["gradebook:write"], &c).unwrap();
         let why = c.may_hold(&write, &[Student], false).unwrap_err();
         assert_eq!(why.field, "scopes");
-        assert!(why.message.contains("only for teachers and tas"), "{}", why.message);
+        assert!(why.message.contains("only for teachers and TAs"), "{}", why.message);
         assert!(c.may_hold(&write, &[Teacher], false).is_ok());
         assert!(c.may_hold(&Scopes::parse(&["gradebook:read"], &c).unwrap(), &[Student], false).is_ok());
     }

@@ -95,6 +95,9 @@ pub enum ApiError {
     /// The resource exists but has no such method; `Allow` names the methods it has.
     #[error("method not allowed")]
     MethodNotAllowed { allow: String },
+    /// Over a per-address budget: come back after `retry_after` seconds.
+    #[error("too many requests")]
+    TooManyRequests { retry_after: u32 },
     /// A request body larger than the API reads.
     #[error("payload too large: {0}")]
     PayloadTooLarge(String),
@@ -140,6 +143,7 @@ impl ResponseError for ApiError {
             ApiError::NotFound => StatusCode::NOT_FOUND,
             ApiError::Conflict(_) => StatusCode::CONFLICT,
             ApiError::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
+            ApiError::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
             ApiError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::UnsupportedMediaType { .. } => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::BadRequest(_) | ApiError::Invalid(_) => StatusCode::BAD_REQUEST,
@@ -159,6 +163,9 @@ impl ResponseError for ApiError {
             | ApiError::PayloadTooLarge(why) => {
                 HttpResponse::build(status).json(ErrorList::one(why.as_str()))
             }
+            ApiError::TooManyRequests { retry_after } => HttpResponse::build(status)
+                .insert_header((actix_web::http::header::RETRY_AFTER, retry_after.to_string()))
+                .json(ErrorList::one("Too many requests from this address: wait, then try again.")),
             ApiError::MethodNotAllowed { allow } => HttpResponse::build(status)
                 .insert_header((ALLOW, allow.as_str()))
                 .json(ErrorList::one(format!("This resource answers only {allow}."))),

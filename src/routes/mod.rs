@@ -4,6 +4,7 @@ pub mod account;
 pub mod admin;
 pub mod api;
 pub mod assets;
+pub mod gateway;
 pub mod health;
 pub mod home;
 pub mod issued;
@@ -37,6 +38,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(settings::tokens::regenerate_token)
         .service(settings::tokens::delete_token)
         .service(settings::tokens::activate_token)
+        .configure(gateway::configure)
         .configure(admin::configure)
         .configure(api::configure);
 }

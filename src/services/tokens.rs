@@ -456,6 +456,40 @@ pub fn revoke_all(conn: &mut DbConnection, actor: &Actor, owner_id: i64) -> Resu
     })
 }
 
+/// Revokes every token among `reported` (secrets found where they should not be: a public
+/// repository, a paste), at once, each audited as leaked with the reporter's address for
+/// its owner to see (SPEC 11). Nobody is authenticated: anybody holding a token may
+/// report it. Returns how many were revoked — for the log only; the reporter is told
+/// nothing about which were real.
+pub fn revoke_leaked(
+    conn: &mut DbConnection,
+    reported: &[crate::domain::token_secret::TokenDigest],
+    reporter_ip: Option<String>,
+) -> Result<usize, Error> {
+    write_transaction(conn, |conn| {
+        let mut revoked = 0;
+        for digest in reported {
+            let Some((token, owner, _)) = AccessToken::find_by_digest_with_owner(conn, digest)? else {
+                continue;
+            };
+            AccessToken::delete(conn, token.id)?;
+            NewAuditEvent::new(AuditAction::TokenLeaked)
+                .subject(owner.id)
+                .token(token.id)
+                .details(format!(
+                    "reported as leaked and revoked: purpose \"{}\"; hint {}; reported from {}",
+                    token.purpose,
+                    token.hint,
+                    reporter_ip.as_deref().unwrap_or("an unknown address")
+                ))
+                .ip(reporter_ip.clone())
+                .record(conn)?;
+            revoked += 1;
+        }
+        Ok(revoked)
+    })
+}
+
 /// The retroactive cap (SPEC 4.3) for users who are student-only now: call inside the
 /// transaction that made them so. Records one audit event per user whose tokens changed.
 pub fn cap_student_tokens(

@@ -7,8 +7,8 @@ use chrono::{Datelike, Duration, NaiveDateTime, Timelike};
 use serde::{Deserialize, Serialize};
 
 use crate::domain::ValidationError;
-use crate::domain::token::{ExpiryChoice, ExpiryRule, SCOPE_CATALOGUE, ScopeDef};
-use crate::models::AccessToken;
+use crate::domain::token::{Catalogue, ExpiryChoice, ExpiryRule, SCOPE_CATALOGUE};
+use crate::models::{AccessToken, UserRoles};
 use crate::services::tokens::{Issued, TokenDraft};
 
 // Dates are written out by hand: chrono's `format` parses its pattern on every call, which
@@ -68,7 +68,8 @@ pub struct TokenRow {
     pub id: i64,
     pub purpose: String,
     pub scopes_summary: String,
-    pub scope_labels: Vec<&'static str>,
+    /// The API's scopes by their labels; a service's by their name (`gradebook:read`).
+    pub scope_labels: Vec<std::borrow::Cow<'static, str>>,
     pub created: String,
     pub created_iso: String,
     pub expires: String,
@@ -81,6 +82,51 @@ pub struct TokenRow {
     pub expired: bool,
     /// Who created it, when not the owner.
     pub created_by: Option<String>,
+    /// Uses in the last [`USAGE_DAYS`] days, per service, busiest first.
+    pub usage: Vec<ServiceUse>,
+}
+
+/// A token's uses at one service over the last [`USAGE_DAYS`] days.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ServiceUse {
+    /// `api` for tokenwarden's own API, else the service's slug.
+    pub slug: String,
+    /// "API", or the service's name.
+    pub name: String,
+    pub uses: i64,
+}
+
+/// How many days of use a token's row shows.
+pub const USAGE_DAYS: i64 = 30;
+
+/// Each token's uses per service over the last [`USAGE_DAYS`] days (two queries for a
+/// whole page of tokens).
+pub fn usage_of(
+    conn: &mut crate::db::DbConnection,
+    token_ids: &[i64],
+    today: chrono::NaiveDate,
+) -> diesel::QueryResult<HashMap<i64, Vec<ServiceUse>>> {
+    use crate::models::service::{API_SERVICE_ID, Service, TokenUsage};
+    let since = today - Duration::days(USAGE_DAYS - 1);
+    let totals = TokenUsage::totals_since(conn, token_ids, since)?;
+    if totals.is_empty() {
+        return Ok(HashMap::new());
+    }
+    let services: HashMap<i64, Service> = Service::all(conn)?.into_iter().map(|s| (s.id, s)).collect();
+    let mut out: HashMap<i64, Vec<ServiceUse>> = HashMap::new();
+    for (token, service, uses) in totals {
+        let (slug, name) = match services.get(&service) {
+            _ if service == API_SERVICE_ID => ("api".to_owned(), "API".to_owned()),
+            Some(s) => (s.slug.clone(), s.name.clone()),
+            // A service removed since: its uses are no one's business any more.
+            None => continue,
+        };
+        out.entry(token).or_default().push(ServiceUse { slug, name, uses });
+    }
+    for uses in out.values_mut() {
+        uses.sort_by(|a, b| b.uses.cmp(&a.uses).then_with(|| a.name.cmp(&b.name)));
+    }
+    Ok(out)
 }
 
 impl TokenRow {
@@ -92,9 +138,13 @@ impl TokenRow {
             purpose: t.purpose.clone(),
             scopes_summary: scopes.summary(),
             scope_labels: scopes
-                .as_slice()
                 .iter()
-                .filter_map(|s| SCOPE_CATALOGUE.iter().find(|d| d.scope == *s).map(|d| d.label))
+                .map(|s| {
+                    SCOPE_CATALOGUE.iter().find(|d| d.scope == s).map_or_else(
+                        || std::borrow::Cow::Owned(s.to_owned()),
+                        |d| std::borrow::Cow::Borrowed(d.label),
+                    )
+                })
                 .collect(),
             created: date(t.created_at),
             created_iso: iso(t.created_at),
@@ -109,7 +159,14 @@ impl TokenRow {
             created_by: t
                 .real_user_id
                 .map(|id| names.get(&id).cloned().unwrap_or_else(|| "a former administrator".to_owned())),
+            usage: Vec::new(),
         }
+    }
+
+    /// With its uses, from [`usage_of`].
+    pub fn with_usage(mut self, usage: &HashMap<i64, Vec<ServiceUse>>) -> TokenRow {
+        self.usage = usage.get(&self.id).cloned().unwrap_or_default();
+        self
     }
 }
 
@@ -186,19 +243,35 @@ impl ExpiryOptions {
     }
 }
 
-/// Scopes grouped by resource, for the form.
-pub struct ScopeGroup {
-    pub resource: &'static str,
-    pub scopes: Vec<&'static ScopeDef>,
+/// A scope as the form offers it.
+pub struct ScopeOption {
+    pub scope: String,
+    pub label: String,
 }
 
-pub fn scope_groups() -> Vec<ScopeGroup> {
+/// Scopes grouped by resource (the API's) or by service, for the form.
+pub struct ScopeGroup {
+    pub resource: String,
+    pub scopes: Vec<ScopeOption>,
+}
+
+/// The API's scopes by resource, then each service's that `owner` may hold.
+pub fn scope_groups(catalogue: &Catalogue, owner: &UserRoles) -> Vec<ScopeGroup> {
     let mut groups: Vec<ScopeGroup> = Vec::new();
-    for def in SCOPE_CATALOGUE {
-        match groups.iter_mut().find(|g| g.resource == def.resource) {
-            Some(g) => g.scopes.push(def),
-            None => groups.push(ScopeGroup { resource: def.resource, scopes: vec![def] }),
+    let mut add = |resource: &str, scope: &str, label: &str| {
+        let option = ScopeOption { scope: scope.to_owned(), label: label.to_owned() };
+        match groups.iter_mut().find(|g| g.resource == resource) {
+            Some(g) => g.scopes.push(option),
+            None => groups.push(ScopeGroup { resource: resource.to_owned(), scopes: vec![option] }),
         }
+    };
+    for def in SCOPE_CATALOGUE {
+        add(def.resource, def.scope, def.label);
+    }
+    for def in
+        catalogue.services.iter().filter(|d| d.holders.admit(&owner.enrollment, !owner.account.is_empty()))
+    {
+        add(&def.service, &def.scope, &def.label);
     }
     groups
 }

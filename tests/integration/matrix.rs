@@ -207,6 +207,9 @@ const USERS_MANAGE: Body = Body::Form(&[("permissions", "users.manage")]);
 const API_NEW_TOKEN: Body =
     Body::Json(r#"{"token": {"purpose": "Made in the matrix {n}", "expires_at": "{in30}"}}"#);
 const API_RENAME: Body = Body::Json(r#"{"token": {"purpose": "Renamed {n}"}}"#);
+/// A leak report of a made-up token (the right length, a wrong checksum): anyone may
+/// report, and nothing changes.
+const API_LEAK_REPORT: Body = Body::Json(r#"{"credentials": ["tw_notARealTokenButTheRightLength000000"]}"#);
 
 #[rustfmt::skip]
 const PUBLIC_PAGES: &[Row] = &[
@@ -284,6 +287,7 @@ const API_READS: &[Row] = &[
     row("GET /api/v1/users/{user_id}/profile",               &[Sam],           NOTHING, "401  404  404  200  404  404  200  404  200  403  404  401  401  401"),
     row("GET /api/v1/users/{user_id}/user_generated_tokens", &[Sam],           NOTHING, "401  403  403  200  403  403  403  403  200  403  403  401  401  401"),
     row("GET /api/v1/users/{user_id}/tokens/{id}",           &[Sam, SamToken], NOTHING, "401  403  403  200  403  403  403  403  200  403  403  401  401  401"),
+    row("POST /api/v1/credentials/revoke",                   &[],              API_LEAK_REPORT, "202  202  202  202  202  202  202  202  202  202  202  202  202  202"),
 ];
 
 #[rustfmt::skip]
@@ -549,7 +553,11 @@ struct World {
 impl World {
     async fn new(door: Door) -> World {
         // Every column signs in from 127.0.0.1: more than the default 20 sign-ins a minute.
-        let app = spawn_app_with(|s| s.login_attempts_per_ip = 10_000).await;
+        let app = spawn_app_with(|s| {
+            s.login_attempts_per_ip = 10_000;
+            s.leak_reports_per_ip = 10_000;
+        })
+        .await;
         let admin = app.setup_admin().await;
         let mut conn = tokenwarden::db::connect(&app.database_url).expect("connect");
         let mut ids = BTreeMap::from([("admin".to_owned(), app.user_id("admin"))]);

@@ -95,22 +95,25 @@ async fn workspace(
     create: CreateForm,
 ) -> Result<Workspace, AppError> {
     let owner = actor.require_user()?;
-    let (ctx, tokens, names) = crate::db::run(&state.pool, move |conn| -> Result<_, AppError> {
+    let (ctx, tokens, names, usage) = crate::db::run(&state.pool, move |conn| -> Result<_, AppError> {
         let (ctx, tokens) = tokens::list(conn, &actor, owner)?;
         let mut creators: Vec<i64> = tokens.iter().filter_map(|t| t.real_user_id).collect();
         creators.sort_unstable();
         creators.dedup();
         let names: HashMap<i64, String> = User::names(conn, &creators)?.into_iter().collect();
-        Ok((ctx, tokens, names))
+        let ids: Vec<i64> = tokens.iter().map(|t| t.id).collect();
+        let usage = crate::views::tokens::usage_of(conn, &ids, now().date())?;
+        Ok((ctx, tokens, names, usage))
     })
     .await?;
-    Ok(build_workspace(&ctx, &tokens, &names, csrf, create))
+    Ok(build_workspace(&ctx, &tokens, &names, &usage, csrf, create))
 }
 
 fn build_workspace(
     ctx: &Context,
     tokens: &[AccessToken],
     names: &HashMap<i64, String>,
+    usage: &HashMap<i64, Vec<crate::views::tokens::ServiceUse>>,
     csrf: String,
     mut create: CreateForm,
 ) -> Workspace {
@@ -128,8 +131,8 @@ fn build_workspace(
         regenerate_allowed: ctx.may(TokenChange::Regenerate).is_ok(),
         create,
         expiry,
-        groups: scope_groups(),
-        rows: tokens.iter().map(|t| TokenRow::new(t, names, now)).collect(),
+        groups: scope_groups(&ctx.catalogue, &ctx.owner_roles),
+        rows: tokens.iter().map(|t| TokenRow::new(t, names, now).with_usage(usage)).collect(),
     }
 }
 
@@ -279,7 +282,7 @@ pub async fn edit_form(
         form,
         errors,
         expiry,
-        groups: scope_groups(),
+        groups: scope_groups(&ctx.catalogue, &ctx.owner_roles),
     })
 }
 

@@ -110,6 +110,7 @@ pub(super) struct ProfileData {
     tokens: Vec<AccessToken>,
     pager: TokenPager,
     names: HashMap<i64, String>,
+    usage: HashMap<i64, Vec<crate::views::tokens::ServiceUse>>,
     audit: Vec<AuditRow>,
     sessions: i64,
 }
@@ -136,10 +137,12 @@ pub(super) async fn load_profile(
         creators.sort_unstable();
         creators.dedup();
         let names = User::names(conn, &creators)?.into_iter().collect();
+        let ids: Vec<i64> = tokens.iter().map(|t| t.id).collect();
+        let usage = crate::views::tokens::usage_of(conn, &ids, now().date())?;
         let events = AuditEvent::recent_for_user(conn, id, 15)?;
         let audit = audit_rows(conn, events)?;
         let sessions = UserSession::count_for_user(conn, id)?;
-        Ok(ProfileData { user, roles, all_roles, token_ctx, tokens, pager, names, audit, sessions })
+        Ok(ProfileData { user, roles, all_roles, token_ctx, tokens, pager, names, usage, audit, sessions })
     })
     .await
 }
@@ -196,7 +199,7 @@ pub(super) fn profile_page(
             })
             .collect(),
         rows: if can.view_tokens {
-            data.tokens.iter().map(|t| TokenRow::new(t, &data.names, now)).collect()
+            data.tokens.iter().map(|t| TokenRow::new(t, &data.names, now).with_usage(&data.usage)).collect()
         } else {
             Vec::new()
         },
@@ -206,7 +209,7 @@ pub(super) fn profile_page(
         create,
         create_errors,
         expiry,
-        groups: scope_groups(),
+        groups: scope_groups(&data.token_ctx.catalogue, &data.token_ctx.owner_roles),
         audit: ReadAudit::allows(me.permissions).then_some(data.audit),
         sessions: data.sessions,
         user: data.user,

@@ -1,5 +1,6 @@
 //! `/api/v1/...`: one module per resource, and the OpenAPI document generated from them.
 
+pub mod credentials;
 pub mod openapi;
 pub mod pagination;
 pub mod tokens;
@@ -20,6 +21,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(
         web::scope("/api/v1")
             .service(resource("/openapi.json").route(web::get().to(openapi::document)))
+            .service(resource("/credentials/revoke").route(web::post().to(credentials::revoke)))
             .service(resource("/users/self").route(web::get().to(users::show_self)))
             .service(resource("/users/{id}").route(web::get().to(users::show)))
             .service(resource("/users/{user_id}/profile").route(web::get().to(users::profile)))

@@ -26,6 +26,7 @@ use crate::models::AccessToken;
 use crate::services::tokens::{self, Context, TokenDraft, TokenRef};
 use crate::services::{self, Actor};
 use crate::state::AppState;
+use crate::views::tokens::{ServiceUse, usage_of};
 
 /// Request bodies larger than this are refused before parsing.
 const MAX_BODY_BYTES: usize = 64 * 1024;
@@ -73,6 +74,20 @@ pub struct TokenJson {
     #[serde(skip_serializing_if = "Option::is_none")]
     #[schema(nullable = false, example = "tw_…")]
     pub token: Option<String>,
+    /// How often the token was used in the last 30 days, per service (`api`: this API).
+    pub usage: Vec<UsageJson>,
+}
+
+/// A token's uses at one service over the last 30 days (counted per day; the last few
+/// seconds' uses may not be in yet).
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct UsageJson {
+    /// `api` for this API, else the service's slug.
+    #[schema(example = "gradebook")]
+    pub service: String,
+    #[schema(example = "Gradebook")]
+    pub name: String,
+    pub uses_last_30_days: i64,
 }
 
 impl TokenJson {
@@ -91,8 +106,27 @@ impl TokenJson {
             real_user_id: t.real_user_id,
             can_manually_regenerate,
             token: secret.map(|s| s.expose().to_owned()),
+            usage: Vec::new(),
         }
     }
+
+    fn with_usage(mut self, usage: &std::collections::HashMap<i64, Vec<ServiceUse>>) -> TokenJson {
+        self.usage = usage
+            .get(&self.id)
+            .into_iter()
+            .flatten()
+            .map(|u| UsageJson { service: u.slug.clone(), name: u.name.clone(), uses_last_30_days: u.uses })
+            .collect();
+        self
+    }
+}
+
+/// The uses of these tokens, for their Token objects.
+fn usage(
+    conn: &mut DbConnection,
+    ids: &[i64],
+) -> Result<std::collections::HashMap<i64, Vec<ServiceUse>>, services::Error> {
+    Ok(usage_of(conn, ids, crate::domain::now().date())?)
 }
 
 // ---------------------------------------------------------------------------------------
@@ -191,16 +225,24 @@ fn expires_at_form() -> Object {
         .build()
 }
 
-/// One scope: a Canvas scope of the catalogue, or `""` (skipped: one empty value clears
-/// the scopes). Surrounding spaces are ignored.
-fn scope_item() -> Object {
+/// One scope: a Canvas scope of the catalogue, a scope of a registered service
+/// (`slug:name`, e.g. `gradebook:read`), or `""` (skipped: one empty value clears the
+/// scopes). Surrounding spaces are ignored.
+fn scope_item() -> utoipa::openapi::schema::OneOfBuilder {
     let mut values: Vec<&str> = SCOPE_CATALOGUE.iter().map(|d| d.scope).collect();
     values.push("");
-    ObjectBuilder::new().schema_type(Type::String).enum_values(Some(values)).build()
+    utoipa::openapi::schema::OneOfBuilder::new()
+        .item(ObjectBuilder::new().schema_type(Type::String).enum_values(Some(values)))
+        .item(
+            ObjectBuilder::new()
+                .schema_type(Type::String)
+                .pattern(Some("^[a-z][a-z0-9-]{0,38}[a-z0-9]:[a-z0-9._-]{1,40}$"))
+                .description(Some("A scope of a registered service; one that no service has is a 400.")),
+        )
 }
 
-const SCOPES: &str = "Canvas scopes from the catalogue, e.g. `url:GET|/api/v1/users/:id`; an empty \
-                      list (or one empty value) means no limitation. A token that creates or changes \
+const SCOPES: &str = "Canvas scopes from the catalogue, e.g. `url:GET|/api/v1/users/:id`, or scopes of the \
+                      institution's services, e.g. `gradebook:read`; an empty list (or one empty value) means no limitation. A token that creates or changes \
                       tokens gives them only scopes within its own. Left out: none on create, \
                       unchanged on update. An unknown scope is a 400 under `scopes`.";
 
@@ -497,12 +539,15 @@ pub async fn list(
     let owner = user_id(&path, &auth)?;
     let page = Page::of(&query)?;
     let actor = auth.actor();
-    let (ctx, rows, total) = crate::db::run(&state.pool, move |conn| {
-        tokens::page(conn, &actor, owner, page.offset(), page.per_page)
+    let (ctx, rows, total, used) = crate::db::run(&state.pool, move |conn| -> Result<_, services::Error> {
+        let (ctx, rows, total) = tokens::page(conn, &actor, owner, page.offset(), page.per_page)?;
+        let used = usage(conn, &rows.iter().map(|t| t.id).collect::<Vec<_>>())?;
+        Ok((ctx, rows, total, used))
     })
     .await?;
     let can_regenerate = ctx.may(TokenChange::Regenerate).is_ok();
-    let body: Vec<TokenJson> = rows.iter().map(|t| TokenJson::of(t, can_regenerate, None)).collect();
+    let body: Vec<TokenJson> =
+        rows.iter().map(|t| TokenJson::of(t, can_regenerate, None).with_usage(&used)).collect();
     let url = absolute_url(&req, &state.settings.serve);
     Ok(HttpResponse::Ok().insert_header((LINK, page.link_header(&url, total))).json(body))
 }
@@ -538,7 +583,8 @@ pub async fn show(
     let actor = auth.actor();
     let json = crate::db::run(&state.pool, move |conn| -> Result<_, services::Error> {
         let t = tokens::get(conn, &actor, owner, &token)?;
-        Ok(TokenJson::of(&t, may_regenerate(conn, &actor, owner)?, None))
+        let used = usage(conn, &[t.id])?;
+        Ok(TokenJson::of(&t, may_regenerate(conn, &actor, owner)?, None).with_usage(&used))
     })
     .await?;
     Ok(web::Json(json))
@@ -648,7 +694,8 @@ pub async fn update(
         } else {
             (tokens::update(conn, &actor, owner, &token, &draft)?, None)
         };
-        Ok(TokenJson::of(&t, may_regenerate(conn, &actor, owner)?, secret.as_ref()))
+        let used = usage(conn, &[t.id])?;
+        Ok(TokenJson::of(&t, may_regenerate(conn, &actor, owner)?, secret.as_ref()).with_usage(&used))
     })
     .await?;
     if regenerate {

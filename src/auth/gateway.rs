@@ -1,0 +1,275 @@
+//! Tokens guarding the institution's services (SPEC 11): the verification behind forward
+//! auth and introspection, the services' definitions it reads, and the usage it counts.
+//!
+//! A token is looked up in the database on every verification — one indexed statement,
+//! as for the API — so a revocation on any instance holds from the very next request. A
+//! service's definition (scopes, rules) is read at most once a second per instance: a
+//! change to a service is not a revocation, and a second is soon enough for it.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use chrono::{NaiveDate, NaiveDateTime};
+
+use crate::db::{DbConnection, DbPool};
+use crate::domain::service::{
+    Denied, Holders, OwnerRoles, RouteRule, ServicePolicy, Slug, access, request_path,
+};
+use crate::domain::token_secret::{ServiceSecret, verify_presented};
+use crate::domain::{EnrollmentRole, now};
+use crate::models::service::API_SERVICE_ID;
+use crate::models::{AccessToken, Service, TokenUsage, User};
+use crate::services;
+
+/// A service's definition, as verification reads it.
+#[derive(Debug, Clone)]
+pub struct ServiceEntry {
+    pub id: i64,
+    pub slug: String,
+    pub name: String,
+    pub accept_unscoped: bool,
+    pub scopes: Vec<(String, Holders)>,
+    pub rules: Vec<RouteRule>,
+}
+
+impl ServiceEntry {
+    fn policy(&self) -> ServicePolicy<'_> {
+        ServicePolicy {
+            slug: &self.slug,
+            accept_unscoped: self.accept_unscoped,
+            scopes: self.scopes.iter().map(|(s, h)| (s.as_str(), h.clone())).collect(),
+            rules: self.rules.clone(),
+        }
+    }
+}
+
+/// How long a service's definition is kept before it is read again.
+const SERVICE_TTL: Duration = Duration::from_secs(1);
+
+/// The services' definitions, each read at most once per [`SERVICE_TTL`].
+#[derive(Default)]
+pub struct ServiceCache {
+    entries: Mutex<HashMap<String, (Instant, Option<Arc<ServiceEntry>>)>>,
+}
+
+impl ServiceCache {
+    fn cached(&self, slug: &str) -> Option<Option<Arc<ServiceEntry>>> {
+        let entries = self.entries.lock().expect("the service cache");
+        entries.get(slug).filter(|(at, _)| at.elapsed() < SERVICE_TTL).map(|(_, e)| e.clone())
+    }
+
+    fn keep(&self, slug: &str, entry: Option<Arc<ServiceEntry>>) {
+        let mut entries = self.entries.lock().expect("the service cache");
+        if entries.len() > 10_000 {
+            entries.clear();
+        }
+        entries.insert(slug.to_owned(), (Instant::now(), entry));
+    }
+}
+
+/// Reads a service's definition (inside a database call).
+fn load_service(conn: &mut DbConnection, slug: &str) -> Result<Option<ServiceEntry>, services::Error> {
+    let Some(service) = Service::find_by_slug(conn, slug)? else { return Ok(None) };
+    let def = Service::definition(conn, service)?;
+    let slug_parsed = Slug::parse(&def.service.slug).ok();
+    let rules = def
+        .rules
+        .iter()
+        .filter_map(|r| {
+            let slug = slug_parsed.as_ref()?;
+            RouteRule::parse(slug, &format!("{} {}={}", r.method, r.path, r.scope)).ok()
+        })
+        .collect();
+    Ok(Some(ServiceEntry {
+        id: def.service.id,
+        slug: def.service.slug,
+        name: def.service.name,
+        accept_unscoped: def.service.accept_unscoped,
+        scopes: def.scopes.into_iter().map(|s| (s.scope, Holders::from_stored(&s.holders))).collect(),
+        rules,
+    }))
+}
+
+/// Uses of tokens, counted in memory and written to the database every few seconds (one
+/// upsert per token, service and day): a verification costs no write of its own.
+#[derive(Default)]
+pub struct UsageCounter {
+    counts: Mutex<HashMap<(i64, i64, NaiveDate), i64>>,
+}
+
+impl UsageCounter {
+    pub fn record(&self, token_id: i64, service_id: i64, at: NaiveDateTime) {
+        let mut counts = self.counts.lock().expect("the usage counter");
+        *counts.entry((token_id, service_id, at.date())).or_default() += 1;
+    }
+
+    /// Writes what was counted; what cannot be written now is counted again next time.
+    pub async fn flush(&self, pool: &DbPool) {
+        let taken: Vec<((i64, i64, NaiveDate), i64)> =
+            std::mem::take(&mut *self.counts.lock().expect("the usage counter")).into_iter().collect();
+        if taken.is_empty() {
+            return;
+        }
+        let again = taken.clone();
+        let written = crate::db::run(pool, move |conn| -> Result<(), services::Error> {
+            crate::db::write_transaction(conn, |conn| {
+                for ((token, service, day), uses) in &taken {
+                    // A token revoked meanwhile has no row to count against: nothing to add.
+                    match TokenUsage::add(conn, *token, *service, *day, *uses) {
+                        Err(diesel::result::Error::DatabaseError(
+                            diesel::result::DatabaseErrorKind::ForeignKeyViolation,
+                            _,
+                        )) => {}
+                        other => {
+                            other?;
+                        }
+                    }
+                }
+                Ok(())
+            })
+        })
+        .await;
+        if let Err(e) = written {
+            tracing::warn!(error = %e, "token usage not written yet: kept for the next try");
+            let mut counts = self.counts.lock().expect("the usage counter");
+            for (key, uses) in again {
+                *counts.entry(key).or_default() += uses;
+            }
+        }
+    }
+}
+
+/// The owner and token that a verification vouches for, with the scopes they carry here.
+#[derive(Debug, Clone)]
+pub struct Verified {
+    pub service: Arc<ServiceEntry>,
+    pub token_id: i64,
+    pub created_at: NaiveDateTime,
+    pub expires_at: Option<NaiveDateTime>,
+    pub user: User,
+    pub enrollment: Vec<EnrollmentRole>,
+    pub account_roles: Vec<String>,
+    pub student_only: bool,
+    /// The service's scopes this token carries here (its own, or with an unscoped token
+    /// the ones its owner may hold).
+    pub scopes: Vec<String>,
+}
+
+/// Why a verification did not vouch for the request.
+#[derive(Debug)]
+pub enum Refused {
+    /// No such service.
+    UnknownService,
+    /// Missing, malformed, unknown, expired, pending or revoked token, or a suspended owner:
+    /// 401, whatever the reason (logged, never told).
+    Invalid(&'static str),
+    /// A valid token that does not open this request: 403 with the reason.
+    Denied(Denied),
+    Unavailable(services::Error),
+}
+
+impl From<services::Error> for Refused {
+    fn from(e: services::Error) -> Self {
+        Refused::Unavailable(e)
+    }
+}
+
+/// What a verification needs from the app.
+pub struct Gateway<'a> {
+    pub pool: &'a DbPool,
+    pub cache: &'a ServiceCache,
+    pub usage: &'a UsageCounter,
+    pub last_used_interval_secs: u64,
+}
+
+impl Gateway<'_> {
+    /// The service named `slug`, from the cache or the database.
+    pub async fn service(&self, slug: &str) -> Result<Arc<ServiceEntry>, Refused> {
+        if let Some(cached) = self.cache.cached(slug) {
+            return cached.ok_or(Refused::UnknownService);
+        }
+        let wanted = slug.to_owned();
+        let loaded = crate::db::run(self.pool, move |conn| load_service(conn, &wanted)).await?.map(Arc::new);
+        self.cache.keep(slug, loaded.clone());
+        loaded.ok_or(Refused::UnknownService)
+    }
+
+    /// Whether the service's credential is `secret` (read fresh: a rotation holds at once).
+    pub async fn service_credential_ok(&self, slug: &str, secret: &str) -> Result<bool, Refused> {
+        let wanted = slug.to_owned();
+        let stored = crate::db::run(self.pool, move |conn| -> Result<_, services::Error> {
+            Ok(Service::find_by_slug(conn, &wanted)?.map(|s| s.credential_digest))
+        })
+        .await?;
+        Ok(stored.is_some_and(|digest| ServiceSecret::matches(secret, &digest)))
+    }
+
+    /// Verifies `presented` for a request to `service` with `method` and `uri` (`None`
+    /// when the caller asks only which scopes the token carries there, as introspection
+    /// does): one token look-up, the service's rule, the owner's roles as they are now.
+    pub async fn verify(
+        &self,
+        service: Arc<ServiceEntry>,
+        presented: Option<&str>,
+        request: Option<(&str, &str)>,
+    ) -> Result<Verified, Refused> {
+        let Some(digest) = presented.and_then(verify_presented) else {
+            return Err(Refused::Invalid("missing or malformed"));
+        };
+        let interval = self.last_used_interval_secs;
+        let found = crate::db::run(self.pool, move |conn| -> Result<_, services::Error> {
+            let Some((token, owner, roles)) = AccessToken::find_by_digest_with_owner(conn, &digest)? else {
+                return Ok(Err("unknown"));
+            };
+            let now = now();
+            if token.is_expired(now) {
+                return Ok(Err("expired"));
+            }
+            if token.is_pending() {
+                return Ok(Err("pending"));
+            }
+            if !owner.is_active() {
+                return Ok(Err("owner suspended"));
+            }
+            crate::auth::bearer::touch(conn, &token, now, interval);
+            Ok(Ok((token, owner, roles)))
+        })
+        .await?;
+        let (token, owner, roles) = found.map_err(Refused::Invalid)?;
+        let scopes = token.scope_set();
+        let token_scopes: Vec<&str> = scopes.iter().collect();
+        let owner_roles =
+            OwnerRoles { enrollment: &roles.enrollment, holds_account_role: !roles.account.is_empty() };
+        let mut policy = service.policy();
+        let (method, path) = match request {
+            // A path that could walk out of a rule's prefix matches no rule.
+            Some((method, uri)) => (method, request_path(uri).unwrap_or("//refused")),
+            // Introspection asks no route: the service's scopes are all it needs.
+            None => {
+                policy.rules.clear();
+                ("", "/")
+            }
+        };
+        let granted: Vec<String> = access(&policy, &token_scopes, owner_roles, method, path)
+            .map_err(Refused::Denied)?
+            .into_iter()
+            .map(str::to_owned)
+            .collect();
+        self.usage.record(token.id, service.id, now());
+        Ok(Verified {
+            token_id: token.id,
+            created_at: token.created_at,
+            expires_at: token.expires_at,
+            student_only: roles.is_student_only(),
+            enrollment: roles.enrollment.clone(),
+            account_roles: roles.account.iter().map(|r| r.name.clone()).collect(),
+            user: owner,
+            scopes: granted,
+            service,
+        })
+    }
+}
+
+/// The API's own uses are counted under this service id.
+pub const API: i64 = API_SERVICE_ID;

@@ -1,0 +1,257 @@
+//! The doors the institution's gateways and services knock on (SPEC 11):
+//!
+//! - `/auth/verify?service=SLUG` — forward auth for nginx `auth_request`, Traefik
+//!   ForwardAuth and Caddy `forward_auth`: the original method and URI come in
+//!   `X-Original-Method`/`X-Original-URI` or `X-Forwarded-Method`/`X-Forwarded-Uri`;
+//! - `/auth/verify/SLUG/…` — the same for Envoy's `ext_authz` in HTTP mode, which sends the
+//!   original method and path (behind a prefix) as its own;
+//! - `POST /oauth/introspect` — RFC 7662 token introspection, with the service's credential.
+//!
+//! No cookie authenticates these, so no CSRF token guards them; their errors are JSON.
+
+use actix_web::http::StatusCode;
+use actix_web::http::header::{HeaderName, HeaderValue, WWW_AUTHENTICATE};
+use actix_web::{HttpRequest, HttpResponse, web};
+use base64::Engine;
+use serde::Deserialize;
+
+use crate::auth::gateway::{Refused, Verified};
+use crate::domain::service::Denied;
+use crate::error::ApiError;
+use crate::state::AppState;
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.service(web::resource("/auth/verify").to(verify))
+        .service(web::resource("/auth/verify/{slug}/{path:.*}").to(verify_envoy))
+        .service(web::resource("/oauth/introspect").route(web::post().to(introspect)));
+}
+
+#[derive(Deserialize)]
+pub struct VerifyQuery {
+    service: Option<String>,
+}
+
+/// The bearer token of the request, if it carries one.
+fn bearer(req: &HttpRequest) -> Option<&str> {
+    let value = req.headers().get(actix_web::http::header::AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, token) = value.trim().split_once(' ')?;
+    scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
+}
+
+fn header<'a>(req: &'a HttpRequest, name: &str) -> Option<&'a str> {
+    req.headers().get(name).and_then(|v| v.to_str().ok()).filter(|v| !v.is_empty())
+}
+
+/// The request the gateway asks about: nginx's headers, else Traefik's and Caddy's.
+fn original(req: &HttpRequest) -> Option<(String, String)> {
+    let method = header(req, "X-Original-Method").or_else(|| header(req, "X-Forwarded-Method"))?;
+    let uri = header(req, "X-Original-URI").or_else(|| header(req, "X-Forwarded-Uri"))?;
+    Some((method.to_owned(), uri.to_owned()))
+}
+
+/// `/auth/verify?service=SLUG`, any method — forward auth for nginx, Traefik and Caddy.
+pub async fn verify(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    query: web::Query<VerifyQuery>,
+) -> HttpResponse {
+    let Some(slug) = query.service.as_deref().filter(|s| !s.is_empty()) else {
+        return problem(StatusCode::BAD_REQUEST, "Name the service: /auth/verify?service=SLUG.");
+    };
+    answer(&req, &state, slug, original(&req)).await
+}
+
+/// `/auth/verify/SLUG/PATH`, any method — Envoy's `ext_authz` in HTTP mode, with
+/// `path_prefix: /auth/verify/SLUG`: the original method and path are the request's own.
+pub async fn verify_envoy(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    path: web::Path<(String, String)>,
+) -> HttpResponse {
+    let (slug, rest) = path.into_inner();
+    let mut uri = format!("/{rest}");
+    if !req.query_string().is_empty() {
+        uri = format!("{uri}?{}", req.query_string());
+    }
+    let request = original(&req).or_else(|| Some((req.method().as_str().to_owned(), uri)));
+    answer(&req, &state, &slug, request).await
+}
+
+async fn answer(
+    req: &HttpRequest,
+    state: &AppState,
+    slug: &str,
+    request: Option<(String, String)>,
+) -> HttpResponse {
+    let gateway = state.gateway();
+    let service = match gateway.service(slug).await {
+        Ok(s) => s,
+        Err(e) => return refusal(slug, e),
+    };
+    if request.is_none() && !service.rules.is_empty() {
+        return problem(
+            StatusCode::BAD_REQUEST,
+            "The service has route rules, and the gateway sent no original method and URI \
+             (X-Original-Method and X-Original-URI, or X-Forwarded-Method and X-Forwarded-Uri).",
+        );
+    }
+    let request = request.as_ref().map(|(m, u)| (m.as_str(), u.as_str()));
+    match gateway.verify(service, bearer(req), request).await {
+        Ok(v) => identity(&v),
+        Err(e) => refusal(slug, e),
+    }
+}
+
+/// 2xx with who the token belongs to, for the gateway to pass on.
+fn identity(v: &Verified) -> HttpResponse {
+    let mut roles: Vec<&str> = v.enrollment.iter().map(|r| r.key()).collect();
+    if !v.account_roles.is_empty() {
+        roles.push("admin");
+    }
+    let mut res = HttpResponse::Ok();
+    let values = [
+        ("x-tokenwarden-user-id", v.user.id.to_string()),
+        ("x-tokenwarden-login", v.user.login.clone()),
+        ("x-tokenwarden-name", v.user.name.clone()),
+        ("x-tokenwarden-email", v.user.email.clone()),
+        ("x-tokenwarden-roles", roles.join(",")),
+        ("x-tokenwarden-student-only", v.student_only.to_string()),
+        ("x-tokenwarden-token-id", v.token_id.to_string()),
+        ("x-tokenwarden-scopes", v.scopes.join(" ")),
+    ];
+    for (name, value) in values {
+        // Names may be UTF-8 (obs-text): passed as the bytes they are.
+        if let Ok(value) = HeaderValue::from_bytes(value.as_bytes()) {
+            res.insert_header((HeaderName::from_static(name), value));
+        }
+    }
+    res.finish()
+}
+
+fn problem(status: StatusCode, message: &str) -> HttpResponse {
+    HttpResponse::build(status)
+        .insert_header(("X-Tokenwarden-Error", message))
+        .json(crate::error::api::ErrorList::one(message))
+}
+
+/// 401 (any invalid token, with the Bearer challenge), 403 (naming what is missing), 404
+/// (no such service), 503.
+fn refusal(slug: &str, refused: Refused) -> HttpResponse {
+    match refused {
+        Refused::UnknownService => problem(StatusCode::NOT_FOUND, &format!("There is no service “{slug}”.")),
+        Refused::Invalid(reason) => {
+            tracing::debug!(reason, service = slug, "refused a token at a gateway");
+            let mut res = problem(StatusCode::UNAUTHORIZED, crate::error::api::INVALID_ACCESS_TOKEN);
+            let challenge = format!("Bearer realm=\"{slug}\", error=\"invalid_token\"");
+            if let Ok(v) = HeaderValue::from_str(&challenge) {
+                res.headers_mut().insert(WWW_AUTHENTICATE, v);
+            }
+            res
+        }
+        Refused::Denied(denied) => {
+            let mut res = problem(StatusCode::FORBIDDEN, &denied.sentence(slug));
+            if let Denied::Missing(scope) = &denied {
+                let challenge =
+                    format!("Bearer realm=\"{slug}\", error=\"insufficient_scope\", scope=\"{scope}\"");
+                if let Ok(v) = HeaderValue::from_str(&challenge) {
+                    res.headers_mut().insert(WWW_AUTHENTICATE, v);
+                }
+            }
+            res
+        }
+        Refused::Unavailable(e) => actix_web::ResponseError::error_response(&ApiError::from(e)),
+    }
+}
+
+#[derive(Deserialize)]
+pub struct IntrospectForm {
+    #[serde(default)]
+    token: String,
+    /// RFC 7662 lets the client say what the token is; there is one kind here.
+    #[serde(default)]
+    #[expect(dead_code, reason = "accepted and ignored: there is one kind of token")]
+    token_type_hint: Option<String>,
+    /// `client_secret_post`: the credential in the body instead of HTTP Basic.
+    client_id: Option<String>,
+    client_secret: Option<String>,
+}
+
+/// The service's credential: HTTP Basic (slug and secret), or `client_id` and
+/// `client_secret` in the body.
+fn client(req: &HttpRequest, form: &IntrospectForm) -> Option<(String, String)> {
+    if let Some(value) = header(req, "Authorization")
+        && let Some((scheme, encoded)) = value.trim().split_once(' ')
+        && scheme.eq_ignore_ascii_case("basic")
+    {
+        let decoded = base64::engine::general_purpose::STANDARD.decode(encoded.trim()).ok()?;
+        let text = String::from_utf8(decoded).ok()?;
+        let (id, secret) = text.split_once(':')?;
+        return Some((id.to_owned(), secret.to_owned()));
+    }
+    Some((form.client_id.clone()?, form.client_secret.clone()?))
+}
+
+/// `POST /oauth/introspect` — RFC 7662. With the service's credential, `token=…` answers
+/// `{"active": true, …}` with the scopes the token carries at this service, or
+/// `{"active": false}` for anything else — never a reason.
+pub async fn introspect(req: HttpRequest, state: web::Data<AppState>, body: web::Bytes) -> HttpResponse {
+    let form: IntrospectForm = match serde_html_form::from_bytes(&body) {
+        Ok(f) => f,
+        Err(_) => return oauth_error(StatusCode::BAD_REQUEST, "invalid_request"),
+    };
+    let gateway = state.gateway();
+    let Some((slug, secret)) = client(&req, &form) else {
+        return oauth_error(StatusCode::UNAUTHORIZED, "invalid_client");
+    };
+    match gateway.service_credential_ok(&slug, &secret).await {
+        Ok(true) => {}
+        Ok(false) => return oauth_error(StatusCode::UNAUTHORIZED, "invalid_client"),
+        Err(e) => return refusal(&slug, e),
+    }
+    let service = match gateway.service(&slug).await {
+        Ok(s) => s,
+        Err(e) => return refusal(&slug, e),
+    };
+    match gateway.verify(service, Some(form.token.trim()), None).await {
+        Ok(v) => {
+            let mut roles: Vec<&str> = v.enrollment.iter().map(|r| r.key()).collect();
+            if !v.account_roles.is_empty() {
+                roles.push("admin");
+            }
+            let mut answer = serde_json::json!({
+                "active": true,
+                "scope": v.scopes.join(" "),
+                "client_id": "tokenwarden",
+                "username": v.user.login,
+                "token_type": "Bearer",
+                "iat": v.created_at.and_utc().timestamp(),
+                "sub": v.user.id.to_string(),
+                "aud": v.service.slug,
+                "jti": v.token_id.to_string(),
+                "name": v.user.name,
+                "email": v.user.email,
+                "roles": roles,
+                "student_only": v.student_only,
+            });
+            // No `exp` for a token that does not expire (RFC 7662: the member is optional).
+            if let Some(exp) = v.expires_at {
+                answer["exp"] = exp.and_utc().timestamp().into();
+            }
+            HttpResponse::Ok().json(answer)
+        }
+        Err(Refused::Unavailable(e)) => refusal(&slug, Refused::Unavailable(e)),
+        Err(other) => {
+            tracing::debug!(?other, service = slug, "introspection: inactive");
+            HttpResponse::Ok().json(serde_json::json!({ "active": false }))
+        }
+    }
+}
+
+/// An OAuth error answer (RFC 6749 §5.2), with the Basic challenge for a bad credential.
+fn oauth_error(status: StatusCode, error: &str) -> HttpResponse {
+    let mut res = HttpResponse::build(status);
+    if status == StatusCode::UNAUTHORIZED {
+        res.insert_header((WWW_AUTHENTICATE, "Basic realm=\"tokenwarden\""));
+    }
+    res.json(serde_json::json!({ "error": error }))
+}
