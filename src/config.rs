@@ -196,6 +196,10 @@ pub struct ServeArgs {
     #[arg(long, env = "TOKENWARDEN_LOGIN_ATTEMPTS_PER_LOGIN", default_value_t = 5)]
     pub login_attempts_per_login: u32,
 
+    /// Write the counted uses of tokens (per service and day) every this many seconds.
+    #[arg(long, env = "TOKENWARDEN_USAGE_FLUSH_SECS", default_value_t = 5, value_parser = clap::value_parser!(u64).range(1..))]
+    pub usage_flush_secs: u64,
+
     /// Leak reports (`POST /api/v1/credentials/revoke`) per client address per minute.
     #[arg(long, env = "TOKENWARDEN_LEAK_REPORTS_PER_IP", default_value_t = 10, value_parser = clap::value_parser!(u32).range(1..))]
     pub leak_reports_per_ip: u32,
@@ -230,6 +234,7 @@ impl Default for ServeArgs {
             login_attempts_per_ip: 20,
             login_attempts_per_login: 5,
             leak_reports_per_ip: 10,
+            usage_flush_secs: 5,
             db_pool_size: None,
             workers: None,
             token_last_used_interval_secs: 600,

@@ -128,15 +128,13 @@ impl Application {
     }
 }
 
-/// How often the counted uses of tokens are written.
-pub const USAGE_FLUSH: Duration = Duration::from_secs(5);
-
 /// Every minute: drop expired sessions and secrets nobody came back for, and let the login
 /// limiter forget old keys.
 fn spawn_housekeeping(state: Arc<AppState>) {
     let counter = state.clone();
     actix_web::rt::spawn(async move {
-        let mut tick = actix_web::rt::time::interval(USAGE_FLUSH);
+        let mut tick =
+            actix_web::rt::time::interval(Duration::from_secs(counter.settings.serve.usage_flush_secs));
         loop {
             tick.tick().await;
             counter.usage.flush(&counter.pool).await;

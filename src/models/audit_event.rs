@@ -215,6 +215,25 @@ impl AuditEvent {
         Ok((rows, next))
     }
 
+    /// A user's events of one kind since `since`, newest first (e.g. their tokens revoked
+    /// as leaked, for their own page).
+    pub fn recent_of_kind(
+        conn: &mut DbConnection,
+        user_id: i64,
+        action: AuditAction,
+        since: NaiveDateTime,
+        limit: i64,
+    ) -> QueryResult<Vec<AuditEvent>> {
+        audit_events::table
+            .filter(audit_events::subject_user_id.eq(user_id))
+            .filter(audit_events::action.eq(action.key()))
+            .filter(audit_events::occurred_at.ge(since))
+            .order(audit_events::id.desc())
+            .limit(limit)
+            .select(AuditEvent::as_select())
+            .load(conn)
+    }
+
     /// The most recent events about a user (as subject or actor), newest first.
     pub fn recent_for_user(
         conn: &mut DbConnection,

@@ -129,7 +129,7 @@ impl Api {
 }
 
 /// The status and the JSON body of a response.
-async fn json(res: Response) -> (StatusCode, Value) {
+pub async fn json(res: Response) -> (StatusCode, Value) {
     let status = res.status();
     let text = res.text().await.expect("a body");
     let value = serde_json::from_str(&text).unwrap_or_else(|e| panic!("not JSON ({e}): {text}"));
@@ -161,7 +161,7 @@ fn link(res: &Response, rel: &str) -> Option<String> {
     })
 }
 
-fn in_days(days: i64) -> String {
+pub fn in_days(days: i64) -> String {
     (Utc::now() + Duration::days(days)).to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
 }
 

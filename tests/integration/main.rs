@@ -11,6 +11,7 @@ mod layers;
 mod logs;
 mod matrix;
 mod outage;
+mod services;
 mod session;
 mod setup;
 mod tokens_page;

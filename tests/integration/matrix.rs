@@ -30,7 +30,8 @@ use chrono::{Duration, NaiveDateTime, SecondsFormat, Utc};
 use diesel::prelude::*;
 use tokenwarden::db::DbConnection;
 use tokenwarden::db::schema::{
-    access_tokens, account_roles, account_settings, user_account_roles, user_roles, user_sessions, users,
+    access_tokens, account_roles, account_settings, service_rules, service_scopes,
+    services as services_table, user_account_roles, user_roles, user_sessions, users,
 };
 use tokenwarden::domain::token::ExpiryChoice;
 use tokenwarden::domain::{DisplayName, Email, EnrollmentRole, Login, Permission, PermissionSet, now};
@@ -169,6 +170,8 @@ enum Arg {
     VictimWithToken,
     /// A custom account role of their own, with no permissions, held by nobody.
     EmptyRole,
+    /// A service of their own (`svc-N`, one scope, no rules).
+    OwnService,
 }
 
 /// What a request sends: a form (pages; the CSRF token is added) or JSON (API). In values,
@@ -204,6 +207,21 @@ const NEW_SETTINGS: Body = Body::Form(&[("student_max_days", "11{n}"), ("default
 const TEACHER: Body = Body::Form(&[("roles", "teacher")]);
 const NEW_ROLE: Body = Body::Form(&[("name", "New role {n}"), ("permissions", "users.manage")]);
 const USERS_MANAGE: Body = Body::Form(&[("permissions", "users.manage")]);
+const NEW_SERVICE: Body = Body::Form(&[
+    ("name", "Service of {login}"),
+    ("slug", "made-by-{login}"),
+    ("scope", "read"),
+    ("label", "Read"),
+    ("holders", ""),
+    ("rules", ""),
+]);
+const EDITED_SERVICE: Body = Body::Form(&[
+    ("name", "Renamed {n}"),
+    ("scope", "read"),
+    ("label", "Read everything"),
+    ("holders", "teacher"),
+    ("rules", "GET /*=svc-{n}:read"),
+]);
 const API_NEW_TOKEN: Body =
     Body::Json(r#"{"token": {"purpose": "Made in the matrix {n}", "expires_at": "{in30}"}}"#);
 const API_RENAME: Body = Body::Json(r#"{"token": {"purpose": "Renamed {n}"}}"#);
@@ -272,6 +290,13 @@ const ADMIN_PAGES_FOR_THE_ACCOUNT: &[Row] = &[
     row("POST /admin/roles",             &[],          NEW_ROLE,     "303  403  403  403  403  403  303+ 403  303+"),
     row("POST /admin/roles/{id}",        &[EmptyRole], USERS_MANAGE, "303  403  403  403  403  403  303+ 403  303+"),
     row("POST /admin/roles/{id}/delete", &[EmptyRole], NOTHING,      "303  403  403  403  403  403  303+ 403  303+"),
+    row("GET /admin/services",           &[],          NOTHING,      "303  403  403  403  403  403  403  200  200"),
+    row("GET /admin/services/new",       &[],          NOTHING,      "303  403  403  403  403  403  403  200  200"),
+    row("POST /admin/services",          &[],          NEW_SERVICE,  "303  403  403  403  403  403  403  303+ 303+"),
+    row("GET /admin/services/{id}/edit", &[OwnService], NOTHING,     "303  403  403  403  403  403  403  200  200"),
+    row("POST /admin/services/{id}",     &[OwnService], EDITED_SERVICE, "303  403  403  403  403  403  403  303+ 303+"),
+    row("POST /admin/services/{id}/rotate", &[OwnService], NOTHING,  "303  403  403  403  403  403  403  303+ 303+"),
+    row("POST /admin/services/{id}/delete", &[OwnService], NOTHING,  "303  403  403  403  403  403  403  303+ 303+"),
     row("GET /admin/audit",              &[],          NOTHING,      "303  403  403  200  403  403  200  403  200"),
 ];
 
@@ -721,6 +746,19 @@ impl World {
                     .expect("create an empty role")
                     .id
             }
+            OwnService => {
+                let mut conn = self.db.lock().unwrap();
+                let input = services::registry::ServiceInput {
+                    slug: format!("svc-{column}"),
+                    name: format!("Service {column}"),
+                    scopes: vec![("read".into(), "Read".into(), String::new())],
+                    ..Default::default()
+                };
+                services::registry::create(&mut conn, &Actor::operator(), &input)
+                    .expect("register a service")
+                    .service
+                    .id
+            }
         };
         id.to_string()
     }
@@ -900,6 +938,11 @@ struct Fingerprint {
     access_tokens: Vec<TokenRow>,
     /// Sessions per user.
     sessions: BTreeMap<i64, usize>,
+    /// id, slug, name, description, unscoped?, credential digest (not updated_at).
+    services: Vec<(i64, String, String, String, bool, String)>,
+    /// service, scope, label, holders; and service, method, path, scope.
+    service_scopes: Vec<(i64, String, String, String)>,
+    service_rules: Vec<(i64, String, String, String)>,
 }
 
 impl Fingerprint {
@@ -964,6 +1007,38 @@ impl Fingerprint {
                 .load(conn)
                 .expect("access_tokens"),
             sessions,
+            services: services_table::table
+                .order(services_table::id)
+                .select((
+                    services_table::id,
+                    services_table::slug,
+                    services_table::name,
+                    services_table::description,
+                    services_table::accept_unscoped,
+                    services_table::credential_digest,
+                ))
+                .load(conn)
+                .expect("services"),
+            service_scopes: service_scopes::table
+                .order((service_scopes::service_id, service_scopes::position))
+                .select((
+                    service_scopes::service_id,
+                    service_scopes::scope,
+                    service_scopes::label,
+                    service_scopes::holders,
+                ))
+                .load(conn)
+                .expect("service_scopes"),
+            service_rules: service_rules::table
+                .order((service_rules::service_id, service_rules::position))
+                .select((
+                    service_rules::service_id,
+                    service_rules::method,
+                    service_rules::path,
+                    service_rules::scope,
+                ))
+                .load(conn)
+                .expect("service_rules"),
         }
     }
 
@@ -978,6 +1053,9 @@ impl Fingerprint {
             changes("account_settings", &self.account_settings, &after.account_settings),
             changes("access_tokens", &self.access_tokens, &after.access_tokens),
             changes("sessions per user", &sessions(self), &sessions(after)),
+            changes("services", &self.services, &after.services),
+            changes("service_scopes", &self.service_scopes, &after.service_scopes),
+            changes("service_rules", &self.service_rules, &after.service_rules),
         ]
         .into_iter()
         .flatten()

@@ -3,6 +3,7 @@
 
 pub mod audit;
 pub mod roles;
+pub mod services;
 pub mod settings;
 pub mod tokens;
 pub mod users;
@@ -29,5 +30,12 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(roles::create)
         .service(roles::update)
         .service(roles::delete)
-        .service(audit::index);
+        .service(audit::index)
+        .service(services::index)
+        .service(services::new)
+        .service(services::create)
+        .service(services::edit)
+        .service(services::update)
+        .service(services::rotate)
+        .service(services::delete);
 }

@@ -14,7 +14,7 @@ use crate::auth::CurrentUser;
 use crate::domain::now;
 use crate::domain::token::TokenChange;
 use crate::error::AppError;
-use crate::models::{AccessToken, User};
+use crate::models::{AccessToken, AuditAction, AuditEvent, User};
 use crate::routes::{is_htmx, issued, read_form, render, render_with, see_other};
 use crate::services::tokens::{self, Context, TokenRef};
 use crate::services::{self, Actor};
@@ -36,6 +36,8 @@ pub struct CreateForm {
 /// Everything inside `#token-workspace`.
 pub struct Workspace {
     pub csrf: String,
+    /// The user's tokens revoked as leaked in the last 30 days: what, when, from where.
+    pub leaks: Vec<String>,
     pub flash: Option<FlashView>,
     pub secret: Option<SecretView>,
     pub create_refusal: Option<String>,
@@ -95,18 +97,26 @@ async fn workspace(
     create: CreateForm,
 ) -> Result<Workspace, AppError> {
     let owner = actor.require_user()?;
-    let (ctx, tokens, names, usage) = crate::db::run(&state.pool, move |conn| -> Result<_, AppError> {
-        let (ctx, tokens) = tokens::list(conn, &actor, owner)?;
-        let mut creators: Vec<i64> = tokens.iter().filter_map(|t| t.real_user_id).collect();
-        creators.sort_unstable();
-        creators.dedup();
-        let names: HashMap<i64, String> = User::names(conn, &creators)?.into_iter().collect();
-        let ids: Vec<i64> = tokens.iter().map(|t| t.id).collect();
-        let usage = crate::views::tokens::usage_of(conn, &ids, now().date())?;
-        Ok((ctx, tokens, names, usage))
-    })
-    .await?;
-    Ok(build_workspace(&ctx, &tokens, &names, &usage, csrf, create))
+    let (ctx, tokens, names, usage, leaks) =
+        crate::db::run(&state.pool, move |conn| -> Result<_, AppError> {
+            let (ctx, tokens) = tokens::list(conn, &actor, owner)?;
+            let mut creators: Vec<i64> = tokens.iter().filter_map(|t| t.real_user_id).collect();
+            creators.sort_unstable();
+            creators.dedup();
+            let names: HashMap<i64, String> = User::names(conn, &creators)?.into_iter().collect();
+            let ids: Vec<i64> = tokens.iter().map(|t| t.id).collect();
+            let usage = crate::views::tokens::usage_of(conn, &ids, now().date())?;
+            let since = now() - chrono::Duration::days(30);
+            let leaks = AuditEvent::recent_of_kind(conn, owner, AuditAction::TokenLeaked, since, 5)?
+                .into_iter()
+                .map(|e| format!("{}: {}", crate::views::tokens::date_time(e.occurred_at), e.details))
+                .collect();
+            Ok((ctx, tokens, names, usage, leaks))
+        })
+        .await?;
+    let mut ws = build_workspace(&ctx, &tokens, &names, &usage, csrf, create);
+    ws.leaks = leaks;
+    Ok(ws)
 }
 
 fn build_workspace(
@@ -124,6 +134,7 @@ fn build_workspace(
     }
     Workspace {
         csrf,
+        leaks: Vec::new(),
         flash: None,
         secret: None,
         create_refusal: ctx.may(TokenChange::Create).err(),

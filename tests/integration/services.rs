@@ -1,0 +1,662 @@
+//! Tokens guarding the institution's services (SPEC 11), through HTTP: forward auth as
+//! nginx, Traefik, Caddy and Envoy ask it, RFC 7662 introspection, leak reports, usage
+//! counts, the services page and `tokenwarden service create`.
+
+use diesel::prelude::*;
+use reqwest::StatusCode;
+use serde_json::json;
+use tokenwarden::db::schema::access_tokens;
+
+use crate::api::Issued;
+use crate::helpers::{Browser, TestApp, location, spawn_app, spawn_app_with};
+
+/// How a gateway tells tokenwarden which request it asks about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Gateway {
+    /// nginx `auth_request` with the README's `X-Original-Method`/`X-Original-URI`.
+    Nginx,
+    /// Traefik ForwardAuth and Caddy `forward_auth`: `X-Forwarded-Method`/`-Uri`/`-Host`.
+    Traefik,
+    /// Envoy `ext_authz` in HTTP mode: the original method and path behind a prefix.
+    Envoy,
+}
+
+pub const GATEWAYS: [Gateway; 3] = [Gateway::Nginx, Gateway::Traefik, Gateway::Envoy];
+
+pub struct Answer {
+    pub status: StatusCode,
+    pub headers: reqwest::header::HeaderMap,
+}
+
+impl Answer {
+    pub fn header(&self, name: &str) -> &str {
+        self.headers.get(name).and_then(|v| v.to_str().ok()).unwrap_or_default()
+    }
+}
+
+/// Asks `/auth/verify` about `method uri` at `slug`, as `gateway` would.
+pub async fn verify(
+    app: &TestApp,
+    gateway: Gateway,
+    slug: &str,
+    token: Option<&str>,
+    method: &str,
+    uri: &str,
+) -> Answer {
+    let client = reqwest::Client::new();
+    let mut req = match gateway {
+        Gateway::Nginx => client
+            .get(format!("{}/auth/verify?service={slug}", app.address))
+            .header("X-Original-Method", method)
+            .header("X-Original-URI", uri),
+        Gateway::Traefik => client
+            .get(format!("{}/auth/verify?service={slug}", app.address))
+            .header("X-Forwarded-Method", method)
+            .header("X-Forwarded-Uri", uri)
+            .header("X-Forwarded-Host", "grades.example.edu")
+            .header("X-Forwarded-Proto", "https"),
+        Gateway::Envoy => client.request(
+            reqwest::Method::from_bytes(method.as_bytes()).unwrap(),
+            format!("{}/auth/verify/{slug}{uri}", app.address),
+        ),
+    };
+    if let Some(t) = token {
+        req = req.bearer_auth(t);
+    }
+    let res = req.send().await.expect("verify");
+    Answer { status: res.status(), headers: res.headers().clone() }
+}
+
+/// A school with a gradebook and a library, their people and their tokens.
+pub struct School {
+    pub app: TestApp,
+    pub admin: Browser,
+    pub gradebook_credential: String,
+    pub library_credential: String,
+    /// Tess (teacher): gradebook:read; and gradebook:read + write.
+    pub tess_read: Issued,
+    pub tess_write: Issued,
+    /// Sam (student-only): gradebook:read, 30 days.
+    pub sam_read: Issued,
+    /// Tess's tokens: unscoped; limited to the API; the library's only.
+    pub unscoped: Issued,
+    pub api_only: Issued,
+    pub library: Issued,
+}
+
+pub async fn school() -> School {
+    let app = spawn_app_with(|s| s.usage_flush_secs = 1).await;
+    let admin = app.setup_admin().await;
+    app.create_user("tess", &["teacher"], &[]);
+    app.create_user("sam", &["student"], &[]);
+    let gradebook_credential = register(
+        &app,
+        "gradebook",
+        "Gradebook",
+        &["read=Read grades", "write=Enter grades"],
+        &["write=teacher,ta,admin"],
+        &["GET /grades/*=gradebook:read", "POST /grades/*=gradebook:write"],
+        false,
+    );
+    let library_credential = register(&app, "library", "Library", &["read=See loans"], &[], &[], true);
+    School {
+        tess_read: app.issue_token("tess", None, &["gradebook:read"]),
+        tess_write: app.issue_token("tess", None, &["gradebook:read", "gradebook:write"]),
+        sam_read: app.issue_token("sam", Some(30), &["gradebook:read"]),
+        unscoped: app.issue_token("tess", None, &[]),
+        api_only: app.issue_token("tess", None, &["url:GET|/api/v1/users/:id"]),
+        library: app.issue_token("tess", None, &["library:read"]),
+        app,
+        admin,
+        gradebook_credential,
+        library_credential,
+    }
+}
+
+/// Registers a service through the same code as `tokenwarden service create`; its credential.
+pub fn register(
+    app: &TestApp,
+    slug: &str,
+    name: &str,
+    scopes: &[&str],
+    holders: &[&str],
+    rules: &[&str],
+    accept_unscoped: bool,
+) -> String {
+    let args = tokenwarden::config::ServiceCreateArgs {
+        slug: slug.into(),
+        name: name.into(),
+        description: String::new(),
+        scopes: scopes.iter().map(|s| s.to_string()).collect(),
+        holders: holders.iter().map(|s| s.to_string()).collect(),
+        rules: rules.iter().map(|s| s.to_string()).collect(),
+        accept_unscoped,
+    };
+    tokenwarden::cli::create_service(&app.database_url, &args)
+        .expect("register a service")
+        .credential
+        .expose()
+        .to_owned()
+}
+
+#[actix_web::test]
+async fn a_scoped_token_opens_what_its_scopes_name_at_every_gateway() {
+    let s = school().await;
+    for g in GATEWAYS {
+        let ok =
+            verify(&s.app, g, "gradebook", Some(&s.tess_read.secret), "GET", "/grades/7?term=fall").await;
+        assert_eq!(ok.status, StatusCode::OK, "{g:?}");
+        assert_eq!(ok.header("x-tokenwarden-login"), "tess", "{g:?}");
+        assert_eq!(ok.header("x-tokenwarden-user-id"), s.app.user_id("tess").to_string());
+        assert_eq!(ok.header("x-tokenwarden-name"), "Tess Example");
+        assert_eq!(ok.header("x-tokenwarden-email"), "tess@example.edu");
+        assert_eq!(ok.header("x-tokenwarden-roles"), "teacher");
+        assert_eq!(ok.header("x-tokenwarden-student-only"), "false");
+        assert_eq!(ok.header("x-tokenwarden-token-id"), s.tess_read.id.to_string());
+        assert_eq!(ok.header("x-tokenwarden-scopes"), "gradebook:read");
+
+        let denied = verify(&s.app, g, "gradebook", Some(&s.tess_read.secret), "POST", "/grades/7").await;
+        assert_eq!(denied.status, StatusCode::FORBIDDEN, "{g:?}: the rule needs write");
+        assert!(denied.header("x-tokenwarden-error").contains("gradebook:write"), "names the missing scope");
+        assert!(denied.header("www-authenticate").contains("insufficient_scope"));
+        let writes = verify(&s.app, g, "gradebook", Some(&s.tess_write.secret), "POST", "/grades/7").await;
+        assert_eq!(writes.status, StatusCode::OK, "{g:?}");
+        assert_eq!(writes.header("x-tokenwarden-scopes"), "gradebook:read gradebook:write");
+
+        let student = verify(&s.app, g, "gradebook", Some(&s.sam_read.secret), "GET", "/grades/7").await;
+        assert_eq!(student.status, StatusCode::OK);
+        assert_eq!(student.header("x-tokenwarden-student-only"), "true");
+        assert_eq!(student.header("x-tokenwarden-roles"), "student");
+    }
+}
+
+#[actix_web::test]
+async fn tokens_without_this_services_scopes_or_outside_its_rules_are_refused() {
+    let s = school().await;
+    for g in GATEWAYS {
+        for (what, token) in
+            [("unscoped", &s.unscoped), ("API only", &s.api_only), ("library only", &s.library)]
+        {
+            let a = verify(&s.app, g, "gradebook", Some(&token.secret), "GET", "/grades/7").await;
+            assert_eq!(a.status, StatusCode::FORBIDDEN, "{g:?}: {what}");
+            assert!(!a.header("x-tokenwarden-error").is_empty(), "{what}: says why");
+        }
+        for uri in ["/admin", "/grades/../admin", "/grades/%2e%2e/admin", "/grades"] {
+            let a = verify(&s.app, g, "gradebook", Some(&s.tess_write.secret), "GET", uri).await;
+            assert_eq!(a.status, StatusCode::FORBIDDEN, "{g:?}: {uri} matches no rule");
+        }
+    }
+    // The library takes unscoped tokens, with every scope their owner may hold there.
+    let a = verify(&s.app, Gateway::Traefik, "library", Some(&s.unscoped.secret), "GET", "/loans").await;
+    assert_eq!(a.status, StatusCode::OK);
+    assert_eq!(a.header("x-tokenwarden-scopes"), "library:read");
+    let unknown = verify(&s.app, Gateway::Nginx, "cafeteria", Some(&s.unscoped.secret), "GET", "/").await;
+    assert_eq!(unknown.status, StatusCode::NOT_FOUND, "no such service");
+}
+
+#[actix_web::test]
+async fn missing_mangled_expired_pending_revoked_and_suspended_tokens_get_401_with_the_challenge() {
+    let s = school().await;
+    let mangled = s
+        .tess_read
+        .secret
+        .replace(&s.tess_read.secret[5..6], if &s.tess_read.secret[5..6] == "a" { "b" } else { "a" });
+    let pending = {
+        // Created on Tess's behalf by the admin: pending until she activates it.
+        let mut conn = tokenwarden::db::connect(&s.app.database_url).unwrap();
+        let t = s.app.issue_token("tess", None, &["gradebook:read"]);
+        diesel::update(access_tokens::table.find(t.id))
+            .set(access_tokens::workflow_state.eq("pending"))
+            .execute(&mut conn)
+            .unwrap();
+        t
+    };
+    let expired = {
+        let t = s.app.issue_token("sam", Some(30), &["gradebook:read"]);
+        let mut conn = tokenwarden::db::connect(&s.app.database_url).unwrap();
+        let past = tokenwarden::domain::now() - chrono::Duration::minutes(1);
+        diesel::update(access_tokens::table.find(t.id))
+            .set(access_tokens::expires_at.eq(Some(past)))
+            .execute(&mut conn)
+            .unwrap();
+        t
+    };
+    for g in GATEWAYS {
+        for (what, token) in [
+            ("no token", None),
+            ("mangled", Some(mangled.as_str())),
+            ("invented", Some("tw_thisIsNoTokenOfOursButLooksLikeOne00")),
+            ("pending", Some(pending.secret.as_str())),
+            ("a student's, past its date", Some(expired.secret.as_str())),
+        ] {
+            let a = verify(&s.app, g, "gradebook", token, "GET", "/grades/7").await;
+            assert_eq!(a.status, StatusCode::UNAUTHORIZED, "{g:?}: {what}");
+            assert!(a.header("www-authenticate").starts_with("Bearer"), "{g:?}: {what}");
+        }
+    }
+    // Revoked through the admin's profile page: refused on the very next request.
+    assert_eq!(
+        verify(&s.app, Gateway::Nginx, "gradebook", Some(&s.tess_read.secret), "GET", "/grades/1")
+            .await
+            .status,
+        StatusCode::OK
+    );
+    let tess = s.app.user_id("tess");
+    let res = s.admin.post_form(&format!("/admin/users/{tess}/tokens/{}/revoke", s.tess_read.id), &[]).await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    assert_eq!(
+        verify(&s.app, Gateway::Nginx, "gradebook", Some(&s.tess_read.secret), "GET", "/grades/1")
+            .await
+            .status,
+        StatusCode::UNAUTHORIZED
+    );
+    // Suspended: every token of hers stops.
+    let res = s.admin.post_form(&format!("/admin/users/{tess}/suspend"), &[]).await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    assert_eq!(
+        verify(&s.app, Gateway::Envoy, "gradebook", Some(&s.tess_write.secret), "GET", "/grades/1")
+            .await
+            .status,
+        StatusCode::UNAUTHORIZED
+    );
+}
+
+#[actix_web::test]
+async fn a_regenerated_token_works_with_its_new_secret_only() {
+    let s = school().await;
+    let api = s.app.api(&s.unscoped.secret);
+    let res = api
+        .put_form(&format!("/api/v1/users/self/tokens/{}", s.tess_read.id), &[("token[regenerate]", "1")])
+        .await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let body: serde_json::Value = res.json().await.unwrap();
+    let new = body["token"].as_str().expect("the new secret");
+    assert_eq!(
+        verify(&s.app, Gateway::Traefik, "gradebook", Some(&s.tess_read.secret), "GET", "/grades/1")
+            .await
+            .status,
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(
+        verify(&s.app, Gateway::Traefik, "gradebook", Some(new), "GET", "/grades/1").await.status,
+        StatusCode::OK
+    );
+}
+
+/// RFC 7662 introspection with Basic credentials `slug:secret`.
+async fn introspect(app: &TestApp, slug: &str, secret: &str, token: &str) -> (StatusCode, serde_json::Value) {
+    let res = reqwest::Client::new()
+        .post(format!("{}/oauth/introspect", app.address))
+        .basic_auth(slug, Some(secret))
+        .form(&[("token", token)])
+        .send()
+        .await
+        .expect("introspect");
+    let status = res.status();
+    (status, res.json().await.unwrap_or_default())
+}
+
+#[actix_web::test]
+async fn introspection_says_active_with_this_services_scopes_or_inactive_and_never_why() {
+    let s = school().await;
+    let (status, answer) =
+        introspect(&s.app, "gradebook", &s.gradebook_credential, &s.tess_write.secret).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(answer["active"], true);
+    assert_eq!(answer["scope"], "gradebook:read gradebook:write");
+    assert_eq!(answer["username"], "tess");
+    assert_eq!(answer["sub"], s.app.user_id("tess").to_string());
+    assert_eq!(answer["token_type"], "Bearer");
+    assert!(
+        answer["iat"].is_i64() && answer.get("exp").is_none(),
+        "no exp for a token without expiry: {answer}"
+    );
+    let (_, sam) = introspect(&s.app, "gradebook", &s.gradebook_credential, &s.sam_read.secret).await;
+    assert!(sam["exp"].as_i64().unwrap() > chrono::Utc::now().timestamp(), "{sam}");
+    assert_eq!(sam["student_only"], true);
+    // Another service's token, an API-only one, an unscoped one at a service that takes
+    // none, garbage: inactive, and nothing more.
+    for token in [&s.library.secret, &s.api_only.secret, &s.unscoped.secret, &"tw_nothing".to_owned()] {
+        let (status, answer) = introspect(&s.app, "gradebook", &s.gradebook_credential, token).await;
+        assert_eq!(status, StatusCode::OK);
+        assert_eq!(answer, json!({"active": false}));
+    }
+    // The library sees only its own scopes of the same unscoped token.
+    let (_, lib) = introspect(&s.app, "library", &s.library_credential, &s.unscoped.secret).await;
+    assert_eq!(lib["active"], true);
+    assert_eq!(lib["scope"], "library:read");
+    // A wrong credential, another service's, none: 401 with the Basic challenge.
+    for (slug, secret) in
+        [("gradebook", "twsvc_wrong"), ("gradebook", s.library_credential.as_str()), ("nobody", "x")]
+    {
+        let (status, answer) = introspect(&s.app, slug, secret, &s.tess_write.secret).await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED, "{slug}");
+        assert_eq!(answer["error"], "invalid_client");
+    }
+    // client_secret_post works too.
+    let res = reqwest::Client::new()
+        .post(format!("{}/oauth/introspect", s.app.address))
+        .form(&[
+            ("token", s.tess_read.secret.as_str()),
+            ("client_id", "gradebook"),
+            ("client_secret", &s.gradebook_credential),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.json::<serde_json::Value>().await.unwrap()["active"], true);
+}
+
+#[actix_web::test]
+async fn a_leaked_token_reported_by_anyone_is_revoked_at_once_and_its_owner_told() {
+    let s = school().await;
+    let report = |credentials: serde_json::Value| {
+        let url = format!("{}/api/v1/credentials/revoke", s.app.address);
+        async move {
+            reqwest::Client::new()
+                .post(url)
+                .json(&json!({ "credentials": credentials }))
+                .send()
+                .await
+                .unwrap()
+        }
+    };
+    let res =
+        report(json!([s.tess_read.secret, "tw_madeUpButShapedLikeOneOfOurs0000000", "not even a token"]))
+            .await;
+    assert_eq!(res.status(), StatusCode::ACCEPTED, "202 whatever the tokens were");
+    assert_eq!(
+        verify(&s.app, Gateway::Nginx, "gradebook", Some(&s.tess_read.secret), "GET", "/grades/1")
+            .await
+            .status,
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(
+        verify(&s.app, Gateway::Nginx, "gradebook", Some(&s.tess_write.secret), "GET", "/grades/1")
+            .await
+            .status,
+        StatusCode::OK,
+        "only the reported one"
+    );
+    // The owner sees it on her page; the audit log has the reporter's address.
+    let tess = s.app.signed_in("tess").await;
+    let page = tess.get_html("/settings/tokens").await;
+    assert!(
+        page.contains("Tokens found leaked") && page.contains("reported from 127.0.0.1"),
+        "the owner is told"
+    );
+    let audit = s.admin.get_html("/admin/audit?action=token.leaked").await;
+    assert!(audit.contains("reported as leaked and revoked"));
+    // Shapes that are not a report, and too many at once.
+    let res = reqwest::Client::new()
+        .post(format!("{}/api/v1/credentials/revoke", s.app.address))
+        .json(&json!(["x"]))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::BAD_REQUEST);
+    let too_many: Vec<String> = (0..1001).map(|i| format!("tw_{i}")).collect();
+    assert_eq!(report(json!(too_many)).await.status(), StatusCode::BAD_REQUEST);
+}
+
+#[actix_web::test]
+async fn leak_reports_are_rate_limited_per_address() {
+    let app = spawn_app_with(|s| s.leak_reports_per_ip = 2).await;
+    let client = reqwest::Client::new();
+    let url = format!("{}/api/v1/credentials/revoke", app.address);
+    for _ in 0..2 {
+        let res = client.post(&url).json(&json!({"credentials": []})).send().await.unwrap();
+        assert_eq!(res.status(), StatusCode::ACCEPTED);
+    }
+    let res = client.post(&url).json(&json!({"credentials": []})).send().await.unwrap();
+    assert_eq!(res.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert!(res.headers().contains_key("Retry-After"));
+}
+
+#[actix_web::test]
+async fn uses_are_counted_per_service_and_shown_on_the_row_and_in_the_token_object() {
+    let s = school().await;
+    for _ in 0..3 {
+        assert_eq!(
+            verify(&s.app, Gateway::Nginx, "gradebook", Some(&s.tess_write.secret), "GET", "/grades/1")
+                .await
+                .status,
+            StatusCode::OK
+        );
+    }
+    let api = s.app.api(&s.tess_write.secret);
+    // The API's own uses count too, under "api" (this token may call no API route: a 403 is
+    // not a use, so the count comes from another, unscoped token of hers).
+    let mine = s.app.api(&s.unscoped.secret);
+    assert_eq!(mine.get("/api/v1/users/self").await.status(), StatusCode::OK);
+    let mut usage = serde_json::Value::Null;
+    for _ in 0..40 {
+        let (status, token) =
+            crate::api::json(mine.get(&format!("/api/v1/users/self/tokens/{}", s.tess_write.id)).await).await;
+        assert_eq!(status, StatusCode::OK);
+        usage = token["usage"].clone();
+        if usage.as_array().is_some_and(|u| !u.is_empty()) {
+            break;
+        }
+        actix_web::rt::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert_eq!(
+        usage,
+        json!([{"service": "gradebook", "name": "Gradebook", "uses_last_30_days": 3}]),
+        "written within a second or two"
+    );
+    drop(api);
+    let tess = s.app.signed_in("tess").await;
+    let page = tess.get_html("/settings/tokens").await;
+    assert!(page.contains("Gradebook: 3"), "the row shows the uses");
+    let profile = s.admin.get_html(&format!("/admin/users/{}", s.app.user_id("tess"))).await;
+    assert!(profile.contains("Gradebook: 3"), "and so does the profile page");
+}
+
+#[actix_web::test]
+async fn the_token_forms_offer_each_services_scopes_to_whoever_may_hold_them() {
+    let s = school().await;
+    let tess = s.app.signed_in("tess").await;
+    let page = tess.get_html("/settings/tokens").await;
+    assert!(page.contains("<legend>Gradebook</legend>") && page.contains("value=\"gradebook:write\""));
+    let sam = s.app.signed_in("sam").await;
+    let page = sam.get_html("/settings/tokens").await;
+    assert!(
+        page.contains("value=\"gradebook:read\"") && !page.contains("value=\"gradebook:write\""),
+        "students never write grades"
+    );
+    // Sent anyway, the scope is refused next to the field, and nothing is created.
+    let res = sam
+        .post_form(
+            "/settings/tokens",
+            &[("purpose", "Grades"), ("expires_in", "30"), ("scopes", "gradebook:write")],
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let html = res.text().await.unwrap();
+    assert!(
+        html.contains("id=\"scopes-error\"") && html.contains("only for teachers, TAs and administrators"),
+        "{html}"
+    );
+    // Through the API and for an unknown service scope too.
+    let (status, body) = crate::api::json(
+        s.app.api(&s.app.api_token("sam", Some(60))).post_json("/api/v1/users/self/tokens", &json!({"token": {"purpose": "x", "scopes": ["gradebook:write"], "expires_at": crate::api::in_days(30)}})).await,
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(body["errors"]["scopes"][0]["message"].as_str().unwrap().contains("only for"));
+    let (status, _) = crate::api::json(
+        s.app
+            .api(&s.unscoped.secret)
+            .post_json(
+                "/api/v1/users/self/tokens",
+                &json!({"token": {"purpose": "x", "scopes": ["cafeteria:eat"]}}),
+            )
+            .await,
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "an unknown scope");
+}
+
+#[actix_web::test]
+async fn an_administrator_registers_edits_rotates_and_removes_a_service_on_the_services_page() {
+    let app = spawn_app().await;
+    let admin = app.setup_admin().await;
+    assert!(admin.get_html("/admin/services").await.contains("No services yet"), "the empty state");
+    // Bad input: errors next to their fields, the rest kept.
+    let res = admin
+        .post_form(
+            "/admin/services",
+            &[
+                ("name", "Print service"),
+                ("slug", "Print Service"),
+                ("scope", "print"),
+                ("label", "Print"),
+                ("holders", ""),
+                ("rules", "GET /jobs/*=print:delete"),
+            ],
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let html = res.text().await.unwrap();
+    assert!(
+        html.contains("id=\"slug-error\"") && html.contains("value=\"Print service\""),
+        "kept and explained"
+    );
+    let res = admin
+        .post_form(
+            "/admin/services",
+            &[
+                ("name", "Print service"),
+                ("slug", "print"),
+                ("scope", "jobs"),
+                ("label", "Print jobs"),
+                ("holders", ""),
+                ("scope", "admin"),
+                ("label", "Empty the queue"),
+                ("holders", "admin"),
+                ("rules", "POST /jobs/*=print:jobs\nDELETE /queue=print:admin"),
+            ],
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    assert_eq!(location(&res), "/admin/services");
+    let page = admin.get_html("/admin/services").await;
+    let credential = page
+        .split("id=\"new-credential-secret\">")
+        .nth(1)
+        .and_then(|r| r.split('<').next())
+        .expect("the credential, once")
+        .to_owned();
+    assert!(credential.starts_with("twsvc_"));
+    assert!(
+        page.contains("print:jobs") && page.contains("Empty the queue") && page.contains("administrators")
+    );
+    assert!(!admin.get_html("/admin/services").await.contains(&credential), "shown once");
+    // A token for the service works through a gateway, and the service introspects it.
+    app.create_user("tess", &["teacher"], &[]);
+    let token = app.issue_token("tess", None, &["print:jobs"]);
+    assert_eq!(
+        verify(&app, Gateway::Nginx, "print", Some(&token.secret), "POST", "/jobs/1").await.status,
+        StatusCode::OK
+    );
+    assert_eq!(introspect(&app, "print", &credential, &token.secret).await.1["active"], true);
+    // Edit: the jobs rule now needs the admin scope.
+    let id: i64 = page
+        .split("/admin/services/")
+        .filter_map(|r| r.split('/').next().and_then(|n| n.parse().ok()))
+        .next()
+        .expect("the service's edit link");
+    let edit = admin.get_html(&format!("/admin/services/{id}/edit")).await;
+    assert!(edit.contains("POST /jobs/*=print:jobs"), "the form shows the rules");
+    let res = admin
+        .post_form(
+            &format!("/admin/services/{id}"),
+            &[
+                ("name", "Print service"),
+                ("slug", "print"),
+                ("scope", "print:jobs"),
+                ("label", "Print jobs"),
+                ("holders", ""),
+                ("scope", "print:admin"),
+                ("label", "Empty the queue"),
+                ("holders", "admin"),
+                ("rules", "POST /jobs/*=print:admin"),
+            ],
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    actix_web::rt::time::sleep(std::time::Duration::from_millis(1100)).await;
+    assert_eq!(
+        verify(&app, Gateway::Nginx, "print", Some(&token.secret), "POST", "/jobs/1").await.status,
+        StatusCode::FORBIDDEN,
+        "within a second"
+    );
+    // Rotate: the old credential stops at once.
+    let res = admin.post_form(&format!("/admin/services/{id}/rotate"), &[]).await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    assert_eq!(introspect(&app, "print", &credential, &token.secret).await.0, StatusCode::UNAUTHORIZED);
+    let page = admin.get_html("/admin/services").await;
+    let rotated = page
+        .split("id=\"new-credential-secret\">")
+        .nth(1)
+        .and_then(|r| r.split('<').next())
+        .unwrap()
+        .to_owned();
+    assert_eq!(introspect(&app, "print", &rotated, &token.secret).await.1["active"], true);
+    // Remove: its gateways' requests are refused.
+    let res = admin.post_form(&format!("/admin/services/{id}/delete"), &[]).await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    actix_web::rt::time::sleep(std::time::Duration::from_millis(1100)).await;
+    assert_eq!(
+        verify(&app, Gateway::Nginx, "print", Some(&token.secret), "POST", "/jobs/1").await.status,
+        StatusCode::NOT_FOUND
+    );
+    let audit = admin.get_html("/admin/audit").await;
+    for action in ["service.created", "service.updated", "service.credential_rotated", "service.deleted"] {
+        assert!(audit.contains(action), "{action} is audited");
+    }
+}
+
+#[actix_web::test]
+async fn service_create_prints_the_credential_alone_and_refuses_a_taken_slug() {
+    let app = spawn_app().await;
+    let run = |args: &[&str]| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_tokenwarden"))
+            .args(["service", "create"])
+            .args(args)
+            .env("DATABASE_URL", &app.database_url)
+            .output()
+            .expect("run tokenwarden")
+    };
+    let out = run(&[
+        "--slug",
+        "gradebook",
+        "--name",
+        "Gradebook",
+        "--scope",
+        "read=Read grades",
+        "--rule",
+        "GET /grades/*=gradebook:read",
+    ]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    assert_eq!(stdout.lines().count(), 1);
+    assert!(stdout.trim().starts_with("twsvc_") && stdout.trim().len() == 46);
+    let again = run(&["--slug", "gradebook", "--name", "Other", "--scope", "read"]);
+    assert!(!again.status.success());
+    assert!(
+        String::from_utf8_lossy(&again.stderr).contains("slug: A service with this slug already exists.")
+    );
+    let bad = run(&[
+        "--slug",
+        "gradebook2",
+        "--name",
+        "Bad",
+        "--scope",
+        "read",
+        "--rule",
+        "GET /x=gradebook2:write",
+    ]);
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("names a scope the service does not have"));
+}
