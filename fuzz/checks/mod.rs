@@ -20,8 +20,11 @@ use std::borrow::Cow;
 
 use chrono::{Duration, NaiveDate, NaiveDateTime};
 
+/// A parser family's check: panics on an input that breaks a rule.
+pub type Check = fn(&[u8]);
+
 /// Every check, by the name of its fuzz target and corpus directory.
-pub const ALL: &[(&str, fn(&[u8]))] = &[
+pub const ALL: &[(&str, Check)] = &[
     ("api_json", api_json::check),
     ("expiry", expiry::check),
     ("forms", forms::check),
