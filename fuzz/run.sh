@@ -9,16 +9,17 @@
 #   FUZZ_SCRATCH=/tmp/found      keep the new inputs a run finds there
 #
 # New inputs a run finds go to a scratch directory, never into corpus/: after a long run,
-# keep what adds coverage with `cargo fuzz cmin --dev -s none TARGET` (see fuzz/README.md).
+# merge what adds coverage into corpus/ as fuzz/README.md says.
 # A crashing input is saved under fuzz/artifacts/TARGET/; replay it with
 #   fuzz/target/x86_64-unknown-linux-gnu/debug/TARGET fuzz/artifacts/TARGET/crash-…
 #
 # The build: `--dev` (the dev profile of fuzz/Cargo.toml: dependencies at opt-level 1,
 # debug assertions and overflow checks on) and `--sanitizer none`. The crate is safe Rust,
 # so what it looks for are panics, which need no sanitizer; a sanitizer would want nightly
-# (RUSTC_BOOTSTRAP=1) and slow both the build and the runs. cargo-fuzz's default release
-# build (one codegen unit per crate, opt-level 3) took 15 min from cold on this 2-core
-# machine, against about 5 for --dev: see fuzz/README.md for the figures.
+# (RUSTC_BOOTSTRAP=1) and slow both the build and the runs. After a change in src/, --dev
+# rebuilds in 17 s where cargo-fuzz's default release build (one codegen unit, opt-level 3)
+# takes 3.5 min; from cold, either is a build of the whole dependency tree, 15 min and more
+# on this 2-core machine (fuzz/README.md has the figures).
 set -euo pipefail
 cd "$(dirname "$0")"
 
@@ -49,7 +50,7 @@ cargo fuzz build "${build_flags[@]}" $( [ -n "$only" ] && echo "$only" )
 echo "fuzz: built in $((SECONDS - start)) s"
 
 bin_dir="${CARGO_TARGET_DIR:-target}/x86_64-unknown-linux-gnu/debug"
-# FUZZ_SCRATCH=DIR keeps the new inputs there (for `cargo fuzz cmin`); else they go.
+# FUZZ_SCRATCH=DIR keeps the new inputs there (to merge into corpus/); else they go.
 scratch=${FUZZ_SCRATCH:-}
 if [ -z "$scratch" ]; then
   scratch=$(mktemp -d)
