@@ -274,14 +274,24 @@ impl ExpiryChoice {
         }
     }
 
-    fn resolve(self, now: NaiveDateTime) -> Option<NaiveDateTime> {
+    /// The moment chosen; a number of days past what a date can hold is refused (a preset
+    /// never is, but a choice may come from elsewhere than the form).
+    fn resolve(self, now: NaiveDateTime) -> Result<Option<NaiveDateTime>, ValidationError> {
         match self {
-            ExpiryChoice::Days(d) => Some(now + Duration::days(d)),
-            ExpiryChoice::OnDate(date) => Some(date.and_hms_opt(0, 0, 0).expect("midnight exists")),
-            ExpiryChoice::At(at) => Some(at),
-            ExpiryChoice::Never => None,
+            ExpiryChoice::Days(d) => days_after(now, d).map(Some).ok_or_else(|| {
+                ValidationError::new(Self::FIELD, "Choose an expiry within the offered lifetimes.")
+            }),
+            ExpiryChoice::OnDate(date) => Ok(Some(date.and_hms_opt(0, 0, 0).expect("midnight exists"))),
+            ExpiryChoice::At(at) => Ok(Some(at)),
+            ExpiryChoice::Never => Ok(None),
         }
     }
+}
+
+/// `now` moved by `days`, or `None` when that is beyond what a date can hold (chrono's
+/// `+` panics there).
+fn days_after(now: NaiveDateTime, days: i64) -> Option<NaiveDateTime> {
+    Duration::try_days(days).and_then(|d| now.checked_add_signed(d))
 }
 
 /// The owner facts an expiry rule needs.
@@ -316,7 +326,9 @@ impl ExpiryRule {
         choice: ExpiryChoice,
         now: NaiveDateTime,
     ) -> Result<Option<NaiveDateTime>, ValidationError> {
-        let at = choice.resolve(now);
+        let at = choice.resolve(now)?;
+        // A maximum past the last representable moment does not bind.
+        let limit = days_after(now, self.max_days()).unwrap_or(NaiveDateTime::MAX);
         match at {
             None if self.owner_student_only => Err(ValidationError::new(
                 ExpiryChoice::FIELD,
@@ -329,12 +341,10 @@ impl ExpiryRule {
             Some(at) if at <= now => {
                 Err(ValidationError::new(ExpiryChoice::FIELD, "Choose an expiry date in the future."))
             }
-            Some(at) if self.owner_student_only && at > now + Duration::days(self.max_days()) => {
-                Err(ValidationError::new(
-                    ExpiryChoice::FIELD,
-                    format!("Tokens of students must expire within {} days.", self.max_days()),
-                ))
-            }
+            Some(at) if self.owner_student_only && at > limit => Err(ValidationError::new(
+                ExpiryChoice::FIELD,
+                format!("Tokens of students must expire within {} days.", self.max_days()),
+            )),
             Some(at) => Ok(Some(at)),
         }
     }
@@ -345,7 +355,7 @@ impl ExpiryRule {
         if !self.owner_student_only {
             return None;
         }
-        let limit = now + Duration::days(self.max_days());
+        let limit = days_after(now, self.max_days()).unwrap_or(NaiveDateTime::MAX);
         match current {
             Some(at) if at <= limit => None,
             _ => Some(limit),
@@ -596,6 +606,19 @@ mod tests {
             ExpiryChoice::from_form("custom", "2027-01-31").unwrap(),
             ExpiryChoice::OnDate(NaiveDate::from_ymd_opt(2027, 1, 31).unwrap())
         );
+    }
+
+    #[test]
+    fn a_lifetime_or_a_moment_past_what_a_date_can_hold_is_refused_without_a_panic() {
+        // Found by fuzzing (fuzz/fuzz_targets/expiry.rs): `now + Duration::days(d)` panicked.
+        for days in [i64::MAX, i64::MIN, 106_751_991_167_300] {
+            assert_eq!(TEACHER.apply(ExpiryChoice::Days(days), now()).unwrap_err().field, "expires_at");
+        }
+        let late = NaiveDateTime::MAX - Duration::days(1);
+        assert!(STUDENT.apply(ExpiryChoice::Days(30), late).is_err());
+        assert!(STUDENT.apply(ExpiryChoice::At(NaiveDateTime::MAX), late).is_ok(), "within 120 days");
+        assert_eq!(STUDENT.cap(None, late), Some(NaiveDateTime::MAX));
+        assert_eq!(TEACHER.apply(ExpiryChoice::Never, late), Ok(None));
     }
 
     // Retroactive cap (SPEC 4.3)

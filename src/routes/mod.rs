@@ -86,7 +86,7 @@ pub fn is_htmx(req: &HttpRequest) -> bool {
 pub fn on_this_site(reference: &str) -> Option<String> {
     let base = Url::parse("http://this-site.invalid/").expect("a literal URL");
     let url = base.join(reference).ok()?;
-    (url.origin() == base.origin()).then(|| url[Position::BeforePath..].to_owned())
+    (url.origin() == base.origin()).then(|| url[Position::BeforePath..].to_owned()).and_then(redirectable)
 }
 
 /// The path (with query) of an absolute URL such as a `Referer`: where on this site to go
@@ -95,6 +95,15 @@ pub fn local_path(absolute: &str) -> Option<String> {
     let url = Url::parse(absolute).ok()?;
     matches!(url.scheme(), "http" | "https")
         .then(|| url[Position::BeforePath..Position::AfterQuery].to_owned())
+        .and_then(redirectable)
+}
+
+/// A parsed path is sent back as a `Location`, where a browser reads it again, relative to
+/// this site: one that starts with `//` names another host there. A URL's path can: once
+/// its dot segments are removed (`/.//evil.example`, `http:.//evil.example`) or when it is
+/// written so (`http://this-site//evil.example`). `\` is `/` by then, tabs and newlines gone.
+fn redirectable(path: String) -> Option<String> {
+    (!path.starts_with("//")).then_some(path)
 }
 
 #[cfg(test)]
@@ -113,6 +122,15 @@ mod tests {
             "https://evil.example",
             "javascript:alert(1)",
             "/\n/evil.example",
+            // Found by fuzzing (fuzz/fuzz_targets/redirects.rs): dot segments removed, the
+            // path began with `//`, and the browser went to evil.example.
+            "/.//evil.example",
+            "/..//evil.example",
+            "/a/..//evil.example",
+            ".//evil.example",
+            "/%2e//evil.example",
+            "/./\\evil.example",
+            "http:.//evil.example",
         ] {
             assert_eq!(on_this_site(away), None, "{away:?}");
         }
@@ -126,6 +144,11 @@ mod tests {
             Some("/admin/tokens?show=expired")
         );
         assert_eq!(local_path("not a url"), None);
+        // Found by fuzzing: the path of such a referer is `//evil.example`, another host.
+        assert_eq!(local_path("http://h//evil.example/admin/tokens"), None);
+        assert_eq!(local_path("http://h/\\evil.example"), None);
+        assert_eq!(local_path("http://h/.//evil.example"), None);
+        assert_eq!(local_path("http://h/admin//tokens").as_deref(), Some("/admin//tokens"));
         assert_eq!(local_path("javascript:alert(1)"), None);
     }
 }

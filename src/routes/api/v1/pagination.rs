@@ -65,7 +65,8 @@ impl Page {
 
     /// The number of the last page (1 for an empty list).
     pub fn last(&self, total: i64) -> i64 {
-        ((total.max(0) + self.per_page - 1) / self.per_page).max(1)
+        let total = total.max(0);
+        (total / self.per_page + i64::from(total % self.per_page != 0)).max(1)
     }
 
     /// The `Link` header for this page of `total` items at `url` (absolute, no query).
@@ -152,6 +153,10 @@ mod tests {
         assert_eq!(p.last(100), 1);
         assert_eq!(p.last(101), 2);
         assert_eq!(p.last(250), 3);
+        // Found by fuzzing (fuzz/fuzz_targets/pagination.rs): `total + per_page - 1` overflowed.
+        assert_eq!(p.last(i64::MAX), i64::MAX / 100 + 1);
+        assert_eq!(Page { number: 1, per_page: 1 }.last(i64::MAX), i64::MAX);
+        assert_eq!(p.last(-5), 1);
     }
 
     #[test]

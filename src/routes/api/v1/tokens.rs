@@ -429,17 +429,17 @@ pub fn parse_expires_at(value: Option<&str>) -> Result<ExpiryChoice, ValidationE
 }
 
 impl TokenParams {
-    fn expiry(&self) -> Option<Result<ExpiryChoice, ValidationError>> {
+    pub fn expiry(&self) -> Option<Result<ExpiryChoice, ValidationError>> {
         self.expires_at.as_ref().map(|v| parse_expires_at(v.as_deref()))
     }
 
-    fn regenerate(&self) -> bool {
+    pub fn regenerate(&self) -> bool {
         self.regenerate.is_some_and(|f| f.0)
     }
 
     /// What the request asks for. A field left out is left as it is (on create: no
     /// scopes, no expiry — Canvas's defaults; a purpose is still required).
-    fn draft(&self) -> TokenDraft {
+    pub fn draft(&self) -> TokenDraft {
         TokenDraft { purpose: self.purpose.clone(), scopes: self.scopes.clone(), expiry: self.expiry() }
     }
 }
