@@ -47,10 +47,13 @@ impl ServiceEntry {
 /// How long a service's definition is kept before it is read again.
 const SERVICE_TTL: Duration = Duration::from_secs(1);
 
+/// When a service's definition was read, and what it was (`None`: no such service).
+type Cached = (Instant, Option<Arc<ServiceEntry>>);
+
 /// The services' definitions, each read at most once per [`SERVICE_TTL`].
 #[derive(Default)]
 pub struct ServiceCache {
-    entries: Mutex<HashMap<String, (Instant, Option<Arc<ServiceEntry>>)>>,
+    entries: Mutex<HashMap<String, Cached>>,
 }
 
 impl ServiceCache {

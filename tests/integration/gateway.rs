@@ -19,18 +19,20 @@ impl Echo {
         let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
         let port = listener.local_addr().unwrap().port();
         let server = actix_web::HttpServer::new(|| {
-            actix_web::App::new().default_service(actix_web::web::to(|req: actix_web::HttpRequest| async move {
-                let headers: serde_json::Map<String, serde_json::Value> = req
-                    .headers()
-                    .iter()
-                    .map(|(k, v)| (k.as_str().to_owned(), v.to_str().unwrap_or_default().into()))
-                    .collect();
-                actix_web::HttpResponse::Ok().json(serde_json::json!({
-                    "method": req.method().as_str(),
-                    "path": req.uri().to_string(),
-                    "headers": headers,
-                }))
-            }))
+            actix_web::App::new().default_service(actix_web::web::to(
+                |req: actix_web::HttpRequest| async move {
+                    let headers: serde_json::Map<String, serde_json::Value> = req
+                        .headers()
+                        .iter()
+                        .map(|(k, v)| (k.as_str().to_owned(), v.to_str().unwrap_or_default().into()))
+                        .collect();
+                    actix_web::HttpResponse::Ok().json(serde_json::json!({
+                        "method": req.method().as_str(),
+                        "path": req.uri().to_string(),
+                        "headers": headers,
+                    }))
+                },
+            ))
         })
         .workers(1)
         .listen(listener)
@@ -64,7 +66,9 @@ fn free_port() -> u16 {
 pub fn nginx_site(listen: u16, tokenwarden: u16, upstream: u16, slug: &str) -> String {
     include_str!("../../docs/gateways/nginx.conf")
         .replace("listen 80;", &format!("listen 127.0.0.1:{listen};"))
-        .replace("http://127.0.0.1:8080", &format!("http://127.0.0.1:{tokenwarden}"))
+        .replace("127.0.0.1:8080", &format!("127.0.0.1:{tokenwarden}"))
+        .replace("upstream tokenwarden", &format!("upstream tokenwarden_{tokenwarden}"))
+        .replace("http://tokenwarden/", &format!("http://tokenwarden_{tokenwarden}/"))
         .replace("http://127.0.0.1:9000", &format!("http://127.0.0.1:{upstream}"))
         .replace("service=gradebook", &format!("service={slug}"))
 }
@@ -73,7 +77,8 @@ impl Nginx {
     /// Starts nginx in the foreground on a free port, in front of `upstream`, asking the
     /// tokenwarden at `tokenwarden` about service `slug`.
     pub async fn start(tokenwarden: u16, upstream: u16, slug: &str) -> Nginx {
-        let dir = std::env::temp_dir().join(format!("tw-nginx-{}", tokenwarden::domain::token_secret::random_base62(10)));
+        let dir = std::env::temp_dir()
+            .join(format!("tw-nginx-{}", tokenwarden::domain::token_secret::random_base62(10)));
         std::fs::create_dir_all(dir.join("logs")).unwrap();
         let port = free_port();
         let conf = format!(
@@ -98,7 +103,10 @@ impl Nginx {
             }
             actix_web::rt::time::sleep(Duration::from_millis(50)).await;
         }
-        panic!("nginx did not start: {}", std::fs::read_to_string(nginx._dir.0.join("logs/error.log")).unwrap_or_default());
+        panic!(
+            "nginx did not start: {}",
+            std::fs::read_to_string(nginx._dir.0.join("logs/error.log")).unwrap_or_default()
+        );
     }
 }
 
@@ -120,7 +128,11 @@ impl Drop for Nginx {
 }
 
 /// A GET through the gateway, with the token (if any) as a bearer token.
-pub async fn through(port: u16, path: &str, token: Option<&str>) -> (StatusCode, reqwest::header::HeaderMap, String) {
+pub async fn through(
+    port: u16,
+    path: &str,
+    token: Option<&str>,
+) -> (StatusCode, reqwest::header::HeaderMap, String) {
     let mut req = reqwest::Client::new().get(format!("http://127.0.0.1:{port}{path}"));
     if let Some(t) = token {
         req = req.bearer_auth(t);
@@ -128,4 +140,214 @@ pub async fn through(port: u16, path: &str, token: Option<&str>) -> (StatusCode,
     let res = req.send().await.expect("a request through the gateway");
     let (status, headers) = (res.status(), res.headers().clone());
     (status, headers, res.text().await.unwrap_or_default())
+}
+
+/// Caddy, started with the README's Caddyfile on free ports, stopped when dropped.
+pub struct Caddy {
+    child: Child,
+    pub port: u16,
+    _dir: TempDir,
+}
+
+impl Caddy {
+    pub async fn start(tokenwarden: u16, upstream: u16, slug: &str) -> Caddy {
+        let dir = std::env::temp_dir()
+            .join(format!("tw-caddy-{}", tokenwarden::domain::token_secret::random_base62(10)));
+        std::fs::create_dir_all(&dir).unwrap();
+        let port = free_port();
+        // The documented site, on a free loopback port, without Caddy's admin endpoint and
+        // automatic HTTPS (no certificate for a test).
+        let site = include_str!("../../docs/gateways/Caddyfile")
+            .replace("grades.example.edu", &format!("http://127.0.0.1:{port}"))
+            .replace("127.0.0.1:8080", &format!("127.0.0.1:{tokenwarden}"))
+            .replace("127.0.0.1:9000", &format!("127.0.0.1:{upstream}"))
+            .replace("service=gradebook", &format!("service={slug}"));
+        let conf = format!(
+            "{{\n\tadmin off\n\tauto_https off\n\tstorage file_system {}\n}}\n\n{site}",
+            dir.display()
+        );
+        std::fs::write(dir.join("Caddyfile"), conf).unwrap();
+        let child = Command::new(std::env::var("CADDY").unwrap_or_else(|_| "caddy".into()))
+            .args(["run", "--adapter", "caddyfile", "--config", &dir.join("Caddyfile").to_string_lossy()])
+            .env("HOME", &dir)
+            .env("XDG_DATA_HOME", &dir)
+            .env("XDG_CONFIG_HOME", &dir)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start caddy (Debian's caddy package; .ci/run installs it)");
+        let caddy = Caddy { child, port, _dir: TempDir(dir) };
+        for _ in 0..100 {
+            if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+                return caddy;
+            }
+            actix_web::rt::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!("caddy did not start");
+    }
+}
+
+impl Drop for Caddy {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn port_of(app: &crate::helpers::TestApp) -> u16 {
+    app.address.rsplit(':').next().and_then(|p| p.parse().ok()).expect("the app's port")
+}
+
+/// What the upstream service received, when nginx let the request through.
+fn received(body: &str) -> serde_json::Value {
+    serde_json::from_str(body).unwrap_or_else(|_| panic!("the upstream's echo, not {body}"))
+}
+
+#[actix_web::test]
+async fn nginx_with_auth_request_lets_through_only_what_tokenwarden_vouches_for() {
+    let s = crate::services::school().await;
+    let echo = Echo::start().await;
+    let nginx = Nginx::start(port_of(&s.app), echo.port, "gradebook").await;
+
+    // Valid: the service sees the request and who it is from.
+    let (status, _, body) = through(nginx.port, "/grades/7?term=fall", Some(&s.tess_read.secret)).await;
+    assert_eq!(status, StatusCode::OK);
+    let seen = received(&body);
+    assert_eq!(seen["path"], "/grades/7?term=fall");
+    let headers = &seen["headers"];
+    assert_eq!(headers["x-tokenwarden-login"], "tess");
+    assert_eq!(headers["x-tokenwarden-user-id"], s.app.user_id("tess").to_string());
+    assert_eq!(headers["x-tokenwarden-email"], "tess@example.edu");
+    assert_eq!(headers["x-tokenwarden-roles"], "teacher");
+    assert_eq!(headers["x-tokenwarden-student-only"], "false");
+    assert_eq!(headers["x-tokenwarden-token-id"], s.tess_read.id.to_string());
+    assert_eq!(headers["x-tokenwarden-scopes"], "gradebook:read");
+
+    // A client cannot forge the identity: nginx sets those headers, it does not append.
+    let res = reqwest::Client::new()
+        .get(format!("http://127.0.0.1:{}/grades/1", nginx.port))
+        .bearer_auth(&s.tess_read.secret)
+        .header("X-Tokenwarden-Login", "admin")
+        .header("X-Tokenwarden-Roles", "admin")
+        .send()
+        .await
+        .unwrap();
+    let seen = received(&res.text().await.unwrap());
+    assert_eq!(seen["headers"]["x-tokenwarden-login"], "tess");
+    assert_eq!(seen["headers"]["x-tokenwarden-roles"], "teacher");
+
+    // A missing scope: 403 with tokenwarden's reason, and nothing reaches the service.
+    let res = reqwest::Client::new()
+        .post(format!("http://127.0.0.1:{}/grades/7", nginx.port))
+        .bearer_auth(&s.tess_read.secret)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::FORBIDDEN);
+    assert!(res.headers()["x-tokenwarden-error"].to_str().unwrap().contains("gradebook:write"));
+    let res = reqwest::Client::new()
+        .post(format!("http://127.0.0.1:{}/grades/7", nginx.port))
+        .bearer_auth(&s.tess_write.secret)
+        .json(&serde_json::json!({"grade": "A"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK, "with the write scope");
+
+    // No token, mangled, expired, pending: 401 with the Bearer challenge.
+    let mut mangled = s.tess_read.secret.clone().into_bytes();
+    mangled[8] = if mangled[8] == b'a' { b'b' } else { b'a' };
+    let mangled = String::from_utf8(mangled).unwrap();
+    let expired = s.app.issue_token("sam", Some(30), &["gradebook:read"]);
+    let pending = s.app.issue_token("tess", None, &["gradebook:read"]);
+    {
+        use diesel::prelude::*;
+        use tokenwarden::db::schema::access_tokens;
+        let mut conn = tokenwarden::db::connect(&s.app.database_url).unwrap();
+        let past = tokenwarden::domain::now() - chrono::Duration::minutes(1);
+        diesel::update(access_tokens::table.find(expired.id))
+            .set(access_tokens::expires_at.eq(Some(past)))
+            .execute(&mut conn)
+            .unwrap();
+        diesel::update(access_tokens::table.find(pending.id))
+            .set(access_tokens::workflow_state.eq("pending"))
+            .execute(&mut conn)
+            .unwrap();
+    }
+    for (what, token) in [
+        ("no token", None),
+        ("mangled", Some(mangled.as_str())),
+        ("a student's, past its date", Some(expired.secret.as_str())),
+        ("pending", Some(pending.secret.as_str())),
+    ] {
+        let (status, headers, _) = through(nginx.port, "/grades/7", token).await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED, "{what}");
+        assert!(headers["www-authenticate"].to_str().unwrap().starts_with("Bearer"), "{what}: the challenge");
+    }
+
+    // Regenerated: the old secret is refused, the new one works.
+    let res = s
+        .app
+        .api(&s.unscoped.secret)
+        .put_form(&format!("/api/v1/users/self/tokens/{}", s.tess_write.id), &[("token[regenerate]", "1")])
+        .await;
+    let new = res.json::<serde_json::Value>().await.unwrap()["token"].as_str().unwrap().to_owned();
+    assert_eq!(
+        through(nginx.port, "/grades/1", Some(&s.tess_write.secret)).await.0,
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(through(nginx.port, "/grades/1", Some(&new)).await.0, StatusCode::OK);
+
+    // Revoked through the admin page: refused on the very next request.
+    let tess = s.app.user_id("tess");
+    let res = s.admin.post_form(&format!("/admin/users/{tess}/tokens/{}/revoke", s.tess_read.id), &[]).await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    assert_eq!(through(nginx.port, "/grades/1", Some(&s.tess_read.secret)).await.0, StatusCode::UNAUTHORIZED);
+
+    // A suspended owner: every token of theirs is refused.
+    assert_eq!(through(nginx.port, "/grades/1", Some(&new)).await.0, StatusCode::OK);
+    let res = s.admin.post_form(&format!("/admin/users/{tess}/suspend"), &[]).await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    assert_eq!(through(nginx.port, "/grades/1", Some(&new)).await.0, StatusCode::UNAUTHORIZED);
+}
+
+#[actix_web::test]
+async fn caddy_with_forward_auth_lets_through_only_what_tokenwarden_vouches_for() {
+    let s = crate::services::school().await;
+    let echo = Echo::start().await;
+    let caddy = Caddy::start(port_of(&s.app), echo.port, "gradebook").await;
+
+    let (status, _, body) = through(caddy.port, "/grades/7?term=fall", Some(&s.tess_read.secret)).await;
+    assert_eq!(status, StatusCode::OK);
+    let seen = received(&body);
+    assert_eq!(seen["path"], "/grades/7?term=fall");
+    assert_eq!(seen["headers"]["x-tokenwarden-login"], "tess");
+    assert_eq!(seen["headers"]["x-tokenwarden-scopes"], "gradebook:read");
+    // Forged identity headers are replaced.
+    let res = reqwest::Client::new()
+        .get(format!("http://127.0.0.1:{}/grades/1", caddy.port))
+        .bearer_auth(&s.tess_read.secret)
+        .header("X-Tokenwarden-Login", "admin")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(received(&res.text().await.unwrap())["headers"]["x-tokenwarden-login"], "tess");
+    // Refusals come back as tokenwarden gave them.
+    let res = reqwest::Client::new()
+        .post(format!("http://127.0.0.1:{}/grades/7", caddy.port))
+        .bearer_auth(&s.tess_read.secret)
+        .json(&serde_json::json!({"grade": "A"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::FORBIDDEN);
+    assert!(res.headers()["x-tokenwarden-error"].to_str().unwrap().contains("gradebook:write"));
+    let (status, headers, _) = through(caddy.port, "/grades/7", None).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    assert!(headers["www-authenticate"].to_str().unwrap().starts_with("Bearer"));
+    // Revoked: refused on the very next request.
+    let tess = s.app.user_id("tess");
+    let res = s.admin.post_form(&format!("/admin/users/{tess}/tokens/{}/revoke", s.tess_read.id), &[]).await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    assert_eq!(through(caddy.port, "/grades/7", Some(&s.tess_read.secret)).await.0, StatusCode::UNAUTHORIZED);
 }

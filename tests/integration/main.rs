@@ -6,6 +6,7 @@ mod api;
 mod authority;
 mod cli;
 mod faults;
+mod gateway;
 mod helpers;
 mod layers;
 mod logs;
