@@ -27,6 +27,7 @@ FAILED=0
 
 cleanup() {
   [ -n "$SERVER_PID" ] && kill "$SERVER_PID" 2>/dev/null || true
+  [ -n "${NGINX_PID:-}" ] && kill "$NGINX_PID" 2>/dev/null || true
   rm -rf "$WORK"
 }
 trap cleanup EXIT
@@ -39,9 +40,10 @@ cargo build --release --quiet
 tw() { "$BIN" "$@"; }
 
 # wrk_run NAME PATH [wrk args...]: prints "rps p50_ms non2xx errors" and keeps the raw output.
+# URL_BASE overrides the server's address (the nginx figures go through nginx).
 wrk_run() {
   local name=$1 path=$2; shift 2
-  wrk -t"$THREADS" -c"$CONNS" -d"$DURATION" --latency "$@" "$BASE$path" > "$OUT/wrk-$name.txt" 2>&1
+  wrk -t"$THREADS" -c"$CONNS" -d"$DURATION" --latency "$@" "${URL_BASE:-$BASE}$path" > "$OUT/wrk-$name.txt" 2>&1
   local rps p50 non2xx errors
   rps=$(awk '/^Requests\/sec:/ {print $2}' "$OUT/wrk-$name.txt")
   p50=$(awk '$1=="50%" {v=$2; if (v ~ /us$/) {sub(/us/,"",v); v=v/1000} else if (v ~ /ms$/) {sub(/ms/,"",v)} else if (v ~ /s$/) {sub(/s/,"",v); v=v*1000}; print v}' "$OUT/wrk-$name.txt")
@@ -72,6 +74,9 @@ session_cookie() {
   awk '$6=="tw_session" {print "tw_session=" $7}' "$jar"
 }
 
+# The 99th percentile of a wrk run, in ms.
+p99() { awk '$1=="99%" {v=$2; if (v ~ /us$/) {sub(/us/,"",v); v=v/1000} else if (v ~ /ms$/) {sub(/ms/,"",v)} else if (v ~ /s$/) {sub(/s/,"",v); v=v*1000}; print v}' "$OUT/wrk-$1.txt"; }
+
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "n/a" }'; }
 check() { # check LABEL NON2XX ERRORS
   if [ "$2" != "0" ] || [ "$3" != "0" ]; then echo "!! $1: $2 non-2xx responses, $3 socket errors" >&2; FAILED=1; fi
@@ -92,7 +97,44 @@ prepare() { # prepare DATABASE_URL: seeds and creates the benchmark users; sets 
   API_TOKEN=$(tw --database-url "$db" token create --login bench-student --purpose "Benchmark client" --expires-in-days 30)
   for i in $(seq 2 20); do tw --database-url "$db" token create --login bench-student --purpose "Student token $i" --expires-in-days 60 > /dev/null; done
   seq 1 1000 | xargs -P 1 -I{} "$BIN" --database-url "$db" token create --login bench-heavy --purpose "Heavy token {}" --expires-in-days 365 > /dev/null
+  # A service that tokens guard, and a student's token for it.
+  SERVICE_CREDENTIAL=$(tw --database-url "$db" service create --slug gradebook --name Gradebook \
+    --scope "read=Read grades" --rule "GET /grades/*=gradebook:read")
+  SERVICE_TOKEN=$(tw --database-url "$db" token create --login bench-student --purpose "Gradebook client" \
+    --expires-in-days 30 --scope gradebook:read)
 }
+
+# nginx on 3 ports: an upstream that answers 200 itself, a plain proxy to it, and the
+# README's auth_request configuration in front of it (asking tokenwarden at $PORT).
+NGINX_PID=""
+start_nginx() {
+  local dir=$WORK/nginx
+  mkdir -p "$dir/logs"
+  sed -e "s/listen 80;/listen 127.0.0.1:$((PORT + 2));/" \
+      -e "s/127.0.0.1:8080/127.0.0.1:$PORT/" \
+      -e "s/127.0.0.1:9000/127.0.0.1:$((PORT + 3))/" docs/gateways/nginx.conf > "$dir/site.conf"
+  cat > "$dir/nginx.conf" <<NGINX
+daemon off;
+worker_processes 1;
+pid $dir/nginx.pid;
+error_log $dir/logs/error.log warn;
+events { worker_connections 1024; }
+http {
+  access_log off;
+  client_body_temp_path $dir/body; proxy_temp_path $dir/proxy; fastcgi_temp_path $dir/fcgi;
+  uwsgi_temp_path $dir/uwsgi; scgi_temp_path $dir/scgi;
+  server { listen 127.0.0.1:$((PORT + 3)); location / { return 200 "grades\n"; } }
+  # The same proxying as the README's site, without auth_request: only that differs.
+  server { listen 127.0.0.1:$((PORT + 1)); location / { proxy_pass http://127.0.0.1:$((PORT + 3)); } }
+  include $dir/site.conf;
+}
+NGINX
+  nginx -p "$dir" -c "$dir/nginx.conf" > "$dir/logs/stdout" 2>&1 &
+  NGINX_PID=$!
+  for _ in $(seq 1 50); do curl -fs "http://127.0.0.1:$((PORT + 1))/" >/dev/null 2>&1 && return 0; sleep 0.1; done
+  echo "nginx did not start" >&2; cat "$dir/logs/error.log" >&2; exit 1
+}
+stop_nginx() { [ -n "$NGINX_PID" ] && kill "$NGINX_PID" 2>/dev/null; wait "$NGINX_PID" 2>/dev/null || true; NGINX_PID=""; }
 
 echo "==> SQLite: seeding 1,000,000 tokens"
 SQLITE_DB=$WORK/bench.db
@@ -130,6 +172,25 @@ read -r F_RPS F_P50 F_N F_E < <(wrk_run api-during-flood /api/v1/users/self -H "
 wait "$FLOOD_PID" || true
 FLOOD_RPS=$(awk '/^Requests\/sec:/ {print $2}' "$OUT/wrk-flood.txt")
 RSS_KB=$(awk '/VmHWM/ {print $2}' "/proc/$SERVER_PID/status")
+
+echo "==> the services' doors"
+read -r V_RPS V_P50 V_N V_E < <(wrk_run verify "/auth/verify?service=gradebook" -H "Authorization: Bearer $SERVICE_TOKEN" \
+  -H "X-Original-Method: GET" -H "X-Original-URI: /grades/42"); check verify "$V_N" "$V_E"
+cat > "$WORK/introspect.lua" <<LUA
+wrk.method = "POST"
+wrk.body = "token=$SERVICE_TOKEN"
+wrk.headers["Content-Type"] = "application/x-www-form-urlencoded"
+wrk.headers["Authorization"] = "Basic $(printf 'gradebook:%s' "$SERVICE_CREDENTIAL" | base64 -w0)"
+LUA
+read -r I_RPS I_P50 I_N I_E < <(wrk_run introspect /oauth/introspect -s "$WORK/introspect.lua"); check introspect "$I_N" "$I_E"
+I_P99=$(p99 introspect)
+grep -q '"active":true' <(curl -fs -u "gradebook:$SERVICE_CREDENTIAL" -d "token=$SERVICE_TOKEN" "$BASE/oauth/introspect") || { echo "!! introspection says inactive" >&2; FAILED=1; }
+if command -v nginx >/dev/null; then
+  start_nginx
+  read -r NP_RPS NP_P50 NP_N NP_E < <(URL_BASE="http://127.0.0.1:$((PORT + 1))" wrk_run nginx-plain /grades/42); check nginx-plain "$NP_N" "$NP_E"
+  read -r NA_RPS NA_P50 NA_N NA_E < <(URL_BASE="http://127.0.0.1:$((PORT + 2))" wrk_run nginx-auth /grades/42 -H "Authorization: Bearer $SERVICE_TOKEN"); check nginx-auth "$NA_N" "$NA_E"
+  stop_nginx
+fi
 stop_server
 
 PG_LINE="| 6. \`GET /api/v1/users/self\`, PostgreSQL, 1,000,000 tokens | skipped (SKIP_PG=1) | | ≥ 0.5× | |"
@@ -154,6 +215,7 @@ if [ -z "${SKIP_PG:-}" ]; then
 fi
 
 A_RATIO=$(ratio "$A_RPS" "$H_RPS"); P_RATIO=$(ratio "$P_RPS" "$H_RPS"); F_RATIO=$(ratio "$F_RPS" "$A_RPS")
+V_RATIO=$(ratio "$V_RPS" "$H_RPS"); NA_RATIO=$(ratio "${NA_RPS:-0}" "${NP_RPS:-0}")
 RSS_MB=$(awk -v k="$RSS_KB" 'BEGIN{printf "%.1f", k/1024}')
 verdict() { awk -v v="$1" -v t="$2" -v op="$3" 'BEGIN{ if (op==">=") print (v>=t)?"met":"missed"; else print (v<t)?"met":"missed" }'; }
 
@@ -171,6 +233,9 @@ verdict() { awk -v v="$1" -v t="$2" -v op="$3" 'BEGIN{ if (op==">=") print (v>=t
   echo "| 5a. \`tokenwarden seed\` of 1,000,000 tokens | ${SEED_SECONDS} s | | < 60 s | $(verdict "$SEED_SECONDS" 60 "<") |"
   echo "| 5b. peak RSS of the server under load | ${RSS_MB} MB | | < 64 MB | $(verdict "$RSS_MB" 64 "<") |"
   echo "$PG_LINE"
+  echo "| 7. \`GET /auth/verify\` (forward auth), valid token, 1,000,000 tokens (SQLite) | $V_RPS req/s (p50 ${V_P50} ms) | ${V_RATIO}× | ≥ 0.5× | $(verdict "$V_RATIO" 0.5 ">=") |"
+  echo "| 8. through nginx with \`auth_request\` to tokenwarden, against the same nginx proxying without it | ${NA_RPS:-n/a} req/s against ${NP_RPS:-n/a} | ${NA_RATIO}× | ≥ 0.5× | $(verdict "$NA_RATIO" 0.5 ">=") |"
+  echo "| 9. \`POST /oauth/introspect\` (RFC 7662) | $I_RPS req/s (p50 ${I_P50} ms, p99 ${I_P99} ms) | $(ratio "$I_RPS" "$H_RPS")× | | |"
 } | tee "$OUT/results.md"
 
 if [ "$FAILED" != 0 ]; then echo "errors during the run: see $OUT/wrk-*.txt" >&2; exit 1; fi

@@ -2,8 +2,7 @@
 //! locked by another process, full, or read-only. Whatever fails, a client is told (503)
 //! and nothing is reported done that was not.
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -13,7 +12,7 @@ use reqwest::StatusCode;
 use serde_json::json;
 use tokenwarden::db::schema::access_tokens;
 
-use crate::helpers::{SETUP_CODE, spawn_app};
+use crate::helpers::{Served, spawn_app};
 
 /// Revocation under concurrency (SPEC 4.8): no request that starts after the revocation's
 /// answer may succeed with the revoked token — on every backend, with the requests in
@@ -71,67 +70,6 @@ async fn a_token_revoked_while_eight_clients_use_it_works_for_no_request_started
     );
 }
 
-/// The real binary on a SQLite file of this test's own, with what it logs kept.
-struct Served {
-    child: Child,
-    base: String,
-    logged: Arc<Mutex<Vec<String>>>,
-}
-
-impl Served {
-    fn start(db: &str) -> Served {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_tokenwarden"))
-            .args(["serve", "--bind", "127.0.0.1:0"])
-            .env("DATABASE_URL", db)
-            .env("TOKENWARDEN_LOG", "info")
-            .env("TOKENWARDEN_SESSION_KEY", "a test session key that is long enough to derive from")
-            .env("TOKENWARDEN_SETUP_CODE", SETUP_CODE)
-            .stderr(Stdio::piped())
-            .stdout(Stdio::null())
-            .spawn()
-            .expect("start tokenwarden");
-        let mut stderr = BufReader::new(child.stderr.take().unwrap());
-        let logged: Arc<Mutex<Vec<String>>> = Arc::default();
-        let port = loop {
-            let mut line = String::new();
-            assert!(
-                stderr.read_line(&mut line).unwrap() > 0,
-                "the server exited: {:?}",
-                logged.lock().unwrap()
-            );
-            logged.lock().unwrap().push(line.clone());
-            if let Some(i) = line.find("port=") {
-                break line[i + 5..].chars().take_while(char::is_ascii_digit).collect::<String>();
-            }
-        };
-        let sink = logged.clone();
-        std::thread::spawn(move || {
-            for line in stderr.lines().map_while(Result::ok) {
-                sink.lock().unwrap().push(line);
-            }
-        });
-        Served { child, base: format!("http://127.0.0.1:{port}"), logged }
-    }
-
-    /// Waits (up to 5 s) for a log line that contains every one of `words`.
-    async fn logged(&self, words: &[&str]) -> bool {
-        for _ in 0..50 {
-            if self.logged.lock().unwrap().iter().any(|l| words.iter().all(|w| l.contains(w))) {
-                return true;
-            }
-            actix_web::rt::time::sleep(Duration::from_millis(100)).await;
-        }
-        false
-    }
-}
-
-impl Drop for Served {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 fn token_count(db: &str) -> i64 {
     let mut conn = tokenwarden::db::connect(db).expect("connect");
     access_tokens::table.count().get_result(&mut conn).expect("count")
@@ -172,7 +110,7 @@ async fn a_sqlite_file_that_is_locked_full_or_read_only_gives_503_and_loses_noth
     }
     let dir = std::path::Path::new(&scratch.database_url).parent().unwrap().to_path_buf();
     let db = dir.join("faults.db").to_string_lossy().into_owned();
-    let served = Served::start(&db);
+    let served = Served::start(&db, "info");
     crate::helpers::create_user_in(&db, "tess", &["teacher"], &[]);
     let secret = tokenwarden::cli::create_token(
         &db,

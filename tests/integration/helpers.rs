@@ -2,7 +2,10 @@
 //! own fresh database — a temporary SQLite file, or, when `TEST_DATABASE_URL` names a
 //! PostgreSQL server, a new database there that is dropped afterwards.
 
-use std::sync::Arc;
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use diesel::{Connection, PgConnection, RunQueryDsl};
 use reqwest::cookie::{CookieStore, Jar};
@@ -348,5 +351,73 @@ impl TestApp {
         use tokenwarden::db::schema::users;
         let mut conn = tokenwarden::db::connect(&self.database_url).expect("connect");
         users::table.filter(users::login.eq(login)).select(users::id).first(&mut conn).expect("a user")
+    }
+}
+
+/// The real binary, `tokenwarden serve` on a database of the test's own, with every line it
+/// logs kept; stopped when dropped.
+pub struct Served {
+    pub child: Child,
+    pub base: String,
+    pub logged: Arc<Mutex<Vec<String>>>,
+}
+
+impl Served {
+    /// Starts it at `level` (`info`, `debug`…) on the database at `db`.
+    pub fn start(db: &str, level: &str) -> Served {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_tokenwarden"))
+            .args(["serve", "--bind", "127.0.0.1:0"])
+            .env("DATABASE_URL", db)
+            .env("TOKENWARDEN_LOG", level)
+            .env("TOKENWARDEN_SESSION_KEY", "a test session key that is long enough to derive from")
+            .env("TOKENWARDEN_SETUP_CODE", SETUP_CODE)
+            .stderr(Stdio::piped())
+            .stdout(Stdio::null())
+            .spawn()
+            .expect("start tokenwarden");
+        let mut stderr = BufReader::new(child.stderr.take().unwrap());
+        let logged: Arc<Mutex<Vec<String>>> = Arc::default();
+        let port = loop {
+            let mut line = String::new();
+            assert!(
+                stderr.read_line(&mut line).unwrap() > 0,
+                "the server exited: {:?}",
+                logged.lock().unwrap()
+            );
+            logged.lock().unwrap().push(line.clone());
+            if let Some(i) = line.find("port=") {
+                break line[i + 5..].chars().take_while(char::is_ascii_digit).collect::<String>();
+            }
+        };
+        let sink = logged.clone();
+        std::thread::spawn(move || {
+            for line in stderr.lines().map_while(Result::ok) {
+                sink.lock().unwrap().push(line);
+            }
+        });
+        Served { child, base: format!("http://127.0.0.1:{port}"), logged }
+    }
+
+    /// Waits (up to 5 s) for a log line that contains every one of `words`.
+    pub async fn logged(&self, words: &[&str]) -> bool {
+        for _ in 0..50 {
+            if self.logged.lock().unwrap().iter().any(|l| words.iter().all(|w| l.contains(w))) {
+                return true;
+            }
+            actix_web::rt::time::sleep(Duration::from_millis(100)).await;
+        }
+        false
+    }
+
+    /// Everything logged so far.
+    pub fn log(&self) -> String {
+        self.logged.lock().unwrap().join("\n")
+    }
+}
+
+impl Drop for Served {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
     }
 }
