@@ -38,8 +38,8 @@ impl ServiceEntry {
         ServicePolicy {
             slug: &self.slug,
             accept_unscoped: self.accept_unscoped,
-            scopes: self.scopes.iter().map(|(s, h)| (s.as_str(), h.clone())).collect(),
-            rules: self.rules.clone(),
+            scopes: &self.scopes,
+            rules: &self.rules,
         }
     }
 }
@@ -250,7 +250,7 @@ impl Gateway<'_> {
             Some((method, uri)) => (method, request_path(uri).unwrap_or("//refused")),
             // Introspection asks no route: the service's scopes are all it needs.
             None => {
-                policy.rules.clear();
+                policy.rules = &[];
                 ("", "/")
             }
         };

@@ -241,13 +241,14 @@ pub fn request_path(uri: &str) -> Option<&str> {
 
 /// What a service is, to the access rule: its scopes (with who may hold each), its route
 /// rules, and whether it takes unscoped tokens.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Copy)]
 pub struct ServicePolicy<'a> {
     pub slug: &'a str,
     pub accept_unscoped: bool,
     /// (scope, holders)
-    pub scopes: Vec<(&'a str, Holders)>,
-    pub rules: Vec<RouteRule>,
+    pub scopes: &'a [(String, Holders)],
+    /// Empty: any of the service's scopes opens every request.
+    pub rules: &'a [RouteRule],
 }
 
 /// The owner facts the access rule needs.
@@ -295,23 +296,18 @@ pub fn access<'p>(
     method: &str,
     path: &str,
 ) -> Result<Vec<&'p str>, Denied> {
-    let held_by_owner = |scope: &str| {
-        policy
-            .scopes
-            .iter()
-            .any(|(s, holders)| *s == scope && holders.admit(owner.enrollment, owner.holds_account_role))
-    };
+    let held_by_owner = |holders: &Holders| holders.admit(owner.enrollment, owner.holds_account_role);
     let granted: Vec<&str> = if token_scopes.is_empty() {
         if !policy.accept_unscoped {
             return Err(Denied::Unscoped);
         }
-        policy.scopes.iter().map(|(s, _)| *s).filter(|s| held_by_owner(s)).collect()
+        policy.scopes.iter().filter(|(_, h)| held_by_owner(h)).map(|(s, _)| s.as_str()).collect()
     } else {
         let own: Vec<&str> = policy
             .scopes
             .iter()
-            .map(|(s, _)| *s)
-            .filter(|s| token_scopes.contains(s) && held_by_owner(s))
+            .filter(|(s, h)| token_scopes.contains(&s.as_str()) && held_by_owner(h))
+            .map(|(s, _)| s.as_str())
             .collect();
         if own.is_empty() {
             return Err(Denied::NoScopeHere);
@@ -395,16 +391,14 @@ mod tests {
         }
     }
 
+    /// A gradebook with a read scope for anyone and a write scope for teaching staff.
     fn policy(accept_unscoped: bool, rules: &[&str]) -> ServicePolicy<'static> {
-        ServicePolicy {
-            slug: "gradebook",
-            accept_unscoped,
-            scopes: vec![
-                ("gradebook:read", Holders::default()),
-                ("gradebook:write", Holders::parse("teacher ta admin").unwrap()),
-            ],
-            rules: rules.iter().map(|r| RouteRule::parse(&slug(), r).unwrap()).collect(),
-        }
+        let scopes = vec![
+            ("gradebook:read".to_owned(), Holders::default()),
+            ("gradebook:write".to_owned(), Holders::parse("teacher ta admin").unwrap()),
+        ];
+        let rules: Vec<RouteRule> = rules.iter().map(|r| RouteRule::parse(&slug(), r).unwrap()).collect();
+        ServicePolicy { slug: "gradebook", accept_unscoped, scopes: scopes.leak(), rules: rules.leak() }
     }
 
     const STUDENT: OwnerRoles<'static> =
