@@ -196,6 +196,46 @@ pub struct ServeArgs {
     #[arg(long, env = "TOKENWARDEN_LOGIN_ATTEMPTS_PER_LOGIN", default_value_t = 5)]
     pub login_attempts_per_login: u32,
 
+    /// The address people reach this server at (`https://tokens.example.edu`): links in
+    /// emails and the redirect URI to register at the identity provider
+    /// (`<public-url>/login/oidc/callback`).
+    #[arg(long, env = "TOKENWARDEN_PUBLIC_URL")]
+    pub public_url: Option<url::Url>,
+
+    /// The OpenID Connect issuer of the institution's identity provider (its discovery
+    /// document is at `<issuer>/.well-known/openid-configuration`).
+    #[arg(long, env = "TOKENWARDEN_OIDC_ISSUER")]
+    pub oidc_issuer: Option<url::Url>,
+
+    /// The client id registered at the identity provider.
+    #[arg(long, env = "TOKENWARDEN_OIDC_CLIENT_ID")]
+    pub oidc_client_id: Option<String>,
+
+    /// The client secret registered at the identity provider.
+    #[arg(long, env = "TOKENWARDEN_OIDC_CLIENT_SECRET", hide_env_values = true)]
+    pub oidc_client_secret: Option<String>,
+
+    /// The ID token claim that lists the user's groups.
+    #[arg(long, env = "TOKENWARDEN_OIDC_ROLES_CLAIM", default_value = "groups")]
+    pub oidc_roles_claim: String,
+
+    /// How the institution's groups map to roles, for single sign-on and SCIM:
+    /// `student=GROUP,teacher=GROUP,…,Account Admin=GROUP`.
+    #[arg(long, env = "TOKENWARDEN_OIDC_ROLE_MAP", default_value = "")]
+    pub oidc_role_map: crate::domain::people::RoleMap,
+
+    /// The identity provider's name on the sign-in button ("Sign in with …").
+    #[arg(long, env = "TOKENWARDEN_OIDC_NAME", default_value = "your institution's account")]
+    pub oidc_name: String,
+
+    /// Who may sign in with a password: on, off, or break-glass (only --break-glass-logins).
+    #[arg(long, env = "TOKENWARDEN_PASSWORD_LOGIN", value_enum, default_value_t = crate::domain::people::PasswordLogin::On)]
+    pub password_login: crate::domain::people::PasswordLogin,
+
+    /// With --password-login break-glass: the logins that may still sign in with a password.
+    #[arg(long, env = "TOKENWARDEN_BREAK_GLASS_LOGINS", value_delimiter = ',')]
+    pub break_glass_logins: Vec<String>,
+
     /// Write the counted uses of tokens (per service and day) every this many seconds.
     #[arg(long, env = "TOKENWARDEN_USAGE_FLUSH_SECS", default_value_t = 5, value_parser = clap::value_parser!(u64).range(1..))]
     pub usage_flush_secs: u64,
@@ -235,6 +275,15 @@ impl Default for ServeArgs {
             login_attempts_per_login: 5,
             leak_reports_per_ip: 10,
             usage_flush_secs: 5,
+            public_url: None,
+            oidc_issuer: None,
+            oidc_client_id: None,
+            oidc_client_secret: None,
+            oidc_roles_claim: "groups".to_owned(),
+            oidc_role_map: crate::domain::people::RoleMap::default(),
+            oidc_name: "your institution's account".to_owned(),
+            password_login: crate::domain::people::PasswordLogin::On,
+            break_glass_logins: Vec::new(),
             db_pool_size: None,
             workers: None,
             token_last_used_interval_secs: 600,

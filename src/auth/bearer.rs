@@ -314,6 +314,8 @@ mod tests {
                     locale: "en".into(),
                     created_at: now(),
                     updated_at: now(),
+                    oidc_subject: None,
+                    scim_external_id: None,
                 },
                 permissions: PermissionSet::empty(),
                 student_only: true,

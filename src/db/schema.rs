@@ -13,13 +13,16 @@ diesel::table! {
         locale -> Text,
         created_at -> Timestamp,
         updated_at -> Timestamp,
+        oidc_subject -> Nullable<Text>,
+        scim_external_id -> Nullable<Text>,
     }
 }
 
 diesel::table! {
-    user_roles (user_id, role) {
+    user_roles (user_id, role, source) {
         user_id -> BigInt,
         role -> Text,
+        source -> Text,
     }
 }
 
@@ -34,9 +37,10 @@ diesel::table! {
 }
 
 diesel::table! {
-    user_account_roles (user_id, account_role_id) {
+    user_account_roles (user_id, account_role_id, source) {
         user_id -> BigInt,
         account_role_id -> BigInt,
+        source -> Text,
     }
 }
 
@@ -146,6 +150,54 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    password_setups (digest) {
+        digest -> Text,
+        user_id -> BigInt,
+        created_at -> Timestamp,
+        expires_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    oidc_logins (state_digest) {
+        state_digest -> Text,
+        sealed -> Text,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    provisioning_credentials (id) {
+        id -> BigInt,
+        purpose -> Text,
+        digest -> Text,
+        hint -> Text,
+        created_at -> Timestamp,
+        last_used_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    scim_groups (id) {
+        id -> Text,
+        display_name -> Text,
+        external_id -> Nullable<Text>,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    scim_group_members (group_id, user_id) {
+        group_id -> Text,
+        user_id -> BigInt,
+    }
+}
+
+diesel::joinable!(scim_group_members -> scim_groups (group_id));
+diesel::joinable!(scim_group_members -> users (user_id));
+diesel::joinable!(password_setups -> users (user_id));
 diesel::joinable!(service_scopes -> services (service_id));
 diesel::joinable!(service_rules -> services (service_id));
 diesel::joinable!(access_tokens -> users (user_id));
@@ -169,4 +221,9 @@ diesel::allow_tables_to_appear_in_same_query!(
     service_scopes,
     service_rules,
     token_usage,
+    password_setups,
+    oidc_logins,
+    provisioning_credentials,
+    scim_groups,
+    scim_group_members,
 );

@@ -2,6 +2,7 @@
 
 pub mod authority;
 pub mod net;
+pub mod people;
 pub mod permission;
 pub mod role;
 pub mod service;

@@ -20,7 +20,7 @@ pub use audit_event::{AuditAction, AuditEvent, AuditQuery, NewAuditEvent};
 pub use secret_stash::SecretStash;
 pub use service::{Service, ServiceDefinition, ServiceFields, TokenUsage};
 pub use session::UserSession;
-pub use user::{CreateUserError, NewUserData, User, UserPage, UserRoles, UserState};
+pub use user::{CreateUserError, NewUserData, RoleSource, RoleSources, User, UserPage, UserRoles, UserState};
 
 /// Whether a diesel error is a unique-constraint violation (same on both backends).
 pub fn is_unique_violation(e: &diesel::result::Error) -> bool {

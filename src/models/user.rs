@@ -34,6 +34,44 @@ pub struct User {
     pub locale: String,
     pub created_at: NaiveDateTime,
     pub updated_at: NaiveDateTime,
+    /// `issuer|subject` of the identity provider's account, for a user who signs in with it.
+    pub oidc_subject: Option<String>,
+    /// SCIM's `externalId`, as the provisioning client gave it.
+    pub scim_external_id: Option<String>,
+}
+
+/// Where a role a user holds came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum RoleSource {
+    /// Given by an administrator on the profile page, or by the operator at the shell.
+    Admin,
+    /// The identity provider's claim, set again at each sign-in with it.
+    Sso,
+    /// SCIM groups, set by the provisioning client.
+    Scim,
+}
+
+impl RoleSource {
+    pub const fn key(self) -> &'static str {
+        match self {
+            RoleSource::Admin => "admin",
+            RoleSource::Sso => "sso",
+            RoleSource::Scim => "scim",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<RoleSource> {
+        [RoleSource::Admin, RoleSource::Sso, RoleSource::Scim].into_iter().find(|r| r.key() == s)
+    }
+
+    /// "set by an administrator", "from single sign-on", "from provisioning".
+    pub const fn describe(self) -> &'static str {
+        match self {
+            RoleSource::Admin => "set by an administrator",
+            RoleSource::Sso => "from single sign-on",
+            RoleSource::Scim => "from provisioning (SCIM)",
+        }
+    }
 }
 
 #[derive(Insertable)]
@@ -81,6 +119,37 @@ macro_rules! join_roles {
     }};
 }
 pub(crate) use join_roles;
+
+/// Where a user's roles came from.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RoleSources {
+    pub enrollment: Vec<(EnrollmentRole, RoleSource)>,
+    /// (account role id, source)
+    pub account: Vec<(i64, RoleSource)>,
+}
+
+impl RoleSources {
+    pub fn of_enrollment(&self, role: EnrollmentRole) -> Vec<RoleSource> {
+        let mut v: Vec<RoleSource> =
+            self.enrollment.iter().filter(|(r, _)| *r == role).map(|(_, s)| *s).collect();
+        v.sort();
+        v
+    }
+
+    pub fn of_account(&self, id: i64) -> Vec<RoleSource> {
+        let mut v: Vec<RoleSource> = self.account.iter().filter(|(r, _)| *r == id).map(|(_, s)| *s).collect();
+        v.sort();
+        v
+    }
+
+    /// The roles one source gave: enrollment roles and account role ids.
+    pub fn from(&self, source: RoleSource) -> (Vec<EnrollmentRole>, Vec<i64>) {
+        (
+            self.enrollment.iter().filter(|(_, s)| *s == source).map(|(r, _)| *r).collect(),
+            self.account.iter().filter(|(_, s)| *s == source).map(|(id, _)| *id).collect(),
+        )
+    }
+}
 
 /// The roles a user holds and what follows from them.
 #[derive(Debug, Clone, Default)]
@@ -276,7 +345,7 @@ impl User {
             }
         })?;
         let user = User::find_by_login(conn, &data.login)?.ok_or(diesel::result::Error::NotFound)?;
-        User::replace_roles(conn, user.id, &data.roles, &data.account_role_ids)?;
+        User::replace_roles(conn, user.id, &data.roles, &data.account_role_ids, RoleSource::Admin)?;
         Ok(user)
     }
 
@@ -292,23 +361,38 @@ impl User {
             .get_result(conn)
     }
 
-    /// Sets a user's enrollment and account roles to exactly these.
+    /// Sets a user's enrollment and account roles **from `source`** to exactly these; the
+    /// roles from other sources stay.
     pub fn replace_roles(
         conn: &mut DbConnection,
         user_id: i64,
         roles: &[EnrollmentRole],
         account_role_ids: &[i64],
+        source: RoleSource,
     ) -> QueryResult<()> {
-        diesel::delete(user_roles::table.filter(user_roles::user_id.eq(user_id))).execute(conn)?;
-        diesel::delete(user_account_roles::table.filter(user_account_roles::user_id.eq(user_id)))
-            .execute(conn)?;
+        diesel::delete(
+            user_roles::table
+                .filter(user_roles::user_id.eq(user_id))
+                .filter(user_roles::source.eq(source.key())),
+        )
+        .execute(conn)?;
+        diesel::delete(
+            user_account_roles::table
+                .filter(user_account_roles::user_id.eq(user_id))
+                .filter(user_account_roles::source.eq(source.key())),
+        )
+        .execute(conn)?;
         let mut roles = roles.to_vec();
         roles.sort();
         roles.dedup();
         // One row at a time: the two-backend connection has no multi-row INSERT.
         for r in &roles {
             diesel::insert_into(user_roles::table)
-                .values((user_roles::user_id.eq(user_id), user_roles::role.eq(r.key())))
+                .values((
+                    user_roles::user_id.eq(user_id),
+                    user_roles::role.eq(r.key()),
+                    user_roles::source.eq(source.key()),
+                ))
                 .execute(conn)?;
         }
         let mut ids = account_role_ids.to_vec();
@@ -319,10 +403,31 @@ impl User {
                 .values((
                     user_account_roles::user_id.eq(user_id),
                     user_account_roles::account_role_id.eq(*id),
+                    user_account_roles::source.eq(source.key()),
                 ))
                 .execute(conn)?;
         }
         Ok(())
+    }
+
+    /// Where each role of a user came from: enrollment role keys and account role ids, with
+    /// their source (a role may come from more than one).
+    pub fn role_sources(conn: &mut DbConnection, user_id: i64) -> QueryResult<RoleSources> {
+        let enrollment: Vec<(String, String)> = user_roles::table
+            .filter(user_roles::user_id.eq(user_id))
+            .select((user_roles::role, user_roles::source))
+            .load(conn)?;
+        let account: Vec<(i64, String)> = user_account_roles::table
+            .filter(user_account_roles::user_id.eq(user_id))
+            .select((user_account_roles::account_role_id, user_account_roles::source))
+            .load(conn)?;
+        Ok(RoleSources {
+            enrollment: enrollment
+                .into_iter()
+                .filter_map(|(r, s)| Some((EnrollmentRole::parse(&r)?, RoleSource::parse(&s)?)))
+                .collect(),
+            account: account.into_iter().filter_map(|(id, s)| Some((id, RoleSource::parse(&s)?))).collect(),
+        })
     }
 
     /// The roles a user holds (two indexed queries).

@@ -24,6 +24,9 @@ pub enum Principal {
     User(i64),
     /// Whoever runs `tokenwarden` at the server's shell: they hold the database already.
     Operator,
+    /// The institution's systems: the identity provider at a sign-in, a provisioning client
+    /// (SCIM). They set only what the role map lets them.
+    Directory,
 }
 
 /// Through what the actor acts: what they presented bounds what they may do.
@@ -35,6 +38,10 @@ pub enum Via {
     Token(TokenReach),
     /// The command line.
     Cli,
+    /// Single sign-on: the identity provider's word at a sign-in.
+    SingleSignOn,
+    /// A provisioning client (SCIM), with its credential's id.
+    Provisioning(i64),
 }
 
 /// Who is acting, with which permissions, through what, and from where.
@@ -72,11 +79,22 @@ impl Actor {
         }
     }
 
-    /// The acting user's id; `None` for the operator.
+    /// The institution's systems, acting through `via` (a sign-in, a SCIM credential).
+    pub fn directory(via: Via, ip: Option<String>) -> Actor {
+        Actor {
+            principal: Principal::Directory,
+            permissions: PermissionSet::empty(),
+            student_only: false,
+            via,
+            ip,
+        }
+    }
+
+    /// The acting user's id; `None` for the operator and the directory.
     pub fn user_id(&self) -> Option<i64> {
         match self.principal {
             Principal::User(id) => Some(id),
-            Principal::Operator => None,
+            Principal::Operator | Principal::Directory => None,
         }
     }
 
@@ -102,7 +120,7 @@ impl Actor {
     pub fn reach(&self) -> Option<&TokenReach> {
         match &self.via {
             Via::Token(reach) => Some(reach),
-            Via::Session | Via::Cli => None,
+            Via::Session | Via::Cli | Via::SingleSignOn | Via::Provisioning(_) => None,
         }
     }
 
@@ -111,7 +129,7 @@ impl Actor {
         let event = NewAuditEvent::new(action).ip(self.ip.clone());
         match self.principal {
             Principal::User(id) => event.actor(id),
-            Principal::Operator => event,
+            Principal::Operator | Principal::Directory => event,
         }
     }
 }

@@ -7,7 +7,8 @@ use crate::db::{DbConnection, write_transaction};
 use crate::domain::authority::{self, AccountRoleChange, RoleFacts};
 use crate::domain::{EnrollmentRole, Permission, ValidationError};
 use crate::models::{
-    AccountRole, AuditAction, CreateUserError, NewUserData, User, UserRoles, UserSession, UserState,
+    AccountRole, AuditAction, CreateUserError, NewUserData, RoleSource, User, UserRoles, UserSession,
+    UserState,
 };
 
 /// The facts the grant rule needs about an account role.
@@ -80,7 +81,8 @@ pub struct RolesChanged {
     pub student_only: bool,
 }
 
-/// Sets a user's enrollment and account roles to exactly these. When that makes them
+/// Sets the roles an administrator gives a user to exactly these; roles from the
+/// institution's systems (single sign-on, SCIM) stay as they are. When that makes the user
 /// student-only, their long-lived tokens are capped in the same transaction (SPEC 4.3).
 pub fn set_roles(
     conn: &mut DbConnection,
@@ -95,12 +97,22 @@ pub fn set_roles(
         let user = User::find(conn, user_id)?;
         let before = User::roles(conn, user_id)?;
         authority::may_manage(actor.permissions, before.permissions())?;
+        let sources = User::role_sources(conn, user_id)?;
+        let (_, given_before) = sources.from(RoleSource::Admin);
         let wanted = known_roles(conn, account_role_ids)?;
-        let added: Vec<&AccountRole> =
-            wanted.iter().filter(|r| !before.account.iter().any(|b| b.id == r.id)).collect();
-        let removed: Vec<&AccountRole> =
-            before.account.iter().filter(|b| !wanted.iter().any(|r| r.id == b.id)).collect();
-        let target_is_last_admin = !removed.is_empty() && is_last_admin(conn, &user, &before)?;
+        let all = AccountRole::all(conn)?;
+        let added: Vec<&AccountRole> = wanted.iter().filter(|r| !given_before.contains(&r.id)).collect();
+        let removed: Vec<&AccountRole> = all
+            .iter()
+            .filter(|r| given_before.contains(&r.id) && !wanted.iter().any(|w| w.id == r.id))
+            .collect();
+        // Demoted only if no other source keeps Account Admin for them either.
+        let admin_after = wanted.iter().any(|r| r.built_in)
+            || sources
+                .account
+                .iter()
+                .any(|(id, s)| *s != RoleSource::Admin && all.iter().any(|r| r.id == *id && r.built_in));
+        let target_is_last_admin = !admin_after && is_last_admin(conn, &user, &before)?;
         authority::may_change_account_roles(&AccountRoleChange {
             // The operator is nobody's own administrator.
             actor_id: actor_id.unwrap_or(-1),
@@ -110,19 +122,77 @@ pub fn set_roles(
             removed: removed.iter().map(|r| facts(r)).collect(),
             target_is_last_admin,
         })?;
-        User::replace_roles(conn, user_id, enrollment, account_role_ids)?;
-        let after = User::roles(conn, user_id)?;
-        actor
-            .audit(AuditAction::RolesChanged)
-            .subject(user_id)
-            .details(format!("{} → {}", describe_roles(&before), describe_roles(&after)))
-            .record(conn)?;
-        let capped = if after.is_student_only() {
-            super::tokens::cap_student_tokens(conn, Some(actor), &[user_id], "the user became student-only")?
-        } else {
-            0
-        };
-        Ok(RolesChanged { name: user.name, capped, student_only: after.is_student_only() })
+        User::replace_roles(conn, user_id, enrollment, account_role_ids, RoleSource::Admin)?;
+        finish_roles_change(conn, actor, &user, &before, "")
+    })
+}
+
+/// After a change of someone's roles: the audit event, and the retroactive cap when they
+/// are student-only now.
+fn finish_roles_change(
+    conn: &mut DbConnection,
+    actor: &Actor,
+    user: &User,
+    before: &UserRoles,
+    note: &str,
+) -> Result<RolesChanged, Error> {
+    let after = User::roles(conn, user.id)?;
+    actor
+        .audit(AuditAction::RolesChanged)
+        .subject(user.id)
+        .details(format!("{} → {}{note}", describe_roles(before), describe_roles(&after)))
+        .record(conn)?;
+    let capped = if after.is_student_only() {
+        super::tokens::cap_student_tokens(conn, Some(actor), &[user.id], "the user became student-only")?
+    } else {
+        0
+    };
+    Ok(RolesChanged { name: user.name.clone(), capped, student_only: after.is_student_only() })
+}
+
+/// Sets the roles the institution's systems give a user — single sign-on's claim at a
+/// sign-in, SCIM's groups — through the role map: exactly these, from `source`; roles from
+/// other sources stay. The directory is the authority on its own roles, with one exception:
+/// it cannot take Account Admin from the last active holder (the account would have none).
+/// `None` when nothing changed (and nothing was recorded).
+pub fn sync_directory_roles(
+    conn: &mut DbConnection,
+    actor: &Actor,
+    user_id: i64,
+    source: RoleSource,
+    enrollment: &[EnrollmentRole],
+    account_role_ids: &[i64],
+) -> Result<Option<RolesChanged>, Error> {
+    write_transaction(conn, |conn| {
+        let user = User::find(conn, user_id)?;
+        let sources = User::role_sources(conn, user_id)?;
+        let (mut had_enrollment, mut had_account) = sources.from(source);
+        let (mut want_enrollment, mut want_account) = (enrollment.to_vec(), account_role_ids.to_vec());
+        for v in [&mut had_account, &mut want_account] {
+            v.sort_unstable();
+            v.dedup();
+        }
+        for v in [&mut had_enrollment, &mut want_enrollment] {
+            v.sort_unstable();
+            v.dedup();
+        }
+        if had_enrollment == want_enrollment && had_account == want_account {
+            return Ok(None);
+        }
+        let before = User::roles(conn, user_id)?;
+        let all = AccountRole::all(conn)?;
+        let builtin = |ids: &[i64]| ids.iter().any(|id| all.iter().any(|r| r.id == *id && r.built_in));
+        let elsewhere = sources.account.iter().any(|(id, s)| *s != source && builtin(&[*id]));
+        if builtin(&had_account)
+            && !builtin(&want_account)
+            && !elsewhere
+            && is_last_admin(conn, &user, &before)?
+        {
+            return Err(Error::Forbidden(authority::last_admin("demoted")));
+        }
+        User::replace_roles(conn, user_id, &want_enrollment, &want_account, source)?;
+        let note = format!(" ({})", source.describe());
+        finish_roles_change(conn, actor, &user, &before, &note).map(Some)
     })
 }
 
