@@ -76,19 +76,14 @@ fn token_count(db: &str) -> i64 {
 }
 
 /// Creates a token through the API; the status and the body.
-async fn create(
-    client: &reqwest::Client,
-    base: &str,
-    secret: &str,
-    purpose: &str,
-) -> (StatusCode, serde_json::Value) {
-    let res = client
-        .post(format!("{base}/api/v1/users/self/tokens"))
+async fn create(served: &Served, secret: &str, purpose: &str) -> (StatusCode, serde_json::Value) {
+    let res = reqwest::Client::new()
+        .post(format!("{}/api/v1/users/self/tokens", served.base))
         .bearer_auth(secret)
         .json(&json!({"token": {"purpose": purpose}}))
         .send()
         .await
-        .expect("POST");
+        .unwrap_or_else(|e| panic!("POST {purpose:?}: {e}; the server logged:\n{}", served.log()));
     let status = res.status();
     let retry_after = res.headers().contains_key("Retry-After");
     let body = res.json().await.unwrap_or(serde_json::Value::Null);
@@ -125,32 +120,31 @@ async fn a_sqlite_file_that_is_locked_full_or_read_only_gives_503_and_loses_noth
     .secret
     .expose()
     .to_owned();
-    let client = reqwest::Client::new();
-    let base = served.base.clone();
-    assert_eq!(create(&client, &base, &secret, "works").await.0, StatusCode::OK);
+    assert_eq!(create(&served, &secret, "works").await.0, StatusCode::OK);
     let tokens = token_count(&db);
 
     // 1. Locked by another process: a writer holds the lock longer than the app waits (5 s).
     let mut other = diesel::SqliteConnection::establish(&db).expect("another writer");
     other.batch_execute("BEGIN IMMEDIATE").expect("take the write lock");
-    let (status, body) = create(&client, &base, &secret, "while locked").await;
+    let (status, body) = create(&served, &secret, "while locked").await;
     assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{body}");
     assert!(body["errors"][0]["message"].as_str().is_some(), "in the API's error shape: {body}");
     assert!(served.logged(&["database unavailable", "locked"]).await, "the log says why");
     other.batch_execute("ROLLBACK").expect("let go");
+    drop(other);
     assert_eq!(token_count(&db), tokens, "nothing was written");
-    assert_eq!(create(&client, &base, &secret, "after the lock").await.0, StatusCode::OK);
+    assert_eq!(create(&served, &secret, "after the lock").await.0, StatusCode::OK);
     let tokens = tokens + 1;
 
     // 2. Full: the server may write no more bytes to any file (as on a full disk).
     let pid = served.child.id() as libc::pid_t;
     set_file_size_limit(pid, 0);
-    let (status, body) = create(&client, &base, &secret, "while full").await;
+    let (status, body) = create(&served, &secret, "while full").await;
     assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{body}");
     assert!(served.logged(&["database unavailable", "disk"]).await, "the log says why");
     set_file_size_limit(pid, libc::RLIM_INFINITY);
     assert_eq!(token_count(&db), tokens, "nothing was written");
-    assert_eq!(create(&client, &base, &secret, "after the disk").await.0, StatusCode::OK);
+    assert_eq!(create(&served, &secret, "after the disk").await.0, StatusCode::OK);
     let tokens = tokens + 1;
 
     // 3. Read-only: the database's files may not be written (an immutable file, as root).
@@ -162,12 +156,12 @@ async fn a_sqlite_file_that_is_locked_full_or_read_only_gives_503_and_loses_noth
         }
     };
     chattr("+i");
-    let (status, body) = create(&client, &base, &secret, "while read-only").await;
+    let (status, body) = create(&served, &secret, "while read-only").await;
     chattr("-i");
     assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{body}");
     assert!(served.logged(&["database unavailable"]).await);
     assert_eq!(token_count(&db), tokens, "nothing was written");
-    assert_eq!(create(&client, &base, &secret, "after read-only").await.0, StatusCode::OK);
+    assert_eq!(create(&served, &secret, "after read-only").await.0, StatusCode::OK);
     assert_eq!(token_count(&db), tokens + 1);
     assert!(!served.logged.lock().unwrap().iter().any(|l| l.contains("panicked")), "no panic");
 }
