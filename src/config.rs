@@ -215,6 +215,11 @@ pub struct ServeArgs {
     #[arg(long, env = "TOKENWARDEN_OIDC_CLIENT_SECRET", hide_env_values = true)]
     pub oidc_client_secret: Option<String>,
 
+    /// The scopes to ask the identity provider for (space-separated; add the one that
+    /// releases the groups claim where the provider needs one, e.g. `groups` for Okta).
+    #[arg(long, env = "TOKENWARDEN_OIDC_SCOPES", default_value = "openid profile email")]
+    pub oidc_scopes: String,
+
     /// The ID token claim that lists the user's groups.
     #[arg(long, env = "TOKENWARDEN_OIDC_ROLES_CLAIM", default_value = "groups")]
     pub oidc_roles_claim: String,
@@ -279,6 +284,7 @@ impl Default for ServeArgs {
             oidc_issuer: None,
             oidc_client_id: None,
             oidc_client_secret: None,
+            oidc_scopes: "openid profile email".to_owned(),
             oidc_roles_claim: "groups".to_owned(),
             oidc_role_map: crate::domain::people::RoleMap::default(),
             oidc_name: "your institution's account".to_owned(),
@@ -302,6 +308,46 @@ impl ServeArgs {
         } else {
             ProxyTrust::None
         }
+    }
+}
+
+impl ServeArgs {
+    /// Single sign-on's configuration, when `--oidc-issuer` is set; what is missing or
+    /// contradictory is an error at start, not at someone's first sign-in.
+    pub fn sso_config(&self) -> anyhow::Result<Option<crate::auth::oidc::SsoConfig>> {
+        use crate::domain::people::PasswordLogin;
+        let Some(issuer) = &self.oidc_issuer else {
+            anyhow::ensure!(
+                self.password_login == PasswordLogin::On,
+                "--password-login {} needs single sign-on: set --oidc-issuer",
+                if self.password_login == PasswordLogin::Off { "off" } else { "break-glass" }
+            );
+            return Ok(None);
+        };
+        let client_id = self.oidc_client_id.clone().filter(|c| !c.trim().is_empty()).context(
+            "--oidc-issuer needs --oidc-client-id (the client registered at the identity provider)",
+        )?;
+        let public = self.public_url.as_ref().context(
+            "--oidc-issuer needs --public-url: the identity provider sends people back to <public-url>/login/oidc/callback",
+        )?;
+        anyhow::ensure!(
+            self.password_login != PasswordLogin::BreakGlass || !self.break_glass_logins.is_empty(),
+            "--password-login break-glass needs --break-glass-logins (the administrators who keep a password)"
+        );
+        let redirect = public.join("login/oidc/callback").context("--public-url is not a base URL")?;
+        // The issuer as configured, without the trailing slash url adds to a bare host: the
+        // ID token's `iss` is compared with it character for character.
+        let issuer =
+            issuer.as_str().strip_suffix('/').filter(|_| issuer.path() == "/").unwrap_or(issuer.as_str());
+        Ok(Some(crate::auth::oidc::SsoConfig {
+            issuer: openidconnect::IssuerUrl::new(issuer.to_owned()).context("--oidc-issuer")?,
+            client_id,
+            client_secret: self.oidc_client_secret.clone().filter(|s| !s.is_empty()),
+            redirect: openidconnect::RedirectUrl::from_url(redirect),
+            scopes: self.oidc_scopes.split_whitespace().map(str::to_owned).collect(),
+            roles_claim: self.oidc_roles_claim.clone(),
+            name: self.oidc_name.clone(),
+        }))
     }
 }
 
@@ -446,6 +492,45 @@ mod tests {
         let cli = Cli::try_parse_from(["tokenwarden", "--bind", "0.0.0.0:9000"]).unwrap();
         assert!(cli.command.is_none());
         assert_eq!(cli.serve.bind.port(), 9000);
+    }
+
+    #[test]
+    fn single_sign_on_needs_its_client_and_public_url_and_passwords_off_need_it() {
+        let parse = |args: &[&str]| {
+            Cli::try_parse_from(std::iter::once("tokenwarden").chain(args.iter().copied()))
+                .unwrap()
+                .serve
+                .sso_config()
+                .map_err(|e| e.to_string())
+        };
+        assert!(parse(&[]).unwrap().is_none());
+        assert!(parse(&["--password-login", "off"]).unwrap_err().contains("--oidc-issuer"));
+        let issuer = ["--oidc-issuer", "https://login.example.edu"];
+        assert!(parse(&issuer).unwrap_err().contains("--oidc-client-id"));
+        let with_client = [&issuer[..], &["--oidc-client-id", "tw"]].concat();
+        assert!(parse(&with_client).unwrap_err().contains("--public-url"));
+        let full = [&with_client[..], &["--public-url", "https://tokens.example.edu/"]].concat();
+        let config = parse(&full).unwrap().unwrap();
+        assert_eq!(config.issuer.as_str(), "https://login.example.edu", "no slash added to the issuer");
+        assert_eq!(config.redirect.as_str(), "https://tokens.example.edu/login/oidc/callback");
+        assert_eq!(config.scopes, ["openid", "profile", "email"]);
+        let break_glass = [&full[..], &["--password-login", "break-glass"]].concat();
+        assert!(parse(&break_glass).unwrap_err().contains("--break-glass-logins"));
+        let tenant = [
+            "--oidc-issuer",
+            "https://login.microsoftonline.com/t/v2.0/",
+            "--oidc-client-id",
+            "x",
+            "--public-url",
+            "https://a.edu/tw/",
+        ];
+        let config = parse(&tenant).unwrap().unwrap();
+        assert_eq!(
+            config.issuer.as_str(),
+            "https://login.microsoftonline.com/t/v2.0/",
+            "a path stays as given"
+        );
+        assert_eq!(config.redirect.as_str(), "https://a.edu/tw/login/oidc/callback");
     }
 
     #[test]

@@ -96,7 +96,7 @@ pub async fn render_errors(
     Ok(ServiceResponse::new(req, new).map_into_right_body())
 }
 
-fn urlencode(s: &str) -> String {
+pub(crate) fn urlencode(s: &str) -> String {
     serde_urlencoded::to_string([("", s)]).map(|q| q[1..].to_owned()).unwrap_or_default()
 }
 

@@ -64,6 +64,7 @@ impl Application {
     pub async fn build(settings: Settings) -> anyhow::Result<Application> {
         let url = settings.database_url.clone();
         let pool_size = settings.db_pool_size();
+        let role_map = settings.serve.oidc_role_map.clone();
         let (pool, user_count) = web::block(move || -> anyhow::Result<(DbPool, i64)> {
             let mut conn = db::connect(&url)?;
             let applied = db::run_migrations(&mut conn)?;
@@ -76,6 +77,12 @@ impl Application {
                 tracing::info!(capped, "applied the student maximum lifetime to existing tokens");
             }
             let count = User::count(&mut conn).context("could not count users")?;
+            let roles = crate::models::AccountRole::all(&mut conn).context("could not read the account roles")?;
+            for name in role_map.account_roles() {
+                if !roles.iter().any(|r| r.name.eq_ignore_ascii_case(name)) {
+                    tracing::warn!(role = %name, "the role map names an account role that does not exist: its group gives nothing until the role is created");
+                }
+            }
             Ok((db::build_pool(&url, pool_size)?, count))
         })
         .await??;
@@ -99,7 +106,9 @@ impl Application {
                 "no user exists yet: open the setup page and enter this one-time setup code to create the first administrator"
             );
         }
+        let sso = settings.serve.sso_config()?.map(crate::auth::oidc::Sso::new).transpose()?;
         let state = web::Data::new(AppState {
+            sso,
             login_limiter: LoginLimiter::new(
                 settings.serve.login_attempts_per_ip,
                 settings.serve.login_attempts_per_login,
@@ -152,6 +161,7 @@ fn spawn_housekeeping(state: Arc<AppState>) {
                 now - chrono::Duration::hours(i64::from(state.settings.serve.absolute_timeout_hours));
             let purged = db::run(&state.pool, move |conn| -> Result<_, crate::services::Error> {
                 crate::models::UserSession::purge_expired(conn, idle, absolute)?;
+                crate::services::sso::purge(conn)?;
                 crate::services::stash::purge(conn)
             })
             .await;

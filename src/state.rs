@@ -19,6 +19,8 @@ pub struct AppState {
     pub services: crate::auth::gateway::ServiceCache,
     /// Uses of tokens, written every few seconds.
     pub usage: crate::auth::gateway::UsageCounter,
+    /// The institution's identity provider, when single sign-on is configured.
+    pub sso: Option<crate::auth::oidc::Sso>,
     /// Leak reports per address (`POST /api/v1/credentials/revoke`).
     pub leak_reports: crate::auth::rate_limit::ReportLimiter,
 }

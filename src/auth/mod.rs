@@ -5,6 +5,7 @@ pub mod bearer;
 pub mod csrf;
 pub mod gateway;
 pub mod guard;
+pub mod oidc;
 pub mod password;
 pub mod rate_limit;
 pub mod session;

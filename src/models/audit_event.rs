@@ -34,6 +34,7 @@ pub enum AuditAction {
     ServiceCredentialRotated,
     ServiceDeleted,
     TokenLeaked,
+    UserLinked,
 }
 
 impl AuditAction {
@@ -66,6 +67,7 @@ impl AuditAction {
             AuditAction::ServiceCredentialRotated => "service.credential_rotated",
             AuditAction::ServiceDeleted => "service.deleted",
             AuditAction::TokenLeaked => "token.leaked",
+            AuditAction::UserLinked => "user.linked",
         }
     }
 }
@@ -141,7 +143,7 @@ impl NewAuditEvent {
 
 impl AuditAction {
     /// Every action, for the audit log's filter.
-    pub const ALL: [AuditAction; 27] = [
+    pub const ALL: [AuditAction; 28] = [
         AuditAction::Login,
         AuditAction::LoginFailed,
         AuditAction::Logout,
@@ -169,6 +171,7 @@ impl AuditAction {
         AuditAction::ServiceCredentialRotated,
         AuditAction::ServiceDeleted,
         AuditAction::TokenLeaked,
+        AuditAction::UserLinked,
     ];
 }
 

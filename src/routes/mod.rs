@@ -11,6 +11,7 @@ pub mod issued;
 pub mod session;
 pub mod settings;
 pub mod setup;
+pub mod sso;
 
 use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
@@ -29,6 +30,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(session::login)
         .service(session::logout)
         .service(session::logout_everywhere)
+        .service(sso::start)
+        .service(sso::callback)
         .service(account::show)
         .service(account::change_password)
         .service(settings::tokens::index)

@@ -13,9 +13,10 @@ use super::{on_this_site, render, render_with, see_other};
 use crate::auth::rate_limit::{MAX_LOGIN_KEY_CHARS, SignInBudget};
 use crate::auth::{self, CurrentUser};
 use crate::domain::Login;
+use crate::domain::people::PasswordLogin;
 use crate::error::AppError;
 use crate::models::User;
-use crate::services::sessions::{self, SignIn};
+use crate::services::sessions::{self, PasswordCheck, SignIn};
 use crate::state::AppState;
 use crate::telemetry::Escaped;
 use crate::views::page::PageCtx;
@@ -27,6 +28,39 @@ struct LoginPage {
     login: String,
     next: String,
     error: Option<String>,
+    /// "Sign in with …", when single sign-on is configured: the provider's name.
+    sso: Option<String>,
+    passwords: PasswordLogin,
+}
+
+impl LoginPage {
+    fn new(ctx: PageCtx, state: &AppState, typed: String, next: String, error: Option<String>) -> LoginPage {
+        LoginPage {
+            ctx,
+            login: typed,
+            next,
+            error,
+            sso: state.sso.as_ref().map(|s| s.config.name.clone()),
+            passwords: state.settings.serve.password_login,
+        }
+    }
+
+    fn password_form_shown(&self) -> bool {
+        self.passwords != PasswordLogin::Off || self.sso.is_none()
+    }
+
+    fn break_glass(&self) -> bool {
+        self.passwords == PasswordLogin::BreakGlass
+    }
+
+    /// The link that starts single sign-on, coming back to `next`.
+    fn sso_href(&self) -> String {
+        if self.next == "/" {
+            "/login/oidc".to_owned()
+        } else {
+            format!("/login/oidc?next={}", crate::middleware::urlencode(&self.next))
+        }
+    }
 }
 
 #[derive(Deserialize)]
@@ -35,7 +69,7 @@ pub struct NextQuery {
 }
 
 /// Where to go after signing in: a path on this site, else the start page.
-fn safe_next(next: Option<&str>) -> String {
+pub(super) fn safe_next(next: Option<&str>) -> String {
     next.filter(|n| !n.is_empty()).and_then(on_this_site).unwrap_or_else(|| "/".to_owned())
 }
 
@@ -50,10 +84,14 @@ pub async fn login_form(
     if user.is_some() {
         return Ok(see_other(&safe_next(query.next.as_deref())));
     }
-    if crate::db::run(&state.pool, |conn| Ok::<_, AppError>(User::count(conn)?)).await? == 0 {
+    // The first administrator comes from the setup page, unless the identity provider's
+    // people can sign in (and the role map makes someone an administrator).
+    if state.sso.is_none()
+        && crate::db::run(&state.pool, |conn| Ok::<_, AppError>(User::count(conn)?)).await? == 0
+    {
         return Ok(see_other("/setup"));
     }
-    render(&LoginPage { ctx, login: String::new(), next: safe_next(query.next.as_deref()), error: None })
+    render(&LoginPage::new(ctx, &state, String::new(), safe_next(query.next.as_deref()), None))
 }
 
 #[derive(Deserialize)]
@@ -108,12 +146,20 @@ pub async fn login(
     tracing::Span::current().record("login", tracing::field::display(Escaped(&form.login)));
     let next = safe_next(form.next.as_deref());
     let ip = crate::client::client_ip(&req, &state.settings.serve);
-    let page = |ctx, error: &str| LoginPage {
-        ctx,
-        login: form.login.clone(),
-        next: next.clone(),
-        error: Some(error.to_owned()),
+    let page = |ctx, error: &str| {
+        LoginPage::new(ctx, &state, form.login.clone(), next.clone(), Some(error.to_owned()))
     };
+    let passwords = state.settings.serve.password_login;
+    if passwords == PasswordLogin::Off {
+        let provider = state.sso.as_ref().map_or("single sign-on", |s| s.config.name.as_str());
+        return render_with(
+            StatusCode::FORBIDDEN,
+            &page(ctx, &format!("Passwords are turned off here: sign in with {provider}.")),
+        );
+    }
+    // Break-glass: a login not on the list is refused as a wrong password would be, after
+    // the same work, so that the page does not tell which logins are on it.
+    let may_use_password = passwords.allows(&form.login, &state.settings.serve.break_glass_logins);
 
     // The address's budget was checked before the request got here (`throttle_sign_in`).
     let device = device_of(&req, &state.cookie_key, &form.login);
@@ -137,13 +183,18 @@ pub async fn login(
         }
     })
     .await?;
-    // Verified even when the login is unknown, so timing does not tell which logins exist.
-    let password_ok =
-        state.passwords.verify(form.password.clone(), user.as_ref().map(|u| u.password_hash.clone())).await?;
+    // Verified even when the login is unknown or has no password (a user of single
+    // sign-on), so timing does not tell which logins exist.
+    let stored = user.as_ref().map(|u| u.password_hash.clone()).filter(|h| !h.is_empty() && may_use_password);
+    let check = match state.passwords.verify(form.password.clone(), stored).await? {
+        _ if !may_use_password => PasswordCheck::NotAllowed,
+        true => PasswordCheck::Matches,
+        false => PasswordCheck::Wrong,
+    };
     let ip_text = ip.map(|i| i.to_string());
     let typed = form.login.clone();
     let outcome = crate::db::run(&state.pool, move |conn| {
-        sessions::complete(conn, user, password_ok, &typed, ip_text, user_agent)
+        sessions::complete(conn, user, check, &typed, ip_text, user_agent)
     })
     .await?;
 

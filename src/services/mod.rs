@@ -9,6 +9,7 @@ pub mod roles;
 pub mod sessions;
 pub mod settings;
 pub mod setup;
+pub mod sso;
 pub mod stash;
 pub mod tokens;
 pub mod users;

@@ -21,25 +21,38 @@ pub enum SignIn {
     Refused,
 }
 
-/// Completes a password sign-in whose password was checked (off this connection, by the
-/// caller): a session for an active user with the right password, a failed-login event
-/// for anything else. `login` is what was typed, shown in the event when nobody has it.
+/// What the check of a typed password found (off the database connection, by the caller).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PasswordCheck {
+    Matches,
+    Wrong,
+    /// The login may not sign in with a password here (`--password-login break-glass`).
+    NotAllowed,
+}
+
+/// Completes a password sign-in whose password was checked: a session for an active user
+/// with the right password, a failed-login event for anything else. `login` is what was
+/// typed, shown in the event when nobody has it.
 pub fn complete(
     conn: &mut DbConnection,
     user: Option<User>,
-    password_ok: bool,
+    check: PasswordCheck,
     login: &str,
     ip: Option<String>,
     user_agent: Option<String>,
 ) -> Result<SignIn, Error> {
     write_transaction(conn, |conn| match user {
-        Some(u) if password_ok && u.is_active() => {
+        Some(u) if check == PasswordCheck::Matches && u.is_active() => {
             let sid = start(conn, u.id, ip.clone(), user_agent)?;
             NewAuditEvent::new(AuditAction::Login).actor(u.id).subject(u.id).ip(ip).record(conn)?;
             Ok(SignIn::SignedIn(sid))
         }
         Some(u) => {
-            let why = if password_ok { "account suspended" } else { "wrong password" };
+            let why = match check {
+                PasswordCheck::Matches => "account suspended",
+                PasswordCheck::Wrong => "wrong password",
+                PasswordCheck::NotAllowed => "password sign-in is only for the break-glass administrators",
+            };
             NewAuditEvent::new(AuditAction::LoginFailed).subject(u.id).details(why).ip(ip).record(conn)?;
             Ok(SignIn::Refused)
         }

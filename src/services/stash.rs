@@ -54,7 +54,7 @@ impl StashKey {
         [self.session_digest.as_bytes(), b"\0", page.as_bytes()].concat()
     }
 
-    fn seal(&self, page: &str, plain: &[u8]) -> Result<String, Error> {
+    pub(crate) fn seal(&self, page: &str, plain: &[u8]) -> Result<String, Error> {
         let mut nonce = [0u8; 12];
         getrandom::fill(&mut nonce).map_err(|e| Error::Unexpected(anyhow::anyhow!("no randomness: {e}")))?;
         let sealed = self
@@ -64,7 +64,7 @@ impl StashKey {
         Ok(STANDARD_NO_PAD.encode([nonce.as_slice(), &sealed].concat()))
     }
 
-    fn open(&self, page: &str, sealed: &str) -> Option<Vec<u8>> {
+    pub(crate) fn open(&self, page: &str, sealed: &str) -> Option<Vec<u8>> {
         let bytes = STANDARD_NO_PAD.decode(sealed).ok()?;
         if bytes.len() < 12 {
             return None;

@@ -242,6 +242,11 @@ const PUBLIC_PAGES: &[Row] = &[
     row("POST /login",             &[],                   WRONG_PASSWORD, "401  401  401  401  401  401  401  401  401"),
     row("POST /logout",            &[],                   NOTHING,        "303  303+ 303+ 303+ 303+ 303+ 303+ 303+ 303+"),
     row("POST /logout/everywhere", &[],                   NOTHING,        "303  303+ 303+ 303+ 303+ 303+ 303+ 303+ 303+"),
+    // Single sign-on whose provider is down: a clear 503 page, never a 500; the signed-in
+    // go where they were going. A callback this browser did not start is refused.
+    // tests/integration/sso.rs walks these doors with a real provider.
+    row("GET /login/oidc",         &[],                   NOTHING,        "503  303  303  303  303  303  303  303  303"),
+    row("GET /login/oidc/callback", &[],                  NOTHING,        "400  400  400  400  400  400  400  400  400"),
 ];
 
 #[rustfmt::skip]
@@ -581,6 +586,10 @@ impl World {
         let app = spawn_app_with(|s| {
             s.login_attempts_per_ip = 10_000;
             s.leak_reports_per_ip = 10_000;
+            // Single sign-on with a provider that is down (nothing listens on port 1).
+            s.oidc_issuer = Some("http://127.0.0.1:1".parse().unwrap());
+            s.oidc_client_id = Some("tokenwarden".to_owned());
+            s.public_url = Some("http://127.0.0.1/".parse().unwrap());
         })
         .await;
         let admin = app.setup_admin().await;

@@ -9,13 +9,14 @@ use actix_web::{HttpRequest, HttpResponse, get, web};
 use askama::Template;
 use serde::Deserialize;
 
-use super::role_labels;
 use crate::auth::CurrentUser;
 use crate::auth::guard::{PermissionMarker, ReadAudit, Require, SeeProfiles};
 use crate::domain::authority::{may_grant, may_manage};
 use crate::domain::{EnrollmentRole, Permission, now};
 use crate::error::AppError;
-use crate::models::{AccessToken, AccountRole, AuditEvent, User, UserRoles, UserSession};
+use crate::models::{
+    AccessToken, AccountRole, AuditEvent, RoleSource, RoleSources, User, UserRoles, UserSession,
+};
 use crate::routes::{issued, render};
 use crate::services::Actor;
 use crate::services::tokens::Context;
@@ -56,16 +57,41 @@ pub struct RoleChoice {
     pub grantable: bool,
 }
 
+/// A role and the sources that give it ("set by an administrator", "from single sign-on").
+pub struct SourcedRole {
+    pub label: String,
+    pub sources: Vec<&'static str>,
+    /// Whether only the institution's systems give it (an administrator did not).
+    pub from_directory_only: bool,
+}
+
+fn sourced_roles(roles: &UserRoles, sources: &RoleSources) -> Vec<SourcedRole> {
+    let entry = |label: String, from: Vec<RoleSource>| SourcedRole {
+        label,
+        from_directory_only: !from.is_empty() && !from.contains(&RoleSource::Admin),
+        sources: from.iter().map(|s| s.describe()).collect(),
+    };
+    roles
+        .enrollment
+        .iter()
+        .map(|r| entry(r.label().to_owned(), sources.of_enrollment(*r)))
+        .chain(roles.account.iter().map(|a| entry(a.name.clone(), sources.of_account(a.id))))
+        .collect()
+}
+
 #[derive(Template)]
 #[template(path = "admin/user.html")]
 pub(super) struct ProfilePage {
     ctx: PageCtx,
     user: User,
-    roles: Vec<String>,
     student_only: bool,
     can: Abilities,
+    /// The roles an administrator set: the form's checkboxes.
     enrollment_choices: Vec<RoleChoice>,
     account_choices: Vec<RoleChoice>,
+    /// Every role the user holds with where it came from; the institution's systems set
+    /// their own, which no checkbox here changes.
+    sourced_roles: Vec<SourcedRole>,
     rows: Vec<TokenRow>,
     tokens: TokenPager,
     secret: Option<SecretView>,
@@ -76,6 +102,13 @@ pub(super) struct ProfilePage {
     /// The user's recent audit events, for viewers who may see them.
     audit: Option<Vec<AuditRow>>,
     sessions: i64,
+}
+
+impl ProfilePage {
+    /// Whether some role comes only from the institution's systems.
+    fn has_directory_roles(&self) -> bool {
+        self.sourced_roles.iter().any(|r| r.from_directory_only)
+    }
 }
 
 /// Where the token list of a profile page is: "51–100 of 1,000", and the pages around.
@@ -105,6 +138,7 @@ impl TokenPager {
 pub(super) struct ProfileData {
     user: User,
     roles: UserRoles,
+    sources: RoleSources,
     all_roles: Vec<AccountRole>,
     token_ctx: Context,
     tokens: Vec<AccessToken>,
@@ -125,6 +159,7 @@ pub(super) async fn load_profile(
     crate::db::run(&state.pool, move |conn| -> Result<_, AppError> {
         let user = User::find(conn, id)?;
         let roles = User::roles(conn, id)?;
+        let sources = User::role_sources(conn, id)?;
         let all_roles = AccountRole::all(conn)?;
         let token_ctx = Context::load(conn, &who, id)?;
         let (tokens, pager) = if with_tokens {
@@ -142,7 +177,19 @@ pub(super) async fn load_profile(
         let events = AuditEvent::recent_for_user(conn, id, 15)?;
         let audit = audit_rows(conn, events)?;
         let sessions = UserSession::count_for_user(conn, id)?;
-        Ok(ProfileData { user, roles, all_roles, token_ctx, tokens, pager, names, usage, audit, sessions })
+        Ok(ProfileData {
+            user,
+            roles,
+            sources,
+            all_roles,
+            token_ctx,
+            tokens,
+            pager,
+            names,
+            usage,
+            audit,
+            sessions,
+        })
     })
     .await
 }
@@ -175,16 +222,17 @@ pub(super) fn profile_page(
     if create.expires_in.is_empty() {
         create.expires_in = expiry.default.clone();
     }
+    let (admin_enrollment, admin_account) = data.sources.from(RoleSource::Admin);
     ProfilePage {
         ctx,
-        roles: role_labels(&data.roles),
         student_only: data.roles.is_student_only(),
+        sourced_roles: sourced_roles(&data.roles, &data.sources),
         enrollment_choices: EnrollmentRole::ALL
             .iter()
             .map(|r| RoleChoice {
                 key: r.key().to_owned(),
                 label: r.label().to_owned(),
-                checked: data.roles.enrollment.contains(r),
+                checked: admin_enrollment.contains(r),
                 grantable: true,
             })
             .collect(),
@@ -194,7 +242,7 @@ pub(super) fn profile_page(
             .map(|r| RoleChoice {
                 key: r.id.to_string(),
                 label: r.name.clone(),
-                checked: data.roles.account.iter().any(|a| a.id == r.id),
+                checked: admin_account.contains(&r.id),
                 grantable: !can.is_self && may_grant(me.permissions, &facts(r)).is_ok(),
             })
             .collect(),
