@@ -11,6 +11,8 @@
 #[path = "../integration/helpers.rs"]
 #[expect(dead_code, reason = "the browser tests use only part of the HTTP harness")]
 mod helpers;
+#[path = "../integration/oidc_provider.rs"]
+mod oidc_provider;
 
 mod a11y;
 mod harness;
@@ -22,4 +24,5 @@ mod limit_creation;
 mod no_javascript;
 mod phone;
 mod setup_and_login;
+mod single_sign_on;
 mod student_tokens;
