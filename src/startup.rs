@@ -162,6 +162,8 @@ fn spawn_housekeeping(state: Arc<AppState>) {
             let purged = db::run(&state.pool, move |conn| -> Result<_, crate::services::Error> {
                 crate::models::UserSession::purge_expired(conn, idle, absolute)?;
                 crate::services::sso::purge(conn)?;
+                // The dashboard's "unused" tally forgets tokens as they expire.
+                crate::models::token_tally::sweep(conn, now)?;
                 crate::services::stash::purge(conn)
             })
             .await;

@@ -94,6 +94,43 @@ diesel::table! {
         updated_at -> Timestamp,
         expires_at -> Nullable<Timestamp>,
         last_used_at -> Nullable<Timestamp>,
+        /// The owner's roles as bits (`domain::OwnerRoles`), kept by the database's triggers.
+        owner_roles -> Integer,
+    }
+}
+
+diesel::table! {
+    /// Tokens per expiry day (`9999-12-31`: never), owner's roles and pending; kept by
+    /// triggers (migration 2026-12-03-000010).
+    token_tallies (expires_on, owner_roles, pending) {
+        expires_on -> Date,
+        owner_roles -> Integer,
+        pending -> Bool,
+        n -> BigInt,
+    }
+}
+
+diesel::table! {
+    /// Tokens unexpired at the last sweep, per day of their last use (or creation).
+    token_activity_tallies (active_on) {
+        active_on -> Date,
+        n -> BigInt,
+    }
+}
+
+diesel::table! {
+    tally_sweep (id) {
+        id -> Integer,
+        swept_to -> Timestamp,
+    }
+}
+
+diesel::table! {
+    /// Tokens created and revoked per week (Monday).
+    token_weekly_activity (week_of) {
+        week_of -> Date,
+        created -> BigInt,
+        revoked -> BigInt,
     }
 }
 
@@ -226,4 +263,8 @@ diesel::allow_tables_to_appear_in_same_query!(
     provisioning_credentials,
     scim_groups,
     scim_group_members,
+    token_tallies,
+    token_activity_tallies,
+    tally_sweep,
+    token_weekly_activity,
 );

@@ -3,8 +3,10 @@ use diesel::prelude::*;
 
 use super::user::join_roles;
 use super::{AccountRole, User, UserRoles};
+use crate::db::MultiBackend;
 use crate::db::schema::{access_tokens, user_roles, users};
 use crate::db::{DbConnection, on_backend};
+use crate::domain::owner_roles::{OwnerFilter, OwnerRoles};
 use crate::domain::token::{Scopes, TokenStatus};
 use crate::domain::token_secret::TokenDigest;
 
@@ -215,98 +217,216 @@ impl AccessToken {
     }
 }
 
-/// A page of the account-wide list: tokens with their owners, and where the next page starts.
-pub type AdminTokenPage = (Vec<(AccessToken, User)>, Option<i64>);
+diesel::define_sql_function! {
+    /// SQL `coalesce()` of a token's last use and its creation: when it was last active.
+    /// Indexed as this very expression (migration 2026-12-03-000010).
+    fn coalesce(x: diesel::sql_types::Nullable<diesel::sql_types::Timestamp>, y: diesel::sql_types::Timestamp) -> diesel::sql_types::Timestamp;
+}
 
-/// Which tokens the account-wide list shows (SPEC 5, `/admin/tokens`).
+/// A page of the account-wide list: tokens with their owners, and where the next page starts.
+pub type AdminTokenPage = (Vec<(AccessToken, User)>, Option<Cursor>);
+
+/// Which tokens the account-wide list shows (SPEC 5, `/admin/tokens`). Each is listed in
+/// the order that answers its question: soonest to expire first, longest unused first…
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum TokenFilter {
     #[default]
     All,
+    /// Tokens that work: active (not pending) and not expired.
+    Active,
     /// Tokens without an expiry.
     NoExpiry,
-    /// Tokens expiring within the given days (not yet expired).
-    ExpiringWithin(i64),
-    /// Tokens not used for the given days (never-used tokens older than that included).
+    /// Unexpired tokens expiring after `from_days` and within `to_days` days from now.
+    Expiring { from_days: i64, to_days: i64 },
+    /// Unexpired tokens not used (never-used ones: not created) since before the day
+    /// that many days ago.
     UnusedFor(i64),
     /// Tokens never used at all.
     NeverUsed,
+    /// Unexpired tokens created on someone's behalf and not yet activated.
+    Pending,
     /// Tokens already expired.
     Expired,
 }
 
-/// Whose tokens: by the owner's roles.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum OwnerFilter {
-    #[default]
-    Anyone,
-    StudentOnly,
-    Enrollment(crate::domain::EnrollmentRole),
-    /// Holders of any account role.
-    AccountRole,
+/// The order of a list, and so what its pages are keyed on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Order {
+    NewestFirst,
+    SoonestToExpire,
+    LatestExpired,
+    LongestUnused,
 }
 
+impl TokenFilter {
+    fn order(self) -> Order {
+        match self {
+            TokenFilter::Expiring { .. } => Order::SoonestToExpire,
+            TokenFilter::Expired => Order::LatestExpired,
+            TokenFilter::UnusedFor(_) => Order::LongestUnused,
+            TokenFilter::All
+            | TokenFilter::Active
+            | TokenFilter::NoExpiry
+            | TokenFilter::NeverUsed
+            | TokenFilter::Pending => Order::NewestFirst,
+        }
+    }
+}
+
+/// Where the next page of a list starts: after this token, in the list's order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Cursor {
+    /// The token's expiry or last activity, for the lists in that order.
+    pub at: Option<NaiveDateTime>,
+    pub id: i64,
+}
+
+impl Cursor {
+    /// From the `after` parameter (`<id>` or `<microseconds>~<id>`); `None` if it is not one.
+    pub fn parse(s: &str) -> Option<Cursor> {
+        match s.split_once('~') {
+            None => Some(Cursor { at: None, id: s.parse().ok()? }),
+            Some((micros, id)) => Some(Cursor {
+                at: Some(chrono::DateTime::from_timestamp_micros(micros.parse().ok()?)?.naive_utc()),
+                id: id.parse().ok()?,
+            }),
+        }
+    }
+
+    pub fn param(&self) -> String {
+        match self.at {
+            Some(at) => format!("{}~{}", at.and_utc().timestamp_micros(), self.id),
+            None => self.id.to_string(),
+        }
+    }
+
+    fn of(token: &AccessToken, order: Order) -> Cursor {
+        let at = match order {
+            Order::NewestFirst => None,
+            Order::SoonestToExpire | Order::LatestExpired => token.expires_at,
+            Order::LongestUnused => Some(token.last_used_at.unwrap_or(token.created_at)),
+        };
+        Cursor { at, id: token.id }
+    }
+
+    /// The list's order as a sort key (ascending).
+    fn key(&self, order: Order) -> (bool, Option<NaiveDateTime>, i64) {
+        match order {
+            Order::NewestFirst => (false, None, -self.id),
+            Order::SoonestToExpire | Order::LongestUnused => (false, self.at, self.id),
+            // Descending: the negated time is not expressible, so compare reversed below.
+            Order::LatestExpired => (true, self.at, self.id),
+        }
+    }
+}
+
+fn cmp_in(order: Order, a: &Cursor, b: &Cursor) -> std::cmp::Ordering {
+    let (desc, ..) = a.key(order);
+    let ordering = a.key(order).cmp(&b.key(order));
+    if desc { ordering.reverse() } else { ordering }
+}
+
+type Listed =
+    diesel::dsl::IntoBoxed<'static, diesel::dsl::InnerJoin<access_tokens::table, users::table>, MultiBackend>;
+
 impl AccessToken {
-    /// One page of every token in the account, newest first, with its owner; keyset on id.
+    /// One page of every token in the account with its owner, in the filter's order, from
+    /// `after`. Owners are filtered by the `owner_roles` the database keeps beside each
+    /// token: the list runs once per set of roles that the filter admits and that some
+    /// owner holds (a handful: the tally says which), each an index range in the list's
+    /// order, and the pages are merged — never a scan of the whole table for the few
+    /// tokens of administrators, never a sort of a large one.
     pub fn admin_page(
         conn: &mut DbConnection,
         filter: TokenFilter,
         owner: OwnerFilter,
-        before: Option<i64>,
+        after: Option<Cursor>,
         now: NaiveDateTime,
         per_page: i64,
     ) -> QueryResult<AdminTokenPage> {
-        use crate::db::schema::{user_account_roles, user_roles};
-        use chrono::Duration;
-        use diesel::dsl::{exists, not};
-
-        let mut q = access_tokens::table.inner_join(users::table).into_boxed();
-        if let Some(before) = before {
-            q = q.filter(access_tokens::id.lt(before));
-        }
-        q = match filter {
-            TokenFilter::All => q,
-            TokenFilter::NoExpiry => q.filter(access_tokens::expires_at.is_null()),
-            TokenFilter::ExpiringWithin(days) => q
-                .filter(access_tokens::expires_at.gt(now))
-                .filter(access_tokens::expires_at.le(now + Duration::days(days))),
-            TokenFilter::UnusedFor(days) => {
-                let cutoff = now - Duration::days(days);
-                q.filter(
-                    access_tokens::last_used_at
-                        .lt(cutoff)
-                        .or(access_tokens::last_used_at.is_null().and(access_tokens::created_at.lt(cutoff))),
-                )
+        let order = filter.order();
+        let mut rows: Vec<(AccessToken, User)> = if owner == OwnerFilter::Anyone {
+            Self::list_query(filter, None, after, now).limit(per_page + 1).load(conn)?
+        } else {
+            let mut all = Vec::new();
+            for roles in super::token_tally::owner_roles_in_use(conn)? {
+                if owner.admits(roles) {
+                    all.extend(
+                        Self::list_query(filter, Some(roles), after, now).limit(per_page + 1).load::<(
+                            AccessToken,
+                            User,
+                        )>(
+                            conn
+                        )?,
+                    );
+                }
             }
-            TokenFilter::NeverUsed => q.filter(access_tokens::last_used_at.is_null()),
-            TokenFilter::Expired => q.filter(access_tokens::expires_at.le(now)),
+            all.sort_by(|(a, _), (b, _)| cmp_in(order, &Cursor::of(a, order), &Cursor::of(b, order)));
+            all
         };
-        let roles_of_owner = || user_roles::table.filter(user_roles::user_id.eq(access_tokens::user_id));
-        let account_roles_of_owner =
-            || user_account_roles::table.filter(user_account_roles::user_id.eq(access_tokens::user_id));
-        q = match owner {
-            OwnerFilter::Anyone => q,
-            OwnerFilter::StudentOnly => q
-                .filter(exists(roles_of_owner().filter(user_roles::role.eq("student"))))
-                .filter(not(exists(roles_of_owner().filter(user_roles::role.ne("student")))))
-                .filter(not(exists(account_roles_of_owner()))),
-            OwnerFilter::Enrollment(role) => {
-                q.filter(exists(roles_of_owner().filter(user_roles::role.eq(role.key()))))
-            }
-            OwnerFilter::AccountRole => q.filter(exists(account_roles_of_owner())),
-        };
-        let mut rows: Vec<(AccessToken, User)> = q
-            .order(access_tokens::id.desc())
-            .limit(per_page + 1)
-            .select((AccessToken::as_select(), User::as_select()))
-            .load(conn)?;
-        let next_before = if rows.len() as i64 > per_page {
+        let next = if rows.len() as i64 > per_page {
             rows.truncate(per_page as usize);
-            rows.last().map(|(t, _)| t.id)
+            rows.last().map(|(t, _)| Cursor::of(t, order))
         } else {
             None
         };
-        Ok((rows, next_before))
+        Ok((rows, next))
+    }
+
+    fn list_query(
+        filter: TokenFilter,
+        roles: Option<OwnerRoles>,
+        after: Option<Cursor>,
+        now: NaiveDateTime,
+    ) -> diesel::dsl::Select<
+        Listed,
+        (diesel::dsl::AsSelect<AccessToken, MultiBackend>, diesel::dsl::AsSelect<User, MultiBackend>),
+    > {
+        use chrono::Duration;
+        let live = || access_tokens::expires_at.is_null().or(access_tokens::expires_at.gt(now));
+        let mut q: Listed = access_tokens::table.inner_join(users::table).into_boxed();
+        if let Some(roles) = roles {
+            q = q.filter(access_tokens::owner_roles.eq(roles.0));
+        }
+        q = match filter {
+            TokenFilter::All => q,
+            TokenFilter::Active => q.filter(access_tokens::workflow_state.eq(ACTIVE)).filter(live()),
+            TokenFilter::NoExpiry => q.filter(access_tokens::expires_at.is_null()),
+            TokenFilter::Expiring { from_days, to_days } => q
+                .filter(access_tokens::expires_at.gt(now + Duration::days(from_days)))
+                .filter(access_tokens::expires_at.le(now + Duration::days(to_days))),
+            TokenFilter::UnusedFor(days) => {
+                let since = super::token_tally::unused_since(now, days).and_time(chrono::NaiveTime::MIN);
+                q.filter(live())
+                    .filter(coalesce(access_tokens::last_used_at, access_tokens::created_at).lt(since))
+            }
+            TokenFilter::NeverUsed => q.filter(access_tokens::last_used_at.is_null()),
+            TokenFilter::Pending => q.filter(access_tokens::workflow_state.eq(PENDING)).filter(live()),
+            TokenFilter::Expired => q.filter(access_tokens::expires_at.le(now)),
+        };
+        let activity = || coalesce(access_tokens::last_used_at, access_tokens::created_at);
+        // Keyset: `at >= t AND (at > t OR id > i)` starts the index range at `t`.
+        q = match (filter.order(), after) {
+            (_, None) => q,
+            (Order::NewestFirst, Some(c)) => q.filter(access_tokens::id.lt(c.id)),
+            (_, Some(Cursor { at: None, .. })) => q,
+            (Order::SoonestToExpire, Some(Cursor { at: Some(t), id })) => q
+                .filter(access_tokens::expires_at.ge(t))
+                .filter(access_tokens::expires_at.gt(t).or(access_tokens::id.gt(id))),
+            (Order::LatestExpired, Some(Cursor { at: Some(t), id })) => q
+                .filter(access_tokens::expires_at.le(t))
+                .filter(access_tokens::expires_at.lt(t).or(access_tokens::id.lt(id))),
+            (Order::LongestUnused, Some(Cursor { at: Some(t), id })) => {
+                q.filter(activity().ge(t)).filter(activity().gt(t).or(access_tokens::id.gt(id)))
+            }
+        };
+        q = match filter.order() {
+            Order::NewestFirst => q.order(access_tokens::id.desc()),
+            Order::SoonestToExpire => q.order((access_tokens::expires_at.asc(), access_tokens::id.asc())),
+            Order::LatestExpired => q.order((access_tokens::expires_at.desc(), access_tokens::id.desc())),
+            Order::LongestUnused => q.order((activity().asc(), access_tokens::id.asc())),
+        };
+        q.select((AccessToken::as_select(), User::as_select()))
     }
 
     /// The retroactive cap (SPEC 4.3) for these users: every token without an expiry or

@@ -12,9 +12,10 @@ pub mod oidc_login;
 pub mod secret_stash;
 pub mod service;
 pub mod session;
+pub mod token_tally;
 pub mod user;
 
-pub use access_token::{AccessToken, NewAccessToken, OwnerFilter, TokenFilter};
+pub use access_token::{AccessToken, Cursor, NewAccessToken, TokenFilter};
 pub use account_role::AccountRole;
 pub use account_settings::{AccountSettings, SettingsChange};
 pub use audit_event::{AuditAction, AuditEvent, AuditQuery, NewAuditEvent};
@@ -22,6 +23,7 @@ pub use oidc_login::OidcLogin;
 pub use secret_stash::SecretStash;
 pub use service::{Service, ServiceDefinition, ServiceFields, TokenUsage};
 pub use session::UserSession;
+pub use token_tally::TokenFigures;
 pub use user::{CreateUserError, NewUserData, RoleSource, RoleSources, User, UserPage, UserRoles, UserState};
 
 /// Whether a diesel error is a unique-constraint violation (same on both backends).

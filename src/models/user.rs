@@ -218,23 +218,67 @@ pub struct UserPage {
 
 impl User {
     /// Users whose login, name or email contains `query` (case-insensitive), in id order,
-    /// after `after` (keyset pagination: each page is one indexed range scan).
+    /// after `after` (keyset pagination). From three characters on, a trigram index finds
+    /// them — FTS5's trigram tokenizer on SQLite, `pg_trgm` on PostgreSQL (migration
+    /// 2026-12-03-000010) — instead of reading every user; a shorter query matches so many
+    /// users that reading in id order fills a page at once.
     pub fn search(conn: &mut DbConnection, query: &str, after: i64, per_page: i64) -> QueryResult<UserPage> {
-        let mut q = users::table.filter(users::id.gt(after)).into_boxed();
-        let needle = query.trim().to_lowercase();
-        if !needle.is_empty() {
-            let escaped = needle.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_");
-            let pattern = format!("%{escaped}%");
-            q = q.filter(
-                lower(users::login)
-                    .like(pattern.clone())
-                    .escape('\\')
-                    .or(lower(users::name).like(pattern.clone()).escape('\\'))
-                    .or(lower(users::email).like(pattern).escape('\\')),
-            );
-        }
-        let mut users: Vec<User> =
-            q.order(users::id.asc()).limit(per_page + 1).select(User::as_select()).load(conn)?;
+        let needle: String = query.trim().to_lowercase().chars().filter(|c| !c.is_control()).collect();
+        let escaped = needle.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_");
+        let pattern = format!("%{escaped}%");
+        let mut users: Vec<User> = match conn {
+            DbConnection::Sqlite(c) if needle.chars().count() >= 3 => {
+                #[derive(QueryableByName)]
+                struct Found {
+                    #[diesel(sql_type = diesel::sql_types::BigInt)]
+                    id: i64,
+                }
+                // A quoted FTS5 string: with the trigram tokenizer, "contains".
+                let phrase = format!("\"{}\"", needle.replace('"', "\"\""));
+                let ids: Vec<i64> = diesel::sql_query(
+                    "SELECT rowid AS id FROM users_search WHERE users_search MATCH ? AND rowid > ? \
+                     ORDER BY rowid LIMIT ?",
+                )
+                .bind::<diesel::sql_types::Text, _>(phrase)
+                .bind::<diesel::sql_types::BigInt, _>(after)
+                .bind::<diesel::sql_types::BigInt, _>(per_page + 1)
+                .load::<Found>(c)?
+                .into_iter()
+                .map(|f| f.id)
+                .collect();
+                users::table
+                    .filter(users::id.eq_any(ids))
+                    .order(users::id.asc())
+                    .select(User::as_select())
+                    .load(c)?
+            }
+            DbConnection::Pg(c) if !needle.is_empty() => users::table
+                .filter(users::id.gt(after))
+                .filter(
+                    diesel::dsl::sql::<diesel::sql_types::Bool>(
+                        "lower(login || chr(31) || name || chr(31) || email) LIKE ",
+                    )
+                    .bind::<diesel::sql_types::Text, _>(pattern)
+                    .sql(" ESCAPE '\\'"),
+                )
+                .order(users::id.asc())
+                .limit(per_page + 1)
+                .select(User::as_select())
+                .load(c)?,
+            conn => {
+                let mut q = users::table.filter(users::id.gt(after)).into_boxed();
+                if !needle.is_empty() {
+                    q = q.filter(
+                        lower(users::login)
+                            .like(pattern.clone())
+                            .escape('\\')
+                            .or(lower(users::name).like(pattern.clone()).escape('\\'))
+                            .or(lower(users::email).like(pattern).escape('\\')),
+                    );
+                }
+                q.order(users::id.asc()).limit(per_page + 1).select(User::as_select()).load(conn)?
+            }
+        };
         let next_after = if users.len() as i64 > per_page {
             users.truncate(per_page as usize);
             users.last().map(|u| u.id)

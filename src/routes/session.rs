@@ -13,6 +13,7 @@ use super::{on_this_site, render, render_with, see_other};
 use crate::auth::rate_limit::{MAX_LOGIN_KEY_CHARS, SignInBudget};
 use crate::auth::{self, CurrentUser};
 use crate::domain::Login;
+use crate::domain::Permission;
 use crate::domain::people::PasswordLogin;
 use crate::error::AppError;
 use crate::models::User;
@@ -66,6 +67,17 @@ impl LoginPage {
 #[derive(Deserialize)]
 pub struct NextQuery {
     next: Option<String>,
+}
+
+/// Where a sign-in lands: where it was going; or, going nowhere in particular, for those
+/// who oversee the account's tokens, the dashboard.
+pub(super) async fn landing(state: &AppState, user_id: i64, next: String) -> Result<String, AppError> {
+    if next != "/" {
+        return Ok(next);
+    }
+    let roles =
+        crate::db::run(&state.pool, move |conn| Ok::<_, AppError>(User::roles(conn, user_id)?)).await?;
+    Ok(if roles.permissions().contains(Permission::ViewTokens) { "/admin".to_owned() } else { next })
 }
 
 /// Where to go after signing in: a path on this site, else the start page.
@@ -192,6 +204,7 @@ pub async fn login(
         false => PasswordCheck::Wrong,
     };
     let ip_text = ip.map(|i| i.to_string());
+    let user_id = user.as_ref().map(|u| u.id);
     let typed = form.login.clone();
     let outcome = crate::db::run(&state.pool, move |conn| {
         sessions::complete(conn, user, check, &typed, ip_text, user_agent)
@@ -201,7 +214,11 @@ pub async fn login(
     match outcome {
         SignIn::SignedIn(sid) => {
             auth::session::begin(&session, sid)?;
-            let mut res = see_other(&next);
+            let to = match user_id {
+                Some(id) => landing(&state, id, next).await?,
+                None => next,
+            };
+            let mut res = see_other(&to);
             if device.is_none() {
                 let cookie =
                     device_cookie(&state.cookie_key, &form.login, state.settings.serve.secure_cookies);

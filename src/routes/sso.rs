@@ -13,7 +13,7 @@ use askama::Template;
 use serde::Deserialize;
 use subtle::ConstantTimeEq;
 
-use super::session::safe_next;
+use super::session::{landing, safe_next};
 use super::{render_with, see_other};
 use crate::auth::oidc::SsoError;
 use crate::auth::{self, CurrentUser};
@@ -181,10 +181,10 @@ pub async fn callback(
     })
     .await?;
     match outcome {
-        Outcome::SignedIn { session_id, login, created } => {
+        Outcome::SignedIn { session_id, user_id, login, created } => {
             tracing::info!(login = %crate::telemetry::Escaped(&login), created, "signed in with single sign-on");
             auth::session::begin(&session, session_id)?;
-            Ok(see_other(&pending.next))
+            Ok(see_other(&landing(&state, user_id, pending.next).await?))
         }
         Outcome::Refused(why) => {
             let mut message = why;

@@ -92,7 +92,7 @@ pub struct Policy<'a> {
 #[derive(Debug)]
 pub enum Outcome {
     /// The new session's id, for the cookie.
-    SignedIn { session_id: String, login: String, created: bool },
+    SignedIn { session_id: String, user_id: i64, login: String, created: bool },
     /// Refused; the sentence says why, for the page.
     Refused(String),
 }
@@ -175,7 +175,7 @@ pub fn sign_in(
             .details("single sign-on")
             .ip(ip.clone())
             .record(conn)?;
-        Ok(Outcome::SignedIn { session_id, login: user.login, created })
+        Ok(Outcome::SignedIn { session_id, user_id: user.id, login: user.login, created })
     })
 }
 

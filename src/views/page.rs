@@ -19,6 +19,8 @@ pub struct NavUser {
     pub name: String,
     pub login: String,
     pub can_view_tokens: bool,
+    /// The audit log: SPEC 2 gives it to `access_tokens.view` and `users.manage`.
+    pub can_read_audit: bool,
     pub can_manage_users: bool,
     pub can_change_settings: bool,
     pub is_admin: bool,
@@ -42,7 +44,8 @@ impl PageCtx {
         let user = req.extensions().get::<CurrentUser>().map(|u| NavUser {
             name: u.name.clone(),
             login: u.login.clone(),
-            can_view_tokens: u.can(Permission::ViewTokens) || u.can(Permission::DeleteTokens),
+            can_view_tokens: u.can(Permission::ViewTokens),
+            can_read_audit: u.can(Permission::ViewTokens) || u.can(Permission::ManageUsers),
             can_manage_users: u.can(Permission::ManageUsers),
             can_change_settings: u.can(Permission::AccountSettings),
             is_admin: u.permissions.any_admin(),

@@ -373,6 +373,40 @@ async fn search_and_pagination_find_the_right_users_among_10000() {
     assert_eq!(seen.len(), 10_002, "the admin, zora and 10,000 seeded users");
 }
 
+/// The search reads login, name and email through a trigram index from three characters
+/// on: a part of any of them finds the user, whatever its case, quotes and `%` are only
+/// characters, and a renamed user is found by the new name only.
+#[actix_web::test]
+async fn the_user_search_finds_any_part_of_a_login_name_or_email() {
+    let app = spawn_app().await;
+    let admin = app.setup_admin().await;
+    let id = app.create_user("o.brien", &["teacher"], &[]);
+    let mut conn = tokenwarden::db::connect(&app.database_url).unwrap();
+    tokenwarden::models::User::set_name_and_email(
+        &mut conn,
+        id,
+        "Siobhán \"Vee\" O'Brien",
+        "vee%o@school.example",
+    )
+    .unwrap();
+    let found = |html: &str| html.contains("href=\"/admin/users/") && html.contains("o.brien");
+    for q in ["O.BRI", "brien", "\"Vee\"", "vee%o", "school.exam", "ob", "o'b", "Siobhán"] {
+        let html = admin.get_html(&format!("/admin/users?q={}", urlencode(q))).await;
+        assert!(found(&html), "{q:?} finds her");
+    }
+    for q in ["vee_o", "xyz", "brien\"", "%%%"] {
+        let html = admin.get_html(&format!("/admin/users?q={}", urlencode(q))).await;
+        assert!(!html.contains("o.brien"), "{q:?} does not find her");
+    }
+    tokenwarden::models::User::set_name_and_email(&mut conn, id, "Niamh Walsh", "nw@school.example").unwrap();
+    assert!(!admin.get_html("/admin/users?q=Siobh").await.contains("o.brien"), "the old name is gone");
+    assert!(admin.get_html("/admin/users?q=walsh").await.contains("o.brien"), "the new one is found");
+}
+
+fn urlencode(s: &str) -> String {
+    url::form_urlencoded::byte_serialize(s.as_bytes()).collect()
+}
+
 #[actix_web::test]
 async fn the_default_lifetime_setting_is_preselected_and_students_get_at_most_their_maximum() {
     let w = world().await;

@@ -38,12 +38,12 @@ impl TestApp {
 
     /// An API client presenting `token` as a bearer token.
     pub fn api(&self, token: &str) -> Api {
-        Api { base: self.address.clone(), client: reqwest::Client::new(), token: Some(token.to_owned()) }
+        Api { base: self.address.clone(), client: client(), token: Some(token.to_owned()) }
     }
 
     /// An API client presenting no token.
     pub fn anonymous_api(&self) -> Api {
-        Api { base: self.address.clone(), client: reqwest::Client::new(), token: None }
+        Api { base: self.address.clone(), client: client(), token: None }
     }
 
     /// Moves a token's expiry into the past, as time would.
@@ -75,6 +75,11 @@ fn issue_on(
     };
     let issued = tokens::create(conn, &actor, owner.id, &draft).expect("create a token");
     Issued { id: issued.token.id, secret: issued.secret.expose().to_owned() }
+}
+
+/// An API client that, like the browser, drops a pooled connection before the server does.
+fn client() -> reqwest::Client {
+    reqwest::Client::builder().pool_idle_timeout(std::time::Duration::from_secs(3)).build().expect("a client")
 }
 
 pub struct Api {

@@ -337,6 +337,9 @@ impl Browser {
         let jar = Arc::new(Jar::default());
         let client = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
+            // The server closes a connection idle for 5 s (actix's keep-alive); a browser
+            // would open a new one rather than write into one the server has closed.
+            .pool_idle_timeout(Duration::from_secs(3))
             .cookie_provider(jar.clone())
             .build()
             .expect("a client");

@@ -5,6 +5,7 @@ mod admin;
 mod api;
 mod authority;
 mod cli;
+mod dashboard;
 mod faults;
 mod gateway;
 mod helpers;

@@ -288,6 +288,7 @@ const ADMIN_PAGES_FOR_PEOPLE: &[Row] = &[
 #[rustfmt::skip]
 const ADMIN_PAGES_FOR_THE_ACCOUNT: &[Row] = &[
     //  route                            fills         sends          A    S    T    V    C    D    M    G    X
+    row("GET /admin",                    &[],          NOTHING,      "303  403  403  200  403  403  403  403  200"),
     row("GET /admin/settings",           &[],          NOTHING,      "303  403  403  403  403  403  403  200  200"),
     row("POST /admin/settings",          &[],          NEW_SETTINGS, "303  403  403  403  403  403  403  303+ 303+"),
     row("GET /admin/tokens",             &[],          NOTHING,      "303  403  403  200  403  403  403  403  200"),
@@ -359,6 +360,32 @@ async fn admin_pages_for_people() {
 #[actix_web::test]
 async fn admin_pages_for_the_account() {
     run(ADMIN_PAGES_FOR_THE_ACCOUNT, Door::Pages).await;
+}
+
+/// What the pages offer each person is what they may open: every link of the navigation
+/// and of the start page, followed by each kind of actor, answers 200.
+#[actix_web::test]
+async fn every_link_a_person_is_shown_opens_for_them() {
+    let world = World::new(Door::Pages).await;
+    for (who, client) in &world.columns {
+        let Client::Browser { browser, .. } = client else { continue };
+        if *who == Anonymous {
+            continue;
+        }
+        let home = browser.get_html("/").await;
+        let links: BTreeSet<String> = home
+            .split("href=\"")
+            .skip(1)
+            .filter_map(|rest| rest.split('"').next())
+            .filter(|href| href.starts_with('/') && !href.starts_with("/static/"))
+            .map(|href| href.split('#').next().unwrap_or(href).to_owned())
+            .collect();
+        assert!(links.contains("/settings/tokens"), "{}: {links:?}", who.label());
+        for link in links {
+            let status = browser.get(&link).await.status();
+            assert_eq!(status, reqwest::StatusCode::OK, "{} is shown a link to {link}", who.label());
+        }
+    }
 }
 
 #[actix_web::test]

@@ -2,6 +2,7 @@
 //! roles and the audit log. Each handler takes a guard that proves the permission.
 
 pub mod audit;
+pub mod dashboard;
 pub mod roles;
 pub mod services;
 pub mod settings;
@@ -11,7 +12,8 @@ pub mod users;
 use actix_web::web;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.service(settings::show)
+    cfg.service(dashboard::show)
+        .service(settings::show)
         .service(settings::save)
         .service(users::index)
         .service(users::profile::show)

@@ -6,9 +6,10 @@ use askama::Template;
 use serde::Deserialize;
 
 use crate::auth::guard::{Require, ViewTokens};
-use crate::domain::{EnrollmentRole, Permission, now};
+use crate::domain::owner_roles::OwnerFilter;
+use crate::domain::{Permission, now};
 use crate::error::AppError;
-use crate::models::{AccessToken, OwnerFilter, TokenFilter};
+use crate::models::{AccessToken, Cursor, TokenFilter};
 use crate::routes::render;
 use crate::state::AppState;
 use crate::views::page::PageCtx;
@@ -21,9 +22,12 @@ pub struct Filters {
     #[serde(default)]
     show: String,
     days: Option<i64>,
+    /// With `show=expiring`: after this many days (the dashboard's horizons link so).
+    from: Option<i64>,
     #[serde(default)]
     owner: String,
-    before: Option<i64>,
+    #[serde(default)]
+    after: String,
 }
 
 impl Filters {
@@ -33,20 +37,45 @@ impl Filters {
 
     fn token_filter(&self) -> TokenFilter {
         match self.show.as_str() {
+            "active" => TokenFilter::Active,
             "no_expiry" => TokenFilter::NoExpiry,
-            "expiring" => TokenFilter::ExpiringWithin(self.days(7)),
+            "expiring" => {
+                let to_days = self.days(7);
+                TokenFilter::Expiring { from_days: self.from.unwrap_or(0).clamp(0, to_days - 1), to_days }
+            }
             "unused" => TokenFilter::UnusedFor(self.days(30)),
             "never_used" => TokenFilter::NeverUsed,
+            "pending" => TokenFilter::Pending,
             "expired" => TokenFilter::Expired,
             _ => TokenFilter::All,
         }
     }
 
-    fn owner_filter(&self) -> OwnerFilter {
-        match self.owner.as_str() {
-            "student_only" => OwnerFilter::StudentOnly,
-            "account_role" => OwnerFilter::AccountRole,
-            other => EnrollmentRole::parse(other).map_or(OwnerFilter::Anyone, OwnerFilter::Enrollment),
+    /// What the list shows, in words, and in which order.
+    fn describe(&self, filter: TokenFilter, owner: OwnerFilter) -> String {
+        let what = match filter {
+            TokenFilter::All => "All tokens, newest first".to_owned(),
+            TokenFilter::Active => "Working tokens (active and unexpired), newest first".to_owned(),
+            TokenFilter::NoExpiry => "Tokens without expiry, newest first".to_owned(),
+            TokenFilter::Expiring { from_days: 0, to_days } => {
+                format!("Tokens expiring within {to_days} days, soonest first")
+            }
+            TokenFilter::Expiring { from_days, to_days } => {
+                format!("Tokens expiring in {} to {to_days} days, soonest first", from_days + 1)
+            }
+            TokenFilter::UnusedFor(days) => format!(
+                "Unexpired tokens not used since before {} ({days} days), longest unused first",
+                crate::models::token_tally::unused_since(now(), days).format("%-d %B %Y")
+            ),
+            TokenFilter::NeverUsed => "Tokens never used, newest first".to_owned(),
+            TokenFilter::Pending => {
+                "Tokens waiting for their owner to activate them, newest first".to_owned()
+            }
+            TokenFilter::Expired => "Expired tokens, most recently expired first".to_owned(),
+        };
+        match owner {
+            OwnerFilter::Anyone => what,
+            owner => format!("{what}; owners: {}", owner.label().to_lowercase()),
         }
     }
 }
@@ -65,6 +94,8 @@ struct TokensPage {
     show: String,
     days: String,
     owner: String,
+    /// What the list shows, and in which order.
+    description: String,
     rows: Vec<AdminTokenRow>,
     next: Option<String>,
     can_delete: bool,
@@ -79,11 +110,11 @@ pub async fn index(
     filters: web::Query<Filters>,
 ) -> Result<HttpResponse, AppError> {
     let filters = filters.into_inner();
-    let (token_filter, owner_filter, before) =
-        (filters.token_filter(), filters.owner_filter(), filters.before);
+    let (token_filter, owner_filter) = (filters.token_filter(), OwnerFilter::parse(&filters.owner));
+    let after = Cursor::parse(&filters.after);
     let now = now();
     let (rows, next) = crate::db::run(&state.pool, move |conn| -> Result<_, AppError> {
-        Ok(AccessToken::admin_page(conn, token_filter, owner_filter, before, now, PER_PAGE)?)
+        Ok(AccessToken::admin_page(conn, token_filter, owner_filter, after, now, PER_PAGE)?)
     })
     .await?;
     let names = Default::default();
@@ -97,20 +128,24 @@ pub async fn index(
         })
         .collect();
     let days = filters.days.map(|d| d.to_string()).unwrap_or_default();
-    let next = next.map(|b| {
+    let from = filters.from.map(|d| d.to_string()).unwrap_or_default();
+    let next = next.map(|c| {
         serde_urlencoded::to_string([
             ("show", filters.show.as_str()),
             ("days", days.as_str()),
+            ("from", from.as_str()),
             ("owner", filters.owner.as_str()),
-            ("before", &b.to_string()),
+            ("after", &c.param()),
         ])
         .unwrap_or_default()
     });
+    let description = filters.describe(token_filter, owner_filter);
     render(&TokensPage {
         ctx,
         show: filters.show,
         days,
         owner: filters.owner,
+        description,
         rows,
         next,
         can_delete: me.can(Permission::DeleteTokens),

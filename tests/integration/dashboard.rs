@@ -1,0 +1,292 @@
+//! The administrator's dashboard (SPEC 5): its figures come from tallies the database keeps
+//! (triggers), so they must always equal what counting the tokens one by one gives —
+//! through every kind of change, across day boundaries, before and after the sweep — and
+//! each figure must lead to a list of exactly that many tokens.
+
+use std::time::Duration as StdDuration;
+
+use chrono::{Duration, NaiveDateTime, NaiveTime};
+use diesel::prelude::*;
+use reqwest::StatusCode;
+use tokenwarden::db::DbConnection;
+use tokenwarden::db::schema::access_tokens;
+use tokenwarden::domain::owner_roles::{OwnerFilter, OwnerRoles};
+use tokenwarden::domain::token::ExpiryChoice;
+use tokenwarden::domain::{EnrollmentRole, now};
+use tokenwarden::models::token_tally::{self, HORIZONS, TokenFigures, UNUSED_DAYS};
+use tokenwarden::models::{AccessToken, User};
+use tokenwarden::services::tokens::{self, TokenDraft, TokenRef};
+use tokenwarden::services::{self, Actor, Via};
+
+use crate::helpers::{TestApp, spawn_app};
+
+/// What the dashboard should say, counted token by token.
+#[derive(Debug, PartialEq, Eq)]
+struct Counted {
+    working: i64,
+    never: i64,
+    within: Vec<i64>,
+    expired: i64,
+    pending: i64,
+    unused: i64,
+    by_owner: Vec<i64>,
+}
+
+fn counted(conn: &mut DbConnection, now: NaiveDateTime) -> Counted {
+    let rows: Vec<(AccessToken, i32)> = access_tokens::table
+        .select((AccessToken::as_select(), access_tokens::owner_roles))
+        .load(conn)
+        .unwrap();
+    let live = |t: &AccessToken| t.expires_at.is_none_or(|e| e > now);
+    let since = token_tally::unused_since(now, UNUSED_DAYS).and_time(NaiveTime::MIN);
+    let count = |f: &dyn Fn(&AccessToken, OwnerRoles) -> bool| {
+        rows.iter().filter(|(t, o)| f(t, OwnerRoles(*o))).count() as i64
+    };
+    Counted {
+        working: count(&|t, _| live(t) && !t.is_pending()),
+        never: count(&|t, _| t.expires_at.is_none()),
+        within: HORIZONS
+            .iter()
+            .map(|d| count(&|t, _| t.expires_at.is_some_and(|e| e > now && e <= now + Duration::days(*d))))
+            .collect(),
+        expired: count(&|t, _| t.expires_at.is_some_and(|e| e <= now)),
+        pending: count(&|t, _| live(t) && t.is_pending()),
+        unused: count(&|t, _| live(t) && t.last_used_at.unwrap_or(t.created_at) < since),
+        by_owner: OwnerFilter::BREAKDOWN
+            .iter()
+            .map(|f| count(&|t, o| live(t) && !t.is_pending() && f.admits(o)))
+            .collect(),
+    }
+}
+
+fn from_tallies(f: &TokenFigures) -> Counted {
+    Counted {
+        working: f.live.working(OwnerFilter::Anyone),
+        never: f.never_expiring.all(),
+        within: f.within.iter().map(|(_, c)| c.all()).collect(),
+        expired: f.expired.all(),
+        pending: f.live.pending(),
+        unused: f.unused,
+        by_owner: OwnerFilter::BREAKDOWN.iter().map(|o| f.live.working(*o)).collect(),
+    }
+}
+
+fn assert_agree(conn: &mut DbConnection, when: &str) {
+    let now = now();
+    let figures = TokenFigures::load(conn, now).unwrap();
+    assert_eq!(from_tallies(&figures), counted(conn, now), "the tallies after {when}");
+    // The owner's roles kept beside each token are the owner's roles.
+    let owners: Vec<(i64, i32)> =
+        access_tokens::table.select((access_tokens::user_id, access_tokens::owner_roles)).load(conn).unwrap();
+    for (user_id, kept) in owners {
+        let roles = User::roles(conn, user_id).unwrap();
+        let expected = OwnerRoles::of(&roles.enrollment, !roles.account.is_empty());
+        assert_eq!(OwnerRoles(kept), expected, "user {user_id}'s roles beside their token, after {when}");
+    }
+}
+
+fn actor(conn: &mut DbConnection, user_id: i64) -> Actor {
+    let roles = User::roles(conn, user_id).unwrap();
+    Actor::user(user_id, roles.permissions(), roles.is_student_only(), Via::Cli, None)
+}
+
+fn create(conn: &mut DbConnection, by: i64, owner: i64, expiry: ExpiryChoice) -> i64 {
+    let actor = actor(conn, by);
+    let draft =
+        TokenDraft { purpose: Some("Tallied".into()), scopes: Some(vec![]), expiry: Some(Ok(expiry)) };
+    tokens::create(conn, &actor, owner, &draft).expect("create").token.id
+}
+
+fn set(
+    conn: &mut DbConnection,
+    id: i64,
+    expires_at: Option<NaiveDateTime>,
+    last_used: Option<NaiveDateTime>,
+) {
+    diesel::update(access_tokens::table.find(id))
+        .set((access_tokens::expires_at.eq(expires_at), access_tokens::last_used_at.eq(last_used)))
+        .execute(conn)
+        .unwrap();
+}
+
+/// Every change that moves a token between the dashboard's figures — created (by the owner
+/// and on behalf), expiry edited across day lines and into the past, used, activated,
+/// regenerated, deleted, revoked all, the owner's roles changed (and the cap) — keeps the
+/// tallies equal to a count of the tokens themselves.
+#[actix_web::test]
+async fn the_tallies_always_equal_a_count_of_the_tokens() {
+    let app = spawn_app().await;
+    let admin = app.create_user("root", &[], &["Account Admin"]);
+    let tess = app.create_user("tess", &["teacher"], &[]);
+    let sam = app.create_user("sam", &["student"], &[]);
+    let tara = app.create_user("tara", &["student", "ta"], &[]);
+    let mut conn = tokenwarden::db::connect(&app.database_url).unwrap();
+    let c = &mut conn;
+    assert_agree(c, "nothing");
+
+    let now = now();
+    let mut ids = Vec::new();
+    for (owner, expiry) in [
+        (tess, ExpiryChoice::Never),
+        (tess, ExpiryChoice::Days(7)),
+        (tess, ExpiryChoice::Days(30)),
+        (sam, ExpiryChoice::Days(120)),
+        (tara, ExpiryChoice::Days(1)),
+        (admin, ExpiryChoice::Never),
+        (admin, ExpiryChoice::Days(365)),
+    ] {
+        ids.push(create(c, owner, owner, expiry));
+    }
+    let pending = create(c, admin, tess, ExpiryChoice::Days(60));
+    assert_agree(c, "creations, one on someone's behalf");
+
+    // Expiries on either side of each line the dashboard draws: the rest of today, whole
+    // days, the last partial day of each horizon, the past.
+    let edges = [
+        Duration::minutes(30),
+        Duration::hours(-2),
+        Duration::days(7) - Duration::seconds(1),
+        Duration::days(7) + Duration::seconds(1),
+        Duration::days(30),
+        Duration::days(90) + Duration::hours(3),
+        Duration::days(400),
+    ];
+    for (id, edge) in ids.iter().zip(edges) {
+        set(c, *id, Some(now + edge), None);
+    }
+    assert_agree(c, "expiries moved across the day lines");
+
+    // Used long ago, recently, never.
+    set(c, ids[0], None, Some(now - Duration::days(200)));
+    set(c, ids[5], None, Some(now - Duration::days(3)));
+    diesel::update(access_tokens::table.find(ids[6]))
+        .set(access_tokens::created_at.eq(now - Duration::days(120)))
+        .execute(c)
+        .unwrap();
+    assert_agree(c, "uses recorded");
+
+    let tess_actor = actor(c, tess);
+    tokens::activate(c, &tess_actor, pending).expect("activate");
+    assert_agree(c, "an activation");
+    let draft = TokenDraft { purpose: None, scopes: None, expiry: Some(Ok(ExpiryChoice::Days(90))) };
+    tokens::regenerate(c, &tess_actor, tess, &TokenRef::Id(ids[1]), &draft).expect("regenerate");
+    assert_agree(c, "a regeneration");
+    tokens::delete(c, &tess_actor, tess, &TokenRef::Id(ids[2])).expect("delete");
+    assert_agree(c, "a deletion");
+
+    // Tess becomes student-only: her tokens move to student-only, and the cap shortens them.
+    services::users::set_roles(c, &Actor::operator(), tess, &[EnrollmentRole::Student], &[]).unwrap();
+    assert_agree(c, "a teacher made student-only (and capped)");
+    services::users::set_roles(c, &Actor::operator(), tara, &[EnrollmentRole::Ta], &[1]).unwrap();
+    assert_agree(c, "a student given an account role");
+    let root = actor(c, admin);
+    tokens::revoke_all(c, &root, sam).expect("revoke all");
+    assert_agree(c, "revoke all");
+
+    // Tokens that expire after the sweep's mark are taken off at read time, then by the sweep.
+    let soon = create(c, tara, tara, ExpiryChoice::Days(5));
+    set(c, soon, Some(now + Duration::seconds(1)), Some(now - Duration::days(100)));
+    token_tally::sweep(c, tokenwarden::domain::now()).unwrap();
+    assert_agree(c, "a sweep");
+    actix_web::rt::time::sleep(StdDuration::from_millis(2100)).await;
+    assert_agree(c, "a token expired since the sweep");
+    token_tally::sweep(c, tokenwarden::domain::now()).unwrap();
+    assert_agree(c, "the next sweep");
+}
+
+/// Each figure on the page links to a list of exactly as many tokens as it says.
+#[actix_web::test]
+async fn each_figure_opens_a_list_of_as_many_tokens_as_it_says() {
+    let app = spawn_app().await;
+    let browser = app.setup_admin().await;
+    let tess = app.create_user("tess", &["teacher"], &[]);
+    let sam = app.create_user("sam", &["student"], &[]);
+    let admin = app.user_id("admin");
+    let mut conn = tokenwarden::db::connect(&app.database_url).unwrap();
+    for (owner, expiry) in [
+        (tess, ExpiryChoice::Never),
+        (tess, ExpiryChoice::Days(3)),
+        (tess, ExpiryChoice::Days(20)),
+        (sam, ExpiryChoice::Days(100)),
+        (sam, ExpiryChoice::Days(6)),
+    ] {
+        create(&mut conn, owner, owner, expiry);
+    }
+    create(&mut conn, admin, sam, ExpiryChoice::Days(60));
+    let old = create(&mut conn, tess, tess, ExpiryChoice::Days(30));
+    set(&mut conn, old, Some(now() - Duration::days(1)), None);
+
+    let page = browser.get_html("/admin").await;
+    assert!(page.contains("<h1>Dashboard</h1>"));
+    assert!(page.contains("<svg") && page.contains("role=\"img\""), "the charts are SVG images");
+    let figures = figures_of(&page);
+    let expect = [
+        ("show=active", 5),
+        ("show=no_expiry", 1),
+        ("show=expiring&days=7", 2),
+        ("show=expiring&days=30", 3),
+        ("show=expiring&from=7&days=30", 1),
+        ("show=pending", 1),
+        ("show=expired", 1),
+        ("show=active&owner=student_only", 2),
+        ("show=active&owner=teacher", 3),
+    ];
+    for (query, n) in expect {
+        let shown = figures.iter().find(|(href, _)| href.ends_with(query)).map(|(_, v)| *v);
+        assert_eq!(shown, Some(n), "the figure linking to {query}: {figures:?}");
+        let list = browser.get_html(&format!("/admin/tokens?{query}")).await;
+        assert_eq!(list.matches("<tr id=\"token-").count() as i64, n, "the list behind {query}");
+    }
+}
+
+/// (href, number) of every figure card and owner row on the page.
+fn figures_of(page: &str) -> Vec<(String, i64)> {
+    let mut out = Vec::new();
+    for chunk in page.split("<a ").skip(1) {
+        let Some(href) = chunk.split("href=\"").nth(1).and_then(|r| r.split('"').next()) else { continue };
+        if !href.starts_with("/admin/tokens?") {
+            continue;
+        }
+        let value = if let Some(v) = chunk.split("figure-value\">").nth(1) {
+            v.split('<').next().unwrap_or_default().to_owned()
+        } else if let Some(v) = chunk.split("<td class=\"num\">").nth(1) {
+            v.split('<').next().unwrap_or_default().to_owned()
+        } else {
+            continue;
+        };
+        if let Ok(n) = value.replace(',', "").parse() {
+            out.push((href.replace("&#38;", "&").replace("&amp;", "&"), n));
+        }
+    }
+    out
+}
+
+/// Administrators who oversee tokens land on the dashboard when they sign in; others on
+/// the start page; a `next` is kept either way.
+#[actix_web::test]
+async fn administrators_land_on_the_dashboard() {
+    let app: TestApp = spawn_app().await;
+    app.create_user("root", &[], &["Account Admin"]);
+    app.create_user("tess", &["teacher"], &[]);
+    let root = app.browser();
+    let res = root.login("root", crate::helpers::PASSWORD).await;
+    assert_eq!(crate::helpers::location(&res), "/admin");
+    assert_eq!(root.get("/admin").await.status(), StatusCode::OK);
+    let tess = app.browser();
+    assert_eq!(crate::helpers::location(&tess.login("tess", crate::helpers::PASSWORD).await), "/");
+    assert_eq!(tess.get("/admin").await.status(), StatusCode::FORBIDDEN);
+    let again = app.browser();
+    let token = again.csrf_token().await;
+    let res = again
+        .post_form_raw(
+            "/login",
+            &[
+                ("login", "root"),
+                ("password", crate::helpers::PASSWORD),
+                ("next", "/settings/tokens"),
+                ("csrf_token", &token),
+            ],
+        )
+        .await;
+    assert_eq!(crate::helpers::location(&res), "/settings/tokens");
+}
