@@ -9,8 +9,9 @@ use chrono::{Duration, NaiveDateTime};
 use diesel::connection::SimpleConnection;
 use diesel::prelude::*;
 
-use crate::db::schema::{access_tokens, user_roles, users};
+use crate::db::schema::{access_tokens, user_account_roles, user_roles, users};
 use crate::db::{DbConnection, on_backend};
+use crate::domain::owner_roles::OwnerRoles;
 use crate::domain::token::SCOPE_CATALOGUE;
 use crate::domain::token_secret::{TokenSecret, random_base62};
 use crate::domain::{EnrollmentRole, now};
@@ -29,6 +30,9 @@ const PURPOSES: &[&str] = &[
     "Mobile app prototype",
     "Accessibility checker",
 ];
+
+/// The built-in Account Admin role (migration 2026-11-23-000001).
+const ACCOUNT_ADMIN_ROLE_ID: i64 = 1;
 
 /// Rows per INSERT: 2,000 × 11 columns stays under SQLite's and PostgreSQL's parameter limits.
 const BATCH: usize = 2_000;
@@ -61,6 +65,7 @@ struct SeedToken {
     updated_at: NaiveDateTime,
     expires_at: Option<NaiveDateTime>,
     last_used_at: Option<NaiveDateTime>,
+    owner_roles: i32,
 }
 
 pub struct SeedReport {
@@ -110,6 +115,8 @@ pub fn run(conn: &mut DbConnection, user_count: u32, tokens_per_user: u32) -> an
 
     // Users and their roles.
     let mut roles_of: Vec<Vec<EnrollmentRole>> = Vec::with_capacity(user_count as usize);
+    // One in two hundred is also an Account Admin (staff who oversee the tokens).
+    let mut admins: Vec<bool> = Vec::with_capacity(user_count as usize);
     let mut new_users = Vec::with_capacity(user_count as usize);
     for i in 0..user_count {
         let roles = match mix.below(100) {
@@ -131,6 +138,7 @@ pub fn run(conn: &mut DbConnection, user_count: u32, tokens_per_user: u32) -> an
             updated_at: now,
         });
         roles_of.push(roles);
+        admins.push(mix.below(200) == 0);
     }
     for chunk in new_users.chunks(PER_TRANSACTION) {
         on_backend!(&mut *conn, |c| c.transaction(|c| {
@@ -161,14 +169,35 @@ pub fn run(conn: &mut DbConnection, user_count: u32, tokens_per_user: u32) -> an
         }))?;
     }
 
+    let admin_rows: Vec<_> = user_ids
+        .iter()
+        .zip(&admins)
+        .filter(|(_, admin)| **admin)
+        .map(|(id, _)| {
+            (
+                user_account_roles::user_id.eq(*id),
+                user_account_roles::account_role_id.eq(ACCOUNT_ADMIN_ROLE_ID),
+            )
+        })
+        .collect();
+    on_backend!(&mut *conn, |c| c.transaction(|c| {
+        for batch in admin_rows.chunks(BATCH) {
+            diesel::insert_into(user_account_roles::table).values(batch).execute(c)?;
+        }
+        diesel::QueryResult::Ok(())
+    }))?;
+    let on_behalf_of = user_ids.iter().zip(&admins).find(|(_, admin)| **admin).map(|(id, _)| *id);
+
     // Tokens, generated and written one transaction's worth at a time.
     let total = user_ids.len() * tokens_per_user as usize;
     let mut pending: Vec<SeedToken> = Vec::with_capacity(PER_TRANSACTION.min(total));
     let mut written = 0usize;
     for (idx, user_id) in user_ids.iter().enumerate() {
         let student_only = roles_of[idx] == [EnrollmentRole::Student];
+        let owner_roles = OwnerRoles::of(&roles_of[idx], admins[idx]).0;
         for _ in 0..tokens_per_user {
-            pending.push(seed_token(&mut mix, *user_id, student_only, now));
+            let token = seed_token(&mut mix, *user_id, student_only, on_behalf_of, now);
+            pending.push(SeedToken { owner_roles, ..token });
             if pending.len() == PER_TRANSACTION {
                 written += flush(conn, &mut pending)?;
             }
@@ -191,7 +220,15 @@ pub fn run(conn: &mut DbConnection, user_count: u32, tokens_per_user: u32) -> an
     })
 }
 
-fn seed_token(mix: &mut Mix, user_id: i64, student_only: bool, now: NaiveDateTime) -> SeedToken {
+/// One token: one in a hundred made by an administrator on the owner's behalf and still
+/// waiting for them to activate it.
+fn seed_token(
+    mix: &mut Mix,
+    user_id: i64,
+    student_only: bool,
+    on_behalf_of: Option<i64>,
+    now: NaiveDateTime,
+) -> SeedToken {
     let secret = TokenSecret::generate();
     let age_days = mix.below(400) as i64;
     let created_at = now - Duration::days(age_days) - Duration::minutes(mix.below(1440) as i64);
@@ -213,18 +250,20 @@ fn seed_token(mix: &mut Mix, user_id: i64, student_only: bool, now: NaiveDateTim
     } else {
         String::new()
     };
+    let by_admin = on_behalf_of.filter(|_| mix.below(100) == 0);
     SeedToken {
         user_id,
-        real_user_id: None,
+        real_user_id: by_admin,
         purpose: PURPOSES[mix.below(PURPOSES.len() as u64) as usize],
         scopes,
         digest: secret.digest().as_str().to_owned(),
         hint: secret.hint(),
-        workflow_state: "active",
+        workflow_state: if by_admin.is_some() { "pending" } else { "active" },
         created_at,
         updated_at: created_at,
         expires_at,
         last_used_at,
+        owner_roles: 0,
     }
 }
 

@@ -43,6 +43,9 @@ pub struct NewAccessToken<'a> {
     pub created_at: NaiveDateTime,
     pub updated_at: NaiveDateTime,
     pub expires_at: Option<NaiveDateTime>,
+    /// The owner's roles as the views filter by them (`UserRoles::owner_roles`); the
+    /// database corrects a wrong value, but a right one saves it a write.
+    pub owner_roles: i32,
 }
 
 impl AccessToken {

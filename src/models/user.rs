@@ -159,6 +159,11 @@ pub struct UserRoles {
 }
 
 impl UserRoles {
+    /// The roles as the account-wide views filter tokens by them.
+    pub fn owner_roles(&self) -> crate::domain::owner_roles::OwnerRoles {
+        crate::domain::owner_roles::OwnerRoles::of(&self.enrollment, !self.account.is_empty())
+    }
+
     pub fn permissions(&self) -> PermissionSet {
         self.account.iter().fold(PermissionSet::empty(), |acc, r| acc.union(r.permission_set()))
     }

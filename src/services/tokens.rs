@@ -305,6 +305,7 @@ pub fn create(
                 created_at: now,
                 updated_at: now,
                 expires_at,
+                owner_roles: ctx.owner_roles.owner_roles().0,
             },
         )?;
         let details = format!(

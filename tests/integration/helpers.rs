@@ -424,3 +424,11 @@ impl Drop for Served {
         let _ = self.child.wait();
     }
 }
+
+/// `target/` of this package (or `CARGO_TARGET_DIR`): where tests leave what people read.
+pub fn target_dir() -> std::path::PathBuf {
+    match std::env::var_os("CARGO_TARGET_DIR") {
+        Some(dir) => std::path::PathBuf::from(dir),
+        None => std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("target"),
+    }
+}

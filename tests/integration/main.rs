@@ -14,6 +14,7 @@ mod logs;
 mod matrix;
 mod oidc_provider;
 mod outage;
+mod plans;
 mod services;
 mod session;
 mod setup;

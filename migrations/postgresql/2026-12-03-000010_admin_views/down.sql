@@ -11,6 +11,7 @@ DROP FUNCTION owner_roles_of_new_token();
 DROP TRIGGER user_account_roles_owner_roles ON user_account_roles;
 DROP TRIGGER user_roles_owner_roles ON user_roles;
 DROP FUNCTION owner_roles_follow_roles();
+DROP INDEX access_tokens_owner_activity_idx;
 DROP INDEX access_tokens_activity_idx;
 DROP INDEX access_tokens_expiry_id_idx;
 DROP INDEX access_tokens_owner_expiry_idx;

@@ -30,6 +30,7 @@ CREATE INDEX access_tokens_owner_expiry_idx ON access_tokens (owner_roles, expir
 CREATE INDEX access_tokens_expiry_id_idx ON access_tokens (expires_at, id);
 -- "Unused for N days": the last use, or the creation of a token never used.
 CREATE INDEX access_tokens_activity_idx ON access_tokens ((coalesce(last_used_at, created_at)), id);
+CREATE INDEX access_tokens_owner_activity_idx ON access_tokens (owner_roles, (coalesce(last_used_at, created_at)), id);
 
 CREATE FUNCTION owner_roles_follow_roles() RETURNS trigger LANGUAGE plpgsql AS $$
 DECLARE uid BIGINT;

@@ -22,6 +22,7 @@ CREATE INDEX access_tokens_owner_idx ON access_tokens (owner_roles, id);
 CREATE INDEX access_tokens_owner_expiry_idx ON access_tokens (owner_roles, expires_at);
 -- "Unused for N days": the last use, or the creation of a token never used.
 CREATE INDEX access_tokens_activity_idx ON access_tokens (coalesce(last_used_at, created_at));
+CREATE INDEX access_tokens_owner_activity_idx ON access_tokens (owner_roles, coalesce(last_used_at, created_at));
 
 CREATE TRIGGER user_roles_owner_roles_in AFTER INSERT ON user_roles BEGIN
     UPDATE access_tokens SET owner_roles = (
@@ -88,7 +89,16 @@ CREATE TRIGGER access_tokens_tally_in AFTER INSERT ON access_tokens BEGIN
     SELECT date(coalesce(NEW.last_used_at, NEW.created_at)), 1
     WHERE NEW.expires_at IS NULL OR NEW.expires_at > (SELECT swept_to FROM tally_sweep)
     ON CONFLICT DO UPDATE SET n = n + 1;
-    -- Last: this fires the update trigger, which moves the token to its owner's roles.
+END;
+
+-- A token is written with its owner's roles (the app knows them); the database corrects a
+-- wrong value (the update moves the token in the tally).
+CREATE TRIGGER access_tokens_owner_roles_in AFTER INSERT ON access_tokens
+WHEN NEW.owner_roles IS NOT (
+    SELECT coalesce(sum(bit), 0) FROM (
+        SELECT CASE role WHEN 'student' THEN 1 WHEN 'teacher' THEN 2 WHEN 'ta' THEN 4
+                         WHEN 'designer' THEN 8 ELSE 16 END AS bit FROM user_roles WHERE user_id = NEW.user_id
+        UNION SELECT 32 FROM user_account_roles WHERE user_id = NEW.user_id)) BEGIN
     UPDATE access_tokens SET owner_roles = (
         SELECT coalesce(sum(bit), 0) FROM (
             SELECT CASE role WHEN 'student' THEN 1 WHEN 'teacher' THEN 2 WHEN 'ta' THEN 4
