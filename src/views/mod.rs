@@ -5,4 +5,5 @@ pub mod audit;
 pub mod error_page;
 pub mod forms;
 pub mod page;
+pub mod people;
 pub mod tokens;
