@@ -102,16 +102,25 @@ pub fn read(bytes: &[u8], roles: &[RoleFacts<'_>], actor: PermissionSet) -> Resu
         .trim(csv::Trim::None)
         .from_reader(text.as_bytes());
 
+    let starts = line_starts(text);
+    let line_at = |p: Option<&csv::Position>| {
+        // A record's position may be the end of the previous record's terminator (the `\n`
+        // of a `\r\n`): its own first byte is past any line break.
+        let mut at = p.map_or(0, csv::Position::byte) as usize;
+        while matches!(text.as_bytes().get(at), Some(b'\r' | b'\n')) {
+            at += 1;
+        }
+        line_of(&starts, at as u64)
+    };
     let mut order: Option<[usize; 4]> = None;
     let mut lines: Vec<Result<Person, BadLine>> = Vec::new();
     let mut record = csv::StringRecord::new();
     loop {
-        let line_of = |r: &csv::StringRecord| r.position().map_or(0, csv::Position::line);
         match reader.read_record(&mut record) {
             Ok(false) => break,
             Ok(true) => {}
             Err(e) => {
-                let line = e.position().map_or(0, csv::Position::line);
+                let line = line_at(e.position());
                 lines.push(Err(BadLine {
                     line,
                     login: String::new(),
@@ -123,7 +132,7 @@ pub fn read(bytes: &[u8], roles: &[RoleFacts<'_>], actor: PermissionSet) -> Resu
         if record.iter().all(|f| f.trim().is_empty()) {
             continue;
         }
-        let line = line_of(&record);
+        let line = line_at(record.position());
         let Some(order) = order else {
             order = Some(header(&record)?);
             continue;
@@ -139,6 +148,24 @@ pub fn read(bytes: &[u8], roles: &[RoleFacts<'_>], actor: PermissionSet) -> Resu
         return Err(FileProblem(format!("The file is empty. Its first line is the header {HEADER}.")));
     }
     Ok(without_duplicates(lines))
+}
+
+/// Where each line of `text` starts, as an editor counts lines: after `\n`, `\r\n`, or a
+/// `\r` alone (which also ends a CSV record).
+fn line_starts(text: &str) -> Vec<u64> {
+    let bytes = text.as_bytes();
+    let mut starts = vec![0u64];
+    for (i, b) in bytes.iter().enumerate() {
+        if *b == b'\n' || (*b == b'\r' && bytes.get(i + 1) != Some(&b'\n')) {
+            starts.push(i as u64 + 1);
+        }
+    }
+    starts
+}
+
+/// The line (from 1) that byte `at` is on.
+fn line_of(starts: &[u64], at: u64) -> u64 {
+    starts.partition_point(|s| *s <= at) as u64
 }
 
 /// Where each column is, from the header line.
@@ -272,9 +299,11 @@ fn without_duplicates(lines: Vec<Result<Person, BadLine>>) -> Roster {
         });
         match (l, duplicate) {
             (Ok(p), None) => roster.people.push(p),
-            (Ok(p), Some(why)) => {
-                roster.bad.push(BadLine { line: p.line, login: p.login.as_str().to_owned(), reasons: vec![why] })
-            }
+            (Ok(p), Some(why)) => roster.bad.push(BadLine {
+                line: p.line,
+                login: p.login.as_str().to_owned(),
+                reasons: vec![why],
+            }),
             (Err(mut b), why) => {
                 b.reasons.extend(why);
                 roster.bad.push(b);
@@ -320,7 +349,8 @@ pub fn parse_roles(field: &str, roles: &[RoleFacts<'_>]) -> WantedRoles {
         let mut unknown: Vec<&str> = Vec::new();
         let mut i = 0;
         while i < words.len() {
-            let found = (i + 1..=words.len()).rev().find_map(|j| find(&words[i..j].join(" ")).map(|k| (j, k)));
+            let found =
+                (i + 1..=words.len()).rev().find_map(|j| find(&words[i..j].join(" ")).map(|k| (j, k)));
             match found {
                 Some((j, known)) => {
                     if !unknown.is_empty() {
@@ -471,10 +501,24 @@ mod tests {
         assert!(read(b"login;name;email;roles\nsam;Sam;sam@example.edu;student\n").contains("header"));
         assert!(read(b"login,name,email\n").contains("header"));
         assert!(read(b"login,name,email,roles,extra\n").contains("exactly these four"));
-        assert!(read(b"login,name,email,roles\nsam,S\xe9bastien,s@example.edu,\n").contains("Line 2 is not UTF-8"));
+        assert!(
+            read(b"login,name,email,roles\nsam,S\xe9bastien,s@example.edu,\n")
+                .contains("Line 2 is not UTF-8")
+        );
         assert!(read(&vec![b'a'; MAX_BYTES + 1]).contains("larger than"));
         let many = format!("{HEADER}\n{}", "x,X,x@example.edu,\n".repeat(MAX_PEOPLE + 1));
         assert!(read(many.as_bytes()).contains("more than"));
+    }
+
+    #[test]
+    fn lines_are_numbered_as_an_editor_numbers_them_whatever_ends_them() {
+        // Found by the property test: a `\r` alone ends a record, and two records were
+        // both "line 2" when only `\n` was counted.
+        let roster =
+            read_all("login,name,email,roles\rada,Ada,ada@example.edu,\r\nbo\rb,Bob,b@example.edu,\n");
+        let good: Vec<u64> = roster.people.iter().map(|p| p.line).collect();
+        let bad: Vec<u64> = roster.bad.iter().map(|b| b.line).collect();
+        assert_eq!((good, bad), (vec![2, 4], vec![3]), "`bo` alone on line 3, `b,…` on line 4");
     }
 
     #[test]
