@@ -209,7 +209,8 @@ pub fn import_users(database_url: &str, args: &UserImportArgs) -> anyhow::Result
         println!("\nDry run: nothing was applied.");
         return Ok(());
     }
-    let source = format!("file “{}” (command line)", args.csv.file_name().unwrap_or_default().to_string_lossy());
+    let source =
+        format!("file “{}” (command line)", args.csv.file_name().unwrap_or_default().to_string_lossy());
     match import::apply(&mut conn, &actor, &content, &source).map_err(refused)? {
         Outcome::Applied(summary) => {
             println!("\nApplied: {}", summary_sentence(&summary));

@@ -67,7 +67,10 @@ fn page(ctx: PageCtx, secret: &str, state: LinkState, errors: FieldErrors) -> (S
             None,
             Some((
                 "This link was replaced",
-                format!("A newer link was made for you on {}, and this one no longer works. {ask}", date_time(at)),
+                format!(
+                    "A newer link was made for you on {}, and this one no longer works. {ask}",
+                    date_time(at)
+                ),
             )),
         ),
         LinkState::Expired(at) => (
@@ -81,7 +84,9 @@ fn page(ctx: PageCtx, secret: &str, state: LinkState, errors: FieldErrors) -> (S
             None,
             Some((
                 "This link does not work",
-                format!("Check that you copied all of it. It may also be so old that it was forgotten. {ask}"),
+                format!(
+                    "Check that you copied all of it. It may also be so old that it was forgotten. {ask}"
+                ),
             )),
         ),
     };
@@ -145,7 +150,8 @@ pub async fn set(
     let hash = state.passwords.hash(password.expose().to_owned()).await?;
     let (rule, ip, key) = (state.password_rule(), state.client_ip(&req), secret.clone());
     let done =
-        crate::db::run(&state.pool, move |conn| password_links::set_password(conn, &key, &hash, &rule, ip)).await?;
+        crate::db::run(&state.pool, move |conn| password_links::set_password(conn, &key, &hash, &rule, ip))
+            .await?;
     match done {
         Ok(user) => {
             FlashMessage::success(format!(

@@ -112,9 +112,11 @@ pub fn plan(conn: &mut DbConnection, actor: &Actor, content: &[u8]) -> Result<Pl
             user_id: user.id,
             name: differs(&user.name, person.name.as_str()),
             email: differs(&user.email, person.email.as_str()),
-            roles: (enrollment != person.enrollment || account != person.account_roles).then(|| FieldChange {
-                before: role_words(&enrollment, &account, &plan.role_names),
-                after: role_words(&person.enrollment, &person.account_roles, &plan.role_names),
+            roles: (enrollment != person.enrollment || account != person.account_roles).then(|| {
+                FieldChange {
+                    before: role_words(&enrollment, &account, &plan.role_names),
+                    after: role_words(&person.enrollment, &person.account_roles, &plan.role_names),
+                }
             }),
             person,
         };
@@ -224,7 +226,8 @@ pub fn apply(conn: &mut DbConnection, actor: &Actor, content: &[u8], source: &st
         for c in &plan.change {
             let p = &c.person;
             if c.name.is_some() || c.email.is_some() {
-                users::update_profile(conn, actor, c.user_id, &p.name, &p.email).map_err(|e| at_line(&plan, p, e))?;
+                users::update_profile(conn, actor, c.user_id, &p.name, &p.email)
+                    .map_err(|e| at_line(&plan, p, e))?;
             }
             if c.roles.is_some() {
                 let changed = users::set_roles(conn, actor, c.user_id, &p.enrollment, &p.account_roles)
@@ -251,7 +254,12 @@ pub fn apply(conn: &mut DbConnection, actor: &Actor, content: &[u8], source: &st
 
 /// Keeps an uploaded file for its preview and apply; returns the name it waits under. A
 /// file that cannot be read at all is refused here, under [`FILE_FIELD`].
-pub fn stage(conn: &mut DbConnection, actor: &Actor, file_name: &str, content: &[u8]) -> Result<String, Error> {
+pub fn stage(
+    conn: &mut DbConnection,
+    actor: &Actor,
+    file_name: &str,
+    content: &[u8],
+) -> Result<String, Error> {
     actor.require(Permission::ManageUsers)?;
     let me = actor.require_user()?;
     let all_roles = AccountRole::all(conn)?;
@@ -295,7 +303,11 @@ pub fn preview_staged(conn: &mut DbConnection, actor: &Actor, id: &str) -> Resul
 
 /// Applies the file `id` (read again from where it waits), all or nothing; once applied,
 /// it is gone.
-pub fn apply_staged(conn: &mut DbConnection, actor: &Actor, id: &str) -> Result<(UserImport, Outcome), Error> {
+pub fn apply_staged(
+    conn: &mut DbConnection,
+    actor: &Actor,
+    id: &str,
+) -> Result<(UserImport, Outcome), Error> {
     write_transaction(conn, |conn| {
         let file = staged(conn, actor, id)?;
         let outcome = apply(conn, actor, file.content.as_bytes(), &format!("file “{}”", file.file_name))?;

@@ -112,7 +112,10 @@ pub fn issue(
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum LinkState {
     /// Good: the person it was made for, and until when.
-    Open { user: User, expires_at: NaiveDateTime },
+    Open {
+        user: User,
+        expires_at: NaiveDateTime,
+    },
     Used(NaiveDateTime),
     Replaced(NaiveDateTime),
     Expired(NaiveDateTime),

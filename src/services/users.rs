@@ -118,10 +118,8 @@ pub(super) fn judge_admin_roles(
     let wanted = known_roles(conn, account_role_ids)?;
     let all = AccountRole::all(conn)?;
     let added: Vec<&AccountRole> = wanted.iter().filter(|r| !given_before.contains(&r.id)).collect();
-    let removed: Vec<&AccountRole> = all
-        .iter()
-        .filter(|r| given_before.contains(&r.id) && !wanted.iter().any(|w| w.id == r.id))
-        .collect();
+    let removed: Vec<&AccountRole> =
+        all.iter().filter(|r| given_before.contains(&r.id) && !wanted.iter().any(|w| w.id == r.id)).collect();
     // Demoted only if no other source keeps Account Admin for them either.
     let admin_after = wanted.iter().any(|r| r.built_in)
         || sources

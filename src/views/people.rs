@@ -67,10 +67,11 @@ impl PlanView {
                 .change
                 .iter()
                 .map(|c| {
-                    let changes = [field("name", &c.name), field("email", &c.email), field("roles", &c.roles)]
-                        .into_iter()
-                        .flatten()
-                        .collect();
+                    let changes =
+                        [field("name", &c.name), field("email", &c.email), field("roles", &c.roles)]
+                            .into_iter()
+                            .flatten()
+                            .collect();
                     row(&c.person, changes)
                 })
                 .collect(),
@@ -128,13 +129,19 @@ impl PlanView {
             self.change
                 .iter()
                 .map(|r| {
-                    let what: Vec<String> =
-                        r.changes.iter().map(|(f, before, after)| format!("{f} {before} → {after}")).collect();
+                    let what: Vec<String> = r
+                        .changes
+                        .iter()
+                        .map(|(f, before, after)| format!("{f} {before} → {after}"))
+                        .collect();
                     format!("line {}: {} — {}", r.line, r.login, what.join("; "))
                 })
                 .collect(),
         );
-        section("Unchanged", self.unchanged.iter().map(|r| format!("line {}: {}", r.line, r.login)).collect());
+        section(
+            "Unchanged",
+            self.unchanged.iter().map(|r| format!("line {}: {}", r.line, r.login)).collect(),
+        );
         section(
             "Bad lines (nothing is applied while any line is bad)",
             self.bad

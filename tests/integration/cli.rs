@@ -306,10 +306,16 @@ fn name_of(database_url: &str, login: &str) -> Option<String> {
     use diesel::prelude::*;
     use tokenwarden::db::schema::users;
     let mut conn = tokenwarden::db::connect(database_url).expect("connect");
-    users::table.filter(users::login.eq(login)).select(users::name).first(&mut conn).optional().expect("a query")
+    users::table
+        .filter(users::login.eq(login))
+        .select(users::name)
+        .first(&mut conn)
+        .optional()
+        .expect("a query")
 }
 
-const IMPORT: &str = "login,name,email,roles\nada,Ada Lovelace,ada@example.edu,teacher\nsam,Samuel,sam@example.edu,student\n";
+const IMPORT: &str =
+    "login,name,email,roles\nada,Ada Lovelace,ada@example.edu,teacher\nsam,Samuel,sam@example.edu,student\n";
 
 #[actix_web::test]
 async fn user_import_dry_run_prints_the_preview_and_changes_nothing() {
@@ -361,5 +367,7 @@ async fn user_import_applies_a_clean_file_and_a_second_run_changes_nothing() {
     let again = tokenwarden(&app.database_url, &["user", "import", "--csv", file.path()], "");
     let stdout = String::from_utf8_lossy(&again.stdout);
     assert!(again.status.success());
-    assert!(stdout.contains("0 to create, 0 to change, 2 unchanged") && stdout.contains("Applied: 0 created"));
+    assert!(
+        stdout.contains("0 to create, 0 to change, 2 unchanged") && stdout.contains("Applied: 0 created")
+    );
 }

@@ -54,7 +54,9 @@ async fn a_one_time_link_to_set_a_password_is_never_logged() {
     let base = served.base.clone();
     let admin = crate::helpers::Browser::detached(&base);
     admin.complete_setup().await;
-    let res = admin.post_form("/admin/users", &[("login", "ada"), ("name", "Ada"), ("email", "ada@example.edu")]).await;
+    let res = admin
+        .post_form("/admin/users", &[("login", "ada"), ("name", "Ada"), ("email", "ada@example.edu")])
+        .await;
     assert_eq!(res.status(), StatusCode::SEE_OTHER);
     let html = admin.get_html(&crate::helpers::location(&res)).await;
     let link = crate::people::shown_link(&html).expect("a link");

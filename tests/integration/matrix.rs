@@ -238,9 +238,12 @@ const NEW_USER: Body = Body::Form(&[
     ("email", "made{n}@example.edu"),
     ("roles", "student"),
 ]);
-const UPLOAD: Body = Body::Multipart(&[("file", "login,name,email,roles\nup-{n},Up {n},up{n}@example.edu,student\n")]);
-const LINK_PASSWORD: Body =
-    Body::Form(&[("password", "a brand new passphrase {n}"), ("password_confirm", "a brand new passphrase {n}")]);
+const UPLOAD: Body =
+    Body::Multipart(&[("file", "login,name,email,roles\nup-{n},Up {n},up{n}@example.edu,student\n")]);
+const LINK_PASSWORD: Body = Body::Form(&[
+    ("password", "a brand new passphrase {n}"),
+    ("password_confirm", "a brand new passphrase {n}"),
+]);
 const API_NEW_TOKEN: Body =
     Body::Json(r#"{"token": {"purpose": "Made in the matrix {n}", "expires_at": "{in30}"}}"#);
 const API_RENAME: Body = Body::Json(r#"{"token": {"purpose": "Renamed {n}"}}"#);

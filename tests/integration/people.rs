@@ -57,7 +57,8 @@ fn account_admin_id(app: &TestApp) -> i64 {
 
 /// A custom role that may only manage users, held by `max`; max's browser.
 async fn user_manager(app: &TestApp, admin: &Browser) -> Browser {
-    let res = admin.post_form("/admin/roles", &[("name", "User manager"), ("permissions", "users.manage")]).await;
+    let res =
+        admin.post_form("/admin/roles", &[("name", "User manager"), ("permissions", "users.manage")]).await;
     assert_eq!(res.status(), StatusCode::SEE_OTHER);
     app.create_user("max", &[], &["User manager"]);
     app.signed_in("max").await
@@ -87,7 +88,9 @@ async fn an_admin_creates_a_user_whose_one_time_link_sets_a_password_once() {
     let res = ada.post_form(&path, &[("password", "short"), ("password_confirm", "short")]).await;
     assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
     assert!(res.text().await.unwrap().contains("Use at least 12 characters."));
-    let res = ada.post_form(&path, &[("password", PASSWORD), ("password_confirm", "something else entirely")]).await;
+    let res = ada
+        .post_form(&path, &[("password", PASSWORD), ("password_confirm", "something else entirely")])
+        .await;
     assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
     assert!(res.text().await.unwrap().contains("The two passwords differ."));
     assert_eq!(password_hash(&app, "ada"), "", "nothing set by refused attempts");
@@ -173,7 +176,10 @@ async fn bad_input_is_shown_next_to_each_field_with_the_rest_kept_and_nothing_cr
 
     app.create_user("sam", &["student"], &[]);
     let res = admin
-        .post_form("/admin/users", &[("login", "SAM"), ("name", "Another Sam"), ("email", "sam2@example.edu")])
+        .post_form(
+            "/admin/users",
+            &[("login", "SAM"), ("name", "Another Sam"), ("email", "sam2@example.edu")],
+        )
         .await;
     assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
     let html = res.text().await.unwrap();
@@ -282,7 +288,8 @@ async fn the_import_preview_names_every_bad_line_and_nothing_applies_until_the_f
         (6, "Unknown role “headmaster”"),
         (7, "email “not-an-email”: Enter an email address like name@example.edu."),
     ] {
-        let at = html.find(&format!("<tr id=\"line-{line}\">")).unwrap_or_else(|| panic!("line {line} named"));
+        let at =
+            html.find(&format!("<tr id=\"line-{line}\">")).unwrap_or_else(|| panic!("line {line} named"));
         let row = &html[at..at + html[at..].find("</tr>").unwrap()];
         assert!(row.contains(why), "line {line}: {row}");
     }
@@ -310,9 +317,14 @@ async fn the_import_preview_names_every_bad_line_and_nothing_applies_until_the_f
         assert_eq!(logins_like(&app.database_url, login), [login]);
     }
     let cy = admin.get_html(&format!("/admin/users/{}", app.user_id("cy"))).await;
-    assert!(cy.contains("<h1>Cy, the TA</h1>") && cy.contains(">Student</span>") && cy.contains(">TA</span>"));
+    assert!(
+        cy.contains("<h1>Cy, the TA</h1>") && cy.contains(">Student</span>") && cy.contains(">TA</span>")
+    );
     let dee = admin.get_html(&format!("/admin/users/{}", app.user_id("dee"))).await;
-    assert!(dee.contains(">Designer</span>") && dee.contains(">Account Admin</span> <span class=\"muted\">set by an administrator"));
+    assert!(
+        dee.contains(">Designer</span>")
+            && dee.contains(">Account Admin</span> <span class=\"muted\">set by an administrator")
+    );
     let tess = admin.get_html(&format!("/admin/users/{}", app.user_id("tess"))).await;
     assert!(tess.contains("<h1>Tess Teacher</h1>"));
     let audit = admin.get_html("/admin/audit?action=users.imported").await;
@@ -332,7 +344,8 @@ async fn an_import_that_makes_a_teacher_student_only_caps_their_tokens() {
     tess.create_token("A year", "365").await;
     tess.create_token("A week", "7").await;
 
-    let preview = upload(&admin, "login,name,email,roles\ntess,Tess Example,tess@example.edu,student\n").await;
+    let preview =
+        upload(&admin, "login,name,email,roles\ntess,Tess Example,tess@example.edu,student\n").await;
     let html = admin.get_html(&preview).await;
     assert!(html.contains("<strong>roles</strong>: Teacher → Student"), "{html}");
     let res = admin.post_form(&preview, &[]).await;
@@ -381,7 +394,9 @@ async fn upload_problems_are_shown_next_to_the_file_field_and_pasted_lines_work_
     };
     let html = refused(admin.post_multipart("/admin/users/import", &[("csv", "  ")]).await).await;
     assert!(html.contains("id=\"file-error\">Choose a CSV file, or paste its lines."), "{html}");
-    let html = refused(admin.post_multipart("/admin/users/import", &[("file", "login;name;email;roles\n")]).await).await;
+    let html =
+        refused(admin.post_multipart("/admin/users/import", &[("file", "login;name;email;roles\n")]).await)
+            .await;
     assert!(html.contains("The first line must be the header login,name,email,roles"), "{html}");
     let both = [("file", "login,name,email,roles\n"), ("csv", "login,name,email,roles\n")];
     assert!(refused(admin.post_multipart("/admin/users/import", &both).await).await.contains("not both"));

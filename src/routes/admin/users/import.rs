@@ -79,9 +79,13 @@ fn chosen(parts: Vec<multipart::Part>) -> Result<(String, Vec<u8>), String> {
     let pasted = parts.iter().find(|p| p.name == "csv" && !p.data.iter().all(u8::is_ascii_whitespace));
     match (file, pasted) {
         (Some(_), Some(_)) => Err("Choose a file or paste lines, not both.".to_owned()),
-        (Some(f), None) => Ok((f.file_name.clone().unwrap_or_else(|| "uploaded file".to_owned()), f.data.to_vec())),
+        (Some(f), None) => {
+            Ok((f.file_name.clone().unwrap_or_else(|| "uploaded file".to_owned()), f.data.to_vec()))
+        }
         (None, Some(p)) => Ok(("pasted lines".to_owned(), p.data.to_vec())),
-        (None, None) => Err(format!("Choose a CSV file, or paste its lines. Its first line is the header {HEADER}.")),
+        (None, None) => {
+            Err(format!("Choose a CSV file, or paste its lines. Its first line is the header {HEADER}."))
+        }
     }
 }
 
@@ -101,7 +105,8 @@ pub async fn upload(
     }
     let mut body = web::BytesMut::new();
     while let Some(chunk) = payload.next().await {
-        let chunk = chunk.map_err(|e| AppError::BadRequest(format!("The upload did not arrive whole: {e}")))?;
+        let chunk =
+            chunk.map_err(|e| AppError::BadRequest(format!("The upload did not arrive whole: {e}")))?;
         if body.len() + chunk.len() > multipart::MAX_BODY_BYTES {
             return Err(AppError::BadRequest(format!("The upload is larger than {} KiB.", MAX_BYTES / 1024)));
         }
@@ -124,7 +129,9 @@ pub async fn upload(
             );
             return refused(errors, String::new()).await;
         }
-        Err(Unreadable::Malformed(e)) => return Err(AppError::BadRequest(format!("The upload could not be read: {e}"))),
+        Err(Unreadable::Malformed(e)) => {
+            return Err(AppError::BadRequest(format!("The upload could not be read: {e}")));
+        }
     };
     let pasted = parts
         .iter()
@@ -168,7 +175,8 @@ pub async fn preview(
 ) -> Result<HttpResponse, AppError> {
     let (who, id) = (state.actor(&req, &me), path.into_inner());
     let key = id.clone();
-    let (file, plan) = crate::db::run(&state.pool, move |conn| import::preview_staged(conn, &who, &key)).await?;
+    let (file, plan) =
+        crate::db::run(&state.pool, move |conn| import::preview_staged(conn, &who, &key)).await?;
     render(&PreviewPage { ctx, id, file_name: file.file_name, plan: PlanView::of(&plan), refused: false })
 }
 
@@ -185,10 +193,12 @@ pub async fn apply(
 ) -> Result<HttpResponse, AppError> {
     let (who, id) = (state.actor(&req, &me), path.into_inner());
     let key = id.clone();
-    let (file, outcome) = crate::db::run(&state.pool, move |conn| import::apply_staged(conn, &who, &key)).await?;
+    let (file, outcome) =
+        crate::db::run(&state.pool, move |conn| import::apply_staged(conn, &who, &key)).await?;
     match outcome {
         import::Outcome::Applied(summary) => {
-            FlashMessage::success(format!("Imported “{}”: {}", file.file_name, summary_sentence(&summary))).send();
+            FlashMessage::success(format!("Imported “{}”: {}", file.file_name, summary_sentence(&summary)))
+                .send();
             Ok(see_other("/admin/users"))
         }
         import::Outcome::Refused(plan) => render_with(
@@ -204,7 +214,8 @@ mod tests {
 
     #[test]
     fn the_example_file_reads_without_a_bad_line() {
-        let roster = people_import::read(EXAMPLE.as_bytes(), &[], crate::domain::PermissionSet::all()).unwrap();
+        let roster =
+            people_import::read(EXAMPLE.as_bytes(), &[], crate::domain::PermissionSet::all()).unwrap();
         assert_eq!(roster.people.len(), 3);
         assert!(roster.bad.is_empty(), "{:?}", roster.bad);
     }

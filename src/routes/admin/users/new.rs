@@ -98,7 +98,10 @@ async fn page(
                 grantable: may_grant(me.permissions, &facts(r)).is_ok(),
             })
             .collect(),
-        sign_in_note: sign_in_note(&state.password_rule(), state.sso.as_ref().map(|s| s.config.name.as_str())),
+        sign_in_note: sign_in_note(
+            &state.password_rule(),
+            state.sso.as_ref().map(|s| s.config.name.as_str()),
+        ),
         ctx,
         form,
         errors,
@@ -151,12 +154,16 @@ pub async fn create(
     };
     let data = NewUserData { login, name, email, password_hash: String::new(), roles, account_role_ids };
     let (who, rule) = (state.actor(&req, &me), state.password_rule());
-    let created = crate::db::run(&state.pool, move |conn| password_links::create_user(conn, &who, &data, &rule)).await;
+    let created =
+        crate::db::run(&state.pool, move |conn| password_links::create_user(conn, &who, &data, &rule)).await;
     let (user, link) = match created {
         Ok(done) => done,
         Err(services::Error::Invalid(found)) => {
             let errors = FieldErrors::from(found);
-            return render_with(StatusCode::UNPROCESSABLE_ENTITY, &page(&state, &me, ctx, form, errors).await?);
+            return render_with(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                &page(&state, &me, ctx, form, errors).await?,
+            );
         }
         Err(services::Error::Forbidden(why)) => {
             let mut errors = FieldErrors::new();
@@ -179,7 +186,10 @@ pub async fn create(
                 new_user: true,
             };
             issued::stash(&state, &me, &session, &link_page_of(user.id), view).await?;
-            format!("{} was created. Copy their link to set a password now: it is shown only once.", user.name)
+            format!(
+                "{} was created. Copy their link to set a password now: it is shown only once.",
+                user.name
+            )
         }
         None => format!("{} was created. They sign in with the institution's identity provider.", user.name),
     };
@@ -200,7 +210,8 @@ pub async fn password_link(
 ) -> Result<HttpResponse, AppError> {
     let id = path.into_inner();
     let (who, rule) = (state.actor(&req, &me), state.password_rule());
-    let (user, link) = crate::db::run(&state.pool, move |conn| password_links::issue(conn, &who, id, &rule)).await?;
+    let (user, link) =
+        crate::db::run(&state.pool, move |conn| password_links::issue(conn, &who, id, &rule)).await?;
     let view = LinkView {
         url: format!(
             "{}{}",

@@ -324,7 +324,8 @@ pub async fn show(
     query: web::Query<ProfileQuery>,
 ) -> Result<HttpResponse, AppError> {
     let who = state.actor(&req, &me);
-    let mut data = load_profile(&state, who, *path, me.can(Permission::ViewTokens), query.tokens_page).await?;
+    let mut data =
+        load_profile(&state, who, *path, me.can(Permission::ViewTokens), query.tokens_page).await?;
     let secret = issued::take(&req, &state, &me, &session, &page_of(data.user.id)).await?;
     data.link = issued::take(&req, &state, &me, &session, &link_page_of(data.user.id)).await?;
     render(&profile_page(ctx, &me, data, secret, TokenForm::default(), FieldErrors::new()))
