@@ -43,6 +43,7 @@ pub enum LogFormat {
 }
 
 #[derive(Debug, Subcommand)]
+#[expect(clippy::large_enum_variant, reason = "parsed once, at start: boxing the settings buys nothing")]
 pub enum Command {
     /// Serve the web application and the API (the default).
     Serve(ServeArgs),

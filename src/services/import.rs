@@ -168,7 +168,7 @@ pub enum Outcome {
 
 /// Why the apply's transaction stops (and rolls back).
 enum Stop {
-    Refused(Plan),
+    Refused(Box<Plan>),
     Failed(Error),
 }
 
@@ -190,22 +190,22 @@ pub fn apply(conn: &mut DbConnection, actor: &Actor, content: &[u8], source: &st
     let done = write_transaction(conn, |conn| -> Result<Summary, Stop> {
         let plan = plan(conn, actor, content)?;
         if !plan.is_clean() {
-            return Err(Stop::Refused(plan));
+            return Err(Stop::Refused(Box::new(plan)));
         }
         // An operation refused now, though the plan allowed it, is the line's fault too.
         let at_line = |plan: &Plan, p: &Person, e: Error| match e {
-            Error::Forbidden(why) | Error::Conflict(why) => Stop::Refused(Plan {
+            Error::Forbidden(why) | Error::Conflict(why) => Stop::Refused(Box::new(Plan {
                 bad: vec![BadLine { line: p.line, login: p.login.as_str().to_owned(), reasons: vec![why] }],
                 ..plan.clone()
-            }),
-            Error::Invalid(errors) => Stop::Refused(Plan {
+            })),
+            Error::Invalid(errors) => Stop::Refused(Box::new(Plan {
                 bad: vec![BadLine {
                     line: p.line,
                     login: p.login.as_str().to_owned(),
                     reasons: errors.into_iter().map(|e| e.message).collect(),
                 }],
                 ..plan.clone()
-            }),
+            })),
             other => Stop::Failed(other),
         };
         let mut summary = Summary { unchanged: plan.unchanged.len(), ..Summary::default() };
@@ -247,7 +247,7 @@ pub fn apply(conn: &mut DbConnection, actor: &Actor, content: &[u8], source: &st
     });
     match done {
         Ok(summary) => Ok(Outcome::Applied(summary)),
-        Err(Stop::Refused(plan)) => Ok(Outcome::Refused(plan)),
+        Err(Stop::Refused(plan)) => Ok(Outcome::Refused(*plan)),
         Err(Stop::Failed(e)) => Err(e),
     }
 }

@@ -113,7 +113,7 @@ pub fn issue(
 pub enum LinkState {
     /// Good: the person it was made for, and until when.
     Open {
-        user: User,
+        user: Box<User>,
         expires_at: NaiveDateTime,
     },
     Used(NaiveDateTime),
@@ -137,7 +137,7 @@ pub fn state(conn: &mut DbConnection, secret: &str, rule: &PasswordRule) -> Resu
         (None, None) => {
             let user = User::find(conn, setup.user_id)?;
             match may_have_link(&user, rule) {
-                Ok(()) => LinkState::Open { user, expires_at: setup.expires_at },
+                Ok(()) => LinkState::Open { user: Box::new(user), expires_at: setup.expires_at },
                 Err(e) => LinkState::NotAllowed(e.sentence()),
             }
         }
@@ -156,7 +156,7 @@ pub fn set_password(
 ) -> Result<Result<User, LinkState>, Error> {
     write_transaction(conn, |conn| {
         let user = match state(conn, secret, rule)? {
-            LinkState::Open { user, .. } => user,
+            LinkState::Open { user, .. } => *user,
             other => return Ok(Err(other)),
         };
         let now = now();
