@@ -53,6 +53,8 @@ pub struct PasswordPanel {
     pub has_password: bool,
     /// Until when the newest link that is still open works.
     pub open_link_until: Option<String>,
+    /// How long a new link works.
+    pub link_days: i64,
 }
 
 /// What the viewer may do on a profile page.
@@ -290,6 +292,7 @@ pub(super) fn profile_page(
             allowed: data.passwords_allowed,
             has_password: !data.user.password_hash.is_empty(),
             open_link_until: data.open_link.map(|l| date_time(l.expires_at)),
+            link_days: crate::services::password_links::VALID_DAYS,
         },
         create,
         create_errors,
