@@ -1,4 +1,5 @@
-//! The subcommands: `serve` (default), `migrate`, `user create`, `token create`, `seed`.
+//! The subcommands: `serve` (default), `migrate`, `user create`, `user import`, `token
+//! create`, `service create`, `seed`.
 //! Each change goes through the service layer, as from the pages and the API.
 
 use std::io::Read;
@@ -7,7 +8,7 @@ use anyhow::Context;
 
 use crate::config::{
     Cli, Command, ServeArgs, ServiceCommand, ServiceCreateArgs, Settings, TokenCommand, TokenCreateArgs,
-    UserCommand, UserCreateArgs, normalize_database_url,
+    UserCommand, UserCreateArgs, UserImportArgs, normalize_database_url,
 };
 use crate::db;
 use crate::domain::{DisplayName, Email, EnrollmentRole, Login, Password};
@@ -39,6 +40,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
             println!("created user {} (id {})", user.login, user.id);
             Ok(())
         }
+        Some(Command::User(UserCommand::Import(args))) => import_users(&database_url, &args),
         Some(Command::Token(TokenCommand::Create(args))) => {
             let issued = create_token(&database_url, &args)?;
             // The secret alone on stdout, so that scripts can capture it.
@@ -177,4 +179,46 @@ pub fn create_user(database_url: &str, args: &UserCreateArgs, password: &str) ->
     let password_hash = crate::auth::password::hash(password.expose())?;
     let data = NewUserData { login, name, email, password_hash, roles, account_role_ids };
     services::users::create(&mut conn, &Actor::operator(), &data).map_err(refused)
+}
+
+/// `user import`: the web import's rules and code, as the operator. Prints the preview; with
+/// any bad line nothing is applied and the exit code is non-zero; else it applies all of it
+/// (unless `--dry-run`).
+pub fn import_users(database_url: &str, args: &UserImportArgs) -> anyhow::Result<()> {
+    use crate::domain::people_import::MAX_BYTES;
+    use crate::services::import::{self, Outcome};
+    use crate::views::people::{PlanView, summary_sentence};
+
+    let shown = args.csv.display().to_string();
+    let size = std::fs::metadata(&args.csv).with_context(|| format!("could not read {shown}"))?.len();
+    anyhow::ensure!(
+        size <= MAX_BYTES as u64,
+        "{shown} is larger than {} KiB: split it into smaller files and import them one after another",
+        MAX_BYTES / 1024
+    );
+    let content = std::fs::read(&args.csv).with_context(|| format!("could not read {shown}"))?;
+    let mut conn = db::connect(database_url)?;
+    db::run_migrations(&mut conn)?;
+    let actor = Actor::operator();
+    let plan = import::plan(&mut conn, &actor, &content).map_err(refused)?;
+    let view = PlanView::of(&plan);
+    println!("{shown}: {}", view.counts());
+    print!("{}", view.text());
+    anyhow::ensure!(plan.is_clean(), "{} bad line(s) in {shown}: nothing was applied", plan.bad.len());
+    if args.dry_run {
+        println!("\nDry run: nothing was applied.");
+        return Ok(());
+    }
+    let source =
+        format!("file “{}” (command line)", args.csv.file_name().unwrap_or_default().to_string_lossy());
+    match import::apply(&mut conn, &actor, &content, &source).map_err(refused)? {
+        Outcome::Applied(summary) => {
+            println!("\nApplied: {}", summary_sentence(&summary));
+            Ok(())
+        }
+        Outcome::Refused(plan) => {
+            print!("{}", PlanView::of(&plan).text());
+            anyhow::bail!("{} bad line(s) in {shown}: nothing was applied", plan.bad.len())
+        }
+    }
 }

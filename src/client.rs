@@ -25,3 +25,18 @@ pub fn client_ip(req: &HttpRequest, serve: &ServeArgs) -> Option<IpAddr> {
 pub fn via_trusted_proxy(req: &HttpRequest, serve: &ServeArgs) -> bool {
     req.peer_addr().is_some_and(|peer| serve.proxy_trust().trusts_peer(peer.ip()))
 }
+
+/// The address people reach this site at, without a trailing slash, for links handed to
+/// them: `--public-url` when set; else as this request reached it (the scheme and host a
+/// trusted proxy forwarded, or the `Host` header, over HTTPS when cookies are `Secure`).
+pub fn site_address(req: &HttpRequest, serve: &ServeArgs) -> String {
+    if let Some(url) = &serve.public_url {
+        return url.as_str().trim_end_matches('/').to_owned();
+    }
+    if via_trusted_proxy(req, serve) {
+        let info = req.connection_info();
+        return format!("{}://{}", info.scheme(), info.host());
+    }
+    let host = req.headers().get("host").and_then(|h| h.to_str().ok()).unwrap_or("localhost");
+    format!("{}://{host}", if serve.secure_cookies { "https" } else { "http" })
+}

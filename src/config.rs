@@ -43,6 +43,7 @@ pub enum LogFormat {
 }
 
 #[derive(Debug, Subcommand)]
+#[expect(clippy::large_enum_variant, reason = "parsed once, at start: boxing the settings buys nothing")]
 pub enum Command {
     /// Serve the web application and the API (the default).
     Serve(ServeArgs),
@@ -128,6 +129,19 @@ pub struct SeedArgs {
 pub enum UserCommand {
     /// Create a user; the password is read from standard input.
     Create(UserCreateArgs),
+    /// Create and change users from a CSV file (login,name,email,roles): prints the preview,
+    /// then applies all of it — or nothing, with any bad line.
+    Import(UserImportArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct UserImportArgs {
+    /// The CSV file: a header `login,name,email,roles`, then one person per line.
+    #[arg(long)]
+    pub csv: PathBuf,
+    /// Print the preview only; change nothing.
+    #[arg(long, default_value_t = false)]
+    pub dry_run: bool,
 }
 
 #[derive(Debug, Args)]

@@ -11,6 +11,7 @@ pub mod error;
 pub mod flash;
 pub mod middleware;
 pub mod models;
+pub mod multipart;
 pub mod routes;
 pub mod seed;
 pub mod services;

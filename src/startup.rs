@@ -164,6 +164,8 @@ fn spawn_housekeeping(state: Arc<AppState>) {
                 crate::services::sso::purge(conn)?;
                 // The dashboard's "unused" tally forgets tokens as they expire.
                 crate::models::token_tally::sweep(conn, now)?;
+                crate::services::password_links::purge(conn)?;
+                crate::services::import::purge(conn)?;
                 crate::services::stash::purge(conn)
             })
             .await;
@@ -212,11 +214,15 @@ fn run(listener: TcpListener, state: web::Data<AppState>) -> anyhow::Result<Serv
             .wrap(sessions)
             .wrap(from_fn(crate::middleware::throttle_sign_in))
             .wrap(from_fn(crate::middleware::head_as_get))
-            // One line per request. The path only (%U): a query string may carry an
-            // `access_token`, and nothing secret is ever logged.
+            // One line per request. The path only: a query string may carry an
+            // `access_token`, a one-time link's path its secret, and nothing secret is ever
+            // logged.
             .wrap(
-                Logger::new(r#"%a "%{METHOD}xi %U" %s %b %Dms"#)
-                    .custom_request_replace("METHOD", |req| req.method().to_string()),
+                Logger::new(r#"%a "%{METHOD}xi %{PATH}xi" %s %b %Dms"#)
+                    .custom_request_replace("METHOD", |req| req.method().to_string())
+                    .custom_request_replace("PATH", |req| {
+                        crate::telemetry::loggable_path(req.path()).into_owned()
+                    }),
             )
             .wrap(
                 DefaultHeaders::new()

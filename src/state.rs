@@ -31,6 +31,14 @@ impl AppState {
         crate::client::client_ip(req, &self.settings.serve).map(|i| i.to_string())
     }
 
+    /// Who may have a password here (`--password-login`, `--break-glass-logins`).
+    pub fn password_rule(&self) -> crate::domain::people::PasswordRule {
+        crate::domain::people::PasswordRule {
+            mode: self.settings.serve.password_login,
+            break_glass: self.settings.serve.break_glass_logins.clone(),
+        }
+    }
+
     /// What verifications for gateways and introspection need.
     pub fn gateway(&self) -> crate::auth::gateway::Gateway<'_> {
         crate::auth::gateway::Gateway {

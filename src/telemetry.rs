@@ -37,9 +37,36 @@ impl std::fmt::Display for Escaped<'_> {
     }
 }
 
+/// Paths that carry a secret in them: their secret part is never logged.
+const SECRET_PATHS: [&str; 1] = ["/password/set/"];
+
+/// A request's path as a log line may show it: the secret of a one-time link (`/password/
+/// set/<secret>`) replaced by `…`.
+pub fn loggable_path(path: &str) -> std::borrow::Cow<'_, str> {
+    for prefix in SECRET_PATHS {
+        // Compared as the router would route it, so `/Password/set` is not a way around.
+        if path.len() > prefix.len()
+            && path.is_char_boundary(prefix.len())
+            && path[..prefix.len()].eq_ignore_ascii_case(prefix)
+        {
+            return format!("{prefix}…").into();
+        }
+    }
+    path.into()
+}
+
 #[cfg(test)]
 mod tests {
-    use super::Escaped;
+    use super::{Escaped, loggable_path};
+
+    #[test]
+    fn a_one_time_link_is_logged_without_its_secret() {
+        assert_eq!(loggable_path("/password/set/abcDEF123"), "/password/set/…");
+        assert_eq!(loggable_path("/PASSWORD/set/abcDEF123"), "/password/set/…");
+        assert_eq!(loggable_path("/password/set/"), "/password/set/");
+        assert_eq!(loggable_path("/admin/users"), "/admin/users");
+        assert_eq!(loggable_path("/é"), "/é");
+    }
 
     #[test]
     fn control_characters_are_escaped_and_long_values_cut() {

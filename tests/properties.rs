@@ -96,6 +96,15 @@ const FRAGMENTS: &[&str] = &[
     "expires_in",
     "page",
     "per_page",
+    "login,name,email,roles\n",
+    "\"",
+    "\"\"",
+    ";",
+    "\r\n",
+    "student",
+    "Account Admin",
+    "Token  viewer",
+    "ada@example.edu",
 ];
 
 #[derive(Debug, Clone)]
@@ -206,7 +215,17 @@ macro_rules! properties {
     };
 }
 
-properties!(api_json, expiry, forms, pagination, redirects, token_fields, token_secret, user_fields);
+properties!(
+    api_json,
+    expiry,
+    forms,
+    pagination,
+    people_import,
+    redirects,
+    token_fields,
+    token_secret,
+    user_fields
+);
 
 #[test]
 fn every_check_has_a_test_a_fuzz_target_and_a_corpus() {

@@ -11,6 +11,7 @@ pub mod api_json;
 pub mod expiry;
 pub mod forms;
 pub mod pagination;
+pub mod people_import;
 pub mod redirects;
 pub mod token_fields;
 pub mod token_secret;
@@ -29,6 +30,7 @@ pub const ALL: &[(&str, Check)] = &[
     ("expiry", expiry::check),
     ("forms", forms::check),
     ("pagination", pagination::check),
+    ("people_import", people_import::check),
     ("redirects", redirects::check),
     ("token_fields", token_fields::check),
     ("token_secret", token_secret::check),

@@ -59,24 +59,43 @@ pub async fn protect(
     }
     let expected = req.get_session().get::<String>(SESSION_KEY).unwrap_or(None);
     let mut given = req.headers().get(HEADER).and_then(|v| v.to_str().ok()).map(str::to_owned);
-    if given.is_none() && req.content_type() == "application/x-www-form-urlencoded" {
+    let urlencoded = req.content_type() == "application/x-www-form-urlencoded";
+    let multipart = crate::multipart::is_multipart(req.headers());
+    if given.is_none() && (urlencoded || multipart) {
         // Read the body to find the field, then hand it back for the handler's extractor.
+        let limit = if multipart { crate::multipart::MAX_BODY_BYTES } else { MAX_FORM_BYTES };
         let mut payload = req.take_payload();
         let mut body = BytesMut::new();
         while let Some(chunk) = payload.next().await {
             let chunk = chunk?;
-            if body.len() + chunk.len() > MAX_FORM_BYTES {
-                let res = AppError::BadRequest("The form is too large.".into()).error_response();
+            if body.len() + chunk.len() > limit {
+                let res = AppError::BadRequest(format!(
+                    "The form is too large: at most {} KiB can be sent.",
+                    limit / 1024
+                ))
+                .error_response();
                 return Ok(req.into_response(res).map_into_right_body());
             }
             body.extend_from_slice(&chunk);
         }
         let body: Bytes = body.freeze();
-        given = serde_urlencoded::from_bytes::<TokenField>(&body).ok().and_then(|f| f.csrf_token);
+        given = if multipart {
+            // The token field is small; a form whose parts do not read has none.
+            crate::multipart::parts(req.headers(), body.clone(), crate::multipart::MAX_BODY_BYTES)
+                .await
+                .ok()
+                .and_then(|parts| parts.into_iter().find(|p| p.name == FIELD))
+                .and_then(|p| String::from_utf8(p.data.to_vec()).ok())
+        } else {
+            serde_urlencoded::from_bytes::<TokenField>(&body).ok().and_then(|f| f.csrf_token)
+        };
         req.set_payload(actix_web::dev::Payload::from(body));
     }
     if !matches(expected.as_deref(), given.as_deref()) {
-        tracing::warn!(path = %req.path(), "refused a state-changing request without a valid CSRF token");
+        tracing::warn!(
+            path = %crate::telemetry::loggable_path(req.path()),
+            "refused a state-changing request without a valid CSRF token"
+        );
         let res = AppError::CsrfRejected.error_response();
         return Ok(req.into_response(res).map_into_right_body());
     }

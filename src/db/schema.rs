@@ -193,6 +193,18 @@ diesel::table! {
         user_id -> BigInt,
         created_at -> Timestamp,
         expires_at -> Timestamp,
+        used_at -> Nullable<Timestamp>,
+        replaced_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    user_imports (id) {
+        id -> Text,
+        user_id -> BigInt,
+        file_name -> Text,
+        content -> Text,
+        created_at -> Timestamp,
     }
 }
 
@@ -235,6 +247,7 @@ diesel::table! {
 diesel::joinable!(scim_group_members -> scim_groups (group_id));
 diesel::joinable!(scim_group_members -> users (user_id));
 diesel::joinable!(password_setups -> users (user_id));
+diesel::joinable!(user_imports -> users (user_id));
 diesel::joinable!(service_scopes -> services (service_id));
 diesel::joinable!(service_rules -> services (service_id));
 diesel::joinable!(access_tokens -> users (user_id));
@@ -267,4 +280,5 @@ diesel::allow_tables_to_appear_in_same_query!(
     token_activity_tallies,
     tally_sweep,
     token_weekly_activity,
+    user_imports,
 );

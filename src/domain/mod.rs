@@ -4,6 +4,7 @@ pub mod authority;
 pub mod net;
 pub mod owner_roles;
 pub mod people;
+pub mod people_import;
 pub mod permission;
 pub mod role;
 pub mod service;

@@ -131,6 +131,20 @@ impl PasswordLogin {
     }
 }
 
+/// Who may have a password here: `--password-login` and the break-glass logins, together.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PasswordRule {
+    pub mode: PasswordLogin,
+    pub break_glass: Vec<String>,
+}
+
+impl PasswordRule {
+    /// Whether `login` may sign in with a password (and so be sent a link to set one).
+    pub fn allows(&self, login: &str) -> bool {
+        self.mode.allows(login, &self.break_glass)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

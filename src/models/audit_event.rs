@@ -35,6 +35,10 @@ pub enum AuditAction {
     ServiceDeleted,
     TokenLeaked,
     UserLinked,
+    UserUpdated,
+    PasswordLinkIssued,
+    PasswordSet,
+    UsersImported,
 }
 
 impl AuditAction {
@@ -68,6 +72,10 @@ impl AuditAction {
             AuditAction::ServiceDeleted => "service.deleted",
             AuditAction::TokenLeaked => "token.leaked",
             AuditAction::UserLinked => "user.linked",
+            AuditAction::UserUpdated => "user.updated",
+            AuditAction::PasswordLinkIssued => "user.password_link_issued",
+            AuditAction::PasswordSet => "user.password_set",
+            AuditAction::UsersImported => "users.imported",
         }
     }
 }
@@ -143,7 +151,7 @@ impl NewAuditEvent {
 
 impl AuditAction {
     /// Every action, for the audit log's filter.
-    pub const ALL: [AuditAction; 28] = [
+    pub const ALL: [AuditAction; 32] = [
         AuditAction::Login,
         AuditAction::LoginFailed,
         AuditAction::Logout,
@@ -172,6 +180,10 @@ impl AuditAction {
         AuditAction::ServiceDeleted,
         AuditAction::TokenLeaked,
         AuditAction::UserLinked,
+        AuditAction::UserUpdated,
+        AuditAction::PasswordLinkIssued,
+        AuditAction::PasswordSet,
+        AuditAction::UsersImported,
     ];
 }
 

@@ -9,22 +9,26 @@ pub mod account_role;
 pub mod account_settings;
 pub mod audit_event;
 pub mod oidc_login;
+pub mod password_setup;
 pub mod secret_stash;
 pub mod service;
 pub mod session;
 pub mod token_tally;
 pub mod user;
+pub mod user_import;
 
 pub use access_token::{AccessToken, Cursor, NewAccessToken, TokenFilter};
 pub use account_role::AccountRole;
 pub use account_settings::{AccountSettings, SettingsChange};
 pub use audit_event::{AuditAction, AuditEvent, AuditQuery, NewAuditEvent};
 pub use oidc_login::OidcLogin;
+pub use password_setup::PasswordSetup;
 pub use secret_stash::SecretStash;
 pub use service::{Service, ServiceDefinition, ServiceFields, TokenUsage};
 pub use session::UserSession;
 pub use token_tally::TokenFigures;
 pub use user::{CreateUserError, NewUserData, RoleSource, RoleSources, User, UserPage, UserRoles, UserState};
+pub use user_import::UserImport;
 
 /// Whether a diesel error is a unique-constraint violation (same on both backends).
 pub fn is_unique_violation(e: &diesel::result::Error) -> bool {

@@ -498,6 +498,22 @@ impl User {
             .execute(conn)
     }
 
+    /// Sets a user's display name and email.
+    pub fn update_profile(
+        conn: &mut DbConnection,
+        user_id: i64,
+        name: &DisplayName,
+        email: &Email,
+    ) -> QueryResult<usize> {
+        diesel::update(users::table.find(user_id))
+            .set((
+                users::name.eq(name.as_str()),
+                users::email.eq(email.as_str()),
+                users::updated_at.eq(crate::domain::now()),
+            ))
+            .execute(conn)
+    }
+
     /// Stores a new password hash.
     pub fn set_password_hash(conn: &mut DbConnection, user_id: i64, hash: &str) -> QueryResult<usize> {
         diesel::update(users::table.find(user_id))

@@ -10,18 +10,18 @@ use crate::error::AppError;
 use crate::middleware::HeadRequest;
 use crate::services::stash;
 use crate::state::AppState;
-use crate::views::tokens::SecretView;
 
 /// The session key naming the page a secret waits for (no secret in it).
 const WAITING_ON: &str = "secret_waits_on";
 
-/// Leaves `secret` for the next view of `page` by this session.
-pub async fn stash(
+/// Leaves `secret` (a token's secret, a credential, a one-time link) for the next view of
+/// `page` by this session.
+pub async fn stash<T: serde::Serialize + Send + 'static>(
     state: &AppState,
     me: &CurrentUser,
     session: &Session,
     page: &str,
-    secret: SecretView,
+    secret: T,
 ) -> Result<(), AppError> {
     let (key, at) = (me.stash.clone(), page.to_owned());
     crate::db::run(&state.pool, move |conn| Ok::<_, AppError>(stash::put(conn, &key, &at, &secret)?)).await?;
@@ -32,13 +32,13 @@ pub async fn stash(
 
 /// The secret waiting for `page`, taken as it is shown: once, on this page only, never by
 /// a `HEAD`.
-pub async fn take(
+pub async fn take<T: serde::de::DeserializeOwned + Send + 'static>(
     req: &HttpRequest,
     state: &AppState,
     me: &CurrentUser,
     session: &Session,
     page: &str,
-) -> Result<Option<SecretView>, AppError> {
+) -> Result<Option<T>, AppError> {
     if req.extensions().contains::<HeadRequest>()
         || session.get::<String>(WAITING_ON).ok().flatten().as_deref() != Some(page)
     {

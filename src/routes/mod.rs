@@ -8,6 +8,7 @@ pub mod gateway;
 pub mod health;
 pub mod home;
 pub mod issued;
+pub mod password;
 pub mod session;
 pub mod settings;
 pub mod setup;
@@ -34,6 +35,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(sso::callback)
         .service(account::show)
         .service(account::change_password)
+        .service(password::show)
+        .service(password::set)
         .service(settings::tokens::index)
         .service(settings::tokens::create_token)
         .service(settings::tokens::edit_token)

@@ -4,6 +4,8 @@
 //! transaction. Handlers parse, call, render; they never decide who may do what.
 
 pub mod account;
+pub mod import;
+pub mod password_links;
 pub mod registry;
 pub mod roles;
 pub mod sessions;

@@ -5,7 +5,7 @@
 use super::{Actor, Error};
 use crate::db::{DbConnection, write_transaction};
 use crate::domain::authority::{self, AccountRoleChange, RoleFacts};
-use crate::domain::{EnrollmentRole, Permission, ValidationError};
+use crate::domain::{DisplayName, Email, EnrollmentRole, Permission, ValidationError};
 use crate::models::{
     AccountRole, AuditAction, CreateUserError, NewUserData, RoleSource, User, UserRoles, UserSession,
     UserState,
@@ -92,38 +92,80 @@ pub fn set_roles(
     account_role_ids: &[i64],
 ) -> Result<RolesChanged, Error> {
     actor.require(Permission::ManageUsers)?;
-    let actor_id = actor.user_id();
     write_transaction(conn, |conn| {
         let user = User::find(conn, user_id)?;
         let before = User::roles(conn, user_id)?;
-        authority::may_manage(actor.permissions, before.permissions())?;
-        let sources = User::role_sources(conn, user_id)?;
-        let (_, given_before) = sources.from(RoleSource::Admin);
-        let wanted = known_roles(conn, account_role_ids)?;
-        let all = AccountRole::all(conn)?;
-        let added: Vec<&AccountRole> = wanted.iter().filter(|r| !given_before.contains(&r.id)).collect();
-        let removed: Vec<&AccountRole> = all
-            .iter()
-            .filter(|r| given_before.contains(&r.id) && !wanted.iter().any(|w| w.id == r.id))
-            .collect();
-        // Demoted only if no other source keeps Account Admin for them either.
-        let admin_after = wanted.iter().any(|r| r.built_in)
-            || sources
-                .account
-                .iter()
-                .any(|(id, s)| *s != RoleSource::Admin && all.iter().any(|r| r.id == *id && r.built_in));
-        let target_is_last_admin = !admin_after && is_last_admin(conn, &user, &before)?;
-        authority::may_change_account_roles(&AccountRoleChange {
-            // The operator is nobody's own administrator.
-            actor_id: actor_id.unwrap_or(-1),
-            actor: actor.permissions,
-            target_id: user_id,
-            added: added.iter().map(|r| facts(r)).collect(),
-            removed: removed.iter().map(|r| facts(r)).collect(),
-            target_is_last_admin,
-        })?;
+        judge_admin_roles(conn, actor, &user, &before, account_role_ids)?;
         User::replace_roles(conn, user_id, enrollment, account_role_ids, RoleSource::Admin)?;
         finish_roles_change(conn, actor, &user, &before, "")
+    })
+}
+
+/// Whether `actor` may set the account roles an administrator gives `user` (who holds
+/// `before`) to exactly `account_role_ids`, by the grant rule (SPEC 2): they may manage
+/// the user, give and take only roles within their own permissions, never change their
+/// own, and never demote the last active Account Admin. Nothing is written.
+pub(super) fn judge_admin_roles(
+    conn: &mut DbConnection,
+    actor: &Actor,
+    user: &User,
+    before: &UserRoles,
+    account_role_ids: &[i64],
+) -> Result<(), Error> {
+    authority::may_manage(actor.permissions, before.permissions())?;
+    let sources = User::role_sources(conn, user.id)?;
+    let (_, given_before) = sources.from(RoleSource::Admin);
+    let wanted = known_roles(conn, account_role_ids)?;
+    let all = AccountRole::all(conn)?;
+    let added: Vec<&AccountRole> = wanted.iter().filter(|r| !given_before.contains(&r.id)).collect();
+    let removed: Vec<&AccountRole> =
+        all.iter().filter(|r| given_before.contains(&r.id) && !wanted.iter().any(|w| w.id == r.id)).collect();
+    // Demoted only if no other source keeps Account Admin for them either.
+    let admin_after = wanted.iter().any(|r| r.built_in)
+        || sources
+            .account
+            .iter()
+            .any(|(id, s)| *s != RoleSource::Admin && all.iter().any(|r| r.id == *id && r.built_in));
+    let target_is_last_admin = !admin_after && is_last_admin(conn, user, before)?;
+    authority::may_change_account_roles(&AccountRoleChange {
+        // The operator is nobody's own administrator.
+        actor_id: actor.user_id().unwrap_or(-1),
+        actor: actor.permissions,
+        target_id: user.id,
+        added: added.iter().map(|r| facts(r)).collect(),
+        removed: removed.iter().map(|r| facts(r)).collect(),
+        target_is_last_admin,
+    })?;
+    Ok(())
+}
+
+/// Sets a user's display name and email (an administrator's edit, or an import). The
+/// actor needs `users.manage` and must be able to manage the user. Unchanged fields record
+/// nothing.
+pub fn update_profile(
+    conn: &mut DbConnection,
+    actor: &Actor,
+    user_id: i64,
+    name: &DisplayName,
+    email: &Email,
+) -> Result<User, Error> {
+    actor.require(Permission::ManageUsers)?;
+    write_transaction(conn, |conn| {
+        let user = User::find(conn, user_id)?;
+        authority::may_manage(actor.permissions, User::roles(conn, user_id)?.permissions())?;
+        let mut changes = Vec::new();
+        if user.name != name.as_str() {
+            changes.push(format!("name “{}” → “{}”", user.name, name.as_str()));
+        }
+        if user.email != email.as_str() {
+            changes.push(format!("email {} → {}", user.email, email.as_str()));
+        }
+        if changes.is_empty() {
+            return Ok(user);
+        }
+        User::update_profile(conn, user_id, name, email)?;
+        actor.audit(AuditAction::UserUpdated).subject(user_id).details(changes.join("; ")).record(conn)?;
+        Ok(User::find(conn, user_id)?)
     })
 }
 

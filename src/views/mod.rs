@@ -6,4 +6,5 @@ pub mod dashboard;
 pub mod error_page;
 pub mod forms;
 pub mod page;
+pub mod people;
 pub mod tokens;

@@ -276,3 +276,98 @@ async fn token_create_run_in_parallel_beside_the_server_waits_for_the_lock_inste
     let html = app.signed_in("tess").await.get_html("/settings/tokens").await;
     assert_eq!(crate::tokens_page::token_ids(&html).len(), 8);
 }
+
+/// A CSV file of the test's own, removed when dropped.
+struct CsvFile(std::path::PathBuf);
+
+impl CsvFile {
+    fn new(content: &str) -> CsvFile {
+        let path = std::env::temp_dir().join(format!(
+            "tokenwarden-import-{}-{}.csv",
+            std::process::id(),
+            tokenwarden::domain::token_secret::random_base62(10)
+        ));
+        std::fs::write(&path, content).expect("write the CSV file");
+        CsvFile(path)
+    }
+
+    fn path(&self) -> &str {
+        self.0.to_str().expect("a UTF-8 path")
+    }
+}
+
+impl Drop for CsvFile {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+    }
+}
+
+fn name_of(database_url: &str, login: &str) -> Option<String> {
+    use diesel::prelude::*;
+    use tokenwarden::db::schema::users;
+    let mut conn = tokenwarden::db::connect(database_url).expect("connect");
+    users::table
+        .filter(users::login.eq(login))
+        .select(users::name)
+        .first(&mut conn)
+        .optional()
+        .expect("a query")
+}
+
+const IMPORT: &str =
+    "login,name,email,roles\nada,Ada Lovelace,ada@example.edu,teacher\nsam,Samuel,sam@example.edu,student\n";
+
+#[actix_web::test]
+async fn user_import_dry_run_prints_the_preview_and_changes_nothing() {
+    let app = spawn_app().await;
+    assert!(create(&app.database_url, "sam", &["--role", "student"]).status.success());
+    let file = CsvFile::new(IMPORT);
+    let out = tokenwarden(&app.database_url, &["user", "import", "--csv", file.path(), "--dry-run"], "");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stdout}{}", String::from_utf8_lossy(&out.stderr));
+    assert!(stdout.contains("1 to create, 1 to change, 0 unchanged"), "{stdout}");
+    assert!(stdout.contains("line 2: ada — Ada Lovelace <ada@example.edu> — Teacher"), "{stdout}");
+    assert!(stdout.contains("line 3: sam — name Sam Student → Samuel"), "{stdout}");
+    assert!(stdout.contains("Dry run: nothing was applied."));
+    assert_eq!(name_of(&app.database_url, "ada"), None);
+    assert_eq!(name_of(&app.database_url, "sam").as_deref(), Some("Sam Student"));
+}
+
+#[actix_web::test]
+async fn user_import_with_bad_lines_exits_non_zero_and_applies_nothing() {
+    let app = spawn_app().await;
+    assert!(create(&app.database_url, "sam", &["--role", "student"]).status.success());
+    let file = CsvFile::new(&format!("{IMPORT}bob,Bob,nope,student\ncy,Cy,cy@example.edu,headmaster\n"));
+    let out = tokenwarden(&app.database_url, &["user", "import", "--csv", file.path()], "");
+    let (stdout, stderr) = (String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert!(!out.status.success(), "{stdout}");
+    assert!(stdout.contains("line 4 (bob): email “nope”: Enter an email address"), "{stdout}");
+    assert!(stdout.contains("line 5 (cy): Unknown role “headmaster”"), "{stdout}");
+    assert!(stderr.contains("2 bad line(s)") && stderr.contains("nothing was applied"), "{stderr}");
+    assert_eq!(name_of(&app.database_url, "ada"), None, "nothing applied");
+    assert_eq!(name_of(&app.database_url, "sam").as_deref(), Some("Sam Student"));
+
+    let missing = tokenwarden(&app.database_url, &["user", "import", "--csv", "/nonexistent/people.csv"], "");
+    assert!(!missing.status.success());
+    assert!(String::from_utf8_lossy(&missing.stderr).contains("could not read /nonexistent/people.csv"));
+}
+
+#[actix_web::test]
+async fn user_import_applies_a_clean_file_and_a_second_run_changes_nothing() {
+    let app = spawn_app().await;
+    assert!(create(&app.database_url, "sam", &["--role", "student"]).status.success());
+    let file = CsvFile::new(IMPORT);
+    let out = tokenwarden(&app.database_url, &["user", "import", "--csv", file.path()], "");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stdout}{}", String::from_utf8_lossy(&out.stderr));
+    assert!(stdout.contains("Applied: 1 created, 1 changed, 0 unchanged."), "{stdout}");
+    assert_eq!(name_of(&app.database_url, "ada").as_deref(), Some("Ada Lovelace"));
+    assert_eq!(name_of(&app.database_url, "sam").as_deref(), Some("Samuel"));
+
+    let again = tokenwarden(&app.database_url, &["user", "import", "--csv", file.path()], "");
+    let stdout = String::from_utf8_lossy(&again.stdout);
+    assert!(again.status.success());
+    assert!(
+        stdout.contains("0 to create, 0 to change, 2 unchanged") && stdout.contains("Applied: 0 created")
+    );
+}

@@ -236,6 +236,43 @@ impl Browser {
             .expect("POST")
     }
 
+    /// A file upload form (multipart/form-data) with the CSRF token, as a browser submits
+    /// it. A field named `file` is sent as the file `people.csv`.
+    pub async fn post_multipart(&self, path: &str, fields: &[(&str, &str)]) -> Response {
+        let token = self.csrf_token().await;
+        let mut all: Vec<(&str, &str)> = vec![("csrf_token", &token)];
+        all.extend_from_slice(fields);
+        self.post_multipart_raw(path, &all).await
+    }
+
+    /// A file upload form exactly as given (no CSRF token added).
+    pub async fn post_multipart_raw(&self, path: &str, fields: &[(&str, &str)]) -> Response {
+        let boundary = "----tokenwarden-test-boundary-7MA4YWxkTrZu0gW";
+        let mut body = Vec::new();
+        for (name, value) in fields {
+            body.extend_from_slice(format!("--{boundary}\r\n").as_bytes());
+            if *name == "file" {
+                body.extend_from_slice(
+                    b"Content-Disposition: form-data; name=\"file\"; filename=\"people.csv\"\r\nContent-Type: text/csv\r\n\r\n",
+                );
+            } else {
+                body.extend_from_slice(
+                    format!("Content-Disposition: form-data; name=\"{name}\"\r\n\r\n").as_bytes(),
+                );
+            }
+            body.extend_from_slice(value.as_bytes());
+            body.extend_from_slice(b"\r\n");
+        }
+        body.extend_from_slice(format!("--{boundary}--\r\n").as_bytes());
+        self.client
+            .post(self.url(path))
+            .header("Content-Type", format!("multipart/form-data; boundary={boundary}"))
+            .body(body)
+            .send()
+            .await
+            .expect("POST")
+    }
+
     /// A form post as htmx sends it: the token in a header, `HX-Request: true`.
     /// An htmx post from the page at `page`: htmx names it in `HX-Current-URL` (and this
     /// client sends no `Referer`, like a browser that leaves it out).

@@ -40,3 +40,44 @@ async fn no_password_setup_code_or_token_secret_is_logged() {
     }
     assert!(!logs.contains(&secret[3..20]), "no part of the secret is logged");
 }
+
+#[actix_web::test]
+async fn a_one_time_link_to_set_a_password_is_never_logged() {
+    let scratch = spawn_app().await;
+    let dir = std::path::Path::new(&scratch.database_url).parent().unwrap().to_path_buf();
+    let db = if tokenwarden::db::is_postgres(&scratch.database_url) {
+        scratch.database_url.clone()
+    } else {
+        dir.join("linked.db").to_string_lossy().into_owned()
+    };
+    let served = Served::start(&db, "debug");
+    let base = served.base.clone();
+    let admin = crate::helpers::Browser::detached(&base);
+    admin.complete_setup().await;
+    let res = admin
+        .post_form("/admin/users", &[("login", "ada"), ("name", "Ada"), ("email", "ada@example.edu")])
+        .await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    let html = admin.get_html(&crate::helpers::location(&res)).await;
+    let link = crate::people::shown_link(&html).expect("a link");
+    let path = link.strip_prefix(&base).expect("a link to this server").to_owned();
+    let secret = path.rsplit('/').next().unwrap().to_owned();
+
+    let ada = crate::helpers::Browser::detached(&base);
+    assert_eq!(ada.get(&path).await.status(), StatusCode::OK);
+    let chosen = "ada's very own passphrase";
+    // Without its CSRF token: refused, and the refusal is logged with the path.
+    let res = ada.post_form_raw(&path, &[("password", chosen), ("password_confirm", chosen)]).await;
+    assert_eq!(res.status(), StatusCode::FORBIDDEN);
+    let res = ada.post_form(&path, &[("password", chosen), ("password_confirm", chosen)]).await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    assert_eq!(ada.get(&path).await.status(), StatusCode::GONE);
+
+    assert!(served.logged(&["GET /password/set/…\" 410"]).await, "the last request was logged");
+    assert!(served.logged(&["refused a state-changing request", "/password/set/…"]).await);
+    let logs = served.log();
+    drop(served);
+    assert!(!logs.contains(&secret), "the link's secret appears in the logs");
+    assert!(!logs.contains(&secret[..12]), "no part of the secret is logged");
+    assert!(!logs.contains(chosen), "the password appears in the logs");
+}

@@ -15,6 +15,7 @@ mod matrix;
 mod oidc_provider;
 mod outage;
 mod plans;
+mod people;
 mod services;
 mod session;
 mod setup;

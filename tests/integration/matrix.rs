@@ -18,7 +18,7 @@
 //! may be the CSRF refusal (every form carries the session's token).
 //!
 //! "Changed" is judged on a fingerprint of the database (users, roles, settings, tokens, the
-//! number of sessions per user) taken before and after each request; the audit log, "last
+//! number of sessions per user, links to set a password, uploaded imports) taken before and after each request; the audit log, "last
 //! used" and other timestamps are left out (a refused sign-in is logged, a read touches them).
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -30,12 +30,12 @@ use chrono::{Duration, NaiveDateTime, SecondsFormat, Utc};
 use diesel::prelude::*;
 use tokenwarden::db::DbConnection;
 use tokenwarden::db::schema::{
-    access_tokens, account_roles, account_settings, service_rules, service_scopes,
-    services as services_table, user_account_roles, user_roles, user_sessions, users,
+    access_tokens, account_roles, account_settings, password_setups, service_rules, service_scopes,
+    services as services_table, user_account_roles, user_imports, user_roles, user_sessions, users,
 };
 use tokenwarden::domain::token::ExpiryChoice;
 use tokenwarden::domain::{DisplayName, Email, EnrollmentRole, Login, Permission, PermissionSet, now};
-use tokenwarden::models::{NewUserData, User, UserState};
+use tokenwarden::models::{NewUserData, User, UserImport, UserState};
 use tokenwarden::services::tokens::{self, TokenDraft};
 use tokenwarden::services::{self, Actor, Via};
 
@@ -172,6 +172,14 @@ enum Arg {
     EmptyRole,
     /// A service of their own (`svc-N`, one scope, no rules).
     OwnService,
+    /// The secret of an open one-time link to set the password of a student-only user of
+    /// their own (made by the operator).
+    SetupLink,
+    /// A CSV upload of their own (the anonymous: one of sam's), waiting for its apply: it
+    /// creates `imported-N`.
+    OwnImport,
+    /// A CSV upload of the admin's, one per column.
+    AdminsImport,
 }
 
 /// What a request sends: a form (pages; the CSRF token is added) or JSON (API). In values,
@@ -181,6 +189,8 @@ enum Arg {
 enum Body {
     Nothing,
     Form(&'static [(&'static str, &'static str)]),
+    /// A file upload form (multipart/form-data): a field named `file` is the file.
+    Multipart(&'static [(&'static str, &'static str)]),
     Json(&'static str),
 }
 
@@ -222,6 +232,18 @@ const EDITED_SERVICE: Body = Body::Form(&[
     ("holders", "teacher"),
     ("rules", "GET /*=svc-{n}:read"),
 ]);
+const NEW_USER: Body = Body::Form(&[
+    ("login", "made-{n}"),
+    ("name", "Made {n}"),
+    ("email", "made{n}@example.edu"),
+    ("roles", "student"),
+]);
+const UPLOAD: Body =
+    Body::Multipart(&[("file", "login,name,email,roles\nup-{n},Up {n},up{n}@example.edu,student\n")]);
+const LINK_PASSWORD: Body = Body::Form(&[
+    ("password", "a brand new passphrase {n}"),
+    ("password_confirm", "a brand new passphrase {n}"),
+]);
 const API_NEW_TOKEN: Body =
     Body::Json(r#"{"token": {"purpose": "Made in the matrix {n}", "expires_at": "{in30}"}}"#);
 const API_RENAME: Body = Body::Json(r#"{"token": {"purpose": "Renamed {n}"}}"#);
@@ -247,6 +269,10 @@ const PUBLIC_PAGES: &[Row] = &[
     // tests/integration/sso.rs walks these doors with a real provider.
     row("GET /login/oidc",         &[],                   NOTHING,        "503  303  303  303  303  303  303  303  303"),
     row("GET /login/oidc/callback", &[],                  NOTHING,        "400  400  400  400  400  400  400  400  400"),
+    // A one-time link to set a password is its own credential: whoever holds it. Each
+    // column has a link of its own; setting the password sends everyone to the sign-in page.
+    row("GET /password/set/{secret}",  &[SetupLink],      NOTHING,        "200  200  200  200  200  200  200  200  200"),
+    row("POST /password/set/{secret}", &[SetupLink],      LINK_PASSWORD,  "303+ 303+ 303+ 303+ 303+ 303+ 303+ 303+ 303+"),
 ];
 
 #[rustfmt::skip]
@@ -271,6 +297,16 @@ const ADMIN_PAGES_FOR_PEOPLE: &[Row] = &[
     //  route                                                  fills               sends       A    S    T    V    C    D    M    G    X
     row("GET /admin/users",                                    &[],                NOTHING,   "303  403  403  403  403  403  200  403  200"),
     row("GET /admin/users/{id}",                               &[Sam],             NOTHING,   "303  403  403  200  200  200  200  403  200"),
+    row("GET /admin/users/new",                                &[],                NOTHING,   "303  403  403  403  403  403  200  403  200"),
+    row("POST /admin/users",                                   &[],                NEW_USER,  "303  403  403  403  403  403  303+ 403  303+"),
+    row("POST /admin/users/{id}/password-link",                &[Victim],          NOTHING,   "303  403  403  403  403  403  303+ 403  303+"),
+    // Uploading stages the file (a write of its own); applying it creates `imported-N`.
+    row("GET /admin/users/import",                             &[],                NOTHING,   "303  403  403  403  403  403  200  403  200"),
+    row("POST /admin/users/import",                            &[],                UPLOAD,    "303  403  403  403  403  403  303+ 403  303+"),
+    row("GET /admin/users/import/{id}",                        &[OwnImport],       NOTHING,   "303  403  403  403  403  403  200  403  200"),
+    // Someone else's upload is not found, whoever asks.
+    row("GET /admin/users/import/{id}",                        &[AdminsImport],    NOTHING,   "303  403  403  403  403  403  404  403  200"),
+    row("POST /admin/users/import/{id}",                       &[OwnImport],       NOTHING,   "303  403  403  403  403  403  303+ 403  303+"),
     row("POST /admin/users/{id}/roles",                        &[Victim],          TEACHER,   "303  403  403  403  403  403  303+ 403  303+"),
     row("POST /admin/users/{id}/tokens/revoke-all",            &[VictimWithToken], NOTHING,   "303  403  403  403  403  303+ 403  403  303+"),
     row("POST /admin/users/{id}/tokens/{token_id}/revoke",     &[Sam, SamToken],   NOTHING,   "303  403  403  403  403  303+ 403  403  303+"),
@@ -782,6 +818,31 @@ impl World {
                     .expect("create an empty role")
                     .id
             }
+            SetupLink => {
+                let (_, id) = self.victim("linked", column);
+                let mut conn = self.db.lock().unwrap();
+                let rule = tokenwarden::domain::people::PasswordRule::default();
+                let (_, link) = services::password_links::issue(&mut conn, &Actor::operator(), id, &rule)
+                    .expect("a link to set a password");
+                return link.secret.expose().to_owned();
+            }
+            OwnImport | AdminsImport => {
+                let (uploader, name) = match arg {
+                    OwnImport => (self.id(who.login()), format!("own-import-{column}")),
+                    _ => (self.id("admin"), format!("admins-import-{column}")),
+                };
+                let row = UserImport {
+                    id: name.clone(),
+                    user_id: uploader,
+                    file_name: "matrix.csv".to_owned(),
+                    content: format!(
+                        "login,name,email,roles\nimported-{column},Imported {column},imported{column}@example.edu,student\n"
+                    ),
+                    created_at: now(),
+                };
+                UserImport::put(&mut self.db.lock().unwrap(), &row).expect("stage an import");
+                return name;
+            }
             OwnService => {
                 let mut conn = self.db.lock().unwrap();
                 let input = services::registry::ServiceInput {
@@ -826,11 +887,12 @@ impl World {
         let before = self.fingerprint();
         let res = match client {
             Client::Browser { browser, csrf } => {
-                let fields: Vec<(String, String)> = match row.body {
-                    Body::Form(fields) => {
-                        fields.iter().map(|(k, v)| (k.to_string(), fill_value(v, column, *who))).collect()
-                    }
-                    Body::Nothing => Vec::new(),
+                let (fields, multipart): (Vec<(String, String)>, bool) = match row.body {
+                    Body::Form(fields) | Body::Multipart(fields) => (
+                        fields.iter().map(|(k, v)| (k.to_string(), fill_value(v, column, *who))).collect(),
+                        matches!(row.body, Body::Multipart(_)),
+                    ),
+                    Body::Nothing => (Vec::new(), false),
                     Body::Json(_) => panic!("{}: pages take forms", row.route),
                 };
                 match method {
@@ -838,8 +900,12 @@ impl World {
                     "POST" => {
                         let mut fields: Vec<(&str, &str)> =
                             fields.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
-                        fields.push(("csrf_token", csrf));
-                        browser.post_form_raw(&path, &fields).await
+                        fields.insert(0, ("csrf_token", csrf));
+                        if multipart {
+                            browser.post_multipart_raw(&path, &fields).await
+                        } else {
+                            browser.post_form_raw(&path, &fields).await
+                        }
                     }
                     other => panic!("{}: no page answers {other}", row.route),
                 }
@@ -852,7 +918,7 @@ impl World {
                             .unwrap_or_else(|e| panic!("{}: bad JSON ({e})", row.route))
                     }
                     Body::Nothing => serde_json::Value::Null,
-                    Body::Form(_) => panic!("{}: the API rows send JSON", row.route),
+                    Body::Form(_) | Body::Multipart(_) => panic!("{}: the API rows send JSON", row.route),
                 };
                 match method {
                     "GET" => api.get(&path).await,
@@ -979,6 +1045,10 @@ struct Fingerprint {
     /// service, scope, label, holders; and service, method, path, scope.
     service_scopes: Vec<(i64, String, String, String)>,
     service_rules: Vec<(i64, String, String, String)>,
+    /// Links to set a password: digest, user, used, replaced.
+    password_setups: Vec<(String, i64, Option<NaiveDateTime>, Option<NaiveDateTime>)>,
+    /// Uploaded imports waiting: id, uploader.
+    user_imports: Vec<(String, i64)>,
 }
 
 impl Fingerprint {
@@ -1075,6 +1145,21 @@ impl Fingerprint {
                 ))
                 .load(conn)
                 .expect("service_rules"),
+            password_setups: password_setups::table
+                .order(password_setups::digest)
+                .select((
+                    password_setups::digest,
+                    password_setups::user_id,
+                    password_setups::used_at,
+                    password_setups::replaced_at,
+                ))
+                .load(conn)
+                .expect("password_setups"),
+            user_imports: user_imports::table
+                .order(user_imports::id)
+                .select((user_imports::id, user_imports::user_id))
+                .load(conn)
+                .expect("user_imports"),
         }
     }
 
@@ -1092,6 +1177,8 @@ impl Fingerprint {
             changes("services", &self.services, &after.services),
             changes("service_scopes", &self.service_scopes, &after.service_scopes),
             changes("service_rules", &self.service_rules, &after.service_rules),
+            changes("password_setups", &self.password_setups, &after.password_setups),
+            changes("user_imports", &self.user_imports, &after.user_imports),
         ]
         .into_iter()
         .flatten()

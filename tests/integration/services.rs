@@ -430,7 +430,8 @@ async fn uses_are_counted_per_service_and_shown_on_the_row_and_in_the_token_obje
     let mine = s.app.api(&s.unscoped.secret);
     assert_eq!(mine.get("/api/v1/users/self").await.status(), StatusCode::OK);
     let mut usage = serde_json::Value::Null;
-    for _ in 0..40 {
+    // Written every second; wait up to 10 (a loaded machine runs the flush late).
+    for _ in 0..100 {
         let (status, token) =
             crate::api::json(mine.get(&format!("/api/v1/users/self/tokens/{}", s.tess_write.id)).await).await;
         assert_eq!(status, StatusCode::OK);
@@ -443,7 +444,7 @@ async fn uses_are_counted_per_service_and_shown_on_the_row_and_in_the_token_obje
     assert_eq!(
         usage,
         json!([{"service": "gradebook", "name": "Gradebook", "uses_last_30_days": 3}]),
-        "written within a second or two"
+        "written within seconds"
     );
     drop(api);
     let tess = s.app.signed_in("tess").await;

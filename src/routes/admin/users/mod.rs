@@ -1,6 +1,8 @@
 //! `/admin/users` (search) and `/admin/users/{id}/…` — one module per part of a user's
 //! administration: the profile page, roles, state and sessions, tokens on their behalf.
 
+pub mod import;
+pub mod new;
 pub mod profile;
 pub mod roles;
 pub mod state;

@@ -15,7 +15,8 @@ use crate::domain::authority::{may_grant, may_manage};
 use crate::domain::{EnrollmentRole, Permission, now};
 use crate::error::AppError;
 use crate::models::{
-    AccessToken, AccountRole, AuditEvent, RoleSource, RoleSources, User, UserRoles, UserSession,
+    AccessToken, AccountRole, AuditEvent, PasswordSetup, RoleSource, RoleSources, User, UserRoles,
+    UserSession,
 };
 use crate::routes::{issued, render};
 use crate::services::Actor;
@@ -25,7 +26,10 @@ use crate::state::AppState;
 use crate::views::audit::{AuditRow, audit_rows};
 use crate::views::forms::FieldErrors;
 use crate::views::page::PageCtx;
-use crate::views::tokens::{ExpiryOptions, ScopeGroup, SecretView, TokenForm, TokenRow, scope_groups};
+use crate::views::people::LinkView;
+use crate::views::tokens::{
+    ExpiryOptions, ScopeGroup, SecretView, TokenForm, TokenRow, date_time, scope_groups,
+};
 
 /// Tokens per page on a profile page: a user with a thousand tokens gets twenty pages, not a
 /// three-megabyte page.
@@ -34,6 +38,23 @@ const TOKENS_PER_PAGE: i64 = 50;
 /// The profile page of user `id`: where secrets issued on their behalf wait to be shown.
 pub fn page_of(id: i64) -> String {
     format!("/admin/users/{id}")
+}
+
+/// Where a one-time link to set the password of user `id` waits to be shown (on their
+/// profile page, apart from a token's secret).
+pub fn link_page_of(id: i64) -> String {
+    format!("/admin/users/{id}#password-link")
+}
+
+/// The user's password, as their profile page tells it.
+pub struct PasswordPanel {
+    /// They may have a password here (`--password-login`), so a link can be sent.
+    pub allowed: bool,
+    pub has_password: bool,
+    /// Until when the newest link that is still open works.
+    pub open_link_until: Option<String>,
+    /// How long a new link works.
+    pub link_days: i64,
 }
 
 /// What the viewer may do on a profile page.
@@ -95,6 +116,9 @@ pub(super) struct ProfilePage {
     rows: Vec<TokenRow>,
     tokens: TokenPager,
     secret: Option<SecretView>,
+    /// A one-time link to set the password, just issued: shown once.
+    link: Option<LinkView>,
+    password: PasswordPanel,
     create: TokenForm,
     create_errors: FieldErrors,
     expiry: ExpiryOptions,
@@ -147,6 +171,10 @@ pub(super) struct ProfileData {
     usage: HashMap<i64, Vec<crate::views::tokens::ServiceUse>>,
     audit: Vec<AuditRow>,
     sessions: i64,
+    open_link: Option<PasswordSetup>,
+    passwords_allowed: bool,
+    /// Set by the page that shows it (once).
+    link: Option<LinkView>,
 }
 
 pub(super) async fn load_profile(
@@ -156,6 +184,7 @@ pub(super) async fn load_profile(
     with_tokens: bool,
     tokens_page: i64,
 ) -> Result<ProfileData, AppError> {
+    let rule = state.password_rule();
     crate::db::run(&state.pool, move |conn| -> Result<_, AppError> {
         let user = User::find(conn, id)?;
         let roles = User::roles(conn, id)?;
@@ -177,7 +206,11 @@ pub(super) async fn load_profile(
         let events = AuditEvent::recent_for_user(conn, id, 15)?;
         let audit = audit_rows(conn, events)?;
         let sessions = UserSession::count_for_user(conn, id)?;
+        let open_link = PasswordSetup::open_for_user(conn, id, now())?;
         Ok(ProfileData {
+            passwords_allowed: rule.allows(&user.login),
+            open_link,
+            link: None,
             user,
             roles,
             sources,
@@ -254,6 +287,13 @@ pub(super) fn profile_page(
         tokens: data.pager,
         can,
         secret,
+        link: data.link,
+        password: PasswordPanel {
+            allowed: data.passwords_allowed,
+            has_password: !data.user.password_hash.is_empty(),
+            open_link_until: data.open_link.map(|l| date_time(l.expires_at)),
+            link_days: crate::services::password_links::VALID_DAYS,
+        },
         create,
         create_errors,
         expiry,
@@ -287,7 +327,9 @@ pub async fn show(
     query: web::Query<ProfileQuery>,
 ) -> Result<HttpResponse, AppError> {
     let who = state.actor(&req, &me);
-    let data = load_profile(&state, who, *path, me.can(Permission::ViewTokens), query.tokens_page).await?;
+    let mut data =
+        load_profile(&state, who, *path, me.can(Permission::ViewTokens), query.tokens_page).await?;
     let secret = issued::take(&req, &state, &me, &session, &page_of(data.user.id)).await?;
+    data.link = issued::take(&req, &state, &me, &session, &link_page_of(data.user.id)).await?;
     render(&profile_page(ctx, &me, data, secret, TokenForm::default(), FieldErrors::new()))
 }

@@ -1,0 +1,222 @@
+//! `/admin/users/import` — people from a CSV file (SPEC 12): upload it, see the preview of
+//! who is created, changed or left alone and every bad line by its number, then apply all
+//! of it or nothing. `users.manage`.
+//!
+//! The uploaded file waits on the server (`services::import::stage`) under a random name,
+//! for its uploader only; the preview and the apply read that copy, so what is applied is
+//! exactly the file that was previewed, judged again at the moment it is applied.
+
+use actix_web::http::StatusCode;
+use actix_web::{HttpRequest, HttpResponse, get, post, web};
+use actix_web_flash_messages::FlashMessage;
+use askama::Template;
+use futures_util::StreamExt;
+
+use crate::auth::guard::{ManageUsers, Require};
+use crate::domain::people_import::{self, HEADER, MAX_BYTES};
+use crate::error::AppError;
+use crate::models::AccountRole;
+use crate::multipart::{self, Unreadable};
+use crate::routes::{render, render_with, see_other};
+use crate::services::{self, import};
+use crate::state::AppState;
+use crate::views::forms::FieldErrors;
+use crate::views::page::PageCtx;
+use crate::views::people::{PlanView, summary_sentence};
+
+/// What an example file looks like, on the page and in the README.
+pub const EXAMPLE: &str = "login,name,email,roles\n\
+                           ada.lovelace,Ada Lovelace,ada@example.edu,teacher\n\
+                           sam.student,\"Student, Sam\",sam@example.edu,student\n\
+                           tia,Tia Assistant,tia@example.edu,student;ta\n";
+
+#[derive(Template)]
+#[template(path = "admin/users_import.html")]
+struct ImportPage {
+    ctx: PageCtx,
+    errors: FieldErrors,
+    /// Lines pasted last time, kept when the upload was refused.
+    pasted: String,
+    example: &'static str,
+    header: &'static str,
+    max_kib: usize,
+    max_people: usize,
+    account_roles: Vec<String>,
+}
+
+async fn import_page(
+    state: &AppState,
+    ctx: PageCtx,
+    errors: FieldErrors,
+    pasted: String,
+) -> Result<ImportPage, AppError> {
+    let roles = crate::db::run(&state.pool, |conn| Ok::<_, AppError>(AccountRole::all(conn)?)).await?;
+    Ok(ImportPage {
+        ctx,
+        errors,
+        pasted,
+        example: EXAMPLE,
+        header: HEADER,
+        max_kib: MAX_BYTES / 1024,
+        max_people: people_import::MAX_PEOPLE,
+        account_roles: roles.into_iter().map(|r| r.name).collect(),
+    })
+}
+
+/// `GET /admin/users/import` — the upload form, with the file's format.
+#[get("/admin/users/import")]
+pub async fn form(
+    ctx: PageCtx,
+    _me: Require<ManageUsers>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, AppError> {
+    render(&import_page(&state, ctx, FieldErrors::new(), String::new()).await?)
+}
+
+/// The file (or the pasted lines) of an upload form, with the name to remember it by.
+fn chosen(parts: Vec<multipart::Part>) -> Result<(String, Vec<u8>), String> {
+    let file = parts.iter().find(|p| p.name == "file" && !p.data.is_empty());
+    let pasted = parts.iter().find(|p| p.name == "csv" && !p.data.iter().all(u8::is_ascii_whitespace));
+    match (file, pasted) {
+        (Some(_), Some(_)) => Err("Choose a file or paste lines, not both.".to_owned()),
+        (Some(f), None) => {
+            Ok((f.file_name.clone().unwrap_or_else(|| "uploaded file".to_owned()), f.data.to_vec()))
+        }
+        (None, Some(p)) => Ok(("pasted lines".to_owned(), p.data.to_vec())),
+        (None, None) => {
+            Err(format!("Choose a CSV file, or paste its lines. Its first line is the header {HEADER}."))
+        }
+    }
+}
+
+/// `POST /admin/users/import` — takes the file (multipart/form-data: `file`, or `csv`
+/// pasted) and shows its preview; nothing about anybody changes yet.
+#[post("/admin/users/import")]
+#[tracing::instrument(skip_all, fields(viewer = me.id))]
+pub async fn upload(
+    req: HttpRequest,
+    ctx: PageCtx,
+    me: Require<ManageUsers>,
+    state: web::Data<AppState>,
+    mut payload: web::Payload,
+) -> Result<HttpResponse, AppError> {
+    if !multipart::is_multipart(req.headers()) {
+        return Err(AppError::BadRequest("Send the file as a form upload (multipart/form-data).".into()));
+    }
+    let mut body = web::BytesMut::new();
+    while let Some(chunk) = payload.next().await {
+        let chunk =
+            chunk.map_err(|e| AppError::BadRequest(format!("The upload did not arrive whole: {e}")))?;
+        if body.len() + chunk.len() > multipart::MAX_BODY_BYTES {
+            return Err(AppError::BadRequest(format!("The upload is larger than {} KiB.", MAX_BYTES / 1024)));
+        }
+        body.extend_from_slice(&chunk);
+    }
+    let mut errors = FieldErrors::new();
+    let shared: &AppState = &state;
+    let refused = |errors: FieldErrors, pasted: String| async move {
+        render_with(StatusCode::UNPROCESSABLE_ENTITY, &import_page(shared, ctx, errors, pasted).await?)
+    };
+    let parts = match multipart::parts(req.headers(), body.freeze(), MAX_BYTES).await {
+        Ok(parts) => parts,
+        Err(Unreadable::TooLarge(_)) => {
+            errors.add(
+                import::FILE_FIELD,
+                format!(
+                    "The file is larger than {} KiB: split it into smaller files and import them one after another.",
+                    MAX_BYTES / 1024
+                ),
+            );
+            return refused(errors, String::new()).await;
+        }
+        Err(Unreadable::Malformed(e)) => {
+            return Err(AppError::BadRequest(format!("The upload could not be read: {e}")));
+        }
+    };
+    let pasted = parts
+        .iter()
+        .find(|p| p.name == "csv")
+        .map(|p| String::from_utf8_lossy(&p.data).into_owned())
+        .unwrap_or_default();
+    let (file_name, content) = match chosen(parts) {
+        Ok(chosen) => chosen,
+        Err(why) => {
+            errors.add(import::FILE_FIELD, why);
+            return refused(errors, pasted).await;
+        }
+    };
+    let who = state.actor(&req, &me);
+    match crate::db::run(&state.pool, move |conn| import::stage(conn, &who, &file_name, &content)).await {
+        Ok(id) => Ok(see_other(&format!("/admin/users/import/{id}"))),
+        Err(services::Error::Invalid(found)) => refused(found.into(), pasted).await,
+        Err(e) => Err(e.into()),
+    }
+}
+
+#[derive(Template)]
+#[template(path = "admin/users_import_preview.html")]
+struct PreviewPage {
+    ctx: PageCtx,
+    id: String,
+    file_name: String,
+    plan: PlanView,
+    /// An apply was just refused: nothing was applied.
+    refused: bool,
+}
+
+/// `GET /admin/users/import/{id}` — the preview of an uploaded file, as it would apply now.
+#[get("/admin/users/import/{id}")]
+pub async fn preview(
+    req: HttpRequest,
+    ctx: PageCtx,
+    me: Require<ManageUsers>,
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+) -> Result<HttpResponse, AppError> {
+    let (who, id) = (state.actor(&req, &me), path.into_inner());
+    let key = id.clone();
+    let (file, plan) =
+        crate::db::run(&state.pool, move |conn| import::preview_staged(conn, &who, &key)).await?;
+    render(&PreviewPage { ctx, id, file_name: file.file_name, plan: PlanView::of(&plan), refused: false })
+}
+
+/// `POST /admin/users/import/{id}` — applies the uploaded file, all or nothing: with any bad
+/// line (found again now) nothing changes and the preview says why.
+#[post("/admin/users/import/{id}")]
+#[tracing::instrument(skip_all, fields(viewer = me.id))]
+pub async fn apply(
+    req: HttpRequest,
+    ctx: PageCtx,
+    me: Require<ManageUsers>,
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+) -> Result<HttpResponse, AppError> {
+    let (who, id) = (state.actor(&req, &me), path.into_inner());
+    let key = id.clone();
+    let (file, outcome) =
+        crate::db::run(&state.pool, move |conn| import::apply_staged(conn, &who, &key)).await?;
+    match outcome {
+        import::Outcome::Applied(summary) => {
+            FlashMessage::success(format!("Imported “{}”: {}", file.file_name, summary_sentence(&summary)))
+                .send();
+            Ok(see_other("/admin/users"))
+        }
+        import::Outcome::Refused(plan) => render_with(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            &PreviewPage { ctx, id, file_name: file.file_name, plan: PlanView::of(&plan), refused: true },
+        ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_example_file_reads_without_a_bad_line() {
+        let roster =
+            people_import::read(EXAMPLE.as_bytes(), &[], crate::domain::PermissionSet::all()).unwrap();
+        assert_eq!(roster.people.len(), 3);
+        assert!(roster.bad.is_empty(), "{:?}", roster.bad);
+    }
+}

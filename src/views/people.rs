@@ -1,0 +1,169 @@
+//! The people's administration as pages and the command line show it: a one-time link to
+//! set a password, and the preview of an import.
+
+use serde::{Deserialize, Serialize};
+
+use crate::services::import::{FieldChange, Plan, Summary};
+
+/// A one-time link to set a password, shown once to the administrator who made it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct LinkView {
+    /// The whole link, to copy and hand over.
+    pub url: String,
+    pub name: String,
+    /// "4 Mar 2027, 09:05 UTC"
+    pub expires: String,
+    /// How many older links stopped working.
+    pub replaced: usize,
+    /// The user was just created (else: a fresh link for someone who exists).
+    pub new_user: bool,
+}
+
+/// One line of a preview.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PreviewRow {
+    pub line: u64,
+    pub login: String,
+    pub name: String,
+    pub email: String,
+    pub roles: String,
+    /// For a change: each field that changes, with its value before and after.
+    pub changes: Vec<(&'static str, String, String)>,
+}
+
+/// A bad line: its number, its login as written, why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BadRow {
+    pub line: u64,
+    pub login: String,
+    pub reasons: Vec<String>,
+}
+
+/// The preview of an import.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PlanView {
+    pub create: Vec<PreviewRow>,
+    pub change: Vec<PreviewRow>,
+    pub unchanged: Vec<PreviewRow>,
+    pub bad: Vec<BadRow>,
+}
+
+impl PlanView {
+    pub fn of(plan: &Plan) -> PlanView {
+        let row = |p: &crate::domain::people_import::Person, changes| PreviewRow {
+            line: p.line,
+            login: p.login.as_str().to_owned(),
+            name: p.name.as_str().to_owned(),
+            email: p.email.as_str().to_owned(),
+            roles: plan.roles_of(p),
+            changes,
+        };
+        let field = |label: &'static str, c: &Option<FieldChange>| {
+            c.as_ref().map(|c| (label, c.before.clone(), c.after.clone()))
+        };
+        PlanView {
+            create: plan.create.iter().map(|p| row(p, Vec::new())).collect(),
+            change: plan
+                .change
+                .iter()
+                .map(|c| {
+                    let changes =
+                        [field("name", &c.name), field("email", &c.email), field("roles", &c.roles)]
+                            .into_iter()
+                            .flatten()
+                            .collect();
+                    row(&c.person, changes)
+                })
+                .collect(),
+            unchanged: plan.unchanged.iter().map(|p| row(p, Vec::new())).collect(),
+            bad: plan
+                .bad
+                .iter()
+                .map(|b| BadRow { line: b.line, login: b.login.clone(), reasons: b.reasons.clone() })
+                .collect(),
+        }
+    }
+
+    pub fn is_clean(&self) -> bool {
+        self.bad.is_empty()
+    }
+
+    /// Whether the file changes anything at all.
+    pub fn changes_anything(&self) -> bool {
+        !self.create.is_empty() || !self.change.is_empty()
+    }
+
+    /// "2 to create, 1 to change, 3 unchanged, 2 bad lines"
+    pub fn counts(&self) -> String {
+        let bad = match self.bad.len() {
+            1 => ", 1 bad line".to_owned(),
+            n if n > 1 => format!(", {n} bad lines"),
+            _ => String::new(),
+        };
+        format!(
+            "{} to create, {} to change, {} unchanged{bad}",
+            self.create.len(),
+            self.change.len(),
+            self.unchanged.len()
+        )
+    }
+
+    /// The preview as `tokenwarden user import` prints it.
+    pub fn text(&self) -> String {
+        let mut out = String::new();
+        let mut section = |title: &str, rows: Vec<String>| {
+            if !rows.is_empty() {
+                out.push_str(&format!("\n{title}:\n"));
+                rows.iter().for_each(|r| out.push_str(&format!("  {r}\n")));
+            }
+        };
+        section(
+            "Create",
+            self.create
+                .iter()
+                .map(|r| format!("line {}: {} — {} <{}> — {}", r.line, r.login, r.name, r.email, r.roles))
+                .collect(),
+        );
+        section(
+            "Change",
+            self.change
+                .iter()
+                .map(|r| {
+                    let what: Vec<String> = r
+                        .changes
+                        .iter()
+                        .map(|(f, before, after)| format!("{f} {before} → {after}"))
+                        .collect();
+                    format!("line {}: {} — {}", r.line, r.login, what.join("; "))
+                })
+                .collect(),
+        );
+        section(
+            "Unchanged",
+            self.unchanged.iter().map(|r| format!("line {}: {}", r.line, r.login)).collect(),
+        );
+        section(
+            "Bad lines (nothing is applied while any line is bad)",
+            self.bad
+                .iter()
+                .map(|b| {
+                    let who = if b.login.is_empty() { String::new() } else { format!(" ({})", b.login) };
+                    format!("line {}{who}: {}", b.line, b.reasons.join(" "))
+                })
+                .collect(),
+        );
+        out
+    }
+}
+
+/// "Imported: 2 created, 1 changed, 3 unchanged; 4 tokens capped …"
+pub fn summary_sentence(s: &Summary) -> String {
+    let mut out = format!("{} created, {} changed, {} unchanged.", s.created, s.changed, s.unchanged);
+    if s.capped > 0 {
+        out.push_str(&format!(
+            " {} token(s) of people who became student-only were capped to the student maximum lifetime.",
+            s.capped
+        ));
+    }
+    out
+}
