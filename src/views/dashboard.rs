@@ -225,7 +225,8 @@ fn horizon_chart(f: &TokenFigures) -> HorizonChart {
 
 fn week_chart(weeks: &[(NaiveDate, i64, i64)]) -> WeekChart {
     let max = nice_ceiling(weeks.iter().map(|(_, c, r)| (*c).max(*r)).max().unwrap_or(0).max(1));
-    let slot = (CHART_WIDTH - PLOT_LEFT) / weeks.len().max(1) as i64;
+    // A margin on the right for the last week's label.
+    let slot = (CHART_WIDTH - PLOT_LEFT - 16) / weeks.len().max(1) as i64;
     let bar_width = (slot - 6) / 2;
     let bar = |value: i64, x: i64, name: String, href: &str| {
         let height = (value * PLOT_HEIGHT / max).max(if value > 0 { 2 } else { 0 });
@@ -268,8 +269,10 @@ fn week_chart(weeks: &[(NaiveDate, i64, i64)]) -> WeekChart {
             }
         })
         .collect();
-    let ticks = [0, max / 2, max]
+    // The middle line only where it is a whole number.
+    let ticks = [Some(0), (max % 2 == 0).then_some(max / 2), Some(max)]
         .into_iter()
+        .flatten()
         .map(|v| (PLOT_TOP + PLOT_HEIGHT - v * PLOT_HEIGHT / max, thousands(v)))
         .collect();
     let (created, revoked): (i64, i64) =

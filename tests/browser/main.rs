@@ -20,6 +20,7 @@ mod steps;
 
 mod accessibility;
 mod admin_profile;
+mod dashboard;
 mod limit_creation;
 mod no_javascript;
 mod phone;

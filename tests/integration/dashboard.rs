@@ -218,7 +218,10 @@ async fn each_figure_opens_a_list_of_as_many_tokens_as_it_says() {
 
     let page = browser.get_html("/admin").await;
     assert!(page.contains("<h1>Dashboard</h1>"));
-    assert!(page.contains("<svg") && page.contains("role=\"img\""), "the charts are SVG images");
+    assert!(
+        page.contains("<svg") && page.contains("<title id=\"horizon-svg-title\">"),
+        "the charts are SVG with titles"
+    );
     let figures = figures_of(&page);
     let expect = [
         ("show=active", 5),
