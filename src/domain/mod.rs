@@ -5,6 +5,7 @@ pub mod net;
 pub mod people;
 pub mod permission;
 pub mod role;
+pub mod scim;
 pub mod service;
 pub mod session_policy;
 pub mod token;
