@@ -35,6 +35,13 @@ pub enum AuditAction {
     ServiceDeleted,
     TokenLeaked,
     UserLinked,
+    ProvisioningCredentialCreated,
+    ProvisioningCredentialRevoked,
+    UserUpdated,
+    UserDeprovisioned,
+    GroupCreated,
+    GroupUpdated,
+    GroupDeleted,
 }
 
 impl AuditAction {
@@ -68,6 +75,13 @@ impl AuditAction {
             AuditAction::ServiceDeleted => "service.deleted",
             AuditAction::TokenLeaked => "token.leaked",
             AuditAction::UserLinked => "user.linked",
+            AuditAction::ProvisioningCredentialCreated => "provisioning.credential_created",
+            AuditAction::ProvisioningCredentialRevoked => "provisioning.credential_revoked",
+            AuditAction::UserUpdated => "user.updated",
+            AuditAction::UserDeprovisioned => "user.deprovisioned",
+            AuditAction::GroupCreated => "group.created",
+            AuditAction::GroupUpdated => "group.updated",
+            AuditAction::GroupDeleted => "group.deleted",
         }
     }
 }
@@ -143,7 +157,7 @@ impl NewAuditEvent {
 
 impl AuditAction {
     /// Every action, for the audit log's filter.
-    pub const ALL: [AuditAction; 28] = [
+    pub const ALL: [AuditAction; 35] = [
         AuditAction::Login,
         AuditAction::LoginFailed,
         AuditAction::Logout,
@@ -172,6 +186,13 @@ impl AuditAction {
         AuditAction::ServiceDeleted,
         AuditAction::TokenLeaked,
         AuditAction::UserLinked,
+        AuditAction::ProvisioningCredentialCreated,
+        AuditAction::ProvisioningCredentialRevoked,
+        AuditAction::UserUpdated,
+        AuditAction::UserDeprovisioned,
+        AuditAction::GroupCreated,
+        AuditAction::GroupUpdated,
+        AuditAction::GroupDeleted,
     ];
 }
 

@@ -4,6 +4,7 @@
 //! transaction. Handlers parse, call, render; they never decide who may do what.
 
 pub mod account;
+pub mod provisioning;
 pub mod registry;
 pub mod roles;
 pub mod sessions;
