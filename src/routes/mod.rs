@@ -8,6 +8,7 @@ pub mod gateway;
 pub mod health;
 pub mod home;
 pub mod issued;
+pub mod scim;
 pub mod session;
 pub mod settings;
 pub mod setup;
@@ -42,6 +43,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(settings::tokens::delete_token)
         .service(settings::tokens::activate_token)
         .configure(gateway::configure)
+        .configure(scim::configure)
         .configure(admin::configure)
         .configure(api::configure);
 }
