@@ -59,6 +59,22 @@ pub enum Command {
     /// Manage the institution's services that tokens guard.
     #[command(subcommand)]
     Service(ServiceCommand),
+    /// Manage the credentials of provisioning clients (SCIM at /scim/v2).
+    #[command(subcommand)]
+    ProvisioningCredential(ProvisioningCredentialCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ProvisioningCredentialCommand {
+    /// Create a credential for a provisioning client (Entra ID, Okta…); prints it alone.
+    Create(ProvisioningCredentialCreateArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ProvisioningCredentialCreateArgs {
+    /// What the credential is for, e.g. "Microsoft Entra ID provisioning".
+    #[arg(long)]
+    pub purpose: String,
 }
 
 #[derive(Debug, Subcommand)]

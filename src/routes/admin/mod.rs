@@ -2,6 +2,7 @@
 //! roles and the audit log. Each handler takes a guard that proves the permission.
 
 pub mod audit;
+pub mod provisioning;
 pub mod roles;
 pub mod services;
 pub mod settings;
@@ -37,5 +38,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(services::edit)
         .service(services::update)
         .service(services::rotate)
-        .service(services::delete);
+        .service(services::delete)
+        .service(provisioning::index)
+        .service(provisioning::create)
+        .service(provisioning::revoke);
 }
