@@ -12,6 +12,7 @@ mod layers;
 mod logs;
 mod matrix;
 mod outage;
+mod scim;
 mod services;
 mod session;
 mod setup;
