@@ -51,6 +51,9 @@ impl Answer {
 
 /// A provisioning client: a bearer credential, or none.
 pub struct Scim {
+    /// The app's address.
+    origin: String,
+    /// SCIM's base URL.
     base: String,
     client: reqwest::Client,
     credential: Option<String>,
@@ -59,6 +62,7 @@ pub struct Scim {
 impl Scim {
     pub fn new(app: &TestApp, credential: Option<&str>) -> Scim {
         Scim {
+            origin: app.address.clone(),
             base: format!("{}/scim/v2", app.address),
             client: reqwest::Client::new(),
             credential: credential.map(str::to_owned),
@@ -70,8 +74,14 @@ impl Scim {
         Scim { client, ..Scim::new(app, credential) }
     }
 
-    pub async fn send(&self, method: Method, path: &str, body: Option<&Value>) -> Answer {
-        let url = if path.starts_with("http") { path.to_owned() } else { format!("{}{path}", self.base) };
+    /// The request as sent, the response as it came.
+    pub async fn send_raw(&self, method: Method, path: &str, body: Option<&Value>) -> reqwest::Response {
+        // A path relative to the base (`/Users`), or the whole path (`/scim/v2/Users`).
+        let url = match path {
+            p if p.starts_with("http") => p.to_owned(),
+            p if p.starts_with("/scim/") => format!("{}{p}", self.origin),
+            p => format!("{}{p}", self.base),
+        };
         let mut req = self.client.request(method, url);
         if let Some(c) = &self.credential {
             req = req.bearer_auth(c);
@@ -79,7 +89,11 @@ impl Scim {
         if let Some(b) = body {
             req = req.header(CONTENT_TYPE, "application/scim+json").body(b.to_string());
         }
-        let res = req.send().await.expect("a SCIM request");
+        req.send().await.expect("a SCIM request")
+    }
+
+    pub async fn send(&self, method: Method, path: &str, body: Option<&Value>) -> Answer {
+        let res = self.send_raw(method, path, body).await;
         let (status, headers) = (res.status(), res.headers().clone());
         let text = res.text().await.expect("a body");
         let body = if text.is_empty() {
