@@ -96,6 +96,21 @@ const FRAGMENTS: &[&str] = &[
     "expires_in",
     "page",
     "per_page",
+    " eq ",
+    " and ",
+    " or ",
+    "not (",
+    "(",
+    ")",
+    " pr",
+    "[",
+    "].",
+    "urn:ietf:params:scim:schemas:core:2.0:User:",
+    "userName",
+    "emails[type eq \"work\"].value",
+    "members[value eq \"42\"]",
+    "{\"op\":\"Replace\",\"path\":",
+    "\"Operations\":[",
 ];
 
 #[derive(Debug, Clone)]
@@ -206,7 +221,7 @@ macro_rules! properties {
     };
 }
 
-properties!(api_json, expiry, forms, pagination, redirects, token_fields, token_secret, user_fields);
+properties!(api_json, expiry, forms, pagination, redirects, scim, token_fields, token_secret, user_fields);
 
 #[test]
 fn every_check_has_a_test_a_fuzz_target_and_a_corpus() {

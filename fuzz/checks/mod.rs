@@ -12,6 +12,7 @@ pub mod expiry;
 pub mod forms;
 pub mod pagination;
 pub mod redirects;
+pub mod scim;
 pub mod token_fields;
 pub mod token_secret;
 pub mod user_fields;
@@ -30,6 +31,7 @@ pub const ALL: &[(&str, Check)] = &[
     ("forms", forms::check),
     ("pagination", pagination::check),
     ("redirects", redirects::check),
+    ("scim", scim::check),
     ("token_fields", token_fields::check),
     ("token_secret", token_secret::check),
     ("user_fields", user_fields::check),
