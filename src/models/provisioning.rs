@@ -264,8 +264,7 @@ impl ScimUser {
             scim_users::family_name.eq(&row.family_name),
             scim_users::deleted_at.eq(row.deleted_at),
         );
-        let updated =
-            diesel::update(scim_users::table.find(row.user_id)).set(values.clone()).execute(conn)?;
+        let updated = diesel::update(scim_users::table.find(row.user_id)).set(values).execute(conn)?;
         if updated == 0 {
             diesel::insert_into(scim_users::table)
                 .values((scim_users::user_id.eq(row.user_id), values))

@@ -919,7 +919,7 @@ mod tests {
         assert!(matches!(n(r#"userName eq "a""#), Some(Narrow::Login(v)) if v == "a"));
         assert!(matches!(n(r#"externalId eq "x" and active eq true"#), Some(Narrow::ExternalId(_))));
         assert!(matches!(n(r#"active eq true and id eq "3""#), Some(Narrow::Id(_))));
-        assert!(matches!(n(r#"emails[type eq "work"] pr or emails.value eq "a@b.c""#), None));
+        assert!(n(r#"emails[type eq "work"] pr or emails.value eq "a@b.c""#).is_none());
         assert!(matches!(n(r#"emails.value eq "a@b.c""#), Some(Narrow::Email(_))));
         assert!(n(r#"userName ne "a""#).is_none() && n(r#"not (userName eq "a")"#).is_none());
     }

@@ -1092,6 +1092,8 @@ fn create_user(
 // The fingerprint of the database
 
 type TokenRow = (i64, i64, Option<i64>, String, String, String, String, String, Option<NaiveDateTime>);
+/// user, name parts, deleted?
+type ScimUserRow = (i64, Option<String>, Option<String>, Option<String>, bool);
 
 /// What a request may change, and nothing that a read or a refusal changes by the way.
 #[derive(Debug, PartialEq, Eq)]
@@ -1118,8 +1120,7 @@ struct Fingerprint {
     /// id, name, externalId; group and member.
     scim_groups: Vec<(String, String, Option<String>)>,
     scim_group_members: Vec<(String, i64)>,
-    /// user, name parts, deleted?
-    scim_users: Vec<(i64, Option<String>, Option<String>, Option<String>, bool)>,
+    scim_users: Vec<ScimUserRow>,
 }
 
 impl Fingerprint {

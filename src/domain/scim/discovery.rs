@@ -11,10 +11,9 @@ const RESOURCE_TYPE_SCHEMA: &str = "urn:ietf:params:scim:schemas:core:2.0:Resour
 const SCHEMA_SCHEMA: &str = "urn:ietf:params:scim:schemas:core:2.0:Schema";
 
 /// `GET /ServiceProviderConfig`
-pub fn service_provider_config(base: &str, docs: &str) -> Value {
+pub fn service_provider_config(base: &str) -> Value {
     json!({
         "schemas": [SPC_SCHEMA],
-        "documentationUri": docs,
         "patch": {"supported": true},
         "bulk": {"supported": false, "maxOperations": 0, "maxPayloadSize": 0},
         "filter": {"supported": true, "maxResults": MAX_RESULTS},
@@ -267,7 +266,7 @@ mod tests {
 
     #[test]
     fn the_config_says_patch_and_filter_yes_bulk_sort_etag_no() {
-        let c = service_provider_config("b", "d");
+        let c = service_provider_config("b");
         assert_eq!(c["patch"]["supported"], true);
         assert_eq!(c["filter"]["supported"], true);
         assert_eq!(c["bulk"]["supported"], false);
