@@ -220,10 +220,10 @@ fn credential_of(actor: &Actor) -> Result<i64, Error> {
     }
 }
 
-/// " by provisioning credential #3", for the audit log.
+/// " through SCIM (credential #3)", for the audit log.
 fn by(actor: &Actor) -> String {
     match actor.via {
-        Via::Provisioning(id) => format!(" by provisioning (SCIM) credential #{id}"),
+        Via::Provisioning(id) => format!(" through SCIM (provisioning credential #{id})"),
         _ => String::new(),
     }
 }
@@ -919,7 +919,7 @@ mod tests {
         assert!(matches!(n(r#"userName eq "a""#), Some(Narrow::Login(v)) if v == "a"));
         assert!(matches!(n(r#"externalId eq "x" and active eq true"#), Some(Narrow::ExternalId(_))));
         assert!(matches!(n(r#"active eq true and id eq "3""#), Some(Narrow::Id(_))));
-        assert!(n(r#"emails[type eq "work"] pr or emails.value eq "a@b.c""#).is_none());
+        assert!(n(r#"emails[type eq "work"] or emails.value eq "a@b.c""#).is_none());
         assert!(matches!(n(r#"emails.value eq "a@b.c""#), Some(Narrow::Email(_))));
         assert!(n(r#"userName ne "a""#).is_none() && n(r#"not (userName eq "a")"#).is_none());
     }

@@ -248,15 +248,19 @@ pub fn render_user(u: &UserView, base: &str) -> Value {
         out.insert("externalId".into(), x.clone().into());
     }
     out.insert("userName".into(), u.login.clone().into());
+    // Only the parts the user has: a `formatted` made up here would be read back from a
+    // patched user as one the client gave, and outlive the parts it was made from.
     let mut name = Map::new();
-    name.insert("formatted".into(), u.name.full().unwrap_or_else(|| u.display_name.clone()).into());
-    if let Some(g) = &u.name.given {
-        name.insert("givenName".into(), g.clone().into());
+    for (key, part) in
+        [("formatted", &u.name.formatted), ("givenName", &u.name.given), ("familyName", &u.name.family)]
+    {
+        if let Some(p) = part {
+            name.insert(key.into(), p.clone().into());
+        }
     }
-    if let Some(f) = &u.name.family {
-        name.insert("familyName".into(), f.clone().into());
+    if !name.is_empty() {
+        out.insert("name".into(), Value::Object(name));
     }
-    out.insert("name".into(), Value::Object(name));
     out.insert("displayName".into(), u.display_name.clone().into());
     if !u.email.is_empty() {
         out.insert("emails".into(), json!([{"value": u.email, "type": "work", "primary": true}]));
@@ -484,7 +488,11 @@ mod tests {
         assert_eq!(v["id"], "42");
         assert_eq!(v["meta"]["location"], "https://h/scim/v2/Users/42");
         assert_eq!(v["meta"]["created"], "2026-12-01T09:05:00Z");
-        assert_eq!(v["name"]["formatted"], "Barbara Jensen");
+        assert_eq!(
+            v["name"],
+            json!({"givenName": "Barbara", "familyName": "Jensen"}),
+            "no made-up formatted name"
+        );
         assert_eq!(v["groups"][0]["$ref"], "https://h/scim/v2/Groups/g1");
         let back = parse_user(&v).unwrap();
         assert_eq!(
