@@ -64,7 +64,11 @@ impl Scim {
         Scim {
             origin: app.address.clone(),
             base: format!("{}/scim/v2", app.address),
-            client: reqwest::Client::new(),
+            // Idle connections go before the server's 5-s keep-alive closes them (see helpers).
+            client: reqwest::Client::builder()
+                .pool_idle_timeout(std::time::Duration::from_secs(2))
+                .build()
+                .expect("a client"),
             credential: credential.map(str::to_owned),
         }
     }
