@@ -85,7 +85,7 @@ check() { # check LABEL NON2XX ERRORS
 prepare() { # prepare DATABASE_URL: seeds and creates the benchmark users; sets SEED_SECONDS, API_TOKEN
   local db=$1 started
   started=$(date +%s.%N)
-  tw --database-url "$db" seed --users 10000 --tokens-per-user 100 > "$WORK/seed.txt"
+  tw --database-url "$db" seed --users 100000 --tokens-per-user 10 > "$WORK/seed.txt"
   SEED_SECONDS=$(awk -v a="$started" -v b="$(date +%s.%N)" 'BEGIN{printf "%.1f", b-a}')
   for spec in "bench-student:student:" "bench-heavy:teacher:" "bench-admin::Account Admin"; do
     IFS=: read -r login role account <<<"$spec"
@@ -135,6 +135,62 @@ NGINX
   echo "nginx did not start" >&2; cat "$dir/logs/error.log" >&2; exit 1
 }
 stop_nginx() { [ -n "$NGINX_PID" ] && kill "$NGINX_PID" 2>/dev/null; wait "$NGINX_PID" 2>/dev/null || true; NGINX_PID=""; }
+
+# The account-wide views an administrator opens, each measured cold (its first request
+# after the server restarted, with the OS's page cache dropped where this user may) and
+# warm (the median of five requests after that), through HTTP with an admin's cookie.
+ADMIN_VIEWS=(
+  "/admin"
+  "/admin/tokens"
+  "/admin/tokens?show=active"
+  "/admin/tokens?show=no_expiry"
+  "/admin/tokens?show=expiring&days=7"
+  "/admin/tokens?show=expiring&days=30"
+  "/admin/tokens?show=expiring&from=90&days=365"
+  "/admin/tokens?show=unused&days=90"
+  "/admin/tokens?show=never_used"
+  "/admin/tokens?show=pending"
+  "/admin/tokens?show=expired"
+  "/admin/tokens?owner=student_only"
+  "/admin/tokens?owner=teacher"
+  "/admin/tokens?owner=account_role"
+  "/admin/tokens?show=no_expiry&owner=account_role"
+  "/admin/tokens?show=expiring&days=7&owner=account_role"
+  "/admin/tokens?show=unused&days=90&owner=student_only"
+  "/admin/tokens?show=never_used&owner=account_role"
+  "/admin/tokens?show=pending&owner=teacher"
+  "/admin/tokens?show=expired&owner=observer"
+  "/admin/users"
+  "/admin/users?q=smith"
+  "/admin/users?q=teacher%2004242"
+  "/admin/users?q=ab"
+  "/admin/audit"
+  "/admin/audit?action=token.created"
+  "/admin/audit?actor=bench-admin"
+  "PROFILE"
+)
+
+# ms of one request
+one_ms() { curl -fs -o /dev/null -w '%{time_total}' -H "Cookie: $2" "$BASE$1" | awk '{printf "%.1f", $1*1000}'; }
+
+drop_caches() { sync; { echo 3 > /proc/sys/vm/drop_caches; } 2>/dev/null && echo dropped || echo kept; }
+
+# admin_views DATABASE_URL LABEL: appends "| view | cold | warm |" rows to $OUT/views-LABEL.md
+admin_views() {
+  local db=$1 label=$2 cookie path cold warm caches slow=0
+  : > "$OUT/views-$label.md"
+  for view in "${ADMIN_VIEWS[@]}"; do
+    path=$view; [ "$view" = PROFILE ] && path="/admin/users/$HEAVY_ID"
+    stop_server; caches=$(drop_caches); start_server "$db"
+    cookie=$ADMIN_COOKIE
+    cold=$(one_ms "$path" "$cookie") || { echo "!! $path failed" >&2; FAILED=1; continue; }
+    warm=$(for _ in 1 2 3 4 5; do one_ms "$path" "$cookie"; echo; done | sort -n | sed -n 3p)
+    awk -v c="$cold" -v w="$warm" 'BEGIN{exit !(c>=250 || w>=50)}' && slow=$((slow + 1))
+    echo "| \`$path\` | $cold ms | $warm ms |" >> "$OUT/views-$label.md"
+  done
+  VIEWS_CACHES=$caches
+  VIEWS_SLOW=$slow
+}
 
 echo "==> SQLite: seeding 1,000,000 tokens"
 SQLITE_DB=$WORK/bench.db
@@ -191,6 +247,9 @@ if command -v nginx >/dev/null; then
   read -r NA_RPS NA_P50 NA_N NA_E < <(URL_BASE="http://127.0.0.1:$((PORT + 2))" wrk_run nginx-auth /grades/42 -H "Authorization: Bearer $SERVICE_TOKEN"); check nginx-auth "$NA_N" "$NA_E"
   stop_nginx
 fi
+echo "==> the account-wide views, cold and warm (SQLite)"
+admin_views "$SQLITE_DB" sqlite
+SQLITE_VIEWS_SLOW=$VIEWS_SLOW
 stop_server
 
 PG_LINE="| 6. \`GET /api/v1/users/self\`, PostgreSQL, 1,000,000 tokens | skipped (SKIP_PG=1) | | ≥ 0.5× | |"
@@ -206,12 +265,25 @@ if [ -z "${SKIP_PG:-}" ]; then
   PG_SEED_SECONDS=$SEED_SECONDS
   SEED_SECONDS=$SQLITE_SEED_SECONDS
   start_server "$PG_URL"
+  HEAVY_ID=$(psql "$PG_URL" -Atc "select id from users where login='bench-heavy'")
+  ADMIN_COOKIE=$(session_cookie bench-admin)
   read -r GH_RPS _ GH_N GH_E < <(wrk_run pg-healthz /healthz); check pg-healthz "$GH_N" "$GH_E"
   read -r G_RPS G_P50 G_N G_E < <(wrk_run pg-api /api/v1/users/self -H "Authorization: Bearer $API_TOKEN"); check pg-api "$G_N" "$G_E"
+  # The honest ceiling for one query per request: PostgreSQL's own read-only benchmark,
+  # prepared statements, the same connections, the same server, in the same run.
+  PGB_DB=tw_pgbench_$$
+  psql "$PG_ADMIN_URL" -qc "DROP DATABASE IF EXISTS $PGB_DB" -qc "CREATE DATABASE $PGB_DB" >/dev/null
+  pgbench -i -q -s 10 "${PG_ADMIN_URL%/*}/$PGB_DB" > /dev/null 2>&1
+  PGB_TPS=$(pgbench -S -M prepared -c "$CONNS" -j "$THREADS" -T "${DURATION%s}" "${PG_ADMIN_URL%/*}/$PGB_DB" 2>/dev/null \
+    | awk '/^tps/ {print int($3); exit}')
+  psql "$PG_ADMIN_URL" -qc "DROP DATABASE IF EXISTS $PGB_DB WITH (FORCE)" >/dev/null
+  echo "==> the account-wide views, cold and warm (PostgreSQL)"
+  admin_views "$PG_URL" postgresql
+  PG_VIEWS_SLOW=$VIEWS_SLOW
   stop_server
   psql "$PG_ADMIN_URL" -qc "DROP DATABASE IF EXISTS $PG_DB WITH (FORCE)" >/dev/null
-  G_RATIO=$(ratio "$G_RPS" "$GH_RPS")
-  PG_LINE="| 6. \`GET /api/v1/users/self\`, PostgreSQL, 1,000,000 tokens | $G_RPS req/s (p50 ${G_P50} ms) | ${G_RATIO}× of $GH_RPS | ≥ 0.5× | $(awk -v r="$G_RATIO" 'BEGIN{print (r>=0.5)?"met":"missed"}') |"
+  G_RATIO=$(ratio "$G_RPS" "$PGB_TPS")
+  PG_LINE="| 6. \`GET /api/v1/users/self\`, PostgreSQL, 1,000,000 tokens, against \`pgbench -S -M prepared\` ($PGB_TPS tps, -c$CONNS) | $G_RPS req/s (p50 ${G_P50} ms) | ${G_RATIO}× | ≥ 0.6× | $(awk -v r="$G_RATIO" 'BEGIN{print (r>=0.6)?"met":"missed"}') |"
 fi
 
 A_RATIO=$(ratio "$A_RPS" "$H_RPS"); P_RATIO=$(ratio "$P_RPS" "$H_RPS"); F_RATIO=$(ratio "$F_RPS" "$A_RPS")
@@ -225,7 +297,7 @@ verdict() { awk -v v="$1" -v t="$2" -v op="$3" 'BEGIN{ if (op==">=") print (v>=t
   echo "| figure | absolute | ratio | target | |"
   echo "| --- | --- | --- | --- | --- |"
   echo "| baseline \`GET /healthz\` | $H_RPS req/s (p50 ${H_P50} ms) | 1.00× | | |"
-  echo "| 1. \`GET /api/v1/users/self\`, valid token, 1,000,000 tokens (SQLite) | $A_RPS req/s (p50 ${A_P50} ms) | ${A_RATIO}× | ≥ 0.5× | $(verdict "$A_RATIO" 0.5 ">=") |"
+  echo "| 1. \`GET /api/v1/users/self\`, valid token, 1,000,000 tokens (SQLite) | $A_RPS req/s (p50 ${A_P50} ms) | ${A_RATIO}× | ≥ 0.6× | $(verdict "$A_RATIO" 0.6 ">=") |"
   echo "| 2. Access Tokens page, signed in, 20 tokens | $P_RPS req/s (p50 ${P_P50} ms) | ${P_RATIO}× | ≥ 0.3× | $(verdict "$P_RATIO" 0.3 ">=") |"
   echo "| 3. admin user-profile page, 1,000 tokens: one admin | median ${U1_P50} ms ($U1_RPS req/s) | | < 20 ms | $(verdict "$U1_P50" 20 "<") |"
   echo "| 3'. the same page under load ($CONNS connections) | median ${U_P50} ms ($U_RPS req/s) | | | |"
@@ -236,6 +308,20 @@ verdict() { awk -v v="$1" -v t="$2" -v op="$3" 'BEGIN{ if (op==">=") print (v>=t
   echo "| 7. \`GET /auth/verify\` (forward auth), valid token, 1,000,000 tokens (SQLite) | $V_RPS req/s (p50 ${V_P50} ms) | ${V_RATIO}× | ≥ 0.5× | $(verdict "$V_RATIO" 0.5 ">=") |"
   echo "| 8. through nginx with \`auth_request\` to tokenwarden, against the same nginx proxying without it | ${NA_RPS:-n/a} req/s against ${NP_RPS:-n/a} | ${NA_RATIO}× | ≥ 0.5× | $(verdict "$NA_RATIO" 0.5 ">=") |"
   echo "| 9. \`POST /oauth/introspect\` (RFC 7662) | $I_RPS req/s (p50 ${I_P50} ms, p99 ${I_P99} ms) | $(ratio "$I_RPS" "$H_RPS")× | | |"
+  echo
+  echo "The account-wide views at 100,000 users and 1,000,000 tokens, signed in as an Account Admin:"
+  echo "cold is a view's first request after a server restart (OS page cache ${VIEWS_CACHES:-kept}), warm the"
+  echo "median of the next five. Target: under 250 ms cold and 50 ms warm."
+  echo
+  echo "| view | SQLite cold | SQLite warm | PostgreSQL cold | PostgreSQL warm |"
+  echo "| --- | --- | --- | --- | --- |"
+  if [ -s "$OUT/views-postgresql.md" ]; then
+    paste -d'|' <(cut -d'|' -f1-4 "$OUT/views-sqlite.md") <(cut -d'|' -f3-5 "$OUT/views-postgresql.md")
+  else
+    sed 's/$/ | |/' "$OUT/views-sqlite.md"
+  fi
+  echo
+  echo "Views over target: SQLite ${SQLITE_VIEWS_SLOW:-?}, PostgreSQL ${PG_VIEWS_SLOW:-skipped}."
 } | tee "$OUT/results.md"
 
 if [ "$FAILED" != 0 ]; then echo "errors during the run: see $OUT/wrk-*.txt" >&2; exit 1; fi

@@ -1,5 +1,5 @@
 //! The subcommands: `serve` (default), `migrate`, `user create`, `user import`, `token
-//! create`, `service create`, `seed`.
+//! create`, `service create`, `provisioning-credential create`, `seed`.
 //! Each change goes through the service layer, as from the pages and the API.
 
 use std::io::Read;
@@ -7,8 +7,8 @@ use std::io::Read;
 use anyhow::Context;
 
 use crate::config::{
-    Cli, Command, ServeArgs, ServiceCommand, ServiceCreateArgs, Settings, TokenCommand, TokenCreateArgs,
-    UserCommand, UserCreateArgs, UserImportArgs, normalize_database_url,
+    Cli, Command, ProvisioningCredentialCommand, ServeArgs, ServiceCommand, ServiceCreateArgs, Settings,
+    TokenCommand, TokenCreateArgs, UserCommand, UserCreateArgs, UserImportArgs, normalize_database_url,
 };
 use crate::db;
 use crate::domain::{DisplayName, Email, EnrollmentRole, Login, Password};
@@ -19,7 +19,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
     let database_url = normalize_database_url(&cli.global.database_url);
     match cli.command {
         None => serve(database_url, cli.serve),
-        Some(Command::Serve(args)) => serve(database_url, args),
+        Some(Command::Serve(args)) => serve(database_url, *args),
         Some(Command::Migrate) => {
             let mut conn = db::connect(&database_url)?;
             let n = db::run_migrations(&mut conn)?;
@@ -51,6 +51,12 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
             let registered = create_service(&database_url, &args)?;
             // The credential alone on stdout, so that scripts can capture it.
             println!("{}", registered.credential.expose());
+            Ok(())
+        }
+        Some(Command::ProvisioningCredential(ProvisioningCredentialCommand::Create(args))) => {
+            let issued = create_provisioning_credential(&database_url, &args.purpose)?;
+            // The credential alone on stdout, so that scripts can capture it.
+            println!("{}", issued.secret.expose());
             Ok(())
         }
         Some(Command::Seed(args)) => {
@@ -136,6 +142,18 @@ pub fn create_service(
     let mut conn = db::connect(database_url)?;
     db::run_migrations(&mut conn)?;
     registry::create(&mut conn, &Actor::operator(), &input).map_err(refused)
+}
+
+/// `provisioning-credential create`: the operator issues a SCIM credential. The operator
+/// holds every permission, so whatever the role map gives, the grant rule lets them.
+pub fn create_provisioning_credential(
+    database_url: &str,
+    purpose: &str,
+) -> anyhow::Result<crate::services::provisioning::IssuedCredential> {
+    let mut conn = db::connect(database_url)?;
+    db::run_migrations(&mut conn)?;
+    let map = crate::domain::people::RoleMap::default();
+    services::provisioning::create_credential(&mut conn, &Actor::operator(), &map, purpose).map_err(refused)
 }
 
 fn serve(database_url: String, args: ServeArgs) -> anyhow::Result<()> {

@@ -46,7 +46,8 @@ pub enum LogFormat {
 #[expect(clippy::large_enum_variant, reason = "parsed once, at start: boxing the settings buys nothing")]
 pub enum Command {
     /// Serve the web application and the API (the default).
-    Serve(ServeArgs),
+    // Boxed: the settings are most of the enum's size, and a command is parsed once.
+    Serve(Box<ServeArgs>),
     /// Apply pending database migrations and exit.
     Migrate,
     /// Manage users.
@@ -60,6 +61,22 @@ pub enum Command {
     /// Manage the institution's services that tokens guard.
     #[command(subcommand)]
     Service(ServiceCommand),
+    /// Manage the credentials of provisioning clients (SCIM at /scim/v2).
+    #[command(subcommand)]
+    ProvisioningCredential(ProvisioningCredentialCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ProvisioningCredentialCommand {
+    /// Create a credential for a provisioning client (Entra ID, Okta…); prints it alone.
+    Create(ProvisioningCredentialCreateArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ProvisioningCredentialCreateArgs {
+    /// What the credential is for, e.g. "Microsoft Entra ID provisioning".
+    #[arg(long)]
+    pub purpose: String,
 }
 
 #[derive(Debug, Subcommand)]

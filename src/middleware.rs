@@ -37,9 +37,15 @@ pub async fn head_as_get(
     next.call(req).await
 }
 
-/// Clients that are programs, not people: the API, gateways, services. They get JSON.
+/// Clients that are programs, not people: the API, gateways, services, provisioning
+/// clients. They get JSON.
 fn is_api(req: &actix_web::HttpRequest) -> bool {
-    ["/api/", "/auth/", "/oauth/"].iter().any(|p| req.path().starts_with(p))
+    ["/api/", "/auth/", "/oauth/", "/scim/"].iter().any(|p| req.path().starts_with(p))
+}
+
+/// A provisioning client (SCIM): its errors are SCIM's.
+fn is_scim(req: &actix_web::HttpRequest) -> bool {
+    req.path().starts_with("/scim/")
 }
 
 /// Middleware: turns an [`AppError`](crate::error::AppError) response into what the client can use.
@@ -72,6 +78,13 @@ pub async fn render_errors(
         } else {
             HttpResponse::SeeOther().insert_header((header::LOCATION, target)).finish()
         }
+    } else if is_scim(&req) {
+        let detail = if status == StatusCode::NOT_FOUND {
+            "There is no such SCIM endpoint or resource here: the base URL is /scim/v2.".to_owned()
+        } else {
+            info.message
+        };
+        crate::error::scim::respond(&crate::domain::scim::ScimError::new(status.as_u16(), None, detail))
     } else if is_api(&req) {
         HttpResponse::build(status).json(serde_json::json!({ "errors": [{ "message": info.message }] }))
     } else if htmx {

@@ -105,6 +105,21 @@ const FRAGMENTS: &[&str] = &[
     "Account Admin",
     "Token  viewer",
     "ada@example.edu",
+    " eq ",
+    " and ",
+    " or ",
+    "not (",
+    "(",
+    ")",
+    " pr",
+    "[",
+    "].",
+    "urn:ietf:params:scim:schemas:core:2.0:User:",
+    "userName",
+    "emails[type eq \"work\"].value",
+    "members[value eq \"42\"]",
+    "{\"op\":\"Replace\",\"path\":",
+    "\"Operations\":[",
 ];
 
 #[derive(Debug, Clone)]
@@ -222,6 +237,7 @@ properties!(
     pagination,
     people_import,
     redirects,
+    scim,
     token_fields,
     token_secret,
     user_fields

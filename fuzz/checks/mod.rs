@@ -13,6 +13,7 @@ pub mod forms;
 pub mod pagination;
 pub mod people_import;
 pub mod redirects;
+pub mod scim;
 pub mod token_fields;
 pub mod token_secret;
 pub mod user_fields;
@@ -32,6 +33,7 @@ pub const ALL: &[(&str, Check)] = &[
     ("pagination", pagination::check),
     ("people_import", people_import::check),
     ("redirects", redirects::check),
+    ("scim", scim::check),
     ("token_fields", token_fields::check),
     ("token_secret", token_secret::check),
     ("user_fields", user_fields::check),

@@ -53,8 +53,9 @@ pub async fn protect(
     next: Next<impl MessageBody>,
 ) -> Result<ServiceResponse<EitherBody<impl MessageBody>>, actix_web::Error> {
     let safe = matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS);
-    // The API, the gateways' and the services' doors are not authenticated by a cookie.
-    if safe || ["/api/", "/auth/", "/oauth/"].iter().any(|p| req.path().starts_with(p)) {
+    // The API, the gateways', the services' and the provisioning client's doors are not
+    // authenticated by a cookie.
+    if safe || ["/api/", "/auth/", "/oauth/", "/scim/"].iter().any(|p| req.path().starts_with(p)) {
         return next.call(req).await.map(ServiceResponse::map_into_left_body);
     }
     let expected = req.get_session().get::<String>(SESSION_KEY).unwrap_or(None);

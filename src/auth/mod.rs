@@ -8,6 +8,7 @@ pub mod guard;
 pub mod oidc;
 pub mod password;
 pub mod rate_limit;
+pub mod scim;
 pub mod session;
 
 pub use session::CurrentUser;

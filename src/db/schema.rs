@@ -244,6 +244,17 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    scim_users (user_id) {
+        user_id -> BigInt,
+        formatted -> Nullable<Text>,
+        given_name -> Nullable<Text>,
+        family_name -> Nullable<Text>,
+        deleted_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::joinable!(scim_users -> users (user_id));
 diesel::joinable!(scim_group_members -> scim_groups (group_id));
 diesel::joinable!(scim_group_members -> users (user_id));
 diesel::joinable!(password_setups -> users (user_id));
@@ -281,4 +292,5 @@ diesel::allow_tables_to_appear_in_same_query!(
     tally_sweep,
     token_weekly_activity,
     user_imports,
+    scim_users,
 );

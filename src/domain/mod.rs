@@ -7,6 +7,7 @@ pub mod people;
 pub mod people_import;
 pub mod permission;
 pub mod role;
+pub mod scim;
 pub mod service;
 pub mod session_policy;
 pub mod token;

@@ -118,6 +118,46 @@ impl fmt::Debug for ServiceSecret {
     }
 }
 
+/// A provisioning client's credential (SCIM, SPEC 12): `twscim_` + 40 base62 characters
+/// (≈238 bits). Shown once; only its digest is kept, and a request's credential is found
+/// by its digest in one indexed look-up.
+pub struct ProvisioningSecret(String);
+
+impl ProvisioningSecret {
+    pub const PREFIX: &'static str = "twscim_";
+
+    pub fn generate() -> ProvisioningSecret {
+        ProvisioningSecret(format!("{}{}", Self::PREFIX, random_base62(40)))
+    }
+
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+
+    pub fn digest(&self) -> TokenDigest {
+        TokenDigest::of(&self.0)
+    }
+
+    /// `twscim_…x9Qa`
+    pub fn hint(&self) -> String {
+        let tail: String = self.0.chars().rev().take(4).collect::<Vec<_>>().into_iter().rev().collect();
+        format!("{}…{tail}", Self::PREFIX)
+    }
+
+    /// The digest to look a presented credential up by, if it has the credential's shape.
+    pub fn presented(presented: &str) -> Option<TokenDigest> {
+        let rest = presented.strip_prefix(Self::PREFIX)?;
+        (rest.len() == 40 && rest.bytes().all(|b| b.is_ascii_alphanumeric()))
+            .then(|| TokenDigest::of(presented))
+    }
+}
+
+impl fmt::Debug for ProvisioningSecret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "ProvisioningSecret({})", self.hint())
+    }
+}
+
 /// A hint as a client may type it in a URL: the stored `tw_…x9Qa`, or `tw_...x9Qa` and
 /// `tw_x9Qa` (no ellipsis to type). Anything else is returned unchanged.
 pub fn normalize_hint(input: &str) -> String {
@@ -242,6 +282,18 @@ mod tests {
         assert!(ServiceSecret::matches(s.expose(), s.digest().as_str()));
         assert!(!ServiceSecret::matches("twsvc_wrong", s.digest().as_str()));
         assert!(!format!("{s:?}").contains(&s.expose()[6..20]));
+    }
+
+    #[test]
+    fn a_provisioning_secret_is_found_by_its_digest_and_never_printed() {
+        let s = ProvisioningSecret::generate();
+        assert!(s.expose().starts_with("twscim_") && s.expose().len() == 47);
+        assert_eq!(ProvisioningSecret::presented(s.expose()), Some(s.digest()));
+        assert_eq!(ProvisioningSecret::presented(&s.expose()[..46]), None);
+        assert_eq!(ProvisioningSecret::presented(&s.expose().replacen("twscim_", "twsvc_", 1)), None);
+        assert_eq!(ProvisioningSecret::presented(&format!("twscim_{}", "é".repeat(20))), None);
+        assert!(s.hint().starts_with("twscim_…") && s.expose().ends_with(&s.hint()[s.hint().len() - 4..]));
+        assert!(!format!("{s:?}").contains(&s.expose()[7..30]));
     }
 
     #[test]

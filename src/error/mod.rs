@@ -4,6 +4,7 @@
 //! [`services::Error`](crate::services::Error).
 
 pub mod api;
+pub mod scim;
 
 pub use api::ApiError;
 

@@ -39,6 +39,12 @@ pub enum AuditAction {
     PasswordLinkIssued,
     PasswordSet,
     UsersImported,
+    ProvisioningCredentialCreated,
+    ProvisioningCredentialRevoked,
+    UserDeprovisioned,
+    GroupCreated,
+    GroupUpdated,
+    GroupDeleted,
 }
 
 impl AuditAction {
@@ -76,6 +82,12 @@ impl AuditAction {
             AuditAction::PasswordLinkIssued => "user.password_link_issued",
             AuditAction::PasswordSet => "user.password_set",
             AuditAction::UsersImported => "users.imported",
+            AuditAction::ProvisioningCredentialCreated => "provisioning.credential_created",
+            AuditAction::ProvisioningCredentialRevoked => "provisioning.credential_revoked",
+            AuditAction::UserDeprovisioned => "user.deprovisioned",
+            AuditAction::GroupCreated => "group.created",
+            AuditAction::GroupUpdated => "group.updated",
+            AuditAction::GroupDeleted => "group.deleted",
         }
     }
 }
@@ -151,7 +163,7 @@ impl NewAuditEvent {
 
 impl AuditAction {
     /// Every action, for the audit log's filter.
-    pub const ALL: [AuditAction; 32] = [
+    pub const ALL: [AuditAction; 38] = [
         AuditAction::Login,
         AuditAction::LoginFailed,
         AuditAction::Logout,
@@ -184,6 +196,12 @@ impl AuditAction {
         AuditAction::PasswordLinkIssued,
         AuditAction::PasswordSet,
         AuditAction::UsersImported,
+        AuditAction::ProvisioningCredentialCreated,
+        AuditAction::ProvisioningCredentialRevoked,
+        AuditAction::UserDeprovisioned,
+        AuditAction::GroupCreated,
+        AuditAction::GroupUpdated,
+        AuditAction::GroupDeleted,
     ];
 }
 

@@ -9,6 +9,7 @@ pub mod health;
 pub mod home;
 pub mod issued;
 pub mod password;
+pub mod scim;
 pub mod session;
 pub mod settings;
 pub mod setup;
@@ -45,6 +46,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(settings::tokens::delete_token)
         .service(settings::tokens::activate_token)
         .configure(gateway::configure)
+        .configure(scim::configure)
         .configure(admin::configure)
         .configure(api::configure);
 }

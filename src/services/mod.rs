@@ -6,6 +6,7 @@
 pub mod account;
 pub mod import;
 pub mod password_links;
+pub mod provisioning;
 pub mod registry;
 pub mod roles;
 pub mod sessions;

@@ -9,7 +9,7 @@ use crate::helpers::spawn_app;
 use crate::steps::{create_token, seed_token};
 
 #[actix_web::test]
-async fn the_login_tokens_profile_and_settings_pages_pass_the_accessibility_basics() {
+async fn the_login_tokens_profile_settings_and_provisioning_pages_pass_the_accessibility_basics() {
     let app = spawn_app().await;
     app.setup_admin().await;
     let sam = app.create_user("sam", &["student"], &[]);
@@ -49,6 +49,16 @@ async fn the_login_tokens_profile_and_settings_pages_pass_the_accessibility_basi
     assert_focus_is_visible(&page, "the settings page").await;
     assert_accessible(&page, "the settings page").await;
     j.shot(&page, "settings").await;
+
+    // The provisioning page, with a credential just created (shown once) and a flash.
+    page.goto("/admin/provisioning").await;
+    assert_focus_is_visible(&page, "the provisioning page").await;
+    page.fill("#purpose", "Microsoft Entra ID").await;
+    let button = page.find_text("main form", "button", "Create credential").await;
+    page.click_and_load(button).await;
+    page.wait_visible("#new-credential-secret").await;
+    assert_accessible(&page, "the provisioning page").await;
+    j.shot(&page, "provisioning").await;
     page.close().await;
 }
 

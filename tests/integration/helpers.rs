@@ -378,6 +378,10 @@ impl Browser {
             // would open a new one rather than write into one the server has closed.
             .pool_idle_timeout(Duration::from_secs(3))
             .cookie_provider(jar.clone())
+            // The server closes a connection idle for 5 s (actix-web's keep-alive): a client
+            // that kept it longer could send a request just as it closes (IncompleteMessage
+            // on a loaded machine). Let idle connections go well before that.
+            .pool_idle_timeout(Duration::from_secs(2))
             .build()
             .expect("a client");
         Browser { base: base.to_owned(), client, jar }

@@ -14,8 +14,10 @@
 //! only `access_tokens.view` / `.create_update` / `.delete` / `users.manage` /
 //! `account.settings`, X the Account Admin. API: the same people through an unscoped token
 //! each, then four tokens of the teacher's (scoped, expiring in 7 days, expired, pending)
-//! and one of a suspended user. A 303 for the anonymous must lead to `/login`, and no cell
-//! may be the CSRF refusal (every form carries the session's token).
+//! and one of a suspended user. SCIM (`/scim/v2`): no credential, a made-up one, a revoked
+//! one, the admin's API token, the admin's session cookie, then a provisioning credential. A
+//! 303 for the anonymous must lead to `/login`, and no cell may be the CSRF refusal (every
+//! form carries the session's token).
 //!
 //! "Changed" is judged on a fingerprint of the database (users, roles, settings, tokens, the
 //! number of sessions per user, links to set a password, uploaded imports) taken before and after each request; the audit log, "last
@@ -30,9 +32,12 @@ use chrono::{Duration, NaiveDateTime, SecondsFormat, Utc};
 use diesel::prelude::*;
 use tokenwarden::db::DbConnection;
 use tokenwarden::db::schema::{
-    access_tokens, account_roles, account_settings, password_setups, service_rules, service_scopes,
-    services as services_table, user_account_roles, user_imports, user_roles, user_sessions, users,
+    access_tokens, account_roles, account_settings, password_setups, provisioning_credentials,
+    scim_group_members, scim_groups, scim_users, service_rules, service_scopes, services as services_table,
+    user_account_roles, user_imports, user_roles, user_sessions, users,
 };
+use tokenwarden::domain::people::RoleMap;
+use tokenwarden::domain::scim::resource::GroupInput;
 use tokenwarden::domain::token::ExpiryChoice;
 use tokenwarden::domain::{DisplayName, Email, EnrollmentRole, Login, Permission, PermissionSet, now};
 use tokenwarden::models::{NewUserData, User, UserImport, UserState};
@@ -41,6 +46,7 @@ use tokenwarden::services::{self, Actor, Via};
 
 use crate::api::Api;
 use crate::helpers::{Browser, PASSWORD, SETUP_CODE, TestApp, extract_csrf, location, spawn_app_with};
+use crate::scim::Scim;
 
 use Arg::*;
 use Who::*;
@@ -80,11 +86,23 @@ enum Who {
     Pending,
     /// API only: the token of `susi`, a teacher whom the admin then suspended.
     Suspended,
+    /// SCIM only: a credential of the right shape that was never issued.
+    MadeUp,
+    /// SCIM only: a provisioning credential, revoked.
+    Revoked,
+    /// SCIM only: the admin's API token, where a provisioning credential belongs.
+    ApiToken,
+    /// SCIM only: the admin's signed-in browser, its session cookie and no credential.
+    Cookie,
+    /// SCIM only: a provisioning credential.
+    Provisioner,
 }
 
 /// A S T V C D M G X
 const PAGE_COLUMNS: [Who; 9] =
     [Anonymous, Student, Teacher, Viewer, Creator, Deleter, Manager, Settings, Admin];
+/// none made-up revoked API-token cookie credential
+const SCIM_COLUMNS: [Who; 6] = [Anonymous, MadeUp, Revoked, ApiToken, Cookie, Provisioner];
 /// none S T V C D M G X scoped expiring expired pending suspended
 const API_COLUMNS: [Who; 14] = [
     Anonymous, Student, Teacher, Viewer, Creator, Deleter, Manager, Settings, Admin, Scoped, Expiring,
@@ -108,6 +126,11 @@ impl Who {
             Expired => "expired (teacher)",
             Pending => "pending (teacher, created by the admin)",
             Suspended => "suspended (teacher's token, owner suspended)",
+            MadeUp => "a made-up provisioning credential",
+            Revoked => "a revoked provisioning credential",
+            ApiToken => "the admin's API token instead of a provisioning credential",
+            Cookie => "the admin's session cookie and no credential",
+            Provisioner => "a provisioning credential",
         }
     }
 
@@ -122,7 +145,7 @@ impl Who {
             Deleter => "dora",
             Manager => "max",
             Settings => "gil",
-            Admin => "admin",
+            Admin | MadeUp | Revoked | ApiToken | Cookie | Provisioner => "admin",
             Suspended => "susi",
         }
     }
@@ -180,6 +203,10 @@ enum Arg {
     OwnImport,
     /// A CSV upload of the admin's, one per column.
     AdminsImport,
+    /// A provisioning credential of their own.
+    OwnCredential,
+    /// A SCIM group of their own (`Group N`, no members).
+    OwnGroup,
 }
 
 /// What a request sends: a form (pages; the CSRF token is added) or JSON (API). In values,
@@ -250,6 +277,28 @@ const API_RENAME: Body = Body::Json(r#"{"token": {"purpose": "Renamed {n}"}}"#);
 /// A leak report of a made-up token (the right length, a wrong checksum): anyone may
 /// report, and nothing changes.
 const API_LEAK_REPORT: Body = Body::Json(r#"{"credentials": ["tw_notARealTokenButTheRightLength000000"]}"#);
+const NEW_CREDENTIAL: Body = Body::Form(&[("purpose", "Credential of {login} {n}")]);
+const SCIM_NEW_USER: Body = Body::Json(
+    r#"{"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"], "userName": "made-{n}",
+        "emails": [{"value": "made-{n}@example.edu", "type": "work"}]}"#,
+);
+/// The victim's own userName (`victim-N`), a new display name.
+const SCIM_RENAME_USER: Body = Body::Json(
+    r#"{"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"], "userName": "victim-{n}", "displayName": "Renamed {n}"}"#,
+);
+const SCIM_DEACTIVATE: Body = Body::Json(
+    r#"{"schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+        "Operations": [{"op": "Replace", "path": "active", "value": "False"}]}"#,
+);
+const SCIM_NEW_GROUP: Body =
+    Body::Json(r#"{"schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"], "displayName": "Made {n}"}"#);
+const SCIM_RENAME_GROUP: Body = Body::Json(
+    r#"{"schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"], "displayName": "Renamed {n}"}"#,
+);
+const SCIM_PATCH_GROUP: Body = Body::Json(
+    r#"{"schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+        "Operations": [{"op": "replace", "path": "displayName", "value": "Patched {n}"}]}"#,
+);
 
 #[rustfmt::skip]
 const PUBLIC_PAGES: &[Row] = &[
@@ -319,6 +368,11 @@ const ADMIN_PAGES_FOR_PEOPLE: &[Row] = &[
     row("POST /admin/users/{id}/suspend",                      &[Victim],          NOTHING,   "303  403  403  403  403  403  303+ 403  303+"),
     row("POST /admin/users/{id}/reactivate",                   &[SuspendedVictim], NOTHING,   "303  403  403  403  403  403  303+ 403  303+"),
     row("POST /admin/users/{id}/sessions/end",                 &[SignedInVictim],  NOTHING,   "303  403  403  403  403  403  303+ 403  303+"),
+    // Provisioning credentials: users.manage, and (the role map of these worlds names no
+    // account role) nothing more; tests/integration/scim.rs has a map that needs more.
+    row("GET /admin/provisioning",                             &[],                NOTHING,   "303  403  403  403  403  403  200  403  200"),
+    row("POST /admin/provisioning",                            &[],                NEW_CREDENTIAL, "303  403  403  403  403  403  303+ 403  303+"),
+    row("POST /admin/provisioning/{id}/revoke",                &[OwnCredential],   NOTHING,   "303  403  403  403  403  403  303+ 403  303+"),
 ];
 
 #[rustfmt::skip]
@@ -368,6 +422,30 @@ const API_WRITES: &[Row] = &[
     row("DELETE /api/v1/users/{user_id}/tokens/{id}", &[Lit("self"), OwnToken], NOTHING,       "401  200+ 200+ 200+ 200+ 200+ 200+ 200+ 200+ 403  200+ 401  401  401"),
 ];
 
+// The provisioning client's door: only a provisioning credential opens it — not a made-up
+// or revoked one, not an API token, not a signed-in administrator's cookie.
+#[rustfmt::skip]
+const SCIM_ROWS: &[Row] = &[
+    //  route                                   fills                                                sends              none made revk tokn cook cred
+    row("GET /scim/v2/ServiceProviderConfig",   &[],                                                 NOTHING,           "401  401  401  401  401  200"),
+    row("GET /scim/v2/ResourceTypes",           &[],                                                 NOTHING,           "401  401  401  401  401  200"),
+    row("GET /scim/v2/ResourceTypes/{id}",      &[Lit("User")],                                      NOTHING,           "401  401  401  401  401  200"),
+    row("GET /scim/v2/Schemas",                 &[],                                                 NOTHING,           "401  401  401  401  401  200"),
+    row("GET /scim/v2/Schemas/{id}",            &[Lit("urn:ietf:params:scim:schemas:core:2.0:User")], NOTHING,          "401  401  401  401  401  200"),
+    row("GET /scim/v2/Users",                   &[],                                                 NOTHING,           "401  401  401  401  401  200"),
+    row("POST /scim/v2/Users",                  &[],                                                 SCIM_NEW_USER,     "401  401  401  401  401  201+"),
+    row("GET /scim/v2/Users/{id}",              &[Victim],                                           NOTHING,           "401  401  401  401  401  200"),
+    row("PUT /scim/v2/Users/{id}",              &[Victim],                                           SCIM_RENAME_USER,  "401  401  401  401  401  200+"),
+    row("PATCH /scim/v2/Users/{id}",            &[Victim],                                           SCIM_DEACTIVATE,   "401  401  401  401  401  200+"),
+    row("DELETE /scim/v2/Users/{id}",           &[Victim],                                           NOTHING,           "401  401  401  401  401  204+"),
+    row("GET /scim/v2/Groups",                  &[],                                                 NOTHING,           "401  401  401  401  401  200"),
+    row("POST /scim/v2/Groups",                 &[],                                                 SCIM_NEW_GROUP,    "401  401  401  401  401  201+"),
+    row("GET /scim/v2/Groups/{id}",             &[OwnGroup],                                         NOTHING,           "401  401  401  401  401  200"),
+    row("PUT /scim/v2/Groups/{id}",             &[OwnGroup],                                         SCIM_RENAME_GROUP, "401  401  401  401  401  200+"),
+    row("PATCH /scim/v2/Groups/{id}",           &[OwnGroup],                                         SCIM_PATCH_GROUP,  "401  401  401  401  401  200+"),
+    row("DELETE /scim/v2/Groups/{id}",          &[OwnGroup],                                         NOTHING,           "401  401  401  401  401  204+"),
+];
+
 /// Every table, with the door its rows come through.
 const TABLES: &[(&str, Door, &[Row])] = &[
     ("public pages", Door::Pages, PUBLIC_PAGES),
@@ -376,6 +454,7 @@ const TABLES: &[(&str, Door, &[Row])] = &[
     ("admin pages for the account", Door::Pages, ADMIN_PAGES_FOR_THE_ACCOUNT),
     ("API reads", Door::Api, API_READS),
     ("API writes", Door::Api, API_WRITES),
+    ("SCIM", Door::Scim, SCIM_ROWS),
 ];
 
 #[actix_web::test]
@@ -434,6 +513,11 @@ async fn api_writes() {
     run(API_WRITES, Door::Api).await;
 }
 
+#[actix_web::test]
+async fn scim_provisioning() {
+    run(SCIM_ROWS, Door::Scim).await;
+}
+
 /// The routes in the source and the rows of the tables are the same set: a route added
 /// without a row fails here, as does a row whose route is gone. Every route also has a cell
 /// that expects something other than 404, so the passing cells prove it is registered.
@@ -480,6 +564,8 @@ enum Door {
     Pages,
     /// API clients, each with a bearer token.
     Api,
+    /// Provisioning clients (SCIM), each with what it presents.
+    Scim,
 }
 
 impl Door {
@@ -487,6 +573,7 @@ impl Door {
         match self {
             Door::Pages => &PAGE_COLUMNS,
             Door::Api => &API_COLUMNS,
+            Door::Scim => &SCIM_COLUMNS,
         }
     }
 }
@@ -586,7 +673,7 @@ fn read_routes(dir: &Path, api: &Path, out: &mut BTreeSet<String>) {
         let prefix = if path.starts_with(api) { "/api/v1" } else { "" };
         let text = std::fs::read_to_string(&path).expect("read a route file");
         for line in text.lines().map(str::trim) {
-            for method in ["get", "post", "put", "delete"] {
+            for method in ["get", "post", "put", "patch", "delete"] {
                 if let Some(rest) = line.strip_prefix(&format!("#[{method}(\"")) {
                     let route = rest.split('"').next().expect("a quoted path");
                     out.insert(format!("{} {prefix}{route}", method.to_uppercase()));
@@ -598,6 +685,9 @@ fn read_routes(dir: &Path, api: &Path, out: &mut BTreeSet<String>) {
 
 // ---------------------------------------------------------------------------------------
 // The world
+
+/// The role map of every world: groups give enrollment roles, no account role.
+const ROLE_MAP: &str = "student=Students,teacher=Faculty";
 
 /// Computed once: every user of every world has this password (argon2 is slow on purpose).
 static PASSWORD_HASH: LazyLock<String> =
@@ -631,6 +721,7 @@ const PEOPLE: [(&str, &[EnrollmentRole], Option<&str>); 9] = [
 enum Client {
     Browser { browser: Browser, csrf: String },
     Api(Api),
+    Scim(Scim),
 }
 
 /// One app with its people, and a client per column.
@@ -653,6 +744,7 @@ impl World {
             s.oidc_issuer = Some("http://127.0.0.1:1".parse().unwrap());
             s.oidc_client_id = Some("tokenwarden".to_owned());
             s.public_url = Some("http://127.0.0.1/".parse().unwrap());
+            s.oidc_role_map = ROLE_MAP.parse().unwrap();
         })
         .await;
         let admin = app.setup_admin().await;
@@ -679,6 +771,7 @@ impl World {
             let client = match door {
                 Door::Pages => world.browser(who, &mut admin).await,
                 Door::Api => Client::Api(world.api_client(who)),
+                Door::Scim => Client::Scim(world.scim_client(who, &mut admin)),
             };
             world.columns.push((who, client));
         }
@@ -731,8 +824,46 @@ impl World {
                 self.suspend(self.id(owner));
                 secret
             }
+            MadeUp | Revoked | ApiToken | Cookie | Provisioner => {
+                panic!("{who:?} is a column of the SCIM door")
+            }
         };
         self.app.api(&secret)
+    }
+
+    /// The column's provisioning client.
+    fn scim_client(&self, who: Who, admin: &mut Option<Browser>) -> Scim {
+        let credential = match who {
+            Anonymous => None,
+            MadeUp => Some(format!("twscim_{}", "M".repeat(40))),
+            Revoked => {
+                let (id, secret) = self.credential();
+                let mut conn = self.db.lock().unwrap();
+                services::provisioning::revoke_credential(&mut conn, &Actor::operator(), id).expect("revoke");
+                Some(secret)
+            }
+            ApiToken => Some(self.issue("admin", "admin", "API", ExpiryChoice::Never, &[]).1),
+            Cookie => {
+                let browser = admin.take().expect("the admin signed in on the setup page");
+                return Scim::with_client(&self.app, browser.client.clone(), None);
+            }
+            Provisioner => Some(self.credential().1),
+            other => panic!("{other:?} is not a column of the SCIM door"),
+        };
+        Scim::new(&self.app, credential.as_deref())
+    }
+
+    /// A new provisioning credential: its id and secret.
+    fn credential(&self) -> (i64, String) {
+        let mut conn = self.db.lock().unwrap();
+        let issued = services::provisioning::create_credential(
+            &mut conn,
+            &Actor::operator(),
+            &RoleMap::default(),
+            "Matrix",
+        )
+        .expect("a provisioning credential");
+        (issued.credential.id, issued.secret.expose().to_owned())
     }
 
     /// Creates a token of `owner`'s as `by` through `tokens::create` (on someone else's
@@ -843,6 +974,24 @@ impl World {
                 UserImport::put(&mut self.db.lock().unwrap(), &row).expect("stage an import");
                 return name;
             }
+            OwnCredential => self.credential().0,
+            OwnGroup => {
+                let (credential, _) = self.credential();
+                let mut conn = self.db.lock().unwrap();
+                let map: RoleMap = ROLE_MAP.parse().unwrap();
+                let mut actor = Actor::directory(Via::Provisioning(credential), None);
+                actor.permissions =
+                    services::provisioning::directory_permissions(&mut conn, &map).expect("its permissions");
+                let input = GroupInput {
+                    display_name: format!("Group {column}"),
+                    external_id: None,
+                    members: vec![],
+                };
+                return match services::provisioning::create_group(&mut conn, &actor, &map, &input) {
+                    Ok(group) => group.id,
+                    Err(e) => panic!("create a group: {e:?}"),
+                };
+            }
             OwnService => {
                 let mut conn = self.db.lock().unwrap();
                 let input = services::registry::ServiceInput {
@@ -927,6 +1076,18 @@ impl World {
                     "DELETE" => api.delete(&path).await,
                     other => panic!("{}: no API route answers {other}", row.route),
                 }
+            }
+            Client::Scim(scim) => {
+                let json = match row.body {
+                    Body::Json(json) => Some(
+                        serde_json::from_str::<serde_json::Value>(&fill_value(json, column, *who))
+                            .unwrap_or_else(|e| panic!("{}: bad JSON ({e})", row.route)),
+                    ),
+                    Body::Nothing => None,
+                    Body::Form(_) | Body::Multipart(_) => panic!("{}: SCIM takes JSON", row.route),
+                };
+                let method = reqwest::Method::from_bytes(method.as_bytes()).expect("a method");
+                scim.send_raw(method, &path, json.as_ref()).await
             }
         };
         let status = res.status().as_u16();
@@ -1024,6 +1185,8 @@ fn create_user(
 // The fingerprint of the database
 
 type TokenRow = (i64, i64, Option<i64>, String, String, String, String, String, Option<NaiveDateTime>);
+/// user, name parts, deleted?
+type ScimUserRow = (i64, Option<String>, Option<String>, Option<String>, bool);
 
 /// What a request may change, and nothing that a read or a refusal changes by the way.
 #[derive(Debug, PartialEq, Eq)]
@@ -1049,6 +1212,12 @@ struct Fingerprint {
     password_setups: Vec<(String, i64, Option<NaiveDateTime>, Option<NaiveDateTime>)>,
     /// Uploaded imports waiting: id, uploader.
     user_imports: Vec<(String, i64)>,
+    /// id, purpose, digest (not last used).
+    provisioning_credentials: Vec<(i64, String, String)>,
+    /// id, name, externalId; group and member.
+    scim_groups: Vec<(String, String, Option<String>)>,
+    scim_group_members: Vec<(String, i64)>,
+    scim_users: Vec<ScimUserRow>,
 }
 
 impl Fingerprint {
@@ -1160,6 +1329,36 @@ impl Fingerprint {
                 .select((user_imports::id, user_imports::user_id))
                 .load(conn)
                 .expect("user_imports"),
+            provisioning_credentials: provisioning_credentials::table
+                .order(provisioning_credentials::id)
+                .select((
+                    provisioning_credentials::id,
+                    provisioning_credentials::purpose,
+                    provisioning_credentials::digest,
+                ))
+                .load(conn)
+                .expect("provisioning_credentials"),
+            scim_groups: scim_groups::table
+                .order(scim_groups::id)
+                .select((scim_groups::id, scim_groups::display_name, scim_groups::external_id))
+                .load(conn)
+                .expect("scim_groups"),
+            scim_group_members: scim_group_members::table
+                .order((scim_group_members::group_id, scim_group_members::user_id))
+                .select((scim_group_members::group_id, scim_group_members::user_id))
+                .load(conn)
+                .expect("scim_group_members"),
+            scim_users: scim_users::table
+                .order(scim_users::user_id)
+                .select((
+                    scim_users::user_id,
+                    scim_users::formatted,
+                    scim_users::given_name,
+                    scim_users::family_name,
+                    scim_users::deleted_at.is_not_null(),
+                ))
+                .load(conn)
+                .expect("scim_users"),
         }
     }
 
@@ -1179,6 +1378,14 @@ impl Fingerprint {
             changes("service_rules", &self.service_rules, &after.service_rules),
             changes("password_setups", &self.password_setups, &after.password_setups),
             changes("user_imports", &self.user_imports, &after.user_imports),
+            changes(
+                "provisioning_credentials",
+                &self.provisioning_credentials,
+                &after.provisioning_credentials,
+            ),
+            changes("scim_groups", &self.scim_groups, &after.scim_groups),
+            changes("scim_group_members", &self.scim_group_members, &after.scim_group_members),
+            changes("scim_users", &self.scim_users, &after.scim_users),
         ]
         .into_iter()
         .flatten()

@@ -3,6 +3,7 @@
 
 pub mod audit;
 pub mod dashboard;
+pub mod provisioning;
 pub mod roles;
 pub mod services;
 pub mod settings;
@@ -46,5 +47,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(services::edit)
         .service(services::update)
         .service(services::rotate)
-        .service(services::delete);
+        .service(services::delete)
+        .service(provisioning::index)
+        .service(provisioning::create)
+        .service(provisioning::revoke);
 }
