@@ -12,6 +12,7 @@ mod layers;
 mod logs;
 mod matrix;
 mod outage;
+mod review;
 mod services;
 mod session;
 mod setup;

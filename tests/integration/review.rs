@@ -1,0 +1,96 @@
+//! Gaps found in review (issues 11–13), each a test that fails on the code as it is.
+
+use reqwest::StatusCode;
+
+use crate::gateway::{Caddy, Echo};
+use crate::services::{Gateway, register, verify};
+
+fn port_of(app: &crate::helpers::TestApp) -> u16 {
+    app.address.rsplit(':').next().and_then(|p| p.parse().ok()).expect("the app's port")
+}
+
+/// Traefik and Caddy send `X-Forwarded-Method`/`X-Forwarded-Uri` (overwriting any the
+/// client sent), but they pass every other client header on to the auth request — the
+/// client's own `X-Original-Method`/`X-Original-URI` included. `/auth/verify` prefers those,
+/// so a client chooses the request tokenwarden judges: a read-only token writes.
+#[actix_web::test]
+async fn a_client_cannot_choose_the_request_judged_behind_traefik_by_sending_x_original_headers() {
+    let s = crate::services::school().await;
+    // What Traefik sends for a client's `POST /grades/7` that also carries forged headers.
+    let res = reqwest::Client::new()
+        .get(format!("{}/auth/verify?service=gradebook", s.app.address))
+        .bearer_auth(&s.tess_read.secret)
+        .header("X-Forwarded-Method", "POST")
+        .header("X-Forwarded-Uri", "/grades/7")
+        .header("X-Original-Method", "GET")
+        .header("X-Original-URI", "/grades/7")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        res.status(),
+        StatusCode::FORBIDDEN,
+        "the gateway's X-Forwarded-* describe the request; the client's X-Original-* must not override them"
+    );
+}
+
+/// The same through a real Caddy with the README's Caddyfile: the client's
+/// `X-Original-Method: GET` reaches tokenwarden, which lets a read-only token's POST through.
+#[actix_web::test]
+async fn a_read_only_token_cannot_post_through_caddy_by_forging_x_original_method() {
+    let s = crate::services::school().await;
+    let echo = Echo::start().await;
+    let caddy = Caddy::start(port_of(&s.app), echo.port, "gradebook").await;
+    let res = reqwest::Client::new()
+        .post(format!("http://127.0.0.1:{}/grades/7", caddy.port))
+        .bearer_auth(&s.tess_read.secret)
+        .header("X-Original-Method", "GET")
+        .json(&serde_json::json!({"grade": "F"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::FORBIDDEN, "a write with a read-only token reached the service");
+}
+
+/// A service whose private files need `vault:admin`, and everything else below /files
+/// `vault:read` (first matching rule wins); a token with read only.
+async fn vault() -> (crate::helpers::TestApp, String) {
+    let app = crate::helpers::spawn_app().await;
+    app.create_user("tess", &["teacher"], &[]);
+    register(
+        &app,
+        "vault",
+        "Vault",
+        &["read=Read", "admin=Admin"],
+        &[],
+        &["GET /files/private/*=vault:admin", "GET /files/*=vault:read"],
+        false,
+    );
+    let read = app.issue_token("tess", None, &["vault:read"]).secret;
+    let a = verify(&app, Gateway::Nginx, "vault", Some(&read), "GET", "/files/private/report").await;
+    assert_eq!(a.status, StatusCode::FORBIDDEN, "the private rule holds as written");
+    (app, read)
+}
+
+/// Rules are matched against the raw URI, while the service behind the gateway decodes it:
+/// `/files/%70rivate/report` is `/files/private/report` to the service, but matches only
+/// the broader `/files/*` rule here.
+#[actix_web::test]
+async fn a_percent_encoded_path_does_not_slip_past_a_more_specific_rule() {
+    let (app, read) = vault().await;
+    for g in [Gateway::Nginx, Gateway::Traefik] {
+        let a = verify(&app, g, "vault", Some(&read), "GET", "/files/%70rivate/report").await;
+        assert_eq!(a.status, StatusCode::FORBIDDEN, "{g:?}: %70 is p: the private rule applies (or none)");
+    }
+}
+
+/// An empty segment: `/files//private/report` matches `/files/*` only, and services (and
+/// nginx's own `merge_slashes`) read it as `/files/private/report`.
+#[actix_web::test]
+async fn a_doubled_slash_does_not_slip_past_a_more_specific_rule() {
+    let (app, read) = vault().await;
+    for g in [Gateway::Nginx, Gateway::Traefik, Gateway::Envoy] {
+        let a = verify(&app, g, "vault", Some(&read), "GET", "/files//private/report").await;
+        assert_eq!(a.status, StatusCode::FORBIDDEN, "{g:?}: an empty segment walks around the private rule");
+    }
+}
