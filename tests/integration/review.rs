@@ -94,3 +94,63 @@ async fn a_doubled_slash_does_not_slip_past_a_more_specific_rule() {
         assert_eq!(a.status, StatusCode::FORBIDDEN, "{g:?}: an empty segment walks around the private rule");
     }
 }
+
+/// The last-admin rule (SPEC 2) on PostgreSQL: two Account Admins suspend each other at the
+/// same moment. Each transaction counts two active admins (READ COMMITTED sees no change of
+/// the other's), each suspends the other, both commit: the account is left with none.
+#[actix_web::test]
+async fn two_admins_suspending_each_other_at_once_never_leave_the_account_without_one() {
+    use tokenwarden::domain::PermissionSet;
+    use tokenwarden::models::UserState;
+    use tokenwarden::services::{Actor, Via};
+    let app = crate::helpers::spawn_app().await;
+    if !tokenwarden::db::is_postgres(&app.database_url) {
+        eprintln!("skipped: SQLite serialises writers; the race needs PostgreSQL");
+        return;
+    }
+    let mut left_without_one = 0;
+    for round in 0..20 {
+        let a = app.create_user(&format!("ann{round}"), &[], &["Account Admin"]);
+        let b = app.create_user(&format!("bob{round}"), &[], &["Account Admin"]);
+        // Everyone else is suspended, so that these two are the only active admins.
+        {
+            use diesel::prelude::*;
+            use tokenwarden::db::schema::users;
+            let mut conn = tokenwarden::db::connect(&app.database_url).unwrap();
+            diesel::update(users::table.filter(users::id.ne_all([a, b])))
+                .set(users::state.eq("suspended"))
+                .execute(&mut conn)
+                .unwrap();
+        }
+        let barrier = std::sync::Arc::new(std::sync::Barrier::new(2));
+        let handles: Vec<_> = [(a, b), (b, a)]
+            .into_iter()
+            .map(|(me, other)| {
+                let (url, barrier) = (app.database_url.clone(), barrier.clone());
+                std::thread::spawn(move || {
+                    let mut conn = tokenwarden::db::connect(&url).unwrap();
+                    let actor = Actor::user(me, PermissionSet::all(), false, Via::Cli, None);
+                    barrier.wait();
+                    tokenwarden::services::users::set_state(&mut conn, &actor, other, UserState::Suspended)
+                        .is_ok()
+                })
+            })
+            .collect();
+        let done: Vec<bool> = handles.into_iter().map(|h| h.join().unwrap()).collect();
+        if done.iter().all(|ok| *ok) {
+            left_without_one += 1;
+        }
+        // Out of the way of the next round's pair.
+        use diesel::prelude::*;
+        use tokenwarden::db::schema::users;
+        let mut conn = tokenwarden::db::connect(&app.database_url).unwrap();
+        diesel::update(users::table.filter(users::id.eq_any([a, b])))
+            .set(users::state.eq("suspended"))
+            .execute(&mut conn)
+            .unwrap();
+    }
+    assert_eq!(
+        left_without_one, 0,
+        "rounds of 20 in which both suspensions went through: no active admin left"
+    );
+}
