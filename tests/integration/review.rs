@@ -154,3 +154,90 @@ async fn two_admins_suspending_each_other_at_once_never_leave_the_account_withou
         "rounds of 20 in which both suspensions went through: no active admin left"
     );
 }
+
+/// A TCP proxy to PostgreSQL that can go silent: every byte stops, but no socket is closed
+/// (a host that died, a partitioned network, a firewall dropping packets) — the outage where
+/// nothing tells the app the connection is gone.
+struct SilentCable {
+    port: u16,
+    silent: std::sync::Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl SilentCable {
+    async fn lay(upstream: &'static str) -> SilentCable {
+        use std::sync::atomic::Ordering;
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let port = listener.local_addr().unwrap().port();
+        let silent = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let flag = silent.clone();
+        actix_web::rt::spawn(async move {
+            while let Ok((client, _)) = listener.accept().await {
+                let Ok(server) = tokio::net::TcpStream::connect(upstream).await else { continue };
+                let (cr, cw) = client.into_split();
+                let (sr, sw) = server.into_split();
+                for (mut from, mut to) in [
+                    (
+                        Box::new(cr) as Box<dyn tokio::io::AsyncRead + Unpin>,
+                        Box::new(sw) as Box<dyn tokio::io::AsyncWrite + Unpin>,
+                    ),
+                    (Box::new(sr), Box::new(cw)),
+                ] {
+                    let flag = flag.clone();
+                    actix_web::rt::spawn(async move {
+                        let mut buf = vec![0u8; 16 * 1024];
+                        loop {
+                            let n = match from.read(&mut buf).await {
+                                Ok(0) | Err(_) => return,
+                                Ok(n) => n,
+                            };
+                            // Silent: hold the bytes and the sockets, forever.
+                            while flag.load(Ordering::SeqCst) {
+                                actix_web::rt::time::sleep(std::time::Duration::from_millis(20)).await;
+                            }
+                            if to.write_all(&buf[..n]).await.is_err() {
+                                return;
+                            }
+                        }
+                    });
+                }
+            }
+        });
+        SilentCable { port, silent }
+    }
+}
+
+/// Issue 12: during a PostgreSQL outage every request is answered within a second. The
+/// outage test cuts its proxy (sockets closed: the app learns at once); here the network
+/// goes silent instead, and a request on a pooled connection waits for an answer that
+/// never comes — no statement timeout, no TCP keepalive or user timeout bounds it.
+#[actix_web::test]
+async fn when_postgresql_goes_silent_requests_are_still_answered_within_a_second() {
+    if !std::env::var("TEST_DATABASE_URL").is_ok_and(|u| tokenwarden::db::is_postgres(&u)) {
+        eprintln!("skipped: needs TEST_DATABASE_URL=postgres://…");
+        return;
+    }
+    let owner = crate::helpers::spawn_app().await;
+    owner.create_user("tess", &["teacher"], &[]);
+    let secret = owner.issue_token("tess", None, &[]).secret;
+    let cable = SilentCable::lay("127.0.0.1:5432").await;
+    let via = owner.database_url.replacen("127.0.0.1:5432", &format!("127.0.0.1:{}", cable.port), 1);
+    let app = crate::helpers::spawn_app_on(&via).await;
+    let api = app.api(&secret);
+    let warm = futures_util::future::join_all((0..8).map(|_| api.get("/api/v1/users/self"))).await;
+    assert!(warm.iter().all(|r| r.status() == StatusCode::OK), "warm: pooled connections");
+
+    cable.silent.store(true, std::sync::atomic::Ordering::SeqCst);
+    let client = reqwest::Client::builder().timeout(std::time::Duration::from_secs(5)).build().unwrap();
+    for path in ["/readyz", "/api/v1/users/self", "/readyz"] {
+        let started = std::time::Instant::now();
+        let res = client.get(format!("{}{path}", app.address)).bearer_auth(&secret).send().await;
+        let took = started.elapsed();
+        assert!(
+            res.is_ok() && took < std::time::Duration::from_millis(1500),
+            "{path}: no answer within 1 s of a silent database (gave up after {took:?}: {res:?})"
+        );
+        assert_eq!(res.unwrap().status(), StatusCode::SERVICE_UNAVAILABLE, "{path}");
+    }
+    cable.silent.store(false, std::sync::atomic::Ordering::SeqCst);
+}
