@@ -18,7 +18,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
     let database_url = normalize_database_url(&cli.global.database_url);
     match cli.command {
         None => serve(database_url, cli.serve),
-        Some(Command::Serve(args)) => serve(database_url, args),
+        Some(Command::Serve(args)) => serve(database_url, *args),
         Some(Command::Migrate) => {
             let mut conn = db::connect(&database_url)?;
             let n = db::run_migrations(&mut conn)?;

@@ -45,7 +45,8 @@ pub enum LogFormat {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Serve the web application and the API (the default).
-    Serve(ServeArgs),
+    // Boxed: the settings are most of the enum's size, and a command is parsed once.
+    Serve(Box<ServeArgs>),
     /// Apply pending database migrations and exit.
     Migrate,
     /// Manage users.
