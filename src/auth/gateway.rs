@@ -13,9 +13,7 @@ use std::time::{Duration, Instant};
 use chrono::{NaiveDate, NaiveDateTime};
 
 use crate::db::{DbConnection, DbPool};
-use crate::domain::service::{
-    Denied, Holders, OwnerRoles, RouteRule, ServicePolicy, Slug, access, request_path,
-};
+use crate::domain::service::{Denied, Holders, OwnerRoles, RequestLine, RouteRule, ServicePolicy, access};
 use crate::domain::token_secret::{ServiceSecret, verify_presented};
 use crate::domain::{EnrollmentRole, now};
 use crate::models::service::API_SERVICE_ID;
@@ -75,15 +73,8 @@ impl ServiceCache {
 fn load_service(conn: &mut DbConnection, slug: &str) -> Result<Option<ServiceEntry>, services::Error> {
     let Some(service) = Service::find_by_slug(conn, slug)? else { return Ok(None) };
     let def = Service::definition(conn, service)?;
-    let slug_parsed = Slug::parse(&def.service.slug).ok();
-    let rules = def
-        .rules
-        .iter()
-        .filter_map(|r| {
-            let slug = slug_parsed.as_ref()?;
-            RouteRule::parse(slug, &format!("{} {}={}", r.method, r.path, r.scope)).ok()
-        })
-        .collect();
+    // Checked when they were written: taken as they are, none dropped.
+    let rules = def.rules.iter().map(|r| RouteRule::from_stored(&r.method, &r.path, &r.scope)).collect();
     Ok(Some(ServiceEntry {
         id: def.service.id,
         slug: def.service.slug,
@@ -208,14 +199,14 @@ impl Gateway<'_> {
         Ok(stored.is_some_and(|digest| ServiceSecret::matches(secret, &digest)))
     }
 
-    /// Verifies `presented` for a request to `service` with `method` and `uri` (`None`
-    /// when the caller asks only which scopes the token carries there, as introspection
-    /// does): one token look-up, the service's rule, the owner's roles as they are now.
+    /// Verifies `presented` for `request` at `service` (`None` when the caller asks only
+    /// which scopes the token carries there, as introspection does): one token look-up,
+    /// the service's rules, the owner's roles as they are now.
     pub async fn verify(
         &self,
         service: Arc<ServiceEntry>,
         presented: Option<&str>,
-        request: Option<(&str, &str)>,
+        request: Option<&RequestLine<'_>>,
     ) -> Result<Verified, Refused> {
         let Some(digest) = presented.and_then(verify_presented) else {
             return Err(Refused::Invalid("missing or malformed"));
@@ -244,17 +235,7 @@ impl Gateway<'_> {
         let token_scopes: Vec<&str> = scopes.iter().collect();
         let owner_roles =
             OwnerRoles { enrollment: &roles.enrollment, holds_account_role: !roles.account.is_empty() };
-        let mut policy = service.policy();
-        let (method, path) = match request {
-            // A path that could walk out of a rule's prefix matches no rule.
-            Some((method, uri)) => (method, request_path(uri).unwrap_or("//refused")),
-            // Introspection asks no route: the service's scopes are all it needs.
-            None => {
-                policy.rules = &[];
-                ("", "/")
-            }
-        };
-        let granted: Vec<String> = access(&policy, &token_scopes, owner_roles, method, path)
+        let granted: Vec<String> = access(&service.policy(), &token_scopes, owner_roles, request)
             .map_err(Refused::Denied)?
             .into_iter()
             .map(str::to_owned)

@@ -16,7 +16,7 @@ use base64::Engine;
 use serde::Deserialize;
 
 use crate::auth::gateway::{Refused, Verified};
-use crate::domain::service::Denied;
+use crate::domain::service::{Denied, RequestLine};
 use crate::error::ApiError;
 use crate::state::AppState;
 
@@ -58,30 +58,35 @@ pub async fn verify(
     let Some(slug) = query.service.as_deref().filter(|s| !s.is_empty()) else {
         return problem(StatusCode::BAD_REQUEST, "Name the service: /auth/verify?service=SLUG.");
     };
-    answer(&req, &state, slug, original(&req)).await
+    let request = original(&req);
+    let line = request.as_ref().map(|(method, uri)| RequestLine::new(method, uri));
+    answer(&req, &state, slug, line).await
 }
 
 /// `/auth/verify/SLUG/PATH`, any method — Envoy's `ext_authz` in HTTP mode, with
 /// `path_prefix: /auth/verify/SLUG`: the original method and path are the request's own.
+/// The path is taken as it came, escapes and all, not as the router decoded it.
 pub async fn verify_envoy(
     req: HttpRequest,
     state: web::Data<AppState>,
     path: web::Path<(String, String)>,
 ) -> HttpResponse {
-    let (slug, rest) = path.into_inner();
-    let mut uri = format!("/{rest}");
-    if !req.query_string().is_empty() {
-        uri = format!("{uri}?{}", req.query_string());
-    }
+    let slug = &path.0;
+    let prefix = format!("/auth/verify/{slug}/");
+    let Some(rest) = req.uri().path().strip_prefix(prefix.as_str()) else {
+        return problem(StatusCode::BAD_REQUEST, "Name the service as it is: /auth/verify/SLUG/PATH.");
+    };
+    let uri = format!("/{rest}");
     let request = original(&req).or_else(|| Some((req.method().as_str().to_owned(), uri)));
-    answer(&req, &state, &slug, request).await
+    let line = request.as_ref().map(|(method, uri)| RequestLine::new(method, uri));
+    answer(&req, &state, slug, line).await
 }
 
 async fn answer(
     req: &HttpRequest,
     state: &AppState,
     slug: &str,
-    request: Option<(String, String)>,
+    request: Option<RequestLine<'_>>,
 ) -> HttpResponse {
     let gateway = state.gateway();
     let service = match gateway.service(slug).await {
@@ -95,8 +100,7 @@ async fn answer(
              (X-Original-Method and X-Original-URI, or X-Forwarded-Method and X-Forwarded-Uri).",
         );
     }
-    let request = request.as_ref().map(|(m, u)| (m.as_str(), u.as_str()));
-    match gateway.verify(service, bearer(req), request).await {
+    match gateway.verify(service, bearer(req), request.as_ref()).await {
         Ok(v) => identity(&v),
         Err(e) => refusal(slug, e),
     }

@@ -660,3 +660,63 @@ async fn service_create_prints_the_credential_alone_and_refuses_a_taken_slug() {
     ]);
     assert!(String::from_utf8_lossy(&bad.stderr).contains("names a scope the service does not have"));
 }
+
+#[actix_web::test]
+async fn odd_spellings_of_a_path_are_judged_in_every_reading_at_every_gateway() {
+    let app = spawn_app().await;
+    app.create_user("tess", &["teacher"], &[]);
+    register(
+        &app,
+        "vault",
+        "Vault",
+        &["read=Read", "admin=Admin"],
+        &[],
+        &["GET /files/private/*=vault:admin", "GET /files/public/*=vault:read", "GET /files/*=vault:admin"],
+        false,
+    );
+    register(&app, "open", "Open", &["read=Read"], &[], &[], false);
+    let read = app.issue_token("tess", None, &["vault:read", "open:read"]).secret;
+    let both = app.issue_token("tess", None, &["vault:read", "vault:admin"]).secret;
+    for g in GATEWAYS {
+        assert_eq!(
+            verify(&app, g, "vault", Some(&read), "GET", "/files/public/a").await.status,
+            StatusCode::OK
+        );
+        // Read by some service as private, or (read literally) as outside the public folder.
+        for uri in [
+            "/files/%70rivate/a",
+            "/files//private/a",
+            "/files/private;v=1/a",
+            "/files/%70ublic/a",
+            "/files//public/a",
+            "/files/public;v=1/a",
+        ] {
+            let a = verify(&app, g, "vault", Some(&read), "GET", uri).await;
+            assert_eq!(a.status, StatusCode::FORBIDDEN, "{g:?} {uri}");
+            assert!(a.header("x-tokenwarden-error").contains("vault:admin"), "{g:?} {uri}: names the scope");
+            assert_eq!(
+                verify(&app, g, "vault", Some(&both), "GET", uri).await.status,
+                StatusCode::OK,
+                "{g:?} {uri}"
+            );
+        }
+        // A path no reading can be trusted with: refused, and why.
+        for uri in ["/files/public%2Fx", "/files/public/%2570", "/files/public/a%5Cb", "/files/public/a%00"] {
+            let a = verify(&app, g, "vault", Some(&both), "GET", uri).await;
+            assert_eq!(a.status, StatusCode::FORBIDDEN, "{g:?} {uri}");
+            assert!(a.header("x-tokenwarden-error").contains("ambiguous"), "{g:?} {uri}");
+        }
+    }
+    // Through headers, dot segments in any spelling (a URL client would resolve them).
+    for g in [Gateway::Nginx, Gateway::Traefik] {
+        for uri in
+            ["/files/public/../private/a", "/files/public/%2e%2e/private/a", "/files/public/..;/private/a"]
+        {
+            let a = verify(&app, g, "vault", Some(&both), "GET", uri).await;
+            assert_eq!(a.status, StatusCode::FORBIDDEN, "{g:?} {uri}");
+        }
+    }
+    // Without rules the path decides nothing.
+    let a = verify(&app, Gateway::Nginx, "open", Some(&read), "GET", "/x/%2e%2e/%2F").await;
+    assert_eq!(a.status, StatusCode::OK);
+}
