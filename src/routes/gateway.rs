@@ -2,7 +2,8 @@
 //!
 //! - `/auth/verify?service=SLUG` — forward auth for nginx `auth_request`, Traefik
 //!   ForwardAuth and Caddy `forward_auth`: the original method and URI come in
-//!   `X-Original-Method`/`X-Original-URI` or `X-Forwarded-Method`/`X-Forwarded-Uri`;
+//!   `X-Original-Method`/`X-Original-URI` (nginx) or `X-Forwarded-Method`/`X-Forwarded-Uri`
+//!   (Traefik, Caddy);
 //! - `/auth/verify/SLUG/…` — the same for Envoy's `ext_authz` in HTTP mode, which sends the
 //!   original method and path (behind a prefix) as its own;
 //! - `POST /oauth/introspect` — RFC 7662 token introspection, with the service's credential.
@@ -10,7 +11,7 @@
 //! No cookie authenticates these, so no CSRF token guards them; their errors are JSON.
 
 use actix_web::http::StatusCode;
-use actix_web::http::header::{HeaderName, HeaderValue, WWW_AUTHENTICATE};
+use actix_web::http::header::{AUTHORIZATION, HeaderName, HeaderValue, WWW_AUTHENTICATE};
 use actix_web::{HttpRequest, HttpResponse, web};
 use base64::Engine;
 use serde::Deserialize;
@@ -33,20 +34,55 @@ pub struct VerifyQuery {
 
 /// The bearer token of the request, if it carries one.
 fn bearer(req: &HttpRequest) -> Option<&str> {
-    let value = req.headers().get(actix_web::http::header::AUTHORIZATION)?.to_str().ok()?;
+    let value = req.headers().get(AUTHORIZATION)?.to_str().ok()?;
     let (scheme, token) = value.trim().split_once(' ')?;
     scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
 }
 
-fn header<'a>(req: &'a HttpRequest, name: &str) -> Option<&'a str> {
-    req.headers().get(name).and_then(|v| v.to_str().ok()).filter(|v| !v.is_empty())
-}
+/// The two ways gateways name the request they ask about: nginx's (as the README's
+/// configuration sets them), and Traefik's and Caddy's.
+const CONVENTIONS: [(&str, &str); 2] =
+    [("X-Original-Method", "X-Original-URI"), ("X-Forwarded-Method", "X-Forwarded-Uri")];
 
-/// The request the gateway asks about: nginx's headers, else Traefik's and Caddy's.
-fn original(req: &HttpRequest) -> Option<(String, String)> {
-    let method = header(req, "X-Original-Method").or_else(|| header(req, "X-Forwarded-Method"))?;
-    let uri = header(req, "X-Original-URI").or_else(|| header(req, "X-Forwarded-Uri"))?;
-    Some((method.to_owned(), uri.to_owned()))
+/// Why the headers naming the original request cannot be believed.
+const TWO_REQUESTS: &str = "The request names its original method and URI twice, in X-Original-* and \
+     X-Forwarded-* headers that do not agree: one of them came from the client, and nothing \
+     tells which. Make the gateway remove the convention it does not use (see the README).";
+
+/// The request the gateway asks about, from whichever convention's headers it sent
+/// (`None`: neither, or only half of one).
+///
+/// A gateway sets its own convention's headers, replacing whatever the client sent under
+/// those names, but it passes the client's other headers on: behind Traefik or Caddy a
+/// client can add `X-Original-Method`, behind nginx `X-Forwarded-Method`. Neither is known
+/// to be the gateway's, so a request that carries both conventions is believed only when
+/// both are complete and say the same; a header sent twice is never believed.
+fn original(req: &HttpRequest) -> Result<Option<(String, String)>, &'static str> {
+    let mut found: Vec<Option<(String, String)>> = Vec::with_capacity(2);
+    let mut present = 0;
+    for (method, uri) in CONVENTIONS {
+        let mut pair = [None, None];
+        for (value, name) in pair.iter_mut().zip([method, uri]) {
+            let mut values = req.headers().get_all(name);
+            let Some(first) = values.next() else { continue };
+            if values.next().is_some() {
+                return Err("The request carries a header naming its original method or URI twice.");
+            }
+            let text =
+                first.to_str().map_err(|_| "A header naming the original request does not read as text.")?;
+            *value = Some(text.to_owned());
+        }
+        if pair.iter().any(Option::is_some) {
+            present += 1;
+        }
+        let [m, u] = pair;
+        found.push(m.zip(u).filter(|(m, u)| !m.is_empty() && !u.is_empty()));
+    }
+    match (present, &found[..]) {
+        (2, [Some(a), Some(b)]) if a == b => Ok(found.swap_remove(0)),
+        (2, _) => Err(TWO_REQUESTS),
+        _ => Ok(found.into_iter().flatten().next()),
+    }
 }
 
 /// `/auth/verify?service=SLUG`, any method — forward auth for nginx, Traefik and Caddy.
@@ -58,14 +94,26 @@ pub async fn verify(
     let Some(slug) = query.service.as_deref().filter(|s| !s.is_empty()) else {
         return problem(StatusCode::BAD_REQUEST, "Name the service: /auth/verify?service=SLUG.");
     };
-    let request = original(&req);
+    let request = match original(&req) {
+        Ok(request) => request,
+        Err(why) => {
+            // 403, not 400: nginx's auth_request passes on only 401 and 403 (else a 500).
+            tracing::warn!(
+                service = slug,
+                reason = why,
+                "refused a forward-auth request whose original request cannot be believed"
+            );
+            return problem(StatusCode::FORBIDDEN, why);
+        }
+    };
     let line = request.as_ref().map(|(method, uri)| RequestLine::new(method, uri));
     answer(&req, &state, slug, line).await
 }
 
 /// `/auth/verify/SLUG/PATH`, any method — Envoy's `ext_authz` in HTTP mode, with
-/// `path_prefix: /auth/verify/SLUG`: the original method and path are the request's own.
-/// The path is taken as it came, escapes and all, not as the router decoded it.
+/// `path_prefix: /auth/verify/SLUG`: the original method and path are the request's own,
+/// and they alone count (headers naming another request are ignored). The path is taken
+/// as it came, escapes and all, not as the router decoded it.
 pub async fn verify_envoy(
     req: HttpRequest,
     state: web::Data<AppState>,
@@ -77,9 +125,8 @@ pub async fn verify_envoy(
         return problem(StatusCode::BAD_REQUEST, "Name the service as it is: /auth/verify/SLUG/PATH.");
     };
     let uri = format!("/{rest}");
-    let request = original(&req).or_else(|| Some((req.method().as_str().to_owned(), uri)));
-    let line = request.as_ref().map(|(method, uri)| RequestLine::new(method, uri));
-    answer(&req, &state, slug, line).await
+    let line = RequestLine::new(req.method().as_str(), &uri);
+    answer(&req, &state, slug, Some(line)).await
 }
 
 async fn answer(
@@ -183,7 +230,7 @@ pub struct IntrospectForm {
 /// The service's credential: HTTP Basic (slug and secret), or `client_id` and
 /// `client_secret` in the body.
 fn client(req: &HttpRequest, form: &IntrospectForm) -> Option<(String, String)> {
-    if let Some(value) = header(req, "Authorization")
+    if let Some(value) = req.headers().get(AUTHORIZATION).and_then(|v| v.to_str().ok())
         && let Some((scheme, encoded)) = value.trim().split_once(' ')
         && scheme.eq_ignore_ascii_case("basic")
     {

@@ -236,6 +236,31 @@ async fn nginx_with_auth_request_lets_through_only_what_tokenwarden_vouches_for(
     assert_eq!(seen["headers"]["x-tokenwarden-login"], "tess");
     assert_eq!(seen["headers"]["x-tokenwarden-roles"], "teacher");
 
+    // The client's Traefik-style headers never reach tokenwarden (the configuration
+    // removes them): nginx's own describe the request.
+    let res = reqwest::Client::new()
+        .post(format!("http://127.0.0.1:{}/grades/7", nginx.port))
+        .bearer_auth(&s.tess_read.secret)
+        .header("X-Forwarded-Method", "GET")
+        .header("X-Forwarded-Uri", "/grades/7")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::FORBIDDEN, "a read-only token's POST");
+    assert!(
+        res.headers()["x-tokenwarden-error"].to_str().unwrap().contains("gradebook:write"),
+        "judged as a POST"
+    );
+    let res = reqwest::Client::new()
+        .get(format!("http://127.0.0.1:{}/grades/7", nginx.port))
+        .bearer_auth(&s.tess_read.secret)
+        .header("X-Forwarded-Method", "DELETE")
+        .header("X-Forwarded-Uri", "/admin")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK, "removed, so not a second request either");
+
     // A missing scope: 403 with tokenwarden's reason, and nothing reaches the service.
     let res = reqwest::Client::new()
         .post(format!("http://127.0.0.1:{}/grades/7", nginx.port))
@@ -342,6 +367,22 @@ async fn caddy_with_forward_auth_lets_through_only_what_tokenwarden_vouches_for(
         .unwrap();
     assert_eq!(res.status(), StatusCode::FORBIDDEN);
     assert!(res.headers()["x-tokenwarden-error"].to_str().unwrap().contains("gradebook:write"));
+    // The client's nginx-style headers never reach tokenwarden (the Caddyfile removes
+    // them): Caddy's own describe the request.
+    let res = reqwest::Client::new()
+        .post(format!("http://127.0.0.1:{}/grades/7", caddy.port))
+        .bearer_auth(&s.tess_write.secret)
+        .header("X-Original-Method", "DELETE")
+        .header("X-Original-URI", "/admin")
+        .json(&serde_json::json!({"grade": "A"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK, "removed, so not a second request");
+    assert_eq!(received(&res.text().await.unwrap())["method"], "POST");
+    // Odd spellings of a path are judged in every reading.
+    let (status, _, _) = through(caddy.port, "/grades/%2e%2e/admin", Some(&s.tess_write.secret)).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
     let (status, headers, _) = through(caddy.port, "/grades/7", None).await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
     assert!(headers["www-authenticate"].to_str().unwrap().starts_with("Bearer"));
@@ -350,4 +391,21 @@ async fn caddy_with_forward_auth_lets_through_only_what_tokenwarden_vouches_for(
     let res = s.admin.post_form(&format!("/admin/users/{tess}/tokens/{}/revoke", s.tess_read.id), &[]).await;
     assert_eq!(res.status(), StatusCode::SEE_OTHER);
     assert_eq!(through(caddy.port, "/grades/7", Some(&s.tess_read.secret)).await.0, StatusCode::UNAUTHORIZED);
+}
+
+/// The README shows the configurations the tests run, as they are in `docs/gateways`.
+#[test]
+fn the_readme_shows_the_gateway_configurations_the_tests_run() {
+    let readme = include_str!("../../README.md");
+    for (fence, file) in [
+        ("```nginx\n", include_str!("../../docs/gateways/nginx.conf")),
+        ("```caddyfile\n", include_str!("../../docs/gateways/Caddyfile")),
+    ] {
+        let block = readme
+            .split(fence)
+            .nth(1)
+            .and_then(|rest| rest.split("\n```\n").next())
+            .unwrap_or_else(|| panic!("no {fence} block in the README"));
+        assert_eq!(format!("{block}\n"), file, "the README's {fence} block and docs/gateways differ");
+    }
 }

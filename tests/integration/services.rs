@@ -661,6 +661,89 @@ async fn service_create_prints_the_credential_alone_and_refuses_a_taken_slug() {
     assert!(String::from_utf8_lossy(&bad.stderr).contains("names a scope the service does not have"));
 }
 
+/// Asks `/auth/verify` with headers of both conventions.
+async fn verify_with(app: &TestApp, token: &str, headers: &[(&str, &str)]) -> Answer {
+    let mut req = reqwest::Client::new()
+        .get(format!("{}/auth/verify?service=gradebook", app.address))
+        .bearer_auth(token);
+    for (name, value) in headers {
+        req = req.header(*name, *value);
+    }
+    let res = req.send().await.expect("verify");
+    Answer { status: res.status(), headers: res.headers().clone() }
+}
+
+#[actix_web::test]
+async fn a_request_named_two_ways_is_refused_unless_both_say_the_same() {
+    let s = school().await;
+    let write = &s.tess_write.secret;
+    // Both conventions, complete and the same: one request, judged.
+    let same = [
+        ("X-Original-Method", "POST"),
+        ("X-Original-URI", "/grades/7"),
+        ("X-Forwarded-Method", "POST"),
+        ("X-Forwarded-Uri", "/grades/7"),
+    ];
+    assert_eq!(verify_with(&s.app, write, &same).await.status, StatusCode::OK);
+    assert_eq!(verify_with(&s.app, &s.tess_read.secret, &same).await.status, StatusCode::FORBIDDEN);
+    // Two different requests, or one named by halves: refused, even for a token that would
+    // open both, and with the reason.
+    for headers in [
+        &[
+            ("X-Original-Method", "GET"),
+            ("X-Original-URI", "/grades/7"),
+            ("X-Forwarded-Method", "POST"),
+            ("X-Forwarded-Uri", "/grades/7"),
+        ][..],
+        &[
+            ("X-Original-Method", "POST"),
+            ("X-Original-URI", "/grades/8"),
+            ("X-Forwarded-Method", "POST"),
+            ("X-Forwarded-Uri", "/grades/7"),
+        ],
+        &[("X-Original-Method", "GET"), ("X-Forwarded-Method", "POST"), ("X-Forwarded-Uri", "/grades/7")],
+        &[("X-Original-Method", "POST"), ("X-Original-URI", "/grades/7"), ("X-Forwarded-Uri", "/admin")],
+        &[("X-Original-Method", "POST"), ("X-Original-URI", "/grades/7"), ("X-Forwarded-Method", "")],
+    ] {
+        let a = verify_with(&s.app, write, headers).await;
+        assert_eq!(a.status, StatusCode::FORBIDDEN, "{headers:?}");
+        assert!(a.header("x-tokenwarden-error").contains("X-Forwarded-*"), "{headers:?}: says why");
+    }
+    // A header sent twice: which one is the gateway's?
+    let res = reqwest::Client::new()
+        .get(format!("{}/auth/verify?service=gradebook", s.app.address))
+        .bearer_auth(write)
+        .header("X-Forwarded-Method", "POST")
+        .header("X-Forwarded-Uri", "/grades/7")
+        .header("X-Forwarded-Method", "GET")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::FORBIDDEN);
+    // Envoy's path form: its own method and path alone count, whatever headers say.
+    let res = reqwest::Client::new()
+        .post(format!("{}/auth/verify/gradebook/grades/7", s.app.address))
+        .bearer_auth(&s.tess_read.secret)
+        .header("X-Original-Method", "GET")
+        .header("X-Original-URI", "/grades/7")
+        .header("X-Forwarded-Method", "GET")
+        .header("X-Forwarded-Uri", "/grades/7")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::FORBIDDEN, "the POST is judged");
+    assert!(res.headers()["x-tokenwarden-error"].to_str().unwrap().contains("gradebook:write"));
+    let res = reqwest::Client::new()
+        .get(format!("{}/auth/verify/gradebook/grades/7", s.app.address))
+        .bearer_auth(&s.tess_read.secret)
+        .header("X-Original-Method", "POST")
+        .header("X-Original-URI", "/admin")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK, "the GET is judged");
+}
+
 #[actix_web::test]
 async fn odd_spellings_of_a_path_are_judged_in_every_reading_at_every_gateway() {
     let app = spawn_app().await;
