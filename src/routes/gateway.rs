@@ -17,7 +17,8 @@ use base64::Engine;
 use serde::Deserialize;
 
 use crate::auth::gateway::{Refused, Verified};
-use crate::domain::service::{Denied, RequestLine};
+use crate::domain::service::{Denied, RequestLine, Slug};
+use crate::domain::token_secret::verify_presented;
 use crate::error::ApiError;
 use crate::state::AppState;
 
@@ -94,12 +95,13 @@ pub async fn verify(
     let Some(slug) = query.service.as_deref().filter(|s| !s.is_empty()) else {
         return problem(StatusCode::BAD_REQUEST, "Name the service: /auth/verify?service=SLUG.");
     };
+    let Some(slug) = slug_of(slug) else { return no_such_name() };
     let request = match original(&req) {
         Ok(request) => request,
         Err(why) => {
             // 403, not 400: nginx's auth_request passes on only 401 and 403 (else a 500).
             tracing::warn!(
-                service = slug,
+                service = slug.as_str(),
                 reason = why,
                 "refused a forward-auth request whose original request cannot be believed"
             );
@@ -107,7 +109,20 @@ pub async fn verify(
         }
     };
     let line = request.as_ref().map(|(method, uri)| RequestLine::new(method, uri));
-    answer(&req, &state, slug, line).await
+    answer(&req, &state, &slug, line).await
+}
+
+/// The slug a client named, if it can be one (exactly as written).
+fn slug_of(named: &str) -> Option<Slug> {
+    Slug::parse(named).ok().filter(|slug| slug.as_str() == named)
+}
+
+/// 404 for a name that cannot be a service's (not repeated: it is anything a client sent).
+fn no_such_name() -> HttpResponse {
+    problem(
+        StatusCode::NOT_FOUND,
+        "There is no service by that name: a slug has 2 to 40 lower-case letters, digits and dashes.",
+    )
 }
 
 /// `/auth/verify/SLUG/PATH`, any method — Envoy's `ext_authz` in HTTP mode, with
@@ -119,22 +134,26 @@ pub async fn verify_envoy(
     state: web::Data<AppState>,
     path: web::Path<(String, String)>,
 ) -> HttpResponse {
-    let slug = &path.0;
-    let prefix = format!("/auth/verify/{slug}/");
+    let Some(slug) = slug_of(&path.0) else { return no_such_name() };
+    let prefix = format!("/auth/verify/{}/", slug.as_str());
     let Some(rest) = req.uri().path().strip_prefix(prefix.as_str()) else {
         return problem(StatusCode::BAD_REQUEST, "Name the service as it is: /auth/verify/SLUG/PATH.");
     };
     let uri = format!("/{rest}");
     let line = RequestLine::new(req.method().as_str(), &uri);
-    answer(&req, &state, slug, Some(line)).await
+    answer(&req, &state, &slug, Some(line)).await
 }
 
 async fn answer(
     req: &HttpRequest,
     state: &AppState,
-    slug: &str,
+    slug: &Slug,
     request: Option<RequestLine<'_>>,
 ) -> HttpResponse {
+    // The token's shape and checksum first: without a token that could be one, no look-up.
+    let Some(digest) = bearer(req).and_then(verify_presented) else {
+        return refusal(slug, Refused::Invalid("missing or malformed"));
+    };
     let gateway = state.gateway();
     let service = match gateway.service(slug).await {
         Ok(s) => s,
@@ -147,7 +166,7 @@ async fn answer(
              (X-Original-Method and X-Original-URI, or X-Forwarded-Method and X-Forwarded-Uri).",
         );
     }
-    match gateway.verify(service, bearer(req), request.as_ref()).await {
+    match gateway.verify(service, digest, request.as_ref()).await {
         Ok(v) => identity(&v),
         Err(e) => refusal(slug, e),
     }
@@ -187,7 +206,8 @@ fn problem(status: StatusCode, message: &str) -> HttpResponse {
 
 /// 401 (any invalid token, with the Bearer challenge), 403 (naming what is missing), 404
 /// (no such service), 503.
-fn refusal(slug: &str, refused: Refused) -> HttpResponse {
+fn refusal(slug: &Slug, refused: Refused) -> HttpResponse {
+    let slug = slug.as_str();
     match refused {
         Refused::UnknownService => problem(StatusCode::NOT_FOUND, &format!("There is no service “{slug}”.")),
         Refused::Invalid(reason) => {
@@ -251,7 +271,9 @@ pub async fn introspect(req: HttpRequest, state: web::Data<AppState>, body: web:
         Err(_) => return oauth_error(StatusCode::BAD_REQUEST, "invalid_request"),
     };
     let gateway = state.gateway();
-    let Some((slug, secret)) = client(&req, &form) else {
+    // A client id that cannot be a slug is no service's: no look-up.
+    let Some((slug, secret)) = client(&req, &form).and_then(|(id, secret)| Some((slug_of(&id)?, secret)))
+    else {
         return oauth_error(StatusCode::UNAUTHORIZED, "invalid_client");
     };
     match gateway.service_credential_ok(&slug, &secret).await {
@@ -263,7 +285,11 @@ pub async fn introspect(req: HttpRequest, state: web::Data<AppState>, body: web:
         Ok(s) => s,
         Err(e) => return refusal(&slug, e),
     };
-    match gateway.verify(service, Some(form.token.trim()), None).await {
+    let inactive = || HttpResponse::Ok().json(serde_json::json!({ "active": false }));
+    let Some(digest) = verify_presented(form.token.trim()) else {
+        return inactive();
+    };
+    match gateway.verify(service, digest, None).await {
         Ok(v) => {
             let mut roles: Vec<&str> = v.enrollment.iter().map(|r| r.key()).collect();
             if !v.account_roles.is_empty() {
@@ -292,8 +318,8 @@ pub async fn introspect(req: HttpRequest, state: web::Data<AppState>, body: web:
         }
         Err(Refused::Unavailable(e)) => refusal(&slug, Refused::Unavailable(e)),
         Err(other) => {
-            tracing::debug!(?other, service = slug, "introspection: inactive");
-            HttpResponse::Ok().json(serde_json::json!({ "active": false }))
+            tracing::debug!(?other, service = slug.as_str(), "introspection: inactive");
+            inactive()
         }
     }
 }

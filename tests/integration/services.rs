@@ -803,3 +803,56 @@ async fn odd_spellings_of_a_path_are_judged_in_every_reading_at_every_gateway() 
     let a = verify(&app, Gateway::Nginx, "open", Some(&read), "GET", "/x/%2e%2e/%2F").await;
     assert_eq!(a.status, StatusCode::OK);
 }
+
+#[actix_web::test]
+async fn a_service_is_looked_up_only_for_a_slug_that_could_be_one_and_few_misses_are_kept() {
+    use tokenwarden::auth::gateway::{Gateway as Verifier, Refused, ServiceCache, UsageCounter};
+    use tokenwarden::domain::service::Slug;
+    let app = spawn_app().await;
+    app.create_user("tess", &["teacher"], &[]);
+    let credential = register(&app, "gradebook", "Gradebook", &["read=Read"], &[], &[], false);
+    let token = app.issue_token("tess", None, &["gradebook:read"]).secret;
+    // A name that cannot be a slug is refused as such, before any look-up, and not repeated.
+    for name in
+        ["Gradebook", "grade%20book", "x", "url", "%20gradebook", "a%22%2C%20error%3D%22x", "gradebook%0A"]
+    {
+        for g in [Gateway::Nginx, Gateway::Envoy] {
+            let a = verify(&app, g, name, Some(&token), "GET", "/").await;
+            assert_eq!(a.status, StatusCode::NOT_FOUND, "{g:?} {name:?}");
+            assert!(a.header("x-tokenwarden-error").contains("no service by that name"), "{g:?} {name:?}");
+        }
+        // Without a token too (no challenge naming it as a realm).
+        let a = verify(&app, Gateway::Traefik, name, None, "GET", "/").await;
+        assert_eq!(a.status, StatusCode::NOT_FOUND, "{name:?}");
+        assert!(a.header("www-authenticate").is_empty());
+        let res = reqwest::Client::new()
+            .post(format!("{}/oauth/introspect", app.address))
+            .form(&[("token", token.as_str()), ("client_id", name), ("client_secret", credential.as_str())])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), StatusCode::UNAUTHORIZED, "{name:?}");
+    }
+    // A slug that could be one: without a token that could be one, 401 before any look-up.
+    let a = verify(&app, Gateway::Nginx, "nosuch", None, "GET", "/").await;
+    assert_eq!(a.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(a.header("www-authenticate"), "Bearer realm=\"nosuch\", error=\"invalid_token\"");
+    let a = verify(&app, Gateway::Nginx, "nosuch", Some(&token), "GET", "/").await;
+    assert_eq!(a.status, StatusCode::NOT_FOUND);
+    let named = String::from_utf8_lossy(a.headers["x-tokenwarden-error"].as_bytes()).into_owned();
+    assert_eq!(named, "There is no service “nosuch”.", "a slug is named");
+
+    // Slugs that could be services but are not: remembered, but never more than a thousand.
+    let pool = tokenwarden::db::build_pool(&app.database_url, 2).unwrap();
+    let (cache, usage) = (ServiceCache::default(), UsageCounter::default());
+    let gateway = Verifier { pool: &pool, cache: &cache, usage: &usage, last_used_interval_secs: 60 };
+    let gradebook = Slug::parse("gradebook").unwrap();
+    assert!(gateway.service(&gradebook).await.is_ok());
+    for i in 0..1_200 {
+        let slug = Slug::parse(&format!("nosuch{i}")).unwrap();
+        assert!(matches!(gateway.service(&slug).await, Err(Refused::UnknownService)));
+        assert!(cache.misses() <= 1_000, "{} misses kept", cache.misses());
+    }
+    assert!(cache.misses() > 0, "misses are remembered");
+    assert!(gateway.service(&gradebook).await.is_ok(), "a real service is still found");
+}
