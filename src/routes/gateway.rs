@@ -13,9 +13,9 @@
 use actix_web::http::StatusCode;
 use actix_web::http::header::{AUTHORIZATION, HeaderName, HeaderValue, WWW_AUTHENTICATE};
 use actix_web::{HttpRequest, HttpResponse, web};
-use base64::Engine;
 use serde::Deserialize;
 
+use crate::auth::basic::{self, ClientCredentials};
 use crate::auth::gateway::{Refused, Verified};
 use crate::domain::service::{Denied, RequestLine, Slug};
 use crate::domain::token_secret::verify_presented;
@@ -248,18 +248,14 @@ pub struct IntrospectForm {
 }
 
 /// The service's credential: HTTP Basic (slug and secret), or `client_id` and
-/// `client_secret` in the body.
-fn client(req: &HttpRequest, form: &IntrospectForm) -> Option<(String, String)> {
-    if let Some(value) = req.headers().get(AUTHORIZATION).and_then(|v| v.to_str().ok())
-        && let Some((scheme, encoded)) = value.trim().split_once(' ')
-        && scheme.eq_ignore_ascii_case("basic")
+/// `client_secret` in the body; `None` when it is neither, or a Basic one that does not read.
+fn client(req: &HttpRequest, form: &IntrospectForm) -> Option<ClientCredentials> {
+    if let Some(value) = req.headers().get(AUTHORIZATION)
+        && let Some(credentials) = basic::credentials(value.to_str().ok()?).ok()?
     {
-        let decoded = base64::engine::general_purpose::STANDARD.decode(encoded.trim()).ok()?;
-        let text = String::from_utf8(decoded).ok()?;
-        let (id, secret) = text.split_once(':')?;
-        return Some((id.to_owned(), secret.to_owned()));
+        return Some(credentials);
     }
-    Some((form.client_id.clone()?, form.client_secret.clone()?))
+    Some(ClientCredentials { id: form.client_id.clone()?, secret: form.client_secret.clone()? })
 }
 
 /// `POST /oauth/introspect` — RFC 7662. With the service's credential, `token=…` answers
@@ -272,8 +268,7 @@ pub async fn introspect(req: HttpRequest, state: web::Data<AppState>, body: web:
     };
     let gateway = state.gateway();
     // A client id that cannot be a slug is no service's: no look-up.
-    let Some((slug, secret)) = client(&req, &form).and_then(|(id, secret)| Some((slug_of(&id)?, secret)))
-    else {
+    let Some((slug, secret)) = client(&req, &form).and_then(|c| Some((slug_of(&c.id)?, c.secret))) else {
         return oauth_error(StatusCode::UNAUTHORIZED, "invalid_client");
     };
     match gateway.service_credential_ok(&slug, &secret).await {
