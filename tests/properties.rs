@@ -206,7 +206,19 @@ macro_rules! properties {
     };
 }
 
-properties!(api_json, expiry, forms, pagination, redirects, token_fields, token_secret, user_fields);
+properties!(
+    api_json,
+    basic_auth,
+    expiry,
+    forms,
+    forwarded_for,
+    gateway_paths,
+    pagination,
+    redirects,
+    token_fields,
+    token_secret,
+    user_fields,
+);
 
 #[test]
 fn every_check_has_a_test_a_fuzz_target_and_a_corpus() {
