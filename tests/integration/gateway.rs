@@ -279,21 +279,27 @@ async fn nginx_with_auth_request_lets_through_only_what_tokenwarden_vouches_for(
         .unwrap();
     assert_eq!(res.status(), StatusCode::OK, "with the write scope");
 
-    // No token, mangled, expired, pending: 401 with the Bearer challenge.
+    // No token, mangled, expired, pending, a student-only user's past its date: 401 with
+    // the Bearer challenge. Each case its own token, each valid before its case applied.
     let mut mangled = s.tess_read.secret.clone().into_bytes();
     mangled[8] = if mangled[8] == b'a' { b'b' } else { b'a' };
     let mangled = String::from_utf8(mangled).unwrap();
-    let expired = s.app.issue_token("sam", Some(30), &["gradebook:read"]);
+    let expired = s.app.issue_token("tess", Some(30), &["gradebook:read"]);
+    let student_past = s.app.issue_token("sam", Some(30), &["gradebook:read"]);
     let pending = s.app.issue_token("tess", None, &["gradebook:read"]);
+    for t in [&expired, &student_past, &pending] {
+        assert_eq!(
+            through(nginx.port, "/grades/7", Some(&t.secret)).await.0,
+            StatusCode::OK,
+            "valid at first"
+        );
+    }
+    crate::services::let_expire(&s.app, &expired);
+    crate::services::let_expire(&s.app, &student_past);
     {
         use diesel::prelude::*;
         use tokenwarden::db::schema::access_tokens;
         let mut conn = tokenwarden::db::connect(&s.app.database_url).unwrap();
-        let past = tokenwarden::domain::now() - chrono::Duration::minutes(1);
-        diesel::update(access_tokens::table.find(expired.id))
-            .set(access_tokens::expires_at.eq(Some(past)))
-            .execute(&mut conn)
-            .unwrap();
         diesel::update(access_tokens::table.find(pending.id))
             .set(access_tokens::workflow_state.eq("pending"))
             .execute(&mut conn)
@@ -302,7 +308,8 @@ async fn nginx_with_auth_request_lets_through_only_what_tokenwarden_vouches_for(
     for (what, token) in [
         ("no token", None),
         ("mangled", Some(mangled.as_str())),
-        ("a student's, past its date", Some(expired.secret.as_str())),
+        ("expired", Some(expired.secret.as_str())),
+        ("a student-only user's, past its date", Some(student_past.secret.as_str())),
         ("pending", Some(pending.secret.as_str())),
     ] {
         let (status, headers, _) = through(nginx.port, "/grades/7", token).await;

@@ -139,6 +139,23 @@ pub fn register(
         .to_owned()
 }
 
+/// Moves a token's expiry a minute into the past, as time would.
+pub fn let_expire(app: &TestApp, token: &Issued) {
+    let mut conn = tokenwarden::db::connect(&app.database_url).unwrap();
+    let past = tokenwarden::domain::now() - chrono::Duration::minutes(1);
+    diesel::update(access_tokens::table.find(token.id))
+        .set(access_tokens::expires_at.eq(Some(past)))
+        .execute(&mut conn)
+        .unwrap();
+}
+
+/// A token of `login`'s with `scopes`, issued for 30 days, whose expiry has since passed.
+pub fn past_its_date(app: &TestApp, login: &str, scopes: &[&str]) -> Issued {
+    let t = app.issue_token(login, Some(30), scopes);
+    let_expire(app, &t);
+    t
+}
+
 #[actix_web::test]
 async fn a_scoped_token_opens_what_its_scopes_name_at_every_gateway() {
     let s = school().await;
@@ -211,23 +228,16 @@ async fn missing_mangled_expired_pending_revoked_and_suspended_tokens_get_401_wi
             .unwrap();
         t
     };
-    let expired = {
-        let t = s.app.issue_token("sam", Some(30), &["gradebook:read"]);
-        let mut conn = tokenwarden::db::connect(&s.app.database_url).unwrap();
-        let past = tokenwarden::domain::now() - chrono::Duration::minutes(1);
-        diesel::update(access_tokens::table.find(t.id))
-            .set(access_tokens::expires_at.eq(Some(past)))
-            .execute(&mut conn)
-            .unwrap();
-        t
-    };
+    let expired = past_its_date(&s.app, "tess", &["gradebook:read"]);
+    let student_past = past_its_date(&s.app, "sam", &["gradebook:read"]);
     for g in GATEWAYS {
         for (what, token) in [
             ("no token", None),
             ("mangled", Some(mangled.as_str())),
             ("invented", Some("tw_thisIsNoTokenOfOursButLooksLikeOne00")),
             ("pending", Some(pending.secret.as_str())),
-            ("a student's, past its date", Some(expired.secret.as_str())),
+            ("expired", Some(expired.secret.as_str())),
+            ("a student-only user's, past its date", Some(student_past.secret.as_str())),
         ] {
             let a = verify(&s.app, g, "gradebook", token, "GET", "/grades/7").await;
             assert_eq!(a.status, StatusCode::UNAUTHORIZED, "{g:?}: {what}");
@@ -429,22 +439,20 @@ async fn uses_are_counted_per_service_and_shown_on_the_row_and_in_the_token_obje
     // not a use, so the count comes from another, unscoped token of hers).
     let mine = s.app.api(&s.unscoped.secret);
     assert_eq!(mine.get("/api/v1/users/self").await.status(), StatusCode::OK);
+    // Polled until all three are written: a flush may fall between two of them.
+    let expected = json!([{"service": "gradebook", "name": "Gradebook", "uses_last_30_days": 3}]);
     let mut usage = serde_json::Value::Null;
     for _ in 0..40 {
         let (status, token) =
             crate::api::json(mine.get(&format!("/api/v1/users/self/tokens/{}", s.tess_write.id)).await).await;
         assert_eq!(status, StatusCode::OK);
         usage = token["usage"].clone();
-        if usage.as_array().is_some_and(|u| !u.is_empty()) {
+        if usage == expected {
             break;
         }
         actix_web::rt::time::sleep(std::time::Duration::from_millis(100)).await;
     }
-    assert_eq!(
-        usage,
-        json!([{"service": "gradebook", "name": "Gradebook", "uses_last_30_days": 3}]),
-        "written within a second or two"
-    );
+    assert_eq!(usage, expected, "written within a second or two");
     drop(api);
     let tess = s.app.signed_in("tess").await;
     let page = tess.get_html("/settings/tokens").await;
@@ -659,6 +667,133 @@ async fn service_create_prints_the_credential_alone_and_refuses_a_taken_slug() {
         "GET /x=gradebook2:write",
     ]);
     assert!(String::from_utf8_lossy(&bad.stderr).contains("names a scope the service does not have"));
+}
+
+/// Runs `tokenwarden ARGS` against the app's database.
+fn tokenwarden_cli(app: &TestApp, args: &[&str]) -> std::process::Output {
+    std::process::Command::new(env!("CARGO_BIN_EXE_tokenwarden"))
+        .args(args)
+        .env("DATABASE_URL", &app.database_url)
+        .env("TOKENWARDEN_LOG", "warn")
+        .output()
+        .expect("run tokenwarden")
+}
+
+#[actix_web::test]
+async fn token_create_on_the_command_line_gives_service_scopes_only_to_whoever_may_hold_them() {
+    let s = school().await;
+    let create = |login: &'static str, scope: &'static str| {
+        let args = ["token", "create", "--login", login, "--purpose", "Grades", "--expires-in-days", "30"];
+        let mut args = args.to_vec();
+        args.extend(["--scope", scope]);
+        tokenwarden_cli(&s.app, &args)
+    };
+    // A student may not write grades: refused under `scopes`, exit code 1, no secret.
+    let out = create("sam", "gradebook:write");
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("scopes:") && stderr.contains("only for teachers, TAs and administrators"),
+        "{stderr}"
+    );
+    assert!(out.stdout.is_empty(), "no secret printed");
+    // An unknown service scope: refused too.
+    let out = create("tess", "cafeteria:eat");
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("scopes:"));
+    // What their roles allow: the secret alone, and it opens what the scope names.
+    let out = create("sam", "gradebook:read");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let sam = String::from_utf8(out.stdout).unwrap().trim().to_owned();
+    assert_eq!(
+        verify(&s.app, Gateway::Nginx, "gradebook", Some(&sam), "GET", "/grades/1").await.status,
+        StatusCode::OK
+    );
+    assert_eq!(
+        verify(&s.app, Gateway::Nginx, "gradebook", Some(&sam), "POST", "/grades/1").await.status,
+        StatusCode::FORBIDDEN
+    );
+    let out = create("tess", "gradebook:write");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let tess = String::from_utf8(out.stdout).unwrap().trim().to_owned();
+    let a = verify(&s.app, Gateway::Traefik, "gradebook", Some(&tess), "POST", "/grades/1").await;
+    assert_eq!(a.status, StatusCode::OK);
+    assert_eq!(a.header("x-tokenwarden-scopes"), "gradebook:write");
+}
+
+/// The `<fieldset>` whose legend is `legend`, as the page has it.
+fn fieldset<'a>(html: &'a str, legend: &str) -> &'a str {
+    let start =
+        html.find(&format!("<legend>{legend}</legend>")).unwrap_or_else(|| panic!("no group {legend}"));
+    let rest = &html[start..];
+    &rest[..rest.find("</fieldset>").expect("the group ends")]
+}
+
+#[actix_web::test]
+async fn the_on_behalf_form_offers_service_scopes_grouped_by_service_for_the_owners_roles() {
+    let s = school().await;
+    // The administrator may hold every scope; the form offers what the owner may.
+    let sam = s.admin.get_html(&format!("/admin/users/{}", s.app.user_id("sam"))).await;
+    let gradebook = fieldset(&sam, "Gradebook");
+    assert!(gradebook.contains("value=\"gradebook:read\"") && gradebook.contains("Read grades"));
+    assert!(!sam.contains("value=\"gradebook:write\""), "a student never writes grades");
+    assert!(!gradebook.contains("library:"), "each service in its own group");
+    assert!(fieldset(&sam, "Library").contains("value=\"library:read\""));
+    let tess = s.admin.get_html(&format!("/admin/users/{}", s.app.user_id("tess"))).await;
+    let gradebook = fieldset(&tess, "Gradebook");
+    assert!(
+        gradebook.contains("value=\"gradebook:read\"") && gradebook.contains("value=\"gradebook:write\"")
+    );
+    // Sent anyway, the scope is refused next to the field, and nothing is created.
+    let sam_id = s.app.user_id("sam");
+    let res = s
+        .admin
+        .post_form(
+            &format!("/admin/users/{sam_id}/tokens"),
+            &[("purpose", "Grades"), ("expires_in", "30"), ("scopes", "gradebook:write")],
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let html = res.text().await.unwrap();
+    assert!(
+        html.contains("id=\"scopes-error\"") && html.contains("only for teachers, TAs and administrators")
+    );
+    let mut conn = tokenwarden::db::connect(&s.app.database_url).unwrap();
+    let sams: i64 =
+        access_tokens::table.filter(access_tokens::user_id.eq(sam_id)).count().get_result(&mut conn).unwrap();
+    assert_eq!(sams, 1, "only the token Sam had");
+    // What the student may hold is created, pending, with the scope.
+    let res = s
+        .admin
+        .post_form(
+            &format!("/admin/users/{sam_id}/tokens"),
+            &[("purpose", "Grades"), ("expires_in", "30"), ("scopes", "gradebook:read")],
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    let (scopes, state): (String, String) = access_tokens::table
+        .filter(access_tokens::user_id.eq(sam_id))
+        .order(access_tokens::id.desc())
+        .select((access_tokens::scopes, access_tokens::workflow_state))
+        .first(&mut conn)
+        .unwrap();
+    assert_eq!((scopes.as_str(), state.as_str()), ("gradebook:read", "pending"));
+}
+
+#[actix_web::test]
+async fn introspection_of_a_suspended_owners_token_is_inactive() {
+    let s = school().await;
+    let (_, before) = introspect(&s.app, "gradebook", &s.gradebook_credential, &s.tess_write.secret).await;
+    assert_eq!(before["active"], true);
+    let res = s.admin.post_form(&format!("/admin/users/{}/suspend", s.app.user_id("tess")), &[]).await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    for token in [&s.tess_write, &s.tess_read] {
+        let (status, answer) = introspect(&s.app, "gradebook", &s.gradebook_credential, &token.secret).await;
+        assert_eq!(status, StatusCode::OK);
+        assert_eq!(answer, json!({"active": false}), "and nothing more");
+    }
+    let (_, lib) = introspect(&s.app, "library", &s.library_credential, &s.unscoped.secret).await;
+    assert_eq!(lib, json!({"active": false}), "at every service");
 }
 
 /// Asks `/auth/verify` with headers of both conventions.
