@@ -232,15 +232,18 @@ macro_rules! properties {
 
 properties!(
     api_json,
+    basic_auth,
     expiry,
     forms,
+    forwarded_for,
+    gateway_paths,
     pagination,
     people_import,
     redirects,
     scim,
     token_fields,
     token_secret,
-    user_fields
+    user_fields,
 );
 
 #[test]

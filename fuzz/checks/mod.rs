@@ -8,8 +8,11 @@
 //! `fuzz/fuzz_targets` with its `[[bin]]` in `fuzz/Cargo.toml`, seeds in `fuzz/corpus/NAME`.
 
 pub mod api_json;
+pub mod basic_auth;
 pub mod expiry;
 pub mod forms;
+pub mod forwarded_for;
+pub mod gateway_paths;
 pub mod pagination;
 pub mod people_import;
 pub mod redirects;
@@ -28,8 +31,11 @@ pub type Check = fn(&[u8]);
 /// Every check, by the name of its fuzz target and corpus directory.
 pub const ALL: &[(&str, Check)] = &[
     ("api_json", api_json::check),
+    ("basic_auth", basic_auth::check),
     ("expiry", expiry::check),
     ("forms", forms::check),
+    ("forwarded_for", forwarded_for::check),
+    ("gateway_paths", gateway_paths::check),
     ("pagination", pagination::check),
     ("people_import", people_import::check),
     ("redirects", redirects::check),

@@ -14,9 +14,9 @@ use chrono::{NaiveDate, NaiveDateTime};
 
 use crate::db::{DbConnection, DbPool};
 use crate::domain::service::{
-    Denied, Holders, OwnerRoles, RouteRule, ServicePolicy, Slug, access, request_path,
+    Denied, Holders, OwnerRoles, RequestLine, RouteRule, ServicePolicy, Slug, access,
 };
-use crate::domain::token_secret::{ServiceSecret, verify_presented};
+use crate::domain::token_secret::{ServiceSecret, TokenDigest};
 use crate::domain::{EnrollmentRole, now};
 use crate::models::service::API_SERVICE_ID;
 use crate::models::{AccessToken, Service, TokenUsage, User};
@@ -47,27 +47,56 @@ impl ServiceEntry {
 /// How long a service's definition is kept before it is read again.
 const SERVICE_TTL: Duration = Duration::from_secs(1);
 
-/// When a service's definition was read, and what it was (`None`: no such service).
-type Cached = (Instant, Option<Arc<ServiceEntry>>);
+/// How many slugs without a service are remembered at most. Anyone may ask about any slug,
+/// so what is remembered of those is bounded; when it is full it starts again.
+const MISSES_KEPT: usize = 1_000;
+
+#[derive(Default)]
+struct Entries {
+    /// Registered services, as read (bounded by what is registered).
+    known: HashMap<Slug, (Instant, Arc<ServiceEntry>)>,
+    /// Slugs without a service, and when that was read.
+    misses: HashMap<Slug, Instant>,
+}
 
 /// The services' definitions, each read at most once per [`SERVICE_TTL`].
 #[derive(Default)]
 pub struct ServiceCache {
-    entries: Mutex<HashMap<String, Cached>>,
+    entries: Mutex<Entries>,
 }
 
 impl ServiceCache {
-    fn cached(&self, slug: &str) -> Option<Option<Arc<ServiceEntry>>> {
+    /// What is known of `slug` and still fresh: `Some(None)` for no such service.
+    fn cached(&self, slug: &Slug) -> Option<Option<Arc<ServiceEntry>>> {
         let entries = self.entries.lock().expect("the service cache");
-        entries.get(slug).filter(|(at, _)| at.elapsed() < SERVICE_TTL).map(|(_, e)| e.clone())
+        if let Some((at, entry)) = entries.known.get(slug)
+            && at.elapsed() < SERVICE_TTL
+        {
+            return Some(Some(entry.clone()));
+        }
+        entries.misses.get(slug).filter(|at| at.elapsed() < SERVICE_TTL).map(|_| None)
     }
 
-    fn keep(&self, slug: &str, entry: Option<Arc<ServiceEntry>>) {
+    fn keep(&self, slug: &Slug, entry: Option<Arc<ServiceEntry>>) {
         let mut entries = self.entries.lock().expect("the service cache");
-        if entries.len() > 10_000 {
-            entries.clear();
+        match entry {
+            Some(entry) => {
+                entries.misses.remove(slug);
+                entries.known.insert(slug.clone(), (Instant::now(), entry));
+            }
+            None => {
+                entries.known.remove(slug);
+                if entries.misses.len() >= MISSES_KEPT {
+                    entries.misses.clear();
+                }
+                entries.misses.insert(slug.clone(), Instant::now());
+            }
         }
-        entries.insert(slug.to_owned(), (Instant::now(), entry));
+    }
+
+    /// How many slugs without a service are remembered now.
+    pub fn misses(&self) -> usize {
+        self.entries.lock().expect("the service cache").misses.len()
     }
 }
 
@@ -75,15 +104,8 @@ impl ServiceCache {
 fn load_service(conn: &mut DbConnection, slug: &str) -> Result<Option<ServiceEntry>, services::Error> {
     let Some(service) = Service::find_by_slug(conn, slug)? else { return Ok(None) };
     let def = Service::definition(conn, service)?;
-    let slug_parsed = Slug::parse(&def.service.slug).ok();
-    let rules = def
-        .rules
-        .iter()
-        .filter_map(|r| {
-            let slug = slug_parsed.as_ref()?;
-            RouteRule::parse(slug, &format!("{} {}={}", r.method, r.path, r.scope)).ok()
-        })
-        .collect();
+    // Checked when they were written: taken as they are, none dropped.
+    let rules = def.rules.iter().map(|r| RouteRule::from_stored(&r.method, &r.path, &r.scope)).collect();
     Ok(Some(ServiceEntry {
         id: def.service.id,
         slug: def.service.slug,
@@ -187,20 +209,21 @@ pub struct Gateway<'a> {
 }
 
 impl Gateway<'_> {
-    /// The service named `slug`, from the cache or the database.
-    pub async fn service(&self, slug: &str) -> Result<Arc<ServiceEntry>, Refused> {
+    /// The service named `slug`, from the cache or the database. Only a [`Slug`] is looked
+    /// up: what a client sends that cannot be one costs no look-up and takes no room.
+    pub async fn service(&self, slug: &Slug) -> Result<Arc<ServiceEntry>, Refused> {
         if let Some(cached) = self.cache.cached(slug) {
             return cached.ok_or(Refused::UnknownService);
         }
-        let wanted = slug.to_owned();
+        let wanted = slug.as_str().to_owned();
         let loaded = crate::db::run(self.pool, move |conn| load_service(conn, &wanted)).await?.map(Arc::new);
         self.cache.keep(slug, loaded.clone());
         loaded.ok_or(Refused::UnknownService)
     }
 
     /// Whether the service's credential is `secret` (read fresh: a rotation holds at once).
-    pub async fn service_credential_ok(&self, slug: &str, secret: &str) -> Result<bool, Refused> {
-        let wanted = slug.to_owned();
+    pub async fn service_credential_ok(&self, slug: &Slug, secret: &str) -> Result<bool, Refused> {
+        let wanted = slug.as_str().to_owned();
         let stored = crate::db::run(self.pool, move |conn| -> Result<_, services::Error> {
             Ok(Service::find_by_slug(conn, &wanted)?.map(|s| s.credential_digest))
         })
@@ -208,18 +231,17 @@ impl Gateway<'_> {
         Ok(stored.is_some_and(|digest| ServiceSecret::matches(secret, &digest)))
     }
 
-    /// Verifies `presented` for a request to `service` with `method` and `uri` (`None`
-    /// when the caller asks only which scopes the token carries there, as introspection
-    /// does): one token look-up, the service's rule, the owner's roles as they are now.
+    /// Verifies the token whose secret has this digest (its shape and checksum already
+    /// checked by [`verify_presented`](crate::domain::token_secret::verify_presented)) for
+    /// `request` at `service` (`None` when the caller asks only which scopes the token
+    /// carries there, as introspection does): one token look-up, the service's rules, the
+    /// owner's roles as they are now.
     pub async fn verify(
         &self,
         service: Arc<ServiceEntry>,
-        presented: Option<&str>,
-        request: Option<(&str, &str)>,
+        digest: TokenDigest,
+        request: Option<&RequestLine<'_>>,
     ) -> Result<Verified, Refused> {
-        let Some(digest) = presented.and_then(verify_presented) else {
-            return Err(Refused::Invalid("missing or malformed"));
-        };
         let interval = self.last_used_interval_secs;
         let found = crate::db::run(self.pool, move |conn| -> Result<_, services::Error> {
             let Some((token, owner, roles)) = AccessToken::find_by_digest_with_owner(conn, &digest)? else {
@@ -244,17 +266,7 @@ impl Gateway<'_> {
         let token_scopes: Vec<&str> = scopes.iter().collect();
         let owner_roles =
             OwnerRoles { enrollment: &roles.enrollment, holds_account_role: !roles.account.is_empty() };
-        let mut policy = service.policy();
-        let (method, path) = match request {
-            // A path that could walk out of a rule's prefix matches no rule.
-            Some((method, uri)) => (method, request_path(uri).unwrap_or("//refused")),
-            // Introspection asks no route: the service's scopes are all it needs.
-            None => {
-                policy.rules = &[];
-                ("", "/")
-            }
-        };
-        let granted: Vec<String> = access(&policy, &token_scopes, owner_roles, method, path)
+        let granted: Vec<String> = access(&service.policy(), &token_scopes, owner_roles, request)
             .map_err(Refused::Denied)?
             .into_iter()
             .map(str::to_owned)

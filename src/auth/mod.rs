@@ -1,6 +1,7 @@
 //! Who is asking, and what they may do: passwords, sessions, CSRF, login throttling, API
 //! bearer tokens.
 
+pub mod basic;
 pub mod bearer;
 pub mod csrf;
 pub mod gateway;

@@ -185,19 +185,48 @@ impl RouteRule {
         let (method, path) =
             route.trim().split_once(' ').ok_or_else(|| bad("A rule starts with a method and a path."))?;
         let method = method.trim().to_ascii_uppercase();
-        if method != "*" && !(1..=10).contains(&method.len())
-            || !method.bytes().all(|b| b.is_ascii_uppercase() || b == b'*')
+        if method != "*"
+            && !((1..=10).contains(&method.len()) && method.bytes().all(|b| b.is_ascii_uppercase()))
         {
             return Err(bad("The method is a word such as GET, or * for any."));
         }
-        let path = path.trim();
-        if !path.starts_with('/')
-            || path.len() > 200
-            || path.chars().any(|c| c.is_control() || c == ' ' || c == '?')
+        let written = path.trim();
+        if !written.starts_with('/')
+            || written.len() > 200
+            || written.chars().any(|c| c.is_control() || matches!(c, ' ' | '?' | '#'))
         {
-            return Err(bad("The path starts with / and has no spaces or query."));
+            return Err(bad("The path starts with / and has no spaces, query or fragment."));
         }
-        Ok(RouteRule { method, path: path.to_owned(), scope: parse_scope(slug, scope)? })
+        // Written as requests carry it: other characters than ASCII as their UTF-8 escapes,
+        // and in the one reading every service agrees on (see `RequestPath`), or a rule
+        // would match what no request is ever read as.
+        let mut encoded = String::with_capacity(written.len());
+        for c in written.chars() {
+            if c.is_ascii() {
+                encoded.push(c);
+            } else {
+                for b in c.encode_utf8(&mut [0; 4]).bytes() {
+                    encoded.push_str(&format!("%{b:02X}"));
+                }
+            }
+        }
+        let path = match RequestPath::parse(&encoded) {
+            Ok(mut p) if p.readings.len() == 1 => p.readings.remove(0),
+            _ => {
+                return Err(bad(
+                    "Write the path plainly: no empty segment (//), no . or .. segment, no ; parameters, \\ or %25, \
+                     no encoded / (%2F), and letters, digits, -, ., _ and ~ as themselves, not escaped.",
+                ));
+            }
+        };
+        Ok(RouteRule { method, path, scope: parse_scope(slug, scope)? })
+    }
+
+    /// A rule as it was stored, after [`RouteRule::parse`] accepted it: taken as it is, so
+    /// that a stricter parser later never drops a stored rule (a dropped rule would let
+    /// its requests fall to a broader one).
+    pub fn from_stored(method: &str, path: &str, scope: &str) -> RouteRule {
+        RouteRule { method: method.to_ascii_uppercase(), path: path.to_owned(), scope: scope.to_owned() }
     }
 
     /// Whether a request with `method` and `path` (its query already cut off) falls under
@@ -227,16 +256,194 @@ impl std::fmt::Display for RouteRule {
     }
 }
 
-/// The path of a request URI as a gateway forwards it: no query, no fragment, and nothing
-/// that could walk out of a rule's prefix (`/grades/../admin` is refused, not matched).
-pub fn request_path(uri: &str) -> Option<&str> {
-    let path = uri.split(['?', '#']).next().unwrap_or_default();
-    let ok = path.starts_with('/')
-        && !path.split('/').any(|s| s == ".." || s == ".")
-        && !path.contains('\\')
-        && !path.to_ascii_lowercase().contains("%2e")
-        && !path.to_ascii_lowercase().contains("%2f");
-    ok.then_some(path)
+/// Why a request's path is refused outright, at a service with route rules: services behind
+/// gateways read such a path in ways no rule can follow.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OddPath {
+    /// No leading `/`: an absolute URI, `*`, nothing.
+    NotAPath,
+    /// A byte that is not printable ASCII, or an escaped control character (`%00`, `%0A`).
+    Unprintable,
+    /// A `%` without two hexadecimal digits after it.
+    BadEscape,
+    /// `%2F`: one segment to some services, two to others.
+    EncodedSlash,
+    /// `\` or `%5C`: a separator to some services (and to Windows).
+    Backslash,
+    /// `%25`: an escaped escape; `/%2570rivate` is `/private` to a service that decodes twice.
+    DoubleEscape,
+    /// A `.` or `..` segment in some reading (`/a/../b`, `/%2e%2e/`, `/..;/`).
+    DotSegment,
+}
+
+impl OddPath {
+    pub fn describe(self) -> &'static str {
+        match self {
+            OddPath::NotAPath => "it does not start with /",
+            OddPath::Unprintable => "it has a character that is not printable ASCII",
+            OddPath::BadEscape => "it has a % that is not an escape",
+            OddPath::EncodedSlash => "it has an encoded / (%2F)",
+            OddPath::Backslash => "it has a \\",
+            OddPath::DoubleEscape => "it has an escaped % (%25)",
+            OddPath::DotSegment => "it has a . or .. segment",
+        }
+    }
+}
+
+/// The path of a request URI as the route rules judge it (its query and fragment cut off).
+///
+/// The service behind the gateway reads the path itself, and services disagree: some
+/// decode escapes of unreserved characters (`%70` is `p`) before routing and some do not,
+/// some merge empty segments (`//`) and some keep them, some cut `;` parameters off each
+/// segment (`/a;x/b` is `/a/b` to Tomcat) and some keep them. A rule that matches one
+/// reading says nothing about another (and a path may pass through several of them: nginx
+/// merging slashes in front of Tomcat cutting parameters), and the first matching rule wins, so a request is
+/// judged in **every** reading it has: each must match a rule, and the token must hold
+/// every scope those rules need. What no reading can be trusted with is refused
+/// ([`OddPath`]). Matching is case-sensitive, as URIs are.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RequestPath {
+    /// The distinct readings; first the canonical one: escapes of unreserved characters
+    /// decoded, other escapes in upper-case hex, empty segments merged, `;` parameters cut.
+    readings: Vec<String>,
+}
+
+/// When a reading merges empty segments (`//`): never, before cutting `;` parameters, after.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Merge {
+    Never,
+    BeforeCut,
+    AfterCut,
+}
+
+/// `ALPHA / DIGIT / "-" / "." / "_" / "~"` (RFC 3986 §2.3): its escape means the character.
+fn unreserved(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~')
+}
+
+/// One segment as (escapes kept, escapes of unreserved characters decoded), hex in upper case.
+fn read_segment(segment: &str) -> Result<(String, String), OddPath> {
+    const HEX: &[u8; 16] = b"0123456789ABCDEF";
+    let bytes = segment.as_bytes();
+    let (mut kept, mut decoded) = (String::with_capacity(bytes.len()), String::with_capacity(bytes.len()));
+    let mut i = 0;
+    while i < bytes.len() {
+        let b = bytes[i];
+        match b {
+            b'%' => {
+                let hex = |at: usize| bytes.get(at).and_then(|h| char::from(*h).to_digit(16));
+                let (Some(hi), Some(lo)) = (hex(i + 1), hex(i + 2)) else { return Err(OddPath::BadEscape) };
+                let v = (hi * 16 + lo) as u8;
+                match v {
+                    b'/' => return Err(OddPath::EncodedSlash),
+                    b'\\' => return Err(OddPath::Backslash),
+                    b'%' => return Err(OddPath::DoubleEscape),
+                    v if v < 0x20 || v == 0x7f => return Err(OddPath::Unprintable),
+                    _ => {}
+                }
+                let escape = [b'%', HEX[usize::from(v >> 4)], HEX[usize::from(v & 15)]];
+                let escape = std::str::from_utf8(&escape).unwrap_or_default();
+                kept.push_str(escape);
+                if unreserved(v) {
+                    decoded.push(char::from(v));
+                } else {
+                    decoded.push_str(escape);
+                }
+                i += 3;
+            }
+            b'\\' => return Err(OddPath::Backslash),
+            0x21..=0x7e => {
+                kept.push(char::from(b));
+                decoded.push(char::from(b));
+                i += 1;
+            }
+            _ => return Err(OddPath::Unprintable),
+        }
+    }
+    Ok((kept, decoded))
+}
+
+impl RequestPath {
+    /// The path of `uri` (`/grades/7?term=fall` → `/grades/7`) in each of its readings.
+    pub fn parse(uri: &str) -> Result<RequestPath, OddPath> {
+        let path = uri.split(['?', '#']).next().unwrap_or_default();
+        let Some(rest) = path.strip_prefix('/') else { return Err(OddPath::NotAPath) };
+        let mut kept = Vec::new();
+        let mut decoded = Vec::new();
+        for segment in rest.split('/') {
+            let (k, d) = read_segment(segment)?;
+            kept.push(k);
+            decoded.push(d);
+        }
+        // Only the ways in which this path can be read differently: escapes of unreserved
+        // characters decoded or not; `;` parameters cut or not; empty segments merged not
+        // at all, before the cut (nginx's `merge_slashes` in front of Tomcat) or after it.
+        let escapes: &[bool] = if kept != decoded { &[true, false] } else { &[true] };
+        let last = kept.len() - 1;
+        let odd = path.contains(';') || kept[..last].iter().any(String::is_empty);
+        let ways: &[(bool, Merge)] = if odd {
+            &[
+                (true, Merge::AfterCut),
+                (true, Merge::BeforeCut),
+                (true, Merge::Never),
+                (false, Merge::AfterCut),
+                (false, Merge::Never),
+            ]
+        } else {
+            &[(true, Merge::AfterCut)]
+        };
+        let mut readings: Vec<String> = Vec::with_capacity(1);
+        for &decode in escapes {
+            let segments = if decode { &decoded } else { &kept };
+            for &(cut, merge) in ways {
+                let mut parts: Vec<&str> = Vec::with_capacity(segments.len());
+                for (i, s) in segments.iter().enumerate() {
+                    // Merged, there is no empty segment but the last (a trailing `/` stays).
+                    if !(merge == Merge::BeforeCut && s.is_empty() && i != last) {
+                        parts.push(if cut { s.split(';').next().unwrap_or_default() } else { s });
+                    }
+                }
+                if parts.iter().any(|s| *s == "." || *s == "..") {
+                    return Err(OddPath::DotSegment);
+                }
+                let end = parts.len() - 1;
+                let mut reading = String::with_capacity(path.len());
+                for (i, s) in parts.iter().enumerate() {
+                    if !(merge == Merge::AfterCut && s.is_empty() && i != end) {
+                        reading.push('/');
+                        reading.push_str(s);
+                    }
+                }
+                if !readings.contains(&reading) {
+                    readings.push(reading);
+                }
+            }
+        }
+        Ok(RequestPath { readings })
+    }
+
+    /// The canonical reading: what most services route.
+    pub fn canonical(&self) -> &str {
+        &self.readings[0]
+    }
+
+    /// Every reading, the canonical one first.
+    pub fn readings(&self) -> impl Iterator<Item = &str> {
+        self.readings.iter().map(String::as_str)
+    }
+}
+
+/// The request a gateway asks about: its method, and its path as the rules read it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RequestLine<'a> {
+    pub method: &'a str,
+    pub path: Result<RequestPath, OddPath>,
+}
+
+impl<'a> RequestLine<'a> {
+    pub fn new(method: &'a str, uri: &str) -> RequestLine<'a> {
+        RequestLine { method, path: RequestPath::parse(uri) }
+    }
 }
 
 /// What a service is, to the access rule: its scopes (with who may hold each), its route
@@ -267,8 +474,10 @@ pub enum Denied {
     NoScopeHere,
     /// The route needs this scope, which the token lacks (or its owner may no longer hold).
     Missing(String),
-    /// The service has route rules, and none matches this request.
+    /// The service has route rules, and none matches this request (in one of its readings).
     NoRule,
+    /// The service has route rules, and this request's path is one no rule can judge.
+    OddPath(OddPath),
 }
 
 impl Denied {
@@ -282,19 +491,24 @@ impl Denied {
                 format!("This request needs the scope {scope}, which this token lacks.")
             }
             Denied::NoRule => format!("No rule of the service {slug} allows this request."),
+            Denied::OddPath(why) => format!(
+                "The path of this request is ambiguous ({}): no rule of the service {slug} allows it.",
+                why.describe()
+            ),
         }
     }
 }
 
 /// Whether a token with `token_scopes` (empty: unscoped) of an owner with `owner`'s roles
-/// may make this request of the service, and if so the service scopes it carries there.
+/// may make this request of the service (`None`: no request, only which scopes the token
+/// carries there, as introspection asks), and if so the service scopes it carries there.
 /// The owner's roles count as they are now: a scope they may no longer hold is not theirs.
+/// With route rules, each reading of the path must match a rule whose scope the token holds.
 pub fn access<'p>(
     policy: &'p ServicePolicy<'_>,
     token_scopes: &[&str],
     owner: OwnerRoles<'_>,
-    method: &str,
-    path: &str,
+    request: Option<&RequestLine<'_>>,
 ) -> Result<Vec<&'p str>, Denied> {
     let held_by_owner = |holders: &Holders| holders.admit(owner.enrollment, owner.holds_account_role);
     let granted: Vec<&str> = if token_scopes.is_empty() {
@@ -314,15 +528,18 @@ pub fn access<'p>(
         }
         own
     };
+    let Some(request) = request else { return Ok(granted) };
     if policy.rules.is_empty() {
         return Ok(granted);
     }
-    let rule = policy.rules.iter().find(|r| r.matches(method, path)).ok_or(Denied::NoRule)?;
-    if granted.contains(&rule.scope.as_str()) {
-        Ok(granted)
-    } else {
-        Err(Denied::Missing(rule.scope.clone()))
+    let path = request.path.as_ref().map_err(|odd| Denied::OddPath(*odd))?;
+    for reading in path.readings() {
+        let rule = policy.rules.iter().find(|r| r.matches(request.method, reading)).ok_or(Denied::NoRule)?;
+        if !granted.contains(&rule.scope.as_str()) {
+            return Err(Denied::Missing(rule.scope.clone()));
+        }
     }
+    Ok(granted)
 }
 
 #[cfg(test)]
@@ -409,13 +626,13 @@ mod tests {
     #[test]
     fn a_scoped_token_opens_the_routes_its_scopes_name() {
         let p = policy(false, &["GET /grades/*=read", "POST /grades/*=write"]);
-        assert_eq!(access(&p, &["gradebook:read"], STUDENT, "GET", "/grades/1"), Ok(vec!["gradebook:read"]));
+        assert_eq!(ask(&p, &["gradebook:read"], STUDENT, "GET", "/grades/1"), Ok(vec!["gradebook:read"]));
         assert_eq!(
-            access(&p, &["gradebook:read"], STUDENT, "POST", "/grades/1"),
+            ask(&p, &["gradebook:read"], STUDENT, "POST", "/grades/1"),
             Err(Denied::Missing("gradebook:write".into()))
         );
-        assert_eq!(access(&p, &["gradebook:read"], STUDENT, "GET", "/admin"), Err(Denied::NoRule));
-        assert_eq!(access(&p, &["library:read"], TEACHER, "GET", "/grades/1"), Err(Denied::NoScopeHere));
+        assert_eq!(ask(&p, &["gradebook:read"], STUDENT, "GET", "/admin"), Err(Denied::NoRule));
+        assert_eq!(ask(&p, &["library:read"], TEACHER, "GET", "/grades/1"), Err(Denied::NoScopeHere));
     }
 
     #[test]
@@ -423,31 +640,199 @@ mod tests {
         // A student's token that somehow carries gradebook:write (or a teacher's, after
         // the teacher became student-only): the scope is not theirs any more.
         let p = policy(false, &["POST /grades/*=write"]);
-        assert_eq!(access(&p, &["gradebook:write"], STUDENT, "POST", "/grades/1"), Err(Denied::NoScopeHere));
-        assert!(access(&p, &["gradebook:write"], TEACHER, "POST", "/grades/1").is_ok());
+        assert_eq!(ask(&p, &["gradebook:write"], STUDENT, "POST", "/grades/1"), Err(Denied::NoScopeHere));
+        assert!(ask(&p, &["gradebook:write"], TEACHER, "POST", "/grades/1").is_ok());
     }
 
     #[test]
     fn unscoped_tokens_need_the_services_consent() {
-        assert_eq!(access(&policy(false, &[]), &[], TEACHER, "GET", "/x"), Err(Denied::Unscoped));
+        assert_eq!(ask(&policy(false, &[]), &[], TEACHER, "GET", "/x"), Err(Denied::Unscoped));
         assert_eq!(
-            access(&policy(true, &[]), &[], TEACHER, "GET", "/x"),
+            ask(&policy(true, &[]), &[], TEACHER, "GET", "/x"),
             Ok(vec!["gradebook:read", "gradebook:write"])
         );
-        assert_eq!(access(&policy(true, &[]), &[], STUDENT, "GET", "/x"), Ok(vec!["gradebook:read"]));
+        assert_eq!(ask(&policy(true, &[]), &[], STUDENT, "GET", "/x"), Ok(vec!["gradebook:read"]));
         let p = policy(true, &["POST /grades/*=write"]);
         assert_eq!(
-            access(&p, &[], STUDENT, "POST", "/grades/2"),
+            ask(&p, &[], STUDENT, "POST", "/grades/2"),
             Err(Denied::Missing("gradebook:write".into()))
         );
     }
 
+    /// `access` for `method uri`, as a gateway asks it.
+    fn ask<'p>(
+        p: &'p ServicePolicy<'_>,
+        scopes: &[&str],
+        owner: OwnerRoles<'_>,
+        method: &str,
+        uri: &str,
+    ) -> Result<Vec<&'p str>, Denied> {
+        access(p, scopes, owner, Some(&RequestLine::new(method, uri)))
+    }
+
+    fn readings(uri: &str) -> Vec<String> {
+        RequestPath::parse(uri).unwrap().readings().map(str::to_owned).collect()
+    }
+
     #[test]
-    fn request_paths_cannot_walk_out_of_a_rule() {
-        assert_eq!(request_path("/grades/1?x=2"), Some("/grades/1"));
-        assert_eq!(request_path("/grades/1#f"), Some("/grades/1"));
-        for bad in ["/grades/../admin", "/grades/%2e%2e/admin", "/a%2Fb", "grades", "/a\\b", "/./x"] {
-            assert_eq!(request_path(bad), None, "{bad}");
+    fn a_plain_path_has_one_reading_without_its_query() {
+        assert_eq!(readings("/grades/1?x=2"), ["/grades/1"]);
+        assert_eq!(readings("/grades/1#f"), ["/grades/1"]);
+        assert_eq!(readings("/grades/"), ["/grades/"], "a trailing / stays");
+        assert_eq!(readings("/"), ["/"]);
+        assert_eq!(readings("/caf%c3%a9/a%20b"), ["/caf%C3%A9/a%20b"], "escapes in upper-case hex");
+        assert_eq!(RequestPath::parse("/x").unwrap().canonical(), "/x");
+    }
+
+    #[test]
+    fn escapes_of_unreserved_characters_are_read_both_decoded_and_as_sent() {
+        assert_eq!(readings("/files/%70rivate/x"), ["/files/private/x", "/files/%70rivate/x"]);
+        assert_eq!(readings("/a%7e%2D%5f%2E"), ["/a~-_.", "/a%7E%2D%5F%2E"]);
+        // Other escapes are not the character: kept, in upper-case hex.
+        assert_eq!(readings("/a%3b%3f%23"), ["/a%3B%3F%23"]);
+    }
+
+    #[test]
+    fn empty_segments_are_read_both_merged_and_kept() {
+        assert_eq!(readings("/files//private/x"), ["/files/private/x", "/files//private/x"]);
+        assert_eq!(readings("//x"), ["/x", "//x"]);
+        assert_eq!(readings("/x//"), ["/x/", "/x//"]);
+    }
+
+    #[test]
+    fn path_parameters_are_read_both_cut_and_kept() {
+        assert_eq!(readings("/files/private;v=1/x"), ["/files/private/x", "/files/private;v=1/x"]);
+        // Cut, `;x` leaves an empty segment: merged and kept too.
+        assert_eq!(readings("/a/;x/b"), ["/a/b", "/a//b", "/a/;x/b"]);
+        assert_eq!(readings("/a;x"), ["/a", "/a;x"]);
+        // Merged before the cut (nginx in front of Tomcat), after it, or not at all.
+        assert_eq!(readings("//;x/b"), ["/b", "//b", "///b", "/;x/b", "//;x/b"]);
+    }
+
+    #[test]
+    fn paths_no_reading_can_be_trusted_with_are_refused() {
+        for (uri, why) in [
+            ("grades", OddPath::NotAPath),
+            ("", OddPath::NotAPath),
+            ("*", OddPath::NotAPath),
+            ("http://x/grades", OddPath::NotAPath),
+            ("/grades/../admin", OddPath::DotSegment),
+            ("/grades/%2e%2e/admin", OddPath::DotSegment),
+            ("/grades/.%2E/admin", OddPath::DotSegment),
+            ("/./x", OddPath::DotSegment),
+            ("/x/.", OddPath::DotSegment),
+            ("/grades/..;/admin", OddPath::DotSegment),
+            ("/grades/.;x/admin", OddPath::DotSegment),
+            ("/a%2Fb", OddPath::EncodedSlash),
+            ("/a%2fb", OddPath::EncodedSlash),
+            ("/a\\b", OddPath::Backslash),
+            ("/a%5cb", OddPath::Backslash),
+            ("/%2570rivate", OddPath::DoubleEscape),
+            ("/a%", OddPath::BadEscape),
+            ("/a%7", OddPath::BadEscape),
+            ("/a%zz", OddPath::BadEscape),
+            ("/a%00b", OddPath::Unprintable),
+            ("/a%0Ab", OddPath::Unprintable),
+            ("/a%7fb", OddPath::Unprintable),
+            ("/a b", OddPath::Unprintable),
+            ("/a\tb", OddPath::Unprintable),
+            ("/café", OddPath::Unprintable),
+        ] {
+            assert_eq!(RequestPath::parse(uri), Err(why), "{uri:?}");
         }
+    }
+
+    /// The vault of the review: private files need admin, everything else below /files read.
+    fn vault() -> ServicePolicy<'static> {
+        let slug = Slug::parse("vault").unwrap();
+        let scopes = vec![
+            ("vault:read".to_owned(), Holders::default()),
+            ("vault:admin".to_owned(), Holders::default()),
+        ];
+        let rules: Vec<RouteRule> =
+            ["GET /files/private/*=admin", "GET /files/public/*=read", "GET /files/*=admin"]
+                .iter()
+                .map(|r| RouteRule::parse(&slug, r).unwrap())
+                .collect();
+        ServicePolicy { slug: "vault", accept_unscoped: false, scopes: scopes.leak(), rules: rules.leak() }
+    }
+
+    #[test]
+    fn no_spelling_of_a_path_slips_past_a_more_specific_rule() {
+        let p = vault();
+        let admin = Err(Denied::Missing("vault:admin".into()));
+        assert_eq!(ask(&p, &["vault:read"], TEACHER, "GET", "/files/private/report"), admin);
+        assert!(ask(&p, &["vault:read"], TEACHER, "GET", "/files/public/report").is_ok());
+        for uri in [
+            // Decoded by the service: private.
+            "/files/%70rivate/report",
+            "/files/PRIVATE/../private/report",
+            // Merged by the service: private.
+            "/files//private/report",
+            "//files/private/report",
+            // Cut by the service: private.
+            "/files/private;x=1/report",
+            "/files/private;/report",
+            // Read literally by the service: not the public folder, so the catch-all's admin.
+            "/files/public;x/report",
+            "/files//public/report",
+            "/files/%70ublic/report",
+            "/files/public/../private/report",
+        ] {
+            let got = ask(&p, &["vault:read"], TEACHER, "GET", uri);
+            assert!(got.is_err(), "{uri}: a read-only token got through: {got:?}");
+        }
+        // The token that holds both opens every reading.
+        for uri in ["/files/%70rivate/report", "/files//public/report", "/files/public;x/report"] {
+            assert!(ask(&p, &["vault:read", "vault:admin"], TEACHER, "GET", uri).is_ok(), "{uri}");
+        }
+        // An odd path is refused with its reason, at a service with rules only.
+        assert_eq!(
+            ask(&p, &["vault:admin"], TEACHER, "GET", "/files/%2e%2e/x"),
+            Err(Denied::OddPath(OddPath::DotSegment))
+        );
+        let open = ServicePolicy { rules: &[], ..vault() };
+        assert!(ask(&open, &["vault:read"], TEACHER, "GET", "/files/%2e%2e/x").is_ok());
+    }
+
+    #[test]
+    fn matching_is_case_sensitive() {
+        let p = vault();
+        // `/Files/…` is no path of the rules: refused, never the broader rule.
+        assert_eq!(ask(&p, &["vault:admin"], TEACHER, "GET", "/Files/private/x"), Err(Denied::NoRule));
+        assert!(ask(&p, &["vault:admin"], TEACHER, "get", "/files/private/x").is_ok(), "methods are words");
+    }
+
+    #[test]
+    fn introspection_asks_no_route() {
+        let p = vault();
+        assert_eq!(access(&p, &["vault:read"], TEACHER, None), Ok(vec!["vault:read"]));
+    }
+
+    #[test]
+    fn rules_are_written_in_the_one_reading_every_service_agrees_on() {
+        let s = Slug::parse("vault").unwrap();
+        let rule = |r: &str| RouteRule::parse(&s, r).map(|r| r.path);
+        assert_eq!(rule("GET /café/*=read").unwrap(), "/caf%C3%A9/*", "escaped as requests carry it");
+        assert_eq!(rule("GET /a%c3%a9=read").unwrap(), "/a%C3%A9");
+        assert_eq!(rule("GET /files/=read").unwrap(), "/files/");
+        for bad in [
+            "GET /files//private/*=read",
+            "GET /files/private;x/*=read",
+            "GET /files/%70rivate/*=read",
+            "GET /files/../x=read",
+            "GET /files/./x=read",
+            "GET /a%2Fb=read",
+            "GET /a%25=read",
+            "GET /a\\b=read",
+            "GET /a#b=read",
+            "** /a=read",
+            "G*T /a=read",
+        ] {
+            assert!(RouteRule::parse(&s, bad).is_err(), "{bad}");
+        }
+        // Stored rules are taken as they are, whatever the parser says today.
+        let stored = RouteRule::from_stored("get", "/files//private/*", "vault:admin");
+        assert_eq!((stored.method.as_str(), stored.path.as_str()), ("GET", "/files//private/*"));
     }
 }

@@ -2,7 +2,8 @@
 //!
 //! - `/auth/verify?service=SLUG` — forward auth for nginx `auth_request`, Traefik
 //!   ForwardAuth and Caddy `forward_auth`: the original method and URI come in
-//!   `X-Original-Method`/`X-Original-URI` or `X-Forwarded-Method`/`X-Forwarded-Uri`;
+//!   `X-Original-Method`/`X-Original-URI` (nginx) or `X-Forwarded-Method`/`X-Forwarded-Uri`
+//!   (Traefik, Caddy);
 //! - `/auth/verify/SLUG/…` — the same for Envoy's `ext_authz` in HTTP mode, which sends the
 //!   original method and path (behind a prefix) as its own;
 //! - `POST /oauth/introspect` — RFC 7662 token introspection, with the service's credential.
@@ -10,13 +11,14 @@
 //! No cookie authenticates these, so no CSRF token guards them; their errors are JSON.
 
 use actix_web::http::StatusCode;
-use actix_web::http::header::{HeaderName, HeaderValue, WWW_AUTHENTICATE};
+use actix_web::http::header::{AUTHORIZATION, HeaderName, HeaderValue, WWW_AUTHENTICATE};
 use actix_web::{HttpRequest, HttpResponse, web};
-use base64::Engine;
 use serde::Deserialize;
 
+use crate::auth::basic::{self, ClientCredentials};
 use crate::auth::gateway::{Refused, Verified};
-use crate::domain::service::Denied;
+use crate::domain::service::{Denied, RequestLine, Slug};
+use crate::domain::token_secret::verify_presented;
 use crate::error::ApiError;
 use crate::state::AppState;
 
@@ -33,20 +35,55 @@ pub struct VerifyQuery {
 
 /// The bearer token of the request, if it carries one.
 fn bearer(req: &HttpRequest) -> Option<&str> {
-    let value = req.headers().get(actix_web::http::header::AUTHORIZATION)?.to_str().ok()?;
+    let value = req.headers().get(AUTHORIZATION)?.to_str().ok()?;
     let (scheme, token) = value.trim().split_once(' ')?;
     scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
 }
 
-fn header<'a>(req: &'a HttpRequest, name: &str) -> Option<&'a str> {
-    req.headers().get(name).and_then(|v| v.to_str().ok()).filter(|v| !v.is_empty())
-}
+/// The two ways gateways name the request they ask about: nginx's (as the README's
+/// configuration sets them), and Traefik's and Caddy's.
+const CONVENTIONS: [(&str, &str); 2] =
+    [("X-Original-Method", "X-Original-URI"), ("X-Forwarded-Method", "X-Forwarded-Uri")];
 
-/// The request the gateway asks about: nginx's headers, else Traefik's and Caddy's.
-fn original(req: &HttpRequest) -> Option<(String, String)> {
-    let method = header(req, "X-Original-Method").or_else(|| header(req, "X-Forwarded-Method"))?;
-    let uri = header(req, "X-Original-URI").or_else(|| header(req, "X-Forwarded-Uri"))?;
-    Some((method.to_owned(), uri.to_owned()))
+/// Why the headers naming the original request cannot be believed.
+const TWO_REQUESTS: &str = "The request names its original method and URI twice, in X-Original-* and \
+     X-Forwarded-* headers that do not agree: one of them came from the client, and nothing \
+     tells which. Make the gateway remove the convention it does not use (see the README).";
+
+/// The request the gateway asks about, from whichever convention's headers it sent
+/// (`None`: neither, or only half of one).
+///
+/// A gateway sets its own convention's headers, replacing whatever the client sent under
+/// those names, but it passes the client's other headers on: behind Traefik or Caddy a
+/// client can add `X-Original-Method`, behind nginx `X-Forwarded-Method`. Neither is known
+/// to be the gateway's, so a request that carries both conventions is believed only when
+/// both are complete and say the same; a header sent twice is never believed.
+fn original(req: &HttpRequest) -> Result<Option<(String, String)>, &'static str> {
+    let mut found: Vec<Option<(String, String)>> = Vec::with_capacity(2);
+    let mut present = 0;
+    for (method, uri) in CONVENTIONS {
+        let mut pair = [None, None];
+        for (value, name) in pair.iter_mut().zip([method, uri]) {
+            let mut values = req.headers().get_all(name);
+            let Some(first) = values.next() else { continue };
+            if values.next().is_some() {
+                return Err("The request carries a header naming its original method or URI twice.");
+            }
+            let text =
+                first.to_str().map_err(|_| "A header naming the original request does not read as text.")?;
+            *value = Some(text.to_owned());
+        }
+        if pair.iter().any(Option::is_some) {
+            present += 1;
+        }
+        let [m, u] = pair;
+        found.push(m.zip(u).filter(|(m, u)| !m.is_empty() && !u.is_empty()));
+    }
+    match (present, &found[..]) {
+        (2, [Some(a), Some(b)]) if a == b => Ok(found.swap_remove(0)),
+        (2, _) => Err(TWO_REQUESTS),
+        _ => Ok(found.into_iter().flatten().next()),
+    }
 }
 
 /// `/auth/verify?service=SLUG`, any method — forward auth for nginx, Traefik and Caddy.
@@ -58,31 +95,65 @@ pub async fn verify(
     let Some(slug) = query.service.as_deref().filter(|s| !s.is_empty()) else {
         return problem(StatusCode::BAD_REQUEST, "Name the service: /auth/verify?service=SLUG.");
     };
-    answer(&req, &state, slug, original(&req)).await
+    let Some(slug) = slug_of(slug) else { return no_such_name() };
+    let request = match original(&req) {
+        Ok(request) => request,
+        Err(why) => {
+            // 403, not 400: nginx's auth_request passes on only 401 and 403 (else a 500).
+            tracing::warn!(
+                service = slug.as_str(),
+                reason = why,
+                "refused a forward-auth request whose original request cannot be believed"
+            );
+            return problem(StatusCode::FORBIDDEN, why);
+        }
+    };
+    let line = request.as_ref().map(|(method, uri)| RequestLine::new(method, uri));
+    answer(&req, &state, &slug, line).await
+}
+
+/// The slug a client named, if it can be one (exactly as written).
+fn slug_of(named: &str) -> Option<Slug> {
+    Slug::parse(named).ok().filter(|slug| slug.as_str() == named)
+}
+
+/// 404 for a name that cannot be a service's (not repeated: it is anything a client sent).
+fn no_such_name() -> HttpResponse {
+    problem(
+        StatusCode::NOT_FOUND,
+        "There is no service by that name: a slug has 2 to 40 lower-case letters, digits and dashes.",
+    )
 }
 
 /// `/auth/verify/SLUG/PATH`, any method — Envoy's `ext_authz` in HTTP mode, with
-/// `path_prefix: /auth/verify/SLUG`: the original method and path are the request's own.
+/// `path_prefix: /auth/verify/SLUG`: the original method and path are the request's own,
+/// and they alone count (headers naming another request are ignored). The path is taken
+/// as it came, escapes and all, not as the router decoded it.
 pub async fn verify_envoy(
     req: HttpRequest,
     state: web::Data<AppState>,
     path: web::Path<(String, String)>,
 ) -> HttpResponse {
-    let (slug, rest) = path.into_inner();
-    let mut uri = format!("/{rest}");
-    if !req.query_string().is_empty() {
-        uri = format!("{uri}?{}", req.query_string());
-    }
-    let request = original(&req).or_else(|| Some((req.method().as_str().to_owned(), uri)));
-    answer(&req, &state, &slug, request).await
+    let Some(slug) = slug_of(&path.0) else { return no_such_name() };
+    let prefix = format!("/auth/verify/{}/", slug.as_str());
+    let Some(rest) = req.uri().path().strip_prefix(prefix.as_str()) else {
+        return problem(StatusCode::BAD_REQUEST, "Name the service as it is: /auth/verify/SLUG/PATH.");
+    };
+    let uri = format!("/{rest}");
+    let line = RequestLine::new(req.method().as_str(), &uri);
+    answer(&req, &state, &slug, Some(line)).await
 }
 
 async fn answer(
     req: &HttpRequest,
     state: &AppState,
-    slug: &str,
-    request: Option<(String, String)>,
+    slug: &Slug,
+    request: Option<RequestLine<'_>>,
 ) -> HttpResponse {
+    // The token's shape and checksum first: without a token that could be one, no look-up.
+    let Some(digest) = bearer(req).and_then(verify_presented) else {
+        return refusal(slug, Refused::Invalid("missing or malformed"));
+    };
     let gateway = state.gateway();
     let service = match gateway.service(slug).await {
         Ok(s) => s,
@@ -95,8 +166,7 @@ async fn answer(
              (X-Original-Method and X-Original-URI, or X-Forwarded-Method and X-Forwarded-Uri).",
         );
     }
-    let request = request.as_ref().map(|(m, u)| (m.as_str(), u.as_str()));
-    match gateway.verify(service, bearer(req), request).await {
+    match gateway.verify(service, digest, request.as_ref()).await {
         Ok(v) => identity(&v),
         Err(e) => refusal(slug, e),
     }
@@ -136,7 +206,8 @@ fn problem(status: StatusCode, message: &str) -> HttpResponse {
 
 /// 401 (any invalid token, with the Bearer challenge), 403 (naming what is missing), 404
 /// (no such service), 503.
-fn refusal(slug: &str, refused: Refused) -> HttpResponse {
+fn refusal(slug: &Slug, refused: Refused) -> HttpResponse {
+    let slug = slug.as_str();
     match refused {
         Refused::UnknownService => problem(StatusCode::NOT_FOUND, &format!("There is no service “{slug}”.")),
         Refused::Invalid(reason) => {
@@ -177,18 +248,14 @@ pub struct IntrospectForm {
 }
 
 /// The service's credential: HTTP Basic (slug and secret), or `client_id` and
-/// `client_secret` in the body.
-fn client(req: &HttpRequest, form: &IntrospectForm) -> Option<(String, String)> {
-    if let Some(value) = header(req, "Authorization")
-        && let Some((scheme, encoded)) = value.trim().split_once(' ')
-        && scheme.eq_ignore_ascii_case("basic")
+/// `client_secret` in the body; `None` when it is neither, or a Basic one that does not read.
+fn client(req: &HttpRequest, form: &IntrospectForm) -> Option<ClientCredentials> {
+    if let Some(value) = req.headers().get(AUTHORIZATION)
+        && let Some(credentials) = basic::credentials(value.to_str().ok()?).ok()?
     {
-        let decoded = base64::engine::general_purpose::STANDARD.decode(encoded.trim()).ok()?;
-        let text = String::from_utf8(decoded).ok()?;
-        let (id, secret) = text.split_once(':')?;
-        return Some((id.to_owned(), secret.to_owned()));
+        return Some(credentials);
     }
-    Some((form.client_id.clone()?, form.client_secret.clone()?))
+    Some(ClientCredentials { id: form.client_id.clone()?, secret: form.client_secret.clone()? })
 }
 
 /// `POST /oauth/introspect` — RFC 7662. With the service's credential, `token=…` answers
@@ -200,7 +267,8 @@ pub async fn introspect(req: HttpRequest, state: web::Data<AppState>, body: web:
         Err(_) => return oauth_error(StatusCode::BAD_REQUEST, "invalid_request"),
     };
     let gateway = state.gateway();
-    let Some((slug, secret)) = client(&req, &form) else {
+    // A client id that cannot be a slug is no service's: no look-up.
+    let Some((slug, secret)) = client(&req, &form).and_then(|c| Some((slug_of(&c.id)?, c.secret))) else {
         return oauth_error(StatusCode::UNAUTHORIZED, "invalid_client");
     };
     match gateway.service_credential_ok(&slug, &secret).await {
@@ -212,7 +280,11 @@ pub async fn introspect(req: HttpRequest, state: web::Data<AppState>, body: web:
         Ok(s) => s,
         Err(e) => return refusal(&slug, e),
     };
-    match gateway.verify(service, Some(form.token.trim()), None).await {
+    let inactive = || HttpResponse::Ok().json(serde_json::json!({ "active": false }));
+    let Some(digest) = verify_presented(form.token.trim()) else {
+        return inactive();
+    };
+    match gateway.verify(service, digest, None).await {
         Ok(v) => {
             let mut roles: Vec<&str> = v.enrollment.iter().map(|r| r.key()).collect();
             if !v.account_roles.is_empty() {
@@ -241,8 +313,8 @@ pub async fn introspect(req: HttpRequest, state: web::Data<AppState>, body: web:
         }
         Err(Refused::Unavailable(e)) => refusal(&slug, Refused::Unavailable(e)),
         Err(other) => {
-            tracing::debug!(?other, service = slug, "introspection: inactive");
-            HttpResponse::Ok().json(serde_json::json!({ "active": false }))
+            tracing::debug!(?other, service = slug.as_str(), "introspection: inactive");
+            inactive()
         }
     }
 }

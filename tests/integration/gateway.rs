@@ -236,6 +236,31 @@ async fn nginx_with_auth_request_lets_through_only_what_tokenwarden_vouches_for(
     assert_eq!(seen["headers"]["x-tokenwarden-login"], "tess");
     assert_eq!(seen["headers"]["x-tokenwarden-roles"], "teacher");
 
+    // The client's Traefik-style headers never reach tokenwarden (the configuration
+    // removes them): nginx's own describe the request.
+    let res = reqwest::Client::new()
+        .post(format!("http://127.0.0.1:{}/grades/7", nginx.port))
+        .bearer_auth(&s.tess_read.secret)
+        .header("X-Forwarded-Method", "GET")
+        .header("X-Forwarded-Uri", "/grades/7")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::FORBIDDEN, "a read-only token's POST");
+    assert!(
+        res.headers()["x-tokenwarden-error"].to_str().unwrap().contains("gradebook:write"),
+        "judged as a POST"
+    );
+    let res = reqwest::Client::new()
+        .get(format!("http://127.0.0.1:{}/grades/7", nginx.port))
+        .bearer_auth(&s.tess_read.secret)
+        .header("X-Forwarded-Method", "DELETE")
+        .header("X-Forwarded-Uri", "/admin")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK, "removed, so not a second request either");
+
     // A missing scope: 403 with tokenwarden's reason, and nothing reaches the service.
     let res = reqwest::Client::new()
         .post(format!("http://127.0.0.1:{}/grades/7", nginx.port))
@@ -254,21 +279,27 @@ async fn nginx_with_auth_request_lets_through_only_what_tokenwarden_vouches_for(
         .unwrap();
     assert_eq!(res.status(), StatusCode::OK, "with the write scope");
 
-    // No token, mangled, expired, pending: 401 with the Bearer challenge.
+    // No token, mangled, expired, pending, a student-only user's past its date: 401 with
+    // the Bearer challenge. Each case its own token, each valid before its case applied.
     let mut mangled = s.tess_read.secret.clone().into_bytes();
     mangled[8] = if mangled[8] == b'a' { b'b' } else { b'a' };
     let mangled = String::from_utf8(mangled).unwrap();
-    let expired = s.app.issue_token("sam", Some(30), &["gradebook:read"]);
+    let expired = s.app.issue_token("tess", Some(30), &["gradebook:read"]);
+    let student_past = s.app.issue_token("sam", Some(30), &["gradebook:read"]);
     let pending = s.app.issue_token("tess", None, &["gradebook:read"]);
+    for t in [&expired, &student_past, &pending] {
+        assert_eq!(
+            through(nginx.port, "/grades/7", Some(&t.secret)).await.0,
+            StatusCode::OK,
+            "valid at first"
+        );
+    }
+    crate::services::let_expire(&s.app, &expired);
+    crate::services::let_expire(&s.app, &student_past);
     {
         use diesel::prelude::*;
         use tokenwarden::db::schema::access_tokens;
         let mut conn = tokenwarden::db::connect(&s.app.database_url).unwrap();
-        let past = tokenwarden::domain::now() - chrono::Duration::minutes(1);
-        diesel::update(access_tokens::table.find(expired.id))
-            .set(access_tokens::expires_at.eq(Some(past)))
-            .execute(&mut conn)
-            .unwrap();
         diesel::update(access_tokens::table.find(pending.id))
             .set(access_tokens::workflow_state.eq("pending"))
             .execute(&mut conn)
@@ -277,7 +308,8 @@ async fn nginx_with_auth_request_lets_through_only_what_tokenwarden_vouches_for(
     for (what, token) in [
         ("no token", None),
         ("mangled", Some(mangled.as_str())),
-        ("a student's, past its date", Some(expired.secret.as_str())),
+        ("expired", Some(expired.secret.as_str())),
+        ("a student-only user's, past its date", Some(student_past.secret.as_str())),
         ("pending", Some(pending.secret.as_str())),
     ] {
         let (status, headers, _) = through(nginx.port, "/grades/7", token).await;
@@ -342,6 +374,22 @@ async fn caddy_with_forward_auth_lets_through_only_what_tokenwarden_vouches_for(
         .unwrap();
     assert_eq!(res.status(), StatusCode::FORBIDDEN);
     assert!(res.headers()["x-tokenwarden-error"].to_str().unwrap().contains("gradebook:write"));
+    // The client's nginx-style headers never reach tokenwarden (the Caddyfile removes
+    // them): Caddy's own describe the request.
+    let res = reqwest::Client::new()
+        .post(format!("http://127.0.0.1:{}/grades/7", caddy.port))
+        .bearer_auth(&s.tess_write.secret)
+        .header("X-Original-Method", "DELETE")
+        .header("X-Original-URI", "/admin")
+        .json(&serde_json::json!({"grade": "A"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK, "removed, so not a second request");
+    assert_eq!(received(&res.text().await.unwrap())["method"], "POST");
+    // Odd spellings of a path are judged in every reading.
+    let (status, _, _) = through(caddy.port, "/grades/%2e%2e/admin", Some(&s.tess_write.secret)).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
     let (status, headers, _) = through(caddy.port, "/grades/7", None).await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
     assert!(headers["www-authenticate"].to_str().unwrap().starts_with("Bearer"));
@@ -350,4 +398,21 @@ async fn caddy_with_forward_auth_lets_through_only_what_tokenwarden_vouches_for(
     let res = s.admin.post_form(&format!("/admin/users/{tess}/tokens/{}/revoke", s.tess_read.id), &[]).await;
     assert_eq!(res.status(), StatusCode::SEE_OTHER);
     assert_eq!(through(caddy.port, "/grades/7", Some(&s.tess_read.secret)).await.0, StatusCode::UNAUTHORIZED);
+}
+
+/// The README shows the configurations the tests run, as they are in `docs/gateways`.
+#[test]
+fn the_readme_shows_the_gateway_configurations_the_tests_run() {
+    let readme = include_str!("../../README.md");
+    for (fence, file) in [
+        ("```nginx\n", include_str!("../../docs/gateways/nginx.conf")),
+        ("```caddyfile\n", include_str!("../../docs/gateways/Caddyfile")),
+    ] {
+        let block = readme
+            .split(fence)
+            .nth(1)
+            .and_then(|rest| rest.split("\n```\n").next())
+            .unwrap_or_else(|| panic!("no {fence} block in the README"));
+        assert_eq!(format!("{block}\n"), file, "the README's {fence} block and docs/gateways differ");
+    }
 }

@@ -16,6 +16,7 @@ mod oidc_provider;
 mod outage;
 mod people;
 mod plans;
+mod review;
 mod scim;
 mod services;
 mod session;

@@ -139,6 +139,23 @@ pub fn register(
         .to_owned()
 }
 
+/// Moves a token's expiry a minute into the past, as time would.
+pub fn let_expire(app: &TestApp, token: &Issued) {
+    let mut conn = tokenwarden::db::connect(&app.database_url).unwrap();
+    let past = tokenwarden::domain::now() - chrono::Duration::minutes(1);
+    diesel::update(access_tokens::table.find(token.id))
+        .set(access_tokens::expires_at.eq(Some(past)))
+        .execute(&mut conn)
+        .unwrap();
+}
+
+/// A token of `login`'s with `scopes`, issued for 30 days, whose expiry has since passed.
+pub fn past_its_date(app: &TestApp, login: &str, scopes: &[&str]) -> Issued {
+    let t = app.issue_token(login, Some(30), scopes);
+    let_expire(app, &t);
+    t
+}
+
 #[actix_web::test]
 async fn a_scoped_token_opens_what_its_scopes_name_at_every_gateway() {
     let s = school().await;
@@ -211,23 +228,16 @@ async fn missing_mangled_expired_pending_revoked_and_suspended_tokens_get_401_wi
             .unwrap();
         t
     };
-    let expired = {
-        let t = s.app.issue_token("sam", Some(30), &["gradebook:read"]);
-        let mut conn = tokenwarden::db::connect(&s.app.database_url).unwrap();
-        let past = tokenwarden::domain::now() - chrono::Duration::minutes(1);
-        diesel::update(access_tokens::table.find(t.id))
-            .set(access_tokens::expires_at.eq(Some(past)))
-            .execute(&mut conn)
-            .unwrap();
-        t
-    };
+    let expired = past_its_date(&s.app, "tess", &["gradebook:read"]);
+    let student_past = past_its_date(&s.app, "sam", &["gradebook:read"]);
     for g in GATEWAYS {
         for (what, token) in [
             ("no token", None),
             ("mangled", Some(mangled.as_str())),
             ("invented", Some("tw_thisIsNoTokenOfOursButLooksLikeOne00")),
             ("pending", Some(pending.secret.as_str())),
-            ("a student's, past its date", Some(expired.secret.as_str())),
+            ("expired", Some(expired.secret.as_str())),
+            ("a student-only user's, past its date", Some(student_past.secret.as_str())),
         ] {
             let a = verify(&s.app, g, "gradebook", token, "GET", "/grades/7").await;
             assert_eq!(a.status, StatusCode::UNAUTHORIZED, "{g:?}: {what}");
@@ -429,6 +439,8 @@ async fn uses_are_counted_per_service_and_shown_on_the_row_and_in_the_token_obje
     // not a use, so the count comes from another, unscoped token of hers).
     let mine = s.app.api(&s.unscoped.secret);
     assert_eq!(mine.get("/api/v1/users/self").await.status(), StatusCode::OK);
+    // Polled until all three are written: a flush may fall between two of them.
+    let expected = json!([{"service": "gradebook", "name": "Gradebook", "uses_last_30_days": 3}]);
     let mut usage = serde_json::Value::Null;
     // Written every second; wait up to 10 (a loaded machine runs the flush late).
     for _ in 0..100 {
@@ -436,16 +448,12 @@ async fn uses_are_counted_per_service_and_shown_on_the_row_and_in_the_token_obje
             crate::api::json(mine.get(&format!("/api/v1/users/self/tokens/{}", s.tess_write.id)).await).await;
         assert_eq!(status, StatusCode::OK);
         usage = token["usage"].clone();
-        if usage.as_array().is_some_and(|u| !u.is_empty()) {
+        if usage == expected {
             break;
         }
         actix_web::rt::time::sleep(std::time::Duration::from_millis(100)).await;
     }
-    assert_eq!(
-        usage,
-        json!([{"service": "gradebook", "name": "Gradebook", "uses_last_30_days": 3}]),
-        "written within seconds"
-    );
+    assert_eq!(usage, expected, "written within seconds");
     drop(api);
     let tess = s.app.signed_in("tess").await;
     let page = tess.get_html("/settings/tokens").await;
@@ -660,4 +668,327 @@ async fn service_create_prints_the_credential_alone_and_refuses_a_taken_slug() {
         "GET /x=gradebook2:write",
     ]);
     assert!(String::from_utf8_lossy(&bad.stderr).contains("names a scope the service does not have"));
+}
+
+/// Runs `tokenwarden ARGS` against the app's database.
+fn tokenwarden_cli(app: &TestApp, args: &[&str]) -> std::process::Output {
+    std::process::Command::new(env!("CARGO_BIN_EXE_tokenwarden"))
+        .args(args)
+        .env("DATABASE_URL", &app.database_url)
+        .env("TOKENWARDEN_LOG", "warn")
+        .output()
+        .expect("run tokenwarden")
+}
+
+#[actix_web::test]
+async fn token_create_on_the_command_line_gives_service_scopes_only_to_whoever_may_hold_them() {
+    let s = school().await;
+    let create = |login: &'static str, scope: &'static str| {
+        let args = ["token", "create", "--login", login, "--purpose", "Grades", "--expires-in-days", "30"];
+        let mut args = args.to_vec();
+        args.extend(["--scope", scope]);
+        tokenwarden_cli(&s.app, &args)
+    };
+    // A student may not write grades: refused under `scopes`, exit code 1, no secret.
+    let out = create("sam", "gradebook:write");
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("scopes:") && stderr.contains("only for teachers, TAs and administrators"),
+        "{stderr}"
+    );
+    assert!(out.stdout.is_empty(), "no secret printed");
+    // An unknown service scope: refused too.
+    let out = create("tess", "cafeteria:eat");
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("scopes:"));
+    // What their roles allow: the secret alone, and it opens what the scope names.
+    let out = create("sam", "gradebook:read");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let sam = String::from_utf8(out.stdout).unwrap().trim().to_owned();
+    assert_eq!(
+        verify(&s.app, Gateway::Nginx, "gradebook", Some(&sam), "GET", "/grades/1").await.status,
+        StatusCode::OK
+    );
+    assert_eq!(
+        verify(&s.app, Gateway::Nginx, "gradebook", Some(&sam), "POST", "/grades/1").await.status,
+        StatusCode::FORBIDDEN
+    );
+    let out = create("tess", "gradebook:write");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let tess = String::from_utf8(out.stdout).unwrap().trim().to_owned();
+    let a = verify(&s.app, Gateway::Traefik, "gradebook", Some(&tess), "POST", "/grades/1").await;
+    assert_eq!(a.status, StatusCode::OK);
+    assert_eq!(a.header("x-tokenwarden-scopes"), "gradebook:write");
+}
+
+/// The `<fieldset>` whose legend is `legend`, as the page has it.
+fn fieldset<'a>(html: &'a str, legend: &str) -> &'a str {
+    let start =
+        html.find(&format!("<legend>{legend}</legend>")).unwrap_or_else(|| panic!("no group {legend}"));
+    let rest = &html[start..];
+    &rest[..rest.find("</fieldset>").expect("the group ends")]
+}
+
+#[actix_web::test]
+async fn the_on_behalf_form_offers_service_scopes_grouped_by_service_for_the_owners_roles() {
+    let s = school().await;
+    // The administrator may hold every scope; the form offers what the owner may.
+    let sam = s.admin.get_html(&format!("/admin/users/{}", s.app.user_id("sam"))).await;
+    let gradebook = fieldset(&sam, "Gradebook");
+    assert!(gradebook.contains("value=\"gradebook:read\"") && gradebook.contains("Read grades"));
+    assert!(!sam.contains("value=\"gradebook:write\""), "a student never writes grades");
+    assert!(!gradebook.contains("library:"), "each service in its own group");
+    assert!(fieldset(&sam, "Library").contains("value=\"library:read\""));
+    let tess = s.admin.get_html(&format!("/admin/users/{}", s.app.user_id("tess"))).await;
+    let gradebook = fieldset(&tess, "Gradebook");
+    assert!(
+        gradebook.contains("value=\"gradebook:read\"") && gradebook.contains("value=\"gradebook:write\"")
+    );
+    // Sent anyway, the scope is refused next to the field, and nothing is created.
+    let sam_id = s.app.user_id("sam");
+    let res = s
+        .admin
+        .post_form(
+            &format!("/admin/users/{sam_id}/tokens"),
+            &[("purpose", "Grades"), ("expires_in", "30"), ("scopes", "gradebook:write")],
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let html = res.text().await.unwrap();
+    assert!(
+        html.contains("id=\"scopes-error\"") && html.contains("only for teachers, TAs and administrators")
+    );
+    let mut conn = tokenwarden::db::connect(&s.app.database_url).unwrap();
+    let sams: i64 =
+        access_tokens::table.filter(access_tokens::user_id.eq(sam_id)).count().get_result(&mut conn).unwrap();
+    assert_eq!(sams, 1, "only the token Sam had");
+    // What the student may hold is created, pending, with the scope.
+    let res = s
+        .admin
+        .post_form(
+            &format!("/admin/users/{sam_id}/tokens"),
+            &[("purpose", "Grades"), ("expires_in", "30"), ("scopes", "gradebook:read")],
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    let (scopes, state): (String, String) = access_tokens::table
+        .filter(access_tokens::user_id.eq(sam_id))
+        .order(access_tokens::id.desc())
+        .select((access_tokens::scopes, access_tokens::workflow_state))
+        .first(&mut conn)
+        .unwrap();
+    assert_eq!((scopes.as_str(), state.as_str()), ("gradebook:read", "pending"));
+}
+
+#[actix_web::test]
+async fn introspection_of_a_suspended_owners_token_is_inactive() {
+    let s = school().await;
+    let (_, before) = introspect(&s.app, "gradebook", &s.gradebook_credential, &s.tess_write.secret).await;
+    assert_eq!(before["active"], true);
+    let res = s.admin.post_form(&format!("/admin/users/{}/suspend", s.app.user_id("tess")), &[]).await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    for token in [&s.tess_write, &s.tess_read] {
+        let (status, answer) = introspect(&s.app, "gradebook", &s.gradebook_credential, &token.secret).await;
+        assert_eq!(status, StatusCode::OK);
+        assert_eq!(answer, json!({"active": false}), "and nothing more");
+    }
+    let (_, lib) = introspect(&s.app, "library", &s.library_credential, &s.unscoped.secret).await;
+    assert_eq!(lib, json!({"active": false}), "at every service");
+}
+
+/// Asks `/auth/verify` with headers of both conventions.
+async fn verify_with(app: &TestApp, token: &str, headers: &[(&str, &str)]) -> Answer {
+    let mut req = reqwest::Client::new()
+        .get(format!("{}/auth/verify?service=gradebook", app.address))
+        .bearer_auth(token);
+    for (name, value) in headers {
+        req = req.header(*name, *value);
+    }
+    let res = req.send().await.expect("verify");
+    Answer { status: res.status(), headers: res.headers().clone() }
+}
+
+#[actix_web::test]
+async fn a_request_named_two_ways_is_refused_unless_both_say_the_same() {
+    let s = school().await;
+    let write = &s.tess_write.secret;
+    // Both conventions, complete and the same: one request, judged.
+    let same = [
+        ("X-Original-Method", "POST"),
+        ("X-Original-URI", "/grades/7"),
+        ("X-Forwarded-Method", "POST"),
+        ("X-Forwarded-Uri", "/grades/7"),
+    ];
+    assert_eq!(verify_with(&s.app, write, &same).await.status, StatusCode::OK);
+    assert_eq!(verify_with(&s.app, &s.tess_read.secret, &same).await.status, StatusCode::FORBIDDEN);
+    // Two different requests, or one named by halves: refused, even for a token that would
+    // open both, and with the reason.
+    for headers in [
+        &[
+            ("X-Original-Method", "GET"),
+            ("X-Original-URI", "/grades/7"),
+            ("X-Forwarded-Method", "POST"),
+            ("X-Forwarded-Uri", "/grades/7"),
+        ][..],
+        &[
+            ("X-Original-Method", "POST"),
+            ("X-Original-URI", "/grades/8"),
+            ("X-Forwarded-Method", "POST"),
+            ("X-Forwarded-Uri", "/grades/7"),
+        ],
+        &[("X-Original-Method", "GET"), ("X-Forwarded-Method", "POST"), ("X-Forwarded-Uri", "/grades/7")],
+        &[("X-Original-Method", "POST"), ("X-Original-URI", "/grades/7"), ("X-Forwarded-Uri", "/admin")],
+        &[("X-Original-Method", "POST"), ("X-Original-URI", "/grades/7"), ("X-Forwarded-Method", "")],
+    ] {
+        let a = verify_with(&s.app, write, headers).await;
+        assert_eq!(a.status, StatusCode::FORBIDDEN, "{headers:?}");
+        assert!(a.header("x-tokenwarden-error").contains("X-Forwarded-*"), "{headers:?}: says why");
+    }
+    // A header sent twice: which one is the gateway's?
+    let res = reqwest::Client::new()
+        .get(format!("{}/auth/verify?service=gradebook", s.app.address))
+        .bearer_auth(write)
+        .header("X-Forwarded-Method", "POST")
+        .header("X-Forwarded-Uri", "/grades/7")
+        .header("X-Forwarded-Method", "GET")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::FORBIDDEN);
+    // Envoy's path form: its own method and path alone count, whatever headers say.
+    let res = reqwest::Client::new()
+        .post(format!("{}/auth/verify/gradebook/grades/7", s.app.address))
+        .bearer_auth(&s.tess_read.secret)
+        .header("X-Original-Method", "GET")
+        .header("X-Original-URI", "/grades/7")
+        .header("X-Forwarded-Method", "GET")
+        .header("X-Forwarded-Uri", "/grades/7")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::FORBIDDEN, "the POST is judged");
+    assert!(res.headers()["x-tokenwarden-error"].to_str().unwrap().contains("gradebook:write"));
+    let res = reqwest::Client::new()
+        .get(format!("{}/auth/verify/gradebook/grades/7", s.app.address))
+        .bearer_auth(&s.tess_read.secret)
+        .header("X-Original-Method", "POST")
+        .header("X-Original-URI", "/admin")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK, "the GET is judged");
+}
+
+#[actix_web::test]
+async fn odd_spellings_of_a_path_are_judged_in_every_reading_at_every_gateway() {
+    let app = spawn_app().await;
+    app.create_user("tess", &["teacher"], &[]);
+    register(
+        &app,
+        "vault",
+        "Vault",
+        &["read=Read", "admin=Admin"],
+        &[],
+        &["GET /files/private/*=vault:admin", "GET /files/public/*=vault:read", "GET /files/*=vault:admin"],
+        false,
+    );
+    register(&app, "open", "Open", &["read=Read"], &[], &[], false);
+    let read = app.issue_token("tess", None, &["vault:read", "open:read"]).secret;
+    let both = app.issue_token("tess", None, &["vault:read", "vault:admin"]).secret;
+    for g in GATEWAYS {
+        assert_eq!(
+            verify(&app, g, "vault", Some(&read), "GET", "/files/public/a").await.status,
+            StatusCode::OK
+        );
+        // Read by some service as private, or (read literally) as outside the public folder.
+        for uri in [
+            "/files/%70rivate/a",
+            "/files//private/a",
+            "/files/private;v=1/a",
+            "/files/%70ublic/a",
+            "/files//public/a",
+            "/files/public;v=1/a",
+        ] {
+            let a = verify(&app, g, "vault", Some(&read), "GET", uri).await;
+            assert_eq!(a.status, StatusCode::FORBIDDEN, "{g:?} {uri}");
+            assert!(a.header("x-tokenwarden-error").contains("vault:admin"), "{g:?} {uri}: names the scope");
+            assert_eq!(
+                verify(&app, g, "vault", Some(&both), "GET", uri).await.status,
+                StatusCode::OK,
+                "{g:?} {uri}"
+            );
+        }
+        // A path no reading can be trusted with: refused, and why.
+        for uri in ["/files/public%2Fx", "/files/public/%2570", "/files/public/a%5Cb", "/files/public/a%00"] {
+            let a = verify(&app, g, "vault", Some(&both), "GET", uri).await;
+            assert_eq!(a.status, StatusCode::FORBIDDEN, "{g:?} {uri}");
+            assert!(a.header("x-tokenwarden-error").contains("ambiguous"), "{g:?} {uri}");
+        }
+    }
+    // Through headers, dot segments in any spelling (a URL client would resolve them).
+    for g in [Gateway::Nginx, Gateway::Traefik] {
+        for uri in
+            ["/files/public/../private/a", "/files/public/%2e%2e/private/a", "/files/public/..;/private/a"]
+        {
+            let a = verify(&app, g, "vault", Some(&both), "GET", uri).await;
+            assert_eq!(a.status, StatusCode::FORBIDDEN, "{g:?} {uri}");
+        }
+    }
+    // Without rules the path decides nothing.
+    let a = verify(&app, Gateway::Nginx, "open", Some(&read), "GET", "/x/%2e%2e/%2F").await;
+    assert_eq!(a.status, StatusCode::OK);
+}
+
+#[actix_web::test]
+async fn a_service_is_looked_up_only_for_a_slug_that_could_be_one_and_few_misses_are_kept() {
+    use tokenwarden::auth::gateway::{Gateway as Verifier, Refused, ServiceCache, UsageCounter};
+    use tokenwarden::domain::service::Slug;
+    let app = spawn_app().await;
+    app.create_user("tess", &["teacher"], &[]);
+    let credential = register(&app, "gradebook", "Gradebook", &["read=Read"], &[], &[], false);
+    let token = app.issue_token("tess", None, &["gradebook:read"]).secret;
+    // A name that cannot be a slug is refused as such, before any look-up, and not repeated.
+    for name in
+        ["Gradebook", "grade%20book", "x", "url", "%20gradebook", "a%22%2C%20error%3D%22x", "gradebook%0A"]
+    {
+        for g in [Gateway::Nginx, Gateway::Envoy] {
+            let a = verify(&app, g, name, Some(&token), "GET", "/").await;
+            assert_eq!(a.status, StatusCode::NOT_FOUND, "{g:?} {name:?}");
+            assert!(a.header("x-tokenwarden-error").contains("no service by that name"), "{g:?} {name:?}");
+        }
+        // Without a token too (no challenge naming it as a realm).
+        let a = verify(&app, Gateway::Traefik, name, None, "GET", "/").await;
+        assert_eq!(a.status, StatusCode::NOT_FOUND, "{name:?}");
+        assert!(a.header("www-authenticate").is_empty());
+        let res = reqwest::Client::new()
+            .post(format!("{}/oauth/introspect", app.address))
+            .form(&[("token", token.as_str()), ("client_id", name), ("client_secret", credential.as_str())])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), StatusCode::UNAUTHORIZED, "{name:?}");
+    }
+    // A slug that could be one: without a token that could be one, 401 before any look-up.
+    let a = verify(&app, Gateway::Nginx, "nosuch", None, "GET", "/").await;
+    assert_eq!(a.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(a.header("www-authenticate"), "Bearer realm=\"nosuch\", error=\"invalid_token\"");
+    let a = verify(&app, Gateway::Nginx, "nosuch", Some(&token), "GET", "/").await;
+    assert_eq!(a.status, StatusCode::NOT_FOUND);
+    let named = String::from_utf8_lossy(a.headers["x-tokenwarden-error"].as_bytes()).into_owned();
+    assert_eq!(named, "There is no service “nosuch”.", "a slug is named");
+
+    // Slugs that could be services but are not: remembered, but never more than a thousand.
+    let pool = tokenwarden::db::build_pool(&app.database_url, 2).unwrap();
+    let (cache, usage) = (ServiceCache::default(), UsageCounter::default());
+    let gateway = Verifier { pool: &pool, cache: &cache, usage: &usage, last_used_interval_secs: 60 };
+    let gradebook = Slug::parse("gradebook").unwrap();
+    assert!(gateway.service(&gradebook).await.is_ok());
+    for i in 0..1_200 {
+        let slug = Slug::parse(&format!("nosuch{i}")).unwrap();
+        assert!(matches!(gateway.service(&slug).await, Err(Refused::UnknownService)));
+        assert!(cache.misses() <= 1_000, "{} misses kept", cache.misses());
+    }
+    assert!(cache.misses() > 0, "misses are remembered");
+    assert!(gateway.service(&gradebook).await.is_ok(), "a real service is still found");
 }
