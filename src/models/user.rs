@@ -398,6 +398,23 @@ impl User {
         Ok(user)
     }
 
+    /// Makes every other transaction that would change [`Self::active_admin_count`] through
+    /// the last-admin rule wait for this one to end. SQLite needs nothing (a write
+    /// transaction holds the only write lock); on PostgreSQL two transactions counting at
+    /// once under READ COMMITTED would each see the other's admin still active, and both
+    /// suspend — so they take a transaction-scoped advisory lock first, and the second
+    /// counts again after the first commits.
+    pub fn lock_admin_count(conn: &mut DbConnection) -> QueryResult<()> {
+        /// The advisory lock's key: any number no other lock of this database uses.
+        const ADMIN_COUNT: i64 = 0x746f_6b65_6e77_6164; // "tokenwad"
+        if let DbConnection::Pg(pg) = conn {
+            diesel::sql_query("SELECT pg_advisory_xact_lock($1)")
+                .bind::<diesel::sql_types::BigInt, _>(ADMIN_COUNT)
+                .execute(pg)?;
+        }
+        Ok(())
+    }
+
     /// How many active users hold the built-in `Account Admin` role.
     pub fn active_admin_count(conn: &mut DbConnection) -> QueryResult<i64> {
         use crate::db::schema::account_roles;

@@ -27,9 +27,16 @@ pub fn describe_roles(r: &UserRoles) -> String {
     if labels.is_empty() { "no roles".to_owned() } else { labels.join(", ") }
 }
 
-/// Whether `user_id` is the last active holder of `Account Admin`.
+/// Whether `user` is the last active holder of `Account Admin`. Called inside the
+/// transaction that would suspend or demote them: when they are an active admin, other such
+/// transactions wait until this one ends, so two admins removing each other at once
+/// cannot both go through.
 fn is_last_admin(conn: &mut DbConnection, user: &User, roles: &UserRoles) -> Result<bool, Error> {
-    Ok(user.is_active() && roles.account.iter().any(|r| r.built_in) && User::active_admin_count(conn)? <= 1)
+    if !(user.is_active() && roles.account.iter().any(|r| r.built_in)) {
+        return Ok(false);
+    }
+    User::lock_admin_count(conn)?;
+    Ok(User::active_admin_count(conn)? <= 1)
 }
 
 /// The roles named by id, each known; an unknown id is a field error.
@@ -189,6 +196,7 @@ fn finish_roles_change(
     } else {
         0
     };
+    super::notifications::roles_changed(conn, actor, user, before, &after, capped)?;
     Ok(RolesChanged { name: user.name.clone(), capped, student_only: after.is_student_only() })
 }
 
