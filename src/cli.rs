@@ -1,5 +1,5 @@
 //! The subcommands: `serve` (default), `migrate`, `user create`, `user import`, `token
-//! create`, `service create`, `provisioning-credential create`, `seed`.
+//! create`, `service create`, `provisioning-credential create`, `webhook create`, `seed`.
 //! Each change goes through the service layer, as from the pages and the API.
 
 use std::io::Read;
@@ -8,7 +8,8 @@ use anyhow::Context;
 
 use crate::config::{
     Cli, Command, ProvisioningCredentialCommand, ServeArgs, ServiceCommand, ServiceCreateArgs, Settings,
-    TokenCommand, TokenCreateArgs, UserCommand, UserCreateArgs, UserImportArgs, normalize_database_url,
+    TokenCommand, TokenCreateArgs, UserCommand, UserCreateArgs, UserImportArgs, WebhookCommand,
+    WebhookCreateArgs, normalize_database_url,
 };
 use crate::db;
 use crate::domain::{DisplayName, Email, EnrollmentRole, Login, Password};
@@ -57,6 +58,14 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
             let issued = create_provisioning_credential(&database_url, &args.purpose)?;
             // The credential alone on stdout, so that scripts can capture it.
             println!("{}", issued.secret.expose());
+            Ok(())
+        }
+        Some(Command::Webhook(WebhookCommand::Create(args))) => {
+            // The secret is sealed with the server's session key: the same key `serve` uses.
+            let key = crate::config::resolve_session_key(&cli.serve, &database_url)?;
+            let registered = create_webhook(&database_url, &key, &args)?;
+            // The signing secret alone on stdout, so that scripts can capture it.
+            println!("{}", registered.secret.expose());
             Ok(())
         }
         Some(Command::Seed(args)) => {
@@ -154,6 +163,24 @@ pub fn create_provisioning_credential(
     db::run_migrations(&mut conn)?;
     let map = crate::domain::people::RoleMap::default();
     services::provisioning::create_credential(&mut conn, &Actor::operator(), &map, purpose).map_err(refused)
+}
+
+/// `webhook create`: the operator registers an endpoint under the rules of the admin page.
+pub fn create_webhook(
+    database_url: &str,
+    session_key: &[u8],
+    args: &WebhookCreateArgs,
+) -> anyhow::Result<crate::services::notifications::Registered> {
+    use crate::services::notifications::{self, EndpointInput};
+    let input = EndpointInput {
+        url: args.url.clone(),
+        description: args.description.clone(),
+        events: args.events.clone(),
+        enabled: true,
+    };
+    let mut conn = db::connect(database_url)?;
+    db::run_migrations(&mut conn)?;
+    notifications::create_endpoint(&mut conn, &Actor::operator(), session_key, &input).map_err(refused)
 }
 
 fn serve(database_url: String, args: ServeArgs) -> anyhow::Result<()> {

@@ -64,6 +64,9 @@ pub enum Command {
     /// Manage the credentials of provisioning clients (SCIM at /scim/v2).
     #[command(subcommand)]
     ProvisioningCredential(ProvisioningCredentialCommand),
+    /// Manage webhook endpoints (notifications of token and role changes).
+    #[command(subcommand)]
+    Webhook(WebhookCommand),
 }
 
 #[derive(Debug, Subcommand)]
@@ -77,6 +80,27 @@ pub struct ProvisioningCredentialCreateArgs {
     /// What the credential is for, e.g. "Microsoft Entra ID provisioning".
     #[arg(long)]
     pub purpose: String,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum WebhookCommand {
+    /// Register a webhook endpoint; prints its signing secret (`whsec_…`) alone.
+    Create(WebhookCreateArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct WebhookCreateArgs {
+    /// The http:// or https:// URL that receives the deliveries.
+    #[arg(long)]
+    pub url: String,
+    /// An event to deliver, e.g. token.revoked (repeatable; default: every event). Events:
+    /// token.created, token.updated, token.regenerated, token.revoked, token.expired,
+    /// token.leaked, user.roles_changed.
+    #[arg(long = "event")]
+    pub events: Vec<String>,
+    /// What the endpoint is, for the admin page.
+    #[arg(long, default_value = "")]
+    pub description: String,
 }
 
 #[derive(Debug, Subcommand)]
@@ -294,6 +318,50 @@ pub struct ServeArgs {
     /// minutes), so that a busy token does not turn every API read into a write.
     #[arg(long, env = "TOKENWARDEN_TOKEN_LAST_USED_INTERVAL_SECS", default_value_t = 600)]
     pub token_last_used_interval_secs: u64,
+
+    #[command(flatten)]
+    pub notify: NotifyArgs,
+}
+
+/// Notifications (SPEC 13): email over SMTP, and the delivery worker's pace.
+#[derive(Debug, Clone, Args)]
+pub struct NotifyArgs {
+    /// The SMTP server that sends email: `smtp://host:25` (no TLS), `smtp://host:587?tls=required`
+    /// (STARTTLS), `smtps://host:465` (TLS from the start); a user and password go in the URL
+    /// (`smtps://user:password@host`). Without it, each email is written to the log
+    /// (recipient and subject) instead of sent.
+    #[arg(long, env = "TOKENWARDEN_SMTP_URL", hide_env_values = true)]
+    pub smtp_url: Option<String>,
+
+    /// The sender of emails, e.g. `tokenwarden <tokens@example.edu>` (required with --smtp-url).
+    #[arg(long, env = "TOKENWARDEN_MAIL_FROM")]
+    pub mail_from: Option<String>,
+
+    /// How often the delivery worker looks for messages that are due, in milliseconds.
+    #[arg(long, env = "TOKENWARDEN_NOTIFY_POLL_MS", default_value_t = 2000, hide = true, value_parser = clap::value_parser!(u64).range(10..))]
+    pub notify_poll_ms: u64,
+
+    /// How often the scheduler looks for tokens crossing an expiry line and digests that
+    /// are due, in milliseconds.
+    #[arg(long, env = "TOKENWARDEN_NOTIFY_SCHEDULE_MS", default_value_t = 60_000, hide = true, value_parser = clap::value_parser!(u64).range(10..))]
+    pub notify_schedule_ms: u64,
+
+    /// The wait after a first failed delivery, in milliseconds; it doubles at each failure
+    /// (at most two hours), for a day.
+    #[arg(long, env = "TOKENWARDEN_NOTIFY_RETRY_MS", default_value_t = 30_000, hide = true, value_parser = clap::value_parser!(u64).range(1..))]
+    pub notify_retry_ms: u64,
+}
+
+impl Default for NotifyArgs {
+    fn default() -> Self {
+        NotifyArgs {
+            smtp_url: None,
+            mail_from: None,
+            notify_poll_ms: 2000,
+            notify_schedule_ms: 60_000,
+            notify_retry_ms: 30_000,
+        }
+    }
 }
 
 impl Default for ServeArgs {
@@ -324,6 +392,7 @@ impl Default for ServeArgs {
             db_pool_size: None,
             workers: None,
             token_last_used_interval_secs: 600,
+            notify: NotifyArgs::default(),
         }
     }
 }

@@ -12,6 +12,7 @@ pub mod flash;
 pub mod middleware;
 pub mod models;
 pub mod multipart;
+pub mod notify;
 pub mod routes;
 pub mod seed;
 pub mod services;

@@ -124,6 +124,19 @@ impl Application {
             setup_code,
         });
         spawn_housekeeping(state.clone().into_inner());
+        // Links in emails lead to --public-url, or else to where this server listens.
+        let public_url = match &state.settings.serve.public_url {
+            Some(url) => url.clone(),
+            None => {
+                let host = match state.settings.serve.bind.ip() {
+                    ip if ip.is_unspecified() => "localhost".to_owned(),
+                    std::net::IpAddr::V6(ip) => format!("[{ip}]"),
+                    ip => ip.to_string(),
+                };
+                url::Url::parse(&format!("http://{host}:{port}/")).context("the server's own address")?
+            }
+        };
+        crate::notify::Notifier::new(state.pool.clone(), &state.settings, public_url)?.spawn();
         let server = run(listener, state)?;
         Ok(Application { port, server })
     }
@@ -159,15 +172,19 @@ fn spawn_housekeeping(state: Arc<AppState>) {
             let idle = now - chrono::Duration::minutes(i64::from(state.settings.serve.idle_timeout_minutes));
             let absolute =
                 now - chrono::Duration::hours(i64::from(state.settings.serve.absolute_timeout_hours));
-            let purged = db::run(&state.pool, move |conn| -> Result<_, crate::services::Error> {
-                crate::models::UserSession::purge_expired(conn, idle, absolute)?;
-                crate::services::sso::purge(conn)?;
-                // The dashboard's "unused" tally forgets tokens as they expire.
-                crate::models::token_tally::sweep(conn, now)?;
-                crate::services::password_links::purge(conn)?;
-                crate::services::import::purge(conn)?;
-                crate::services::stash::purge(conn)
-            })
+            let purged = db::run_within(
+                &state.pool,
+                db::LONG_WORK_WITHIN,
+                move |conn| -> Result<_, crate::services::Error> {
+                    crate::models::UserSession::purge_expired(conn, idle, absolute)?;
+                    crate::services::sso::purge(conn)?;
+                    // The dashboard's "unused" tally forgets tokens as they expire.
+                    crate::models::token_tally::sweep(conn, now)?;
+                    crate::services::password_links::purge(conn)?;
+                    crate::services::import::purge(conn)?;
+                    crate::services::stash::purge(conn)
+                },
+            )
             .await;
             if let Err(e) = purged {
                 tracing::debug!(error = %e, "session clean-up skipped");

@@ -26,6 +26,9 @@ pub enum DbConnection {
 pub struct DbPool {
     pool: Pool<Manager>,
     health: Arc<Health>,
+    /// PostgreSQL: a server across a network, which can go silent. (SQLite's waits are
+    /// bounded by its busy timeout.)
+    networked: bool,
 }
 
 /// Whether the database answers (PostgreSQL: a server that can go away). While it does not,
@@ -245,7 +248,7 @@ pub fn build_pool(url: &str, max_size: u32) -> anyhow::Result<DbPool> {
         .test_on_check_out(false)
         // Build without failing when the database is down: the app serves 503 until it is back.
         .build_unchecked(manager);
-    Ok(DbPool { pool, health: Arc::default() })
+    Ok(DbPool { pool, health: Arc::default(), networked: is_postgres(url) })
 }
 
 /// A PostgreSQL URL with libpq's `connect_timeout` (5 s) unless it sets one: without it a
@@ -326,24 +329,89 @@ pub enum RunError {
     /// The database was found gone a moment ago, and another request is trying it again.
     #[error("the database is gone (answered at once while it is tried again)")]
     Down,
+    /// PostgreSQL did not answer within the work's deadline: a network gone silent (a dead
+    /// host, dropped packets), where nothing closes the connection, or a server too busy to
+    /// be of use. The work goes on in the background and ends when the database answers or
+    /// the connection breaks.
+    #[error("the database did not answer within {0:?}")]
+    TooSlow(Duration),
     /// The work did not finish: it panicked, or the runtime is shutting down.
     #[error("the database work did not finish: {0}")]
     Aborted(String),
 }
 
+/// How long a request's work on PostgreSQL may take before its client is answered 503: the
+/// wait for a connection ([`CONNECTION_WAIT`]) and the queries. A request's queries take
+/// milliseconds; a database that has not answered in a second is gone, or as good as gone.
+pub const ANSWER_WITHIN: Duration = Duration::from_secs(1);
+/// The deadline of work that is known to be long (an import of a whole school's people).
+pub const LONG_WORK_WITHIN: Duration = Duration::from_secs(60);
+
 /// Runs blocking database work off the async executor with a pooled connection, and hands
-/// back whatever the work returns. The error type is the caller's (a service error, a
-/// page's or the API's): each knows what a lost database means for its client.
+/// back whatever the work returns — or [`RunError::TooSlow`] when it has not finished
+/// within [`ANSWER_WITHIN`]. The error type is the caller's (a service error, a page's or
+/// the API's): each knows what a lost database means for its client.
 pub async fn run<T, E, F>(pool: &DbPool, f: F) -> Result<T, E>
 where
     F: FnOnce(&mut DbConnection) -> Result<T, E> + Send + 'static,
     T: Send + 'static,
     E: From<RunError> + Send + 'static,
 {
+    run_within(pool, ANSWER_WITHIN, f).await
+}
+
+/// [`run`] with a deadline of the caller's, counted from the moment the work has its
+/// connection (until then the pool's own wait, [`CONNECTION_WAIT`], bounds it). No timeout
+/// of PostgreSQL's or of TCP's bounds a wait on a network that went silent: the server never
+/// sees the query, and the socket stays open. Only this request is answered 503 — one slow
+/// query is not an outage; when a silent network holds every pooled connection, the next
+/// requests find none within the pool's wait, and the database is taken for gone.
+///
+/// On SQLite there is no deadline: a local file does not go silent, and its one wait (for
+/// another writer) is bounded by the busy timeout, after which the work fails and changes
+/// nothing — where a deadline shorter than that would answer 503 for a write that then
+/// commits.
+pub async fn run_within<T, E, F>(pool: &DbPool, deadline: Duration, f: F) -> Result<T, E>
+where
+    F: FnOnce(&mut DbConnection) -> Result<T, E> + Send + 'static,
+    T: Send + 'static,
+    E: From<RunError> + Send + 'static,
+{
+    use futures_util::future::{Either, select};
     if !pool.health.may_try() {
         return Err(RunError::Down.into());
     }
-    let DbPool { pool, health } = pool.clone();
+    if !pool.networked {
+        return work(pool, None, f).await;
+    }
+    let (connected, has_connection) = tokio::sync::oneshot::channel();
+    let mut work = std::pin::pin!(work(pool, Some(connected), f));
+    let connected_at = match select(work.as_mut(), has_connection).await {
+        Either::Left((done, _)) => return done,
+        Either::Right((Ok(at), _)) => at,
+        // No connection could be had: the work ends at once with the pool's error.
+        Either::Right((Err(_), _)) => return work.await,
+    };
+    let left = deadline.saturating_sub(connected_at.elapsed());
+    match actix_web::rt::time::timeout(left, work).await {
+        Ok(done) => done,
+        Err(_) => Err(RunError::TooSlow(deadline).into()),
+    }
+}
+
+/// The work of [`run_within`], on a thread of the blocking pool.
+/// `connected` learns when the work has its connection.
+async fn work<T, E, F>(
+    pool: &DbPool,
+    connected: Option<tokio::sync::oneshot::Sender<std::time::Instant>>,
+    f: F,
+) -> Result<T, E>
+where
+    F: FnOnce(&mut DbConnection) -> Result<T, E> + Send + 'static,
+    T: Send + 'static,
+    E: From<RunError> + Send + 'static,
+{
+    let DbPool { pool, health, .. } = pool.clone();
     actix_web::web::block(move || {
         let unavailable = |e: PoolError| {
             health.mark_down();
@@ -357,6 +425,10 @@ where
             }
             drop(conn);
             conn = pool.get().map_err(unavailable)?;
+        }
+        if let Some(connected) = connected {
+            // Nobody listening: the request is gone, the work is done all the same.
+            let _ = connected.send(std::time::Instant::now());
         }
         let result = f(&mut conn);
         if conn.lost.load(Ordering::Relaxed) {

@@ -255,6 +255,65 @@ diesel::table! {
 }
 
 diesel::joinable!(scim_users -> users (user_id));
+
+diesel::table! {
+    webhook_endpoints (id) {
+        id -> BigInt,
+        url -> Text,
+        description -> Text,
+        events -> Text,
+        enabled -> Bool,
+        secret_sealed -> Text,
+        secret_hint -> Text,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    notifications (id) {
+        id -> BigInt,
+        message_id -> Text,
+        channel -> Text,
+        event -> Text,
+        endpoint_id -> Nullable<BigInt>,
+        user_id -> Nullable<BigInt>,
+        recipient -> Text,
+        token_id -> Nullable<BigInt>,
+        payload -> Text,
+        dedupe_key -> Nullable<Text>,
+        state -> Text,
+        attempts -> Integer,
+        resends -> Integer,
+        next_attempt_at -> Timestamp,
+        give_up_at -> Timestamp,
+        claimed_until -> Nullable<Timestamp>,
+        claimed_by -> Nullable<Text>,
+        last_error -> Nullable<Text>,
+        last_status -> Nullable<Integer>,
+        created_at -> Timestamp,
+        sent_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    token_reminders (token_id, threshold, expires_at) {
+        token_id -> BigInt,
+        threshold -> Text,
+        expires_at -> Timestamp,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    notification_preferences (user_id) {
+        user_id -> BigInt,
+        expiry_reminders -> Bool,
+        weekly_digest -> Bool,
+        updated_at -> Timestamp,
+    }
+}
+
 diesel::joinable!(scim_group_members -> scim_groups (group_id));
 diesel::joinable!(scim_group_members -> users (user_id));
 diesel::joinable!(password_setups -> users (user_id));
@@ -262,6 +321,10 @@ diesel::joinable!(user_imports -> users (user_id));
 diesel::joinable!(service_scopes -> services (service_id));
 diesel::joinable!(service_rules -> services (service_id));
 diesel::joinable!(access_tokens -> users (user_id));
+diesel::joinable!(notifications -> webhook_endpoints (endpoint_id));
+diesel::joinable!(notifications -> users (user_id));
+diesel::joinable!(token_reminders -> access_tokens (token_id));
+diesel::joinable!(notification_preferences -> users (user_id));
 
 diesel::joinable!(user_roles -> users (user_id));
 diesel::joinable!(user_account_roles -> users (user_id));
@@ -293,4 +356,8 @@ diesel::allow_tables_to_appear_in_same_query!(
     token_weekly_activity,
     user_imports,
     scim_users,
+    webhook_endpoints,
+    notifications,
+    token_reminders,
+    notification_preferences,
 );

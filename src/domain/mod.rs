@@ -2,6 +2,7 @@
 
 pub mod authority;
 pub mod net;
+pub mod notification;
 pub mod owner_roles;
 pub mod people;
 pub mod people_import;

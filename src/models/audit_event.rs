@@ -45,6 +45,13 @@ pub enum AuditAction {
     GroupCreated,
     GroupUpdated,
     GroupDeleted,
+    WebhookCreated,
+    WebhookUpdated,
+    WebhookSecretRotated,
+    WebhookDeleted,
+    WebhookTested,
+    NotificationResent,
+    NotificationPreferencesChanged,
 }
 
 impl AuditAction {
@@ -88,6 +95,13 @@ impl AuditAction {
             AuditAction::GroupCreated => "group.created",
             AuditAction::GroupUpdated => "group.updated",
             AuditAction::GroupDeleted => "group.deleted",
+            AuditAction::WebhookCreated => "webhook.created",
+            AuditAction::WebhookUpdated => "webhook.updated",
+            AuditAction::WebhookSecretRotated => "webhook.secret_rotated",
+            AuditAction::WebhookDeleted => "webhook.deleted",
+            AuditAction::WebhookTested => "webhook.tested",
+            AuditAction::NotificationResent => "notification.resent",
+            AuditAction::NotificationPreferencesChanged => "user.notification_preferences_changed",
         }
     }
 }
@@ -163,7 +177,7 @@ impl NewAuditEvent {
 
 impl AuditAction {
     /// Every action, for the audit log's filter.
-    pub const ALL: [AuditAction; 38] = [
+    pub const ALL: [AuditAction; 45] = [
         AuditAction::Login,
         AuditAction::LoginFailed,
         AuditAction::Logout,
@@ -202,6 +216,13 @@ impl AuditAction {
         AuditAction::GroupCreated,
         AuditAction::GroupUpdated,
         AuditAction::GroupDeleted,
+        AuditAction::WebhookCreated,
+        AuditAction::WebhookUpdated,
+        AuditAction::WebhookSecretRotated,
+        AuditAction::WebhookDeleted,
+        AuditAction::WebhookTested,
+        AuditAction::NotificationResent,
+        AuditAction::NotificationPreferencesChanged,
     ];
 }
 

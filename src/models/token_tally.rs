@@ -154,6 +154,11 @@ pub fn week_of(day: NaiveDate) -> NaiveDate {
 }
 
 impl TokenFigures {
+    /// Unexpired tokens (pending ones too) expiring within `days` of the horizons.
+    pub fn expiring_within(&self, days: i64) -> i64 {
+        self.within.iter().find(|(d, _)| *d == days).map_or(0, |(_, c)| c.all())
+    }
+
     /// A handful of small queries, whatever the number of tokens.
     pub fn load(conn: &mut DbConnection, now: NaiveDateTime) -> QueryResult<TokenFigures> {
         let today = now.date();

@@ -1,4 +1,4 @@
-//! The signed-in user's own account: profile, password, sessions.
+//! The signed-in user's own account: profile, password, sessions, notifications.
 
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, get, post, web};
@@ -8,10 +8,10 @@ use serde::Deserialize;
 
 use super::{render, render_with, see_other};
 use crate::auth::CurrentUser;
-use crate::domain::{Password, ValidationError};
+use crate::domain::{Password, Permission, ValidationError};
 use crate::error::AppError;
-use crate::models::{User, UserRoles};
-use crate::services::account;
+use crate::models::{Preferences, User, UserRoles};
+use crate::services::{account, notifications};
 use crate::state::AppState;
 use crate::views::forms::FieldErrors;
 use crate::views::page::PageCtx;
@@ -22,12 +22,15 @@ struct AccountPage {
     ctx: PageCtx,
     user: User,
     roles: UserRoles,
+    prefs: Preferences,
+    /// Whether the weekly digest is offered (to those who oversee tokens).
+    may_digest: bool,
     errors: FieldErrors,
 }
 
-async fn load(state: &AppState, id: i64) -> Result<(User, UserRoles), AppError> {
+async fn load(state: &AppState, id: i64) -> Result<(User, UserRoles, Preferences), AppError> {
     crate::db::run(&state.pool, move |conn| {
-        Ok::<_, AppError>((User::find(conn, id)?, User::roles(conn, id)?))
+        Ok::<_, AppError>((User::find(conn, id)?, User::roles(conn, id)?, Preferences::load(conn, id)?))
     })
     .await
 }
@@ -39,8 +42,9 @@ pub async fn show(
     me: CurrentUser,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, AppError> {
-    let (user, roles) = load(&state, me.id).await?;
-    render(&AccountPage { ctx, user, roles, errors: FieldErrors::new() })
+    let (user, roles, prefs) = load(&state, me.id).await?;
+    let may_digest = me.can(Permission::ViewTokens);
+    render(&AccountPage { ctx, user, roles, prefs, may_digest, errors: FieldErrors::new() })
 }
 
 #[derive(Deserialize)]
@@ -85,6 +89,44 @@ pub async fn change_password(
             .send();
         return Ok(see_other("/settings/account"));
     }
-    let (user, roles) = load(&state, me.id).await?;
-    render_with(StatusCode::UNPROCESSABLE_ENTITY, &AccountPage { ctx, user, roles, errors })
+    let (user, roles, prefs) = load(&state, me.id).await?;
+    let may_digest = me.can(Permission::ViewTokens);
+    render_with(
+        StatusCode::UNPROCESSABLE_ENTITY,
+        &AccountPage { ctx, user, roles, prefs, may_digest, errors },
+    )
+}
+
+#[derive(Deserialize)]
+pub struct NotificationsForm {
+    #[serde(default)]
+    expiry_reminders: Option<String>,
+    #[serde(default)]
+    weekly_digest: Option<String>,
+}
+
+/// `POST /settings/account/notifications` — whether to get expiry reminders (and, for
+/// those who oversee tokens, the weekly digest). Security notices are always sent.
+#[post("/settings/account/notifications")]
+#[tracing::instrument(skip_all, fields(user_id = me.id))]
+pub async fn save_notifications(
+    req: HttpRequest,
+    me: CurrentUser,
+    state: web::Data<AppState>,
+    form: web::Form<NotificationsForm>,
+) -> Result<HttpResponse, AppError> {
+    let wanted = Preferences {
+        expiry_reminders: form.expiry_reminders.is_some(),
+        weekly_digest: form.weekly_digest.is_some(),
+    };
+    let who = state.actor(&req, &me);
+    let changed =
+        crate::db::run(&state.pool, move |conn| notifications::save_preferences(conn, &who, wanted)).await?;
+    FlashMessage::success(if changed {
+        "Your notification settings are saved."
+    } else {
+        "Your notification settings are as they were."
+    })
+    .send();
+    Ok(see_other("/settings/account"))
 }

@@ -5,6 +5,7 @@
 
 pub mod account;
 pub mod import;
+pub mod notifications;
 pub mod password_links;
 pub mod provisioning;
 pub mod registry;
@@ -201,7 +202,7 @@ impl From<crate::db::RunError> for Error {
     fn from(e: crate::db::RunError) -> Self {
         match e {
             crate::db::RunError::Unavailable(e) => Error::Unavailable(e.into()),
-            crate::db::RunError::Down => Error::Unavailable(crate::db::RunError::Down.into()),
+            e @ (crate::db::RunError::Down | crate::db::RunError::TooSlow(_)) => Error::Unavailable(e.into()),
             other => Error::Unexpected(other.into()),
         }
     }

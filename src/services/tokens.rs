@@ -5,8 +5,10 @@
 
 use chrono::NaiveDateTime;
 
+use super::notifications::{self, Mail, TokenFacts};
 use super::{Actor, Error};
 use crate::db::{DbConnection, write_transaction};
+use crate::domain::notification::Event;
 use crate::domain::token::{
     Catalogue, CreationLimits, ExpiryChoice, ExpiryRule, Purpose, Scopes, TokenAccess, TokenChange,
 };
@@ -316,8 +318,48 @@ pub fn create(
             if on_behalf { "; created on the user's behalf (pending)" } else { "" }
         );
         audit(actor, owner_id, token.id, AuditAction::TokenCreated, details).record(conn)?;
+        notifications::token_event(conn, Some(actor), Event::TokenCreated, &ctx.owner, &token)?;
+        if on_behalf {
+            tell_pending(conn, actor, &ctx.owner, &token, false)?;
+        }
         Ok(Issued { token, secret })
     })
+}
+
+/// Emails the owner of a token someone else created or regenerated for them: it waits,
+/// pending, for them to activate it.
+fn tell_pending(
+    conn: &mut DbConnection,
+    actor: &Actor,
+    owner: &User,
+    token: &AccessToken,
+    regenerated: bool,
+) -> Result<(), Error> {
+    let mail = Mail::CreatedOnBehalf {
+        name: owner.name.clone(),
+        by: notifications::actor_name(conn, actor)?,
+        token: TokenFacts::of(token),
+        regenerated,
+    };
+    notifications::email(conn, owner, &mail, Some(token.id))
+}
+
+/// Emails the owner of tokens someone else revoked: who, when, which.
+fn tell_revoked(
+    conn: &mut DbConnection,
+    actor: &Actor,
+    owner: &User,
+    tokens: &[AccessToken],
+    all: bool,
+) -> Result<(), Error> {
+    let mail = Mail::RevokedByAdmin {
+        name: owner.name.clone(),
+        by: notifications::actor_name(conn, actor)?,
+        at: now(),
+        tokens: tokens.iter().map(TokenFacts::of).collect(),
+        all,
+    };
+    notifications::email(conn, owner, &mail, None)
 }
 
 /// What changed between a token and its new fields, in words for the audit log.
@@ -368,11 +410,15 @@ pub fn update(
     draft: &TokenDraft,
 ) -> Result<AccessToken, Error> {
     write_transaction(conn, |conn| {
-        let (_, current, new, _) = change(conn, actor, owner_id, token, draft, TokenChange::Update)?;
+        let (ctx, current, new, _) = change(conn, actor, owner_id, token, draft, TokenChange::Update)?;
         let changed = describe_changes(&current, &new);
         let details = if changed.is_empty() { "no change".to_owned() } else { changed.join("; ") };
         audit(actor, owner_id, current.id, AuditAction::TokenUpdated, details).record(conn)?;
-        Ok(AccessToken::find_for_user(conn, owner_id, current.id)?)
+        let updated = AccessToken::find_for_user(conn, owner_id, current.id)?;
+        if !changed.is_empty() {
+            notifications::token_event(conn, Some(actor), Event::TokenUpdated, &ctx.owner, &updated)?;
+        }
+        Ok(updated)
     })
 }
 
@@ -404,6 +450,10 @@ pub fn regenerate(
         }
         audit(actor, owner_id, current.id, AuditAction::TokenRegenerated, details.join("; ")).record(conn)?;
         let token = AccessToken::find_for_user(conn, owner_id, current.id)?;
+        notifications::token_event(conn, Some(actor), Event::TokenRegenerated, &ctx.owner, &token)?;
+        if on_behalf {
+            tell_pending(conn, actor, &ctx.owner, &token, true)?;
+        }
         Ok(Issued { token, secret })
     })
 }
@@ -422,6 +472,10 @@ pub fn delete(
         AccessToken::delete(conn, current.id)?;
         let details = format!("purpose \"{}\"; hint {}", current.purpose, current.hint);
         audit(actor, owner_id, current.id, AuditAction::TokenDeleted, details).record(conn)?;
+        notifications::token_event(conn, Some(actor), Event::TokenRevoked, &ctx.owner, &current)?;
+        if ctx.access.on_behalf() {
+            tell_revoked(conn, actor, &ctx.owner, std::slice::from_ref(&current), false)?;
+        }
         Ok(current)
     })
 }
@@ -447,12 +501,19 @@ pub fn revoke_all(conn: &mut DbConnection, actor: &Actor, owner_id: i64) -> Resu
     write_transaction(conn, |conn| {
         let ctx = Context::load(conn, actor, owner_id)?;
         ctx.require_delete()?;
+        let revoked = AccessToken::list_for_user(conn, owner_id)?;
         let n = AccessToken::delete_all_for_user(conn, owner_id)?;
         actor
             .audit(AuditAction::TokensRevokedAll)
             .subject(owner_id)
             .details(format!("{n} token(s) revoked"))
             .record(conn)?;
+        for token in &revoked {
+            notifications::token_event(conn, Some(actor), Event::TokenRevoked, &ctx.owner, token)?;
+        }
+        if ctx.access.on_behalf() && !revoked.is_empty() {
+            tell_revoked(conn, actor, &ctx.owner, &revoked, true)?;
+        }
         Ok(n)
     })
 }
@@ -485,6 +546,15 @@ pub fn revoke_leaked(
                 ))
                 .ip(reporter_ip.clone())
                 .record(conn)?;
+            let from = reporter_ip.as_deref().unwrap_or("an unknown address");
+            notifications::leaked(conn, &owner, &token, from)?;
+            let mail = Mail::Leaked {
+                name: owner.name.clone(),
+                token: TokenFacts::of(&token),
+                reported_from: from.to_owned(),
+                at: now(),
+            };
+            notifications::email(conn, &owner, &mail, Some(token.id))?;
             revoked += 1;
         }
         Ok(revoked)
@@ -517,6 +587,14 @@ pub fn cap_student_tokens(
             .subject(id)
             .details(format!("{n} token(s) now expire {} ({why})", describe_expiry(Some(limit))))
             .record(conn)?;
+        let owner = User::find(conn, id)?;
+        let mail = Mail::Capped {
+            name: owner.name.clone(),
+            count: n,
+            expires_at: limit,
+            max_days: settings.student_max_days,
+        };
+        notifications::email(conn, &owner, &mail, None)?;
     }
     Ok(owners.len())
 }

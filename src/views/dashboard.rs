@@ -115,7 +115,7 @@ fn list(query: &str) -> String {
 impl Dashboard {
     pub fn new(f: &TokenFigures) -> Dashboard {
         let live = f.live.working(OwnerFilter::Anyone);
-        let within = |days: i64| f.within.iter().find(|(d, _)| *d == days).map_or(0, |(_, c)| c.all());
+        let within = |days: i64| f.expiring_within(days);
         let figures = vec![
             Figure {
                 label: "Working tokens".into(),

@@ -5,6 +5,7 @@ pub mod audit;
 pub mod dashboard;
 pub mod error_page;
 pub mod forms;
+pub mod notifications;
 pub mod page;
 pub mod people;
 pub mod tokens;

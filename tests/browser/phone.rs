@@ -34,7 +34,8 @@ async fn on_a_phone_the_token_page_and_the_profile_page_do_not_scroll_sideways()
     j.shot(&page, "secret").await;
 
     let id = row_id(&page, "A rather long purpose: nightly synchronisation of the lab notebooks").await;
-    page.click_text(&format!("#{id}"), "summary", "Delete…").await;
+    page.click(&format!("#{id} a[href$='/delete']")).await;
+    page.wait_visible(&format!("#{id}.confirming")).await;
     page.find_text(&format!("#{id}"), "button", "Yes, delete token").await;
     assert_fits(&page, "the token page with a confirmation open").await;
     j.shot(&page, "delete-confirm").await;

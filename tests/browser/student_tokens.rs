@@ -105,8 +105,16 @@ async fn a_student_creates_copies_edits_regenerates_and_deletes_a_token() {
     assert!(page.marker_survives().await, "saving swapped the row in place");
     j.shot(&page, "edited").await;
 
-    // Regenerate after confirming: a different secret, again without a page load.
-    page.click_text(&format!("#{id}"), "summary", "Regenerate…").await;
+    // Regenerate after confirming: the question is fetched into the row (the list carries
+    // no form per row), focus moves to it, and the secret changes without a page load.
+    page.click(&format!("#{id} a[href$='/regenerate']")).await;
+    page.wait_visible(&format!("#{id}.confirming")).await;
+    let focused = page.js("return document.activeElement.id;", vec![]).await;
+    assert_eq!(
+        focused.as_str(),
+        Some(format!("confirm-{}", id.trim_start_matches("token-")).as_str()),
+        "focus on the question"
+    );
     let confirm = page.find_text(&format!("#{id}"), "button", "Regenerate token").await;
     j.shot(&page, "regenerate-confirm").await;
     confirm.click().await.expect("confirm regenerate");
@@ -120,7 +128,8 @@ async fn a_student_creates_copies_edits_regenerates_and_deletes_a_token() {
 
     // Delete after confirming: the row goes and the empty state comes back.
     let id = row_id(&page, "Course notebook (spring term)").await;
-    page.click_text(&format!("#{id}"), "summary", "Delete…").await;
+    page.click(&format!("#{id} a[href$='/delete']")).await;
+    page.wait_visible(&format!("#{id}.confirming")).await;
     let confirm = page.find_text(&format!("#{id}"), "button", "Yes, delete token").await;
     j.shot(&page, "delete-confirm").await;
     confirm.click().await.expect("confirm delete");

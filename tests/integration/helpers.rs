@@ -111,8 +111,14 @@ pub async fn spawn_app_with(tweak: impl FnOnce(&mut ServeArgs)) -> TestApp {
 /// Boots another instance of the app on an existing database (as a second instance behind
 /// a load balancer would be): same session key, no new database.
 pub async fn spawn_app_on(database_url: &str) -> TestApp {
-    let serve =
+    spawn_app_on_with(database_url, |_| {}).await
+}
+
+/// Another instance on an existing database, with settings adjusted by `tweak`.
+pub async fn spawn_app_on_with(database_url: &str, tweak: impl FnOnce(&mut ServeArgs)) -> TestApp {
+    let mut serve =
         ServeArgs { setup_code: Some(SETUP_CODE.to_owned()), workers: Some(1), ..ServeArgs::default() };
+    tweak(&mut serve);
     let settings = Settings {
         database_url: database_url.to_owned(),
         serve,
@@ -376,12 +382,8 @@ impl Browser {
             .redirect(reqwest::redirect::Policy::none())
             // The server closes a connection idle for 5 s (actix's keep-alive); a browser
             // would open a new one rather than write into one the server has closed.
-            .pool_idle_timeout(Duration::from_secs(3))
-            .cookie_provider(jar.clone())
-            // The server closes a connection idle for 5 s (actix-web's keep-alive): a client
-            // that kept it longer could send a request just as it closes (IncompleteMessage
-            // on a loaded machine). Let idle connections go well before that.
             .pool_idle_timeout(Duration::from_secs(2))
+            .cookie_provider(jar.clone())
             .build()
             .expect("a client");
         Browser { base: base.to_owned(), client, jar }

@@ -12,6 +12,7 @@ mod helpers;
 mod layers;
 mod logs;
 mod matrix;
+mod notifications;
 mod oidc_provider;
 mod outage;
 mod people;

@@ -32,9 +32,10 @@ use chrono::{Duration, NaiveDateTime, SecondsFormat, Utc};
 use diesel::prelude::*;
 use tokenwarden::db::DbConnection;
 use tokenwarden::db::schema::{
-    access_tokens, account_roles, account_settings, password_setups, provisioning_credentials,
-    scim_group_members, scim_groups, scim_users, service_rules, service_scopes, services as services_table,
-    user_account_roles, user_imports, user_roles, user_sessions, users,
+    access_tokens, account_roles, account_settings, notification_preferences, notifications, password_setups,
+    provisioning_credentials, scim_group_members, scim_groups, scim_users, service_rules, service_scopes,
+    services as services_table, user_account_roles, user_imports, user_roles, user_sessions, users,
+    webhook_endpoints,
 };
 use tokenwarden::domain::people::RoleMap;
 use tokenwarden::domain::scim::resource::GroupInput;
@@ -195,6 +196,10 @@ enum Arg {
     EmptyRole,
     /// A service of their own (`svc-N`, one scope, no rules).
     OwnService,
+    /// The slug of a service of their own (`svc-N`, one scope `read`, no rules).
+    OwnServiceSlug,
+    /// `?service=svc-N`: a service of their own named in the query (after the path).
+    OwnServiceQuery,
     /// The secret of an open one-time link to set the password of a student-only user of
     /// their own (made by the operator).
     SetupLink,
@@ -207,6 +212,11 @@ enum Arg {
     OwnCredential,
     /// A SCIM group of their own (`Group N`, no members).
     OwnGroup,
+    /// A webhook endpoint of their own (for `user.roles_changed`, at a port nobody serves).
+    OwnWebhook,
+    /// A webhook delivery of their own that failed (its endpoint disabled, so that nothing
+    /// but the request touches it).
+    OwnDelivery,
 }
 
 /// What a request sends: a form (pages; the CSRF token is added) or JSON (API). In values,
@@ -271,6 +281,17 @@ const LINK_PASSWORD: Body = Body::Form(&[
     ("password", "a brand new passphrase {n}"),
     ("password_confirm", "a brand new passphrase {n}"),
 ]);
+const NEW_WEBHOOK: Body = Body::Form(&[
+    ("url", "http://127.0.0.1:9/hook-{n}"),
+    ("description", "Made by {login}"),
+    ("events", "user.roles_changed"),
+    ("enabled", "on"),
+]);
+const EDITED_WEBHOOK: Body = Body::Form(&[
+    ("url", "http://127.0.0.1:9/edited-{n}"),
+    ("events", "user.roles_changed"),
+    ("enabled", "on"),
+]);
 const API_NEW_TOKEN: Body =
     Body::Json(r#"{"token": {"purpose": "Made in the matrix {n}", "expires_at": "{in30}"}}"#);
 const API_RENAME: Body = Body::Json(r#"{"token": {"purpose": "Renamed {n}"}}"#);
@@ -329,16 +350,22 @@ const OWN_ACCOUNT_PAGES: &[Row] = &[
     //  route                                    fills          sends          A    S    T    V    C    D    M    G    X
     row("GET /settings/account",                 &[],           NOTHING,      "303  200  200  200  200  200  200  200  200"),
     row("POST /settings/account/password",       &[],           NEW_PASSWORD, "303  303+ 303+ 303+ 303+ 303+ 303+ 303+ 303+"),
+    // Expiry reminders off (no box ticked): everyone's own choice.
+    row("POST /settings/account/notifications",  &[],           NOTHING,      "303  303+ 303+ 303+ 303+ 303+ 303+ 303+ 303+"),
     row("GET /settings/tokens",                  &[],           NOTHING,      "303  200  200  200  200  200  200  200  200"),
     row("POST /settings/tokens",                 &[],           NEW_TOKEN,    "303  303+ 303+ 303+ 303+ 303+ 303+ 303+ 303+"),
     row("GET /settings/tokens/{id}/edit",        &[OwnToken],   NOTHING,      "303  200  200  200  200  200  200  200  200"),
     row("POST /settings/tokens/{id}",            &[OwnToken],   RENAME,       "303  303+ 303+ 303+ 303+ 303+ 303+ 303+ 303+"),
+    row("GET /settings/tokens/{id}/regenerate",  &[OwnToken],   NOTHING,      "303  200  200  200  200  200  200  200  200"),
     row("POST /settings/tokens/{id}/regenerate", &[OwnToken],   RENEW_30,     "303  303+ 303+ 303+ 303+ 303+ 303+ 303+ 303+"),
+    row("GET /settings/tokens/{id}/delete",      &[OwnToken],   NOTHING,      "303  200  200  200  200  200  200  200  200"),
     row("POST /settings/tokens/{id}/delete",     &[OwnToken],   NOTHING,      "303  303+ 303+ 303+ 303+ 303+ 303+ 303+ 303+"),
     row("POST /settings/tokens/{id}/activate",   &[OwnPending], NOTHING,      "303  303+ 303+ 303+ 303+ 303+ 303+ 303+ 303+"),
     // Someone else's token through the personal routes: a token id in a URL grants nothing.
     row("GET /settings/tokens/{id}/edit",        &[SamToken],   NOTHING,      "303  404  404  404  404  404  404  404  404"),
     row("POST /settings/tokens/{id}/delete",     &[SamToken],   NOTHING,      "303  404  404  404  404  404  404  404  404"),
+    row("GET /settings/tokens/{id}/delete",      &[SamToken],   NOTHING,      "303  404  404  404  404  404  404  404  404"),
+    row("GET /settings/tokens/{id}/regenerate",  &[SamToken],   NOTHING,      "303  404  404  404  404  404  404  404  404"),
 ];
 
 #[rustfmt::skip]
@@ -394,6 +421,15 @@ const ADMIN_PAGES_FOR_THE_ACCOUNT: &[Row] = &[
     row("POST /admin/services/{id}/rotate", &[OwnService], NOTHING,  "303  403  403  403  403  403  403  303+ 303+"),
     row("POST /admin/services/{id}/delete", &[OwnService], NOTHING,  "303  403  403  403  403  403  403  303+ 303+"),
     row("GET /admin/audit",              &[],          NOTHING,      "303  403  403  200  403  403  200  403  200"),
+    row("GET /admin/webhooks",           &[],          NOTHING,      "303  403  403  403  403  403  403  200  200"),
+    row("GET /admin/webhooks/new",       &[],          NOTHING,      "303  403  403  403  403  403  403  200  200"),
+    row("POST /admin/webhooks",          &[],          NEW_WEBHOOK,  "303  403  403  403  403  403  403  303+ 303+"),
+    row("GET /admin/webhooks/{id}/edit", &[OwnWebhook], NOTHING,     "303  403  403  403  403  403  403  200  200"),
+    row("POST /admin/webhooks/{id}",     &[OwnWebhook], EDITED_WEBHOOK, "303  403  403  403  403  403  403  303+ 303+"),
+    row("POST /admin/webhooks/{id}/rotate", &[OwnWebhook], NOTHING,  "303  403  403  403  403  403  403  303+ 303+"),
+    row("POST /admin/webhooks/{id}/test", &[OwnWebhook], NOTHING,    "303  403  403  403  403  403  403  303+ 303+"),
+    row("POST /admin/webhooks/{id}/delete", &[OwnWebhook], NOTHING,  "303  403  403  403  403  403  403  303+ 303+"),
+    row("POST /admin/webhooks/deliveries/{id}/resend", &[OwnDelivery], NOTHING, "303  403  403  403  403  403  403  303+ 303+"),
 ];
 
 // The API's columns: none, the people's unscoped tokens, then the teacher's scoped (scop),
@@ -446,6 +482,19 @@ const SCIM_ROWS: &[Row] = &[
     row("DELETE /scim/v2/Groups/{id}",          &[OwnGroup],                                         NOTHING,           "401  401  401  401  401  204+"),
 ];
 
+// The gateways' doors, asked with each column's token as the API's bearer, about a service
+// of the column's own. None of these tokens holds one of its scopes, so a live token is
+// refused (403: SPEC 11, a service takes only tokens limited to its scopes) and a dead one
+// is not known (401); tests/integration/gateway.rs has the tokens that pass. A service asks
+// `/oauth/introspect` with its own credential, never with a bearer token: no token opens it.
+#[rustfmt::skip]
+const GATEWAY_ROWS: &[Row] = &[
+    //  route                                   fills                                  sends    none S    T    V    C    D    M    G    X    scop 7day expd pend susp
+    row("GET /auth/verify",                     &[OwnServiceQuery],                    NOTHING, "401  403  403  403  403  403  403  403  403  403  403  401  401  401"),
+    row("GET /auth/verify/{slug}/{path:.*}",    &[OwnServiceSlug, Lit("reports/1")],   NOTHING, "401  403  403  403  403  403  403  403  403  403  403  401  401  401"),
+    row("POST /oauth/introspect",               &[],                                   NOTHING, "401  401  401  401  401  401  401  401  401  401  401  401  401  401"),
+];
+
 /// Every table, with the door its rows come through.
 const TABLES: &[(&str, Door, &[Row])] = &[
     ("public pages", Door::Pages, PUBLIC_PAGES),
@@ -454,6 +503,7 @@ const TABLES: &[(&str, Door, &[Row])] = &[
     ("admin pages for the account", Door::Pages, ADMIN_PAGES_FOR_THE_ACCOUNT),
     ("API reads", Door::Api, API_READS),
     ("API writes", Door::Api, API_WRITES),
+    ("gateway", Door::Api, GATEWAY_ROWS),
     ("SCIM", Door::Scim, SCIM_ROWS),
 ];
 
@@ -514,6 +564,11 @@ async fn api_writes() {
 }
 
 #[actix_web::test]
+async fn gateway() {
+    run(GATEWAY_ROWS, Door::Api).await;
+}
+
+#[actix_web::test]
 async fn scim_provisioning() {
     run(SCIM_ROWS, Door::Scim).await;
 }
@@ -537,7 +592,8 @@ fn every_route_has_a_row_and_every_row_a_route() {
             let expected = row.expected();
             assert_eq!(expected.len(), columns, "{table}: {} has {} cells", row.route, expected.len());
             let (method, path) = row.method_and_path();
-            assert_eq!(segments(path), row.args.len(), "{table}: {} fills its segments", row.route);
+            let queries = row.args.iter().filter(|arg| matches!(arg, OwnServiceQuery)).count();
+            assert_eq!(segments(path) + queries, row.args.len(), "{table}: {} fills its segments", row.route);
             if *door == Door::Pages {
                 assert!(matches!(method, "GET" | "POST"), "{table}: a page is got or posted: {}", row.route);
             }
@@ -549,7 +605,12 @@ fn every_route_has_a_row_and_every_row_a_route() {
     }
     let without_row: Vec<_> = source.difference(&rows).collect();
     assert!(without_row.is_empty(), "routes without a row in the matrix: {without_row:#?}");
-    let without_route: Vec<_> = rows.difference(&source).collect();
+    // A path registered with `web::resource(…).to(…)` answers any method.
+    let resources = resource_paths();
+    let without_route: Vec<_> = rows
+        .difference(&source)
+        .filter(|route| route.split_once(' ').is_none_or(|(_, path)| !resources.contains(path)))
+        .collect();
     assert!(without_route.is_empty(), "rows whose route is not in src/routes: {without_route:#?}");
     let only_404: Vec<_> = rows.difference(&reached).collect();
     assert!(only_404.is_empty(), "routes whose every cell is 404 (registered?): {only_404:#?}");
@@ -624,7 +685,8 @@ fn segments(path: &str) -> usize {
     path.matches('{').count()
 }
 
-/// The route with its `{…}` segments filled, in order.
+/// The route with its `{…}` segments filled, in order; a target left over is a query
+/// string, put after the path.
 fn fill_route(path: &str, targets: &[String]) -> String {
     let mut out = String::new();
     let mut rest = path;
@@ -636,6 +698,7 @@ fn fill_route(path: &str, targets: &[String]) -> String {
         rest = &rest[end + 1..];
     }
     out.push_str(rest);
+    targets.for_each(|query| out.push_str(query));
     out
 }
 
@@ -686,8 +749,9 @@ fn read_routes(dir: &Path, api: &Path, out: &mut BTreeSet<String>) {
 /// Review (issue 11): routes registered with `web::resource(…)` rather than a route macro
 /// — `/auth/verify`, its Envoy form, `/oauth/introspect` — are invisible to
 /// `every_route_has_a_row_and_every_row_a_route`, so they have no row and no cell.
-#[test]
-fn every_resource_registered_with_web_resource_has_a_row() {
+/// The paths registered with `web::resource("…")` under src/routes (with `/api/v1` for the
+/// API's).
+fn resource_paths() -> BTreeSet<String> {
     fn walk(dir: &Path, api: &Path, out: &mut BTreeSet<String>) {
         for entry in std::fs::read_dir(dir).expect("read src/routes") {
             let path = entry.expect("an entry").path();
@@ -708,6 +772,14 @@ fn every_resource_registered_with_web_resource_has_a_row() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("src/routes");
     let mut registered = BTreeSet::new();
     walk(&root, &root.join("api/v1"), &mut registered);
+    registered
+}
+
+/// Routes registered with `web::resource(…)` rather than a route macro — `/auth/verify`,
+/// its Envoy form, `/oauth/introspect` — have a row too.
+#[test]
+fn every_resource_registered_with_web_resource_has_a_row() {
+    let registered = resource_paths();
     let in_rows: BTreeSet<&str> =
         TABLES.iter().flat_map(|(_, _, rows)| rows.iter().map(|r| r.method_and_path().1)).collect();
     let without_row: Vec<_> = registered.iter().filter(|p| !in_rows.contains(p.as_str())).collect();
@@ -936,6 +1008,21 @@ impl World {
     }
 
     /// What fills a row's segments, per column: made now, before any cell of the row runs.
+    /// Registers `svc-N` (one scope, no rules) for column N; its id.
+    fn service(&self, column: usize) -> i64 {
+        let mut conn = self.db.lock().unwrap();
+        let input = services::registry::ServiceInput {
+            slug: format!("svc-{column}"),
+            name: format!("Service {column}"),
+            scopes: vec![("read".into(), "Read".into(), String::new())],
+            ..Default::default()
+        };
+        services::registry::create(&mut conn, &Actor::operator(), &input)
+            .expect("register a service")
+            .service
+            .id
+    }
+
     async fn targets(&self, row: &Row) -> Vec<Vec<String>> {
         let mut all = Vec::new();
         for (column, (who, _)) in self.columns.iter().enumerate() {
@@ -1026,21 +1113,59 @@ impl World {
                     Err(e) => panic!("create a group: {e:?}"),
                 };
             }
-            OwnService => {
+            OwnService => self.service(column),
+            OwnServiceSlug => {
+                self.service(column);
+                return format!("svc-{column}");
+            }
+            OwnServiceQuery => {
+                self.service(column);
+                return format!("?service=svc-{column}");
+            }
+            OwnWebhook => self.webhook(column, true),
+            OwnDelivery => {
+                use tokenwarden::models::notification::NewNotification;
+                let endpoint = self.webhook(column, false);
                 let mut conn = self.db.lock().unwrap();
-                let input = services::registry::ServiceInput {
-                    slug: format!("svc-{column}"),
-                    name: format!("Service {column}"),
-                    scopes: vec![("read".into(), "Read".into(), String::new())],
-                    ..Default::default()
+                let row = NewNotification {
+                    message_id: format!("msg_matrix_{column}"),
+                    channel: "webhook",
+                    event: "user.roles_changed".into(),
+                    endpoint_id: Some(endpoint),
+                    user_id: None,
+                    recipient: String::new(),
+                    token_id: None,
+                    payload: "{}".into(),
+                    dedupe_key: None,
+                    state: "failed",
+                    next_attempt_at: now(),
+                    give_up_at: now(),
+                    created_at: now(),
                 };
-                services::registry::create(&mut conn, &Actor::operator(), &input)
-                    .expect("register a service")
-                    .service
-                    .id
+                tokenwarden::models::Notification::insert(&mut conn, &[row]).expect("a failed delivery");
+                notifications::table
+                    .filter(notifications::message_id.eq(format!("msg_matrix_{column}")))
+                    .select(notifications::id)
+                    .first(&mut *conn)
+                    .expect("its id")
             }
         };
         id.to_string()
+    }
+
+    /// A webhook endpoint of column `column`'s own, for `user.roles_changed` only.
+    fn webhook(&self, column: usize, enabled: bool) -> i64 {
+        let mut conn = self.db.lock().unwrap();
+        let input = services::notifications::EndpointInput {
+            url: format!("http://127.0.0.1:9/own-{column}"),
+            events: vec!["user.roles_changed".into()],
+            enabled,
+            ..Default::default()
+        };
+        services::notifications::create_endpoint(&mut conn, &Actor::operator(), b"a matrix key", &input)
+            .expect("an endpoint")
+            .endpoint
+            .id
     }
 
     /// A token of the user `id`'s own (a victim, not in `ids`).
@@ -1252,6 +1377,13 @@ struct Fingerprint {
     scim_groups: Vec<(String, String, Option<String>)>,
     scim_group_members: Vec<(String, i64)>,
     scim_users: Vec<ScimUserRow>,
+    /// id, URL, description, events, enabled, sealed secret.
+    webhook_endpoints: Vec<(i64, String, String, String, bool, String)>,
+    /// Webhook deliveries: id, endpoint, event, times resent (not their attempts: the
+    /// worker's; not emails: the expiry scheduler's, which runs by itself).
+    webhook_deliveries: Vec<(i64, Option<i64>, String, i32)>,
+    /// user, expiry reminders, weekly digest.
+    notification_preferences: Vec<(i64, bool, bool)>,
 }
 
 impl Fingerprint {
@@ -1393,6 +1525,38 @@ impl Fingerprint {
                 ))
                 .load(conn)
                 .expect("scim_users"),
+            webhook_endpoints: webhook_endpoints::table
+                .order(webhook_endpoints::id)
+                .select((
+                    webhook_endpoints::id,
+                    webhook_endpoints::url,
+                    webhook_endpoints::description,
+                    webhook_endpoints::events,
+                    webhook_endpoints::enabled,
+                    webhook_endpoints::secret_sealed,
+                ))
+                .load(conn)
+                .expect("webhook_endpoints"),
+            webhook_deliveries: notifications::table
+                .filter(notifications::channel.eq("webhook"))
+                .order(notifications::id)
+                .select((
+                    notifications::id,
+                    notifications::endpoint_id,
+                    notifications::event,
+                    notifications::resends,
+                ))
+                .load(conn)
+                .expect("notifications"),
+            notification_preferences: notification_preferences::table
+                .order(notification_preferences::user_id)
+                .select((
+                    notification_preferences::user_id,
+                    notification_preferences::expiry_reminders,
+                    notification_preferences::weekly_digest,
+                ))
+                .load(conn)
+                .expect("notification_preferences"),
         }
     }
 
@@ -1420,6 +1584,13 @@ impl Fingerprint {
             changes("scim_groups", &self.scim_groups, &after.scim_groups),
             changes("scim_group_members", &self.scim_group_members, &after.scim_group_members),
             changes("scim_users", &self.scim_users, &after.scim_users),
+            changes("webhook_endpoints", &self.webhook_endpoints, &after.webhook_endpoints),
+            changes("webhook deliveries", &self.webhook_deliveries, &after.webhook_deliveries),
+            changes(
+                "notification_preferences",
+                &self.notification_preferences,
+                &after.notification_preferences,
+            ),
         ]
         .into_iter()
         .flatten()

@@ -423,3 +423,73 @@ async fn the_tokens_page_needs_a_signed_in_user() {
     assert_eq!(res.status(), StatusCode::SEE_OTHER);
     assert!(location(&res).starts_with("/login"));
 }
+
+/// The list carries no confirmation forms (issue 16: a light page). Without JavaScript,
+/// "Delete…" and "Regenerate…" are links to a page that asks, and its form does the change;
+/// showing the question changes nothing.
+#[actix_web::test]
+async fn without_javascript_a_confirmation_is_a_page_of_its_own_that_changes_nothing() {
+    let app = spawn_app().await;
+    app.create_user("tess", &["teacher"], &[]);
+    let b = app.signed_in("tess").await;
+    b.create_token("Keep me", "30").await;
+    let html = b.create_token("Export script", "30").await;
+    let id = token_ids(&html)[0];
+    assert!(!html.contains("Yes, delete token") && !html.contains("New expiry"), "no form per row");
+    assert!(html.contains(&format!("href=\"/settings/tokens/{id}/delete\"")), "Delete… is a link");
+    assert!(html.contains(&format!("href=\"/settings/tokens/{id}/regenerate\"")), "Regenerate… too");
+
+    let ask = b.get_html(&format!("/settings/tokens/{id}/delete")).await;
+    assert!(ask.contains("<title>Delete token"), "a page of its own");
+    assert!(ask.contains("Delete “Export script”? Anything using it stops working at once."), "{ask}");
+    assert!(ask.contains(&format!("action=\"/settings/tokens/{id}/delete\"")), "its form deletes");
+    assert!(ask.contains("href=\"/settings/tokens\""), "and Cancel goes back");
+    assert_eq!(token_ids(&b.get_html("/settings/tokens").await).len(), 2, "asking deleted nothing");
+
+    let ask = b.get_html(&format!("/settings/tokens/{id}/regenerate")).await;
+    assert!(ask.contains("Issue a new secret for “Export script”?"), "{ask}");
+    assert!(
+        ask.contains("name=\"expires_in\"") && ask.contains("No expiry"),
+        "a teacher may choose no expiry"
+    );
+    assert!(shown_secret(&b.get_html("/settings/tokens").await).is_none(), "asking issued no secret");
+
+    let res = b.post_form(&format!("/settings/tokens/{id}/delete"), &[]).await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    assert_eq!(token_ids(&b.get_html("/settings/tokens").await).len(), 1);
+}
+
+/// With htmx the confirmation is fetched into the token's row, with focus on its question;
+/// a student is offered no expiry beyond the rule.
+#[actix_web::test]
+async fn with_htmx_the_confirmation_is_fetched_into_the_row() {
+    let app = spawn_app().await;
+    app.create_user("sam", &["student"], &[]);
+    let b = app.signed_in("sam").await;
+    let id = token_ids(&b.create_token("Homework", "30").await)[0];
+    let get = |path: String| {
+        let b = &b;
+        async move { b.client.get(b.url(&path)).header("HX-Request", "true").send().await.unwrap() }
+    };
+    let row = get(format!("/settings/tokens/{id}/regenerate")).await.text().await.unwrap();
+    assert!(row.starts_with(&format!("<tr id=\"token-{id}\"")), "a row in place of the row: {row}");
+    assert!(row.contains("data-autofocus") && row.contains("Issue a new secret for “Homework”?"));
+    assert!(row.contains(&format!("hx-post=\"/settings/tokens/{id}/regenerate\"")));
+    assert!(!row.contains("No expiry"), "a student's token must expire: {row}");
+    let row = get(format!("/settings/tokens/{id}/delete")).await.text().await.unwrap();
+    assert!(row.contains("Yes, delete token") && row.contains("hx-get=\"/settings/tokens\""), "{row}");
+}
+
+/// Someone else's token: no question is asked about it.
+#[actix_web::test]
+async fn a_confirmation_for_another_users_token_is_404() {
+    let app = spawn_app().await;
+    app.create_user("tess", &["teacher"], &[]);
+    app.create_user("sam", &["student"], &[]);
+    let sams = app.issue_token("sam", Some(30), &[]).id;
+    let b = app.signed_in("tess").await;
+    for what in ["delete", "regenerate"] {
+        let res = b.get(&format!("/settings/tokens/{sams}/{what}")).await;
+        assert_eq!(res.status(), StatusCode::NOT_FOUND, "{what}");
+    }
+}

@@ -9,6 +9,7 @@ pub mod services;
 pub mod settings;
 pub mod tokens;
 pub mod users;
+pub mod webhooks;
 
 use actix_web::web;
 
@@ -50,5 +51,14 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(services::delete)
         .service(provisioning::index)
         .service(provisioning::create)
-        .service(provisioning::revoke);
+        .service(provisioning::revoke)
+        .service(webhooks::index)
+        .service(webhooks::new)
+        .service(webhooks::create)
+        .service(webhooks::edit)
+        .service(webhooks::update)
+        .service(webhooks::rotate)
+        .service(webhooks::test)
+        .service(webhooks::delete)
+        .service(webhooks::resend);
 }

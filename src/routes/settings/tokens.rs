@@ -89,6 +89,138 @@ pub struct EditForm {
     pub groups: Vec<ScopeGroup>,
 }
 
+/// What is asked before a token's secret is replaced or the token deleted: fetched into the
+/// token's row when asked for (htmx), or a page of its own (no JavaScript), so that the list
+/// carries no form per row it may never need.
+pub struct Confirmation {
+    pub csrf: String,
+    pub id: i64,
+    pub title: &'static str,
+    pub question: String,
+    pub action: String,
+    pub button: &'static str,
+    pub danger: bool,
+    pub cancel_url: String,
+    pub inline: bool,
+    /// A regeneration's choice of the new expiry.
+    pub expiry: Option<ExpiryOptions>,
+}
+
+#[derive(Template)]
+#[template(path = "settings/tokens/confirm.html")]
+struct ConfirmPage {
+    ctx: PageCtx,
+    c: Confirmation,
+}
+
+#[derive(Template)]
+#[template(path = "settings/tokens/confirm_row.html")]
+struct ConfirmRow {
+    c: Confirmation,
+}
+
+/// Which change a confirmation asks about.
+#[derive(Debug, Clone, Copy)]
+enum Ask {
+    Regenerate,
+    Delete,
+}
+
+/// `GET /settings/tokens/{id}/regenerate` and `…/delete`: the confirmation, as a row for
+/// htmx or as a page. Showing it changes nothing; the post that follows is checked again.
+async fn confirmation(
+    req: HttpRequest,
+    ctx: PageCtx,
+    me: CurrentUser,
+    state: web::Data<AppState>,
+    id: i64,
+    ask: Ask,
+) -> Result<HttpResponse, AppError> {
+    let who = state.actor(&req, &me);
+    let owner = me.id;
+    let (rules, token) = crate::db::run(&state.pool, move |conn| -> Result<_, AppError> {
+        let rules = Context::load(conn, &who, owner)?;
+        let token = tokens::get(conn, &who, owner, &TokenRef::Id(id))?;
+        Ok((rules, token))
+    })
+    .await?;
+    let c = match ask {
+        Ask::Regenerate => {
+            rules.may(TokenChange::Regenerate).map_err(AppError::Forbidden)?;
+            Confirmation {
+                title: "Regenerate token",
+                question: format!(
+                    "Issue a new secret for “{}”? The current secret stops working at once.",
+                    token.purpose
+                ),
+                action: format!("{PAGE}/{id}/regenerate"),
+                button: "Regenerate token",
+                danger: false,
+                expiry: Some(ExpiryOptions::new(&rules.expiry, rules.default_lifetime_days, now())),
+                ..Confirmation::about(&req, ctx.csrf.clone(), id)
+            }
+        }
+        Ask::Delete => Confirmation {
+            title: "Delete token",
+            question: format!(
+                "Delete “{}”? Anything using it stops working at once. This cannot be undone.",
+                token.purpose
+            ),
+            action: format!("{PAGE}/{id}/delete"),
+            button: "Yes, delete token",
+            danger: true,
+            expiry: None,
+            ..Confirmation::about(&req, ctx.csrf.clone(), id)
+        },
+    };
+    if c.inline {
+        return render(&ConfirmRow { c });
+    }
+    render(&ConfirmPage { ctx, c })
+}
+
+impl Confirmation {
+    /// The parts every confirmation of token `id` shares.
+    fn about(req: &HttpRequest, csrf: String, id: i64) -> Self {
+        Confirmation {
+            csrf,
+            id,
+            title: "",
+            question: String::new(),
+            action: String::new(),
+            button: "",
+            danger: false,
+            cancel_url: PAGE.to_owned(),
+            inline: is_htmx(req),
+            expiry: None,
+        }
+    }
+}
+
+/// `GET /settings/tokens/{id}/regenerate` — asks before a new secret replaces the old.
+#[get("/settings/tokens/{id}/regenerate")]
+pub async fn confirm_regenerate(
+    req: HttpRequest,
+    ctx: PageCtx,
+    me: CurrentUser,
+    state: web::Data<AppState>,
+    path: web::Path<i64>,
+) -> Result<HttpResponse, AppError> {
+    confirmation(req, ctx, me, state, path.into_inner(), Ask::Regenerate).await
+}
+
+/// `GET /settings/tokens/{id}/delete` — asks before the token is deleted.
+#[get("/settings/tokens/{id}/delete")]
+pub async fn confirm_delete(
+    req: HttpRequest,
+    ctx: PageCtx,
+    me: CurrentUser,
+    state: web::Data<AppState>,
+    path: web::Path<i64>,
+) -> Result<HttpResponse, AppError> {
+    confirmation(req, ctx, me, state, path.into_inner(), Ask::Delete).await
+}
+
 /// Loads the rules and the list for the signed-in user.
 async fn workspace(
     state: &AppState,

@@ -146,7 +146,11 @@ pub async fn upload(
         }
     };
     let who = state.actor(&req, &me);
-    match crate::db::run(&state.pool, move |conn| import::stage(conn, &who, &file_name, &content)).await {
+    match crate::db::run_within(&state.pool, crate::db::LONG_WORK_WITHIN, move |conn| {
+        import::stage(conn, &who, &file_name, &content)
+    })
+    .await
+    {
         Ok(id) => Ok(see_other(&format!("/admin/users/import/{id}"))),
         Err(services::Error::Invalid(found)) => refused(found.into(), pasted).await,
         Err(e) => Err(e.into()),
@@ -175,8 +179,10 @@ pub async fn preview(
 ) -> Result<HttpResponse, AppError> {
     let (who, id) = (state.actor(&req, &me), path.into_inner());
     let key = id.clone();
-    let (file, plan) =
-        crate::db::run(&state.pool, move |conn| import::preview_staged(conn, &who, &key)).await?;
+    let (file, plan) = crate::db::run_within(&state.pool, crate::db::LONG_WORK_WITHIN, move |conn| {
+        import::preview_staged(conn, &who, &key)
+    })
+    .await?;
     render(&PreviewPage { ctx, id, file_name: file.file_name, plan: PlanView::of(&plan), refused: false })
 }
 
@@ -193,8 +199,10 @@ pub async fn apply(
 ) -> Result<HttpResponse, AppError> {
     let (who, id) = (state.actor(&req, &me), path.into_inner());
     let key = id.clone();
-    let (file, outcome) =
-        crate::db::run(&state.pool, move |conn| import::apply_staged(conn, &who, &key)).await?;
+    let (file, outcome) = crate::db::run_within(&state.pool, crate::db::LONG_WORK_WITHIN, move |conn| {
+        import::apply_staged(conn, &who, &key)
+    })
+    .await?;
     match outcome {
         import::Outcome::Applied(summary) => {
             FlashMessage::success(format!("Imported “{}”: {}", file.file_name, summary_sentence(&summary)))

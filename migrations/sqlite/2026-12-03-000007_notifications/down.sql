@@ -1,0 +1,4 @@
+DROP TABLE notification_preferences;
+DROP TABLE token_reminders;
+DROP TABLE notifications;
+DROP TABLE webhook_endpoints;
