@@ -183,7 +183,10 @@ admin_views() {
     path=$view; [ "$view" = PROFILE ] && path="/admin/users/$HEAVY_ID"
     stop_server; caches=$(drop_caches); start_server "$db"
     cookie=$ADMIN_COOKIE
-    cold=$(one_ms "$path" "$cookie") || { echo "!! $path failed" >&2; FAILED=1; continue; }
+    cold=$(one_ms "$path" "$cookie") || {
+      echo "!! $path failed" >&2; FAILED=1; slow=$((slow + 1))
+      echo "| \`$path\` | failed | |" >> "$OUT/views-$label.md"; continue
+    }
     warm=$(for _ in 1 2 3 4 5; do one_ms "$path" "$cookie"; echo; done | sort -n | sed -n 3p)
     awk -v c="$cold" -v w="$warm" 'BEGIN{exit !(c>=250 || w>=50)}' && slow=$((slow + 1))
     echo "| \`$path\` | $cold ms | $warm ms |" >> "$OUT/views-$label.md"

@@ -51,6 +51,9 @@ pub fn survive_file_size_limits() {
 pub struct Application {
     port: u16,
     server: Server,
+    /// Dropped when the server has stopped: the background work (housekeeping, the
+    /// notification worker) stops with it.
+    _running: tokio::sync::watch::Sender<()>,
 }
 
 /// The Content-Security-Policy: nothing inline, nothing from elsewhere.
@@ -123,7 +126,8 @@ impl Application {
             settings,
             setup_code,
         });
-        spawn_housekeeping(state.clone().into_inner());
+        let (running, stopped) = tokio::sync::watch::channel(());
+        spawn_housekeeping(state.clone().into_inner(), &stopped);
         // Links in emails lead to --public-url, or else to where this server listens.
         let public_url = match &state.settings.serve.public_url {
             Some(url) => url.clone(),
@@ -136,13 +140,19 @@ impl Application {
                 url::Url::parse(&format!("http://{host}:{port}/")).context("the server's own address")?
             }
         };
-        crate::notify::Notifier::new(state.pool.clone(), &state.settings, public_url)?.spawn();
+        let notifier = crate::notify::Notifier::new(state.pool.clone(), &state.settings, public_url)?;
+        spawn_until_stopped(&stopped, notifier.run());
         let server = run(listener, state)?;
-        Ok(Application { port, server })
+        Ok(Application { port, server, _running: running })
     }
 
     pub fn port(&self) -> u16 {
         self.port
+    }
+
+    /// Stops the server from elsewhere (the tests stop each app they started).
+    pub fn handle(&self) -> actix_web::dev::ServerHandle {
+        self.server.handle()
     }
 
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
@@ -152,9 +162,9 @@ impl Application {
 
 /// Every minute: drop expired sessions and secrets nobody came back for, and let the login
 /// limiter forget old keys.
-fn spawn_housekeeping(state: Arc<AppState>) {
+fn spawn_housekeeping(state: Arc<AppState>, stopped: &tokio::sync::watch::Receiver<()>) {
     let counter = state.clone();
-    actix_web::rt::spawn(async move {
+    spawn_until_stopped(stopped, async move {
         let mut tick =
             actix_web::rt::time::interval(Duration::from_secs(counter.settings.serve.usage_flush_secs));
         loop {
@@ -162,7 +172,7 @@ fn spawn_housekeeping(state: Arc<AppState>) {
             counter.usage.flush(&counter.pool).await;
         }
     });
-    actix_web::rt::spawn(async move {
+    spawn_until_stopped(stopped, async move {
         let mut tick = actix_web::rt::time::interval(Duration::from_secs(60));
         loop {
             tick.tick().await;
@@ -190,6 +200,21 @@ fn spawn_housekeeping(state: Arc<AppState>) {
                 tracing::debug!(error = %e, "session clean-up skipped");
             }
         }
+    });
+}
+
+/// Runs `work` on the server's runtime until the server has stopped (its [`Application`]
+/// is dropped): a stopped server leaves nothing polling its database.
+fn spawn_until_stopped(
+    stopped: &tokio::sync::watch::Receiver<()>,
+    work: impl std::future::Future<Output = ()> + 'static,
+) {
+    let mut stopped = stopped.clone();
+    actix_web::rt::spawn(async move {
+        let work = std::pin::pin!(work);
+        // Never sent to: `changed` ends when the sender is dropped.
+        let stop = std::pin::pin!(stopped.changed());
+        futures_util::future::select(work, stop).await;
     });
 }
 

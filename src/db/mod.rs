@@ -344,6 +344,9 @@ pub enum RunError {
 /// wait for a connection ([`CONNECTION_WAIT`]) and the queries. A request's queries take
 /// milliseconds; a database that has not answered in a second is gone, or as good as gone.
 pub const ANSWER_WITHIN: Duration = Duration::from_secs(1);
+/// The deadline of the account-wide views (every token, every user, the audit log): they
+/// read across the whole account, and a cold cache at a million tokens is slow, not gone.
+pub const ACCOUNT_VIEW_WITHIN: Duration = Duration::from_secs(15);
 /// The deadline of work that is known to be long (an import of a whole school's people).
 pub const LONG_WORK_WITHIN: Duration = Duration::from_secs(60);
 

@@ -67,26 +67,24 @@ impl Notifier {
         })
     }
 
-    /// Runs the worker on the server's runtime until the server stops.
-    pub fn spawn(self) {
+    /// The worker's loop, for the server's runtime (which stops it with the server).
+    pub async fn run(self) {
         let me = Arc::new(self);
-        actix_web::rt::spawn(async move {
-            let mut next_schedule = Instant::now();
-            let mut next_purge = Instant::now();
-            loop {
-                if Instant::now() >= next_schedule {
-                    me.schedule().await;
-                    next_schedule = Instant::now() + me.schedule_every;
-                }
-                if Instant::now() >= next_purge {
-                    me.purge().await;
-                    next_purge = Instant::now() + Duration::from_secs(3600);
-                }
-                // A full batch: there may be more waiting.
-                while me.clone().deliver_due().await == BATCH as usize {}
-                actix_web::rt::time::sleep(me.poll).await;
+        let mut next_schedule = Instant::now();
+        let mut next_purge = Instant::now();
+        loop {
+            if Instant::now() >= next_schedule {
+                me.schedule().await;
+                next_schedule = Instant::now() + me.schedule_every;
             }
-        });
+            if Instant::now() >= next_purge {
+                me.purge().await;
+                next_purge = Instant::now() + Duration::from_secs(3600);
+            }
+            // A full batch: there may be more waiting.
+            while me.clone().deliver_due().await == BATCH as usize {}
+            actix_web::rt::time::sleep(me.poll).await;
+        }
     }
 
     /// One pass of the scheduler.

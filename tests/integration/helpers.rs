@@ -19,7 +19,17 @@ pub const PASSWORD: &str = "correct horse battery staple";
 pub struct TestApp {
     pub address: String,
     pub database_url: String,
+    server: actix_web::dev::ServerHandle,
     _guard: DbGuard,
+}
+
+/// The app stops with its test (or its row of the matrix): a test that starts many leaves
+/// none running, polling a database that is gone.
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        // The command is sent at once; nobody needs to wait for the stop.
+        drop(self.server.stop(false));
+    }
 }
 
 /// Removes the test's database when the test ends.
@@ -104,8 +114,9 @@ pub async fn spawn_app_with(tweak: impl FnOnce(&mut ServeArgs)) -> TestApp {
     };
     let app = Application::build(settings).await.expect("the app builds");
     let address = format!("http://127.0.0.1:{}", app.port());
+    let server = app.handle();
     actix_web::rt::spawn(app.run_until_stopped());
-    TestApp { address, database_url, _guard: guard }
+    TestApp { address, database_url, server, _guard: guard }
 }
 
 /// Boots another instance of the app on an existing database (as a second instance behind
@@ -126,8 +137,9 @@ pub async fn spawn_app_on_with(database_url: &str, tweak: impl FnOnce(&mut Serve
     };
     let app = Application::build(settings).await.expect("the second instance builds");
     let address = format!("http://127.0.0.1:{}", app.port());
+    let server = app.handle();
     actix_web::rt::spawn(app.run_until_stopped());
-    TestApp { address, database_url: database_url.to_owned(), _guard: DbGuard::Shared }
+    TestApp { address, database_url: database_url.to_owned(), server, _guard: DbGuard::Shared }
 }
 
 impl TestApp {

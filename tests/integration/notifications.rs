@@ -36,17 +36,34 @@ fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
 
-/// The Python of the virtualenv that `.ci/run` makes for aiosmtpd (or `SMTP_PYTHON`).
+/// The Python of the virtualenv that `.ci/run` makes for aiosmtpd (or `SMTP_PYTHON`). The
+/// first test that needs it makes it when it is missing, as `.ci/run` would, so that
+/// `cargo test` on a fresh machine needs only Python 3.
 fn smtp_python() -> PathBuf {
-    let python = std::env::var_os("SMTP_PYTHON")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("target/smtp-venv/bin/python"));
-    assert!(
-        python.exists(),
-        "the SMTP tests need aiosmtpd: python3 -m venv target/smtp-venv && \
-         target/smtp-venv/bin/pip install aiosmtpd==1.4.6 (as .ci/run does)"
-    );
-    python
+    static VENV: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    VENV.get_or_init(|| {
+        if let Some(python) = std::env::var_os("SMTP_PYTHON") {
+            return PathBuf::from(python);
+        }
+        let venv = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/smtp-venv");
+        let python = venv.join("bin/python");
+        let has_aiosmtpd = || {
+            std::process::Command::new(&python)
+                .args(["-c", "import aiosmtpd"])
+                .status()
+                .is_ok_and(|s| s.success())
+        };
+        if !has_aiosmtpd() {
+            let made = std::process::Command::new("python3").arg("-m").arg("venv").arg(&venv).status();
+            assert!(made.is_ok_and(|s| s.success()), "python3 -m venv target/smtp-venv failed");
+            let pip = std::process::Command::new(venv.join("bin/pip"))
+                .args(["install", "-q", "--disable-pip-version-check", "aiosmtpd==1.4.6"])
+                .status();
+            assert!(pip.is_ok_and(|s| s.success()), "pip install aiosmtpd==1.4.6 failed");
+        }
+        python
+    })
+    .clone()
 }
 
 /// An email as the SMTP server received it, decoded as a mail client would show it.

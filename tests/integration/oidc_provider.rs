@@ -32,6 +32,23 @@ impl Drop for Provider {
     }
 }
 
+/// Installs the pinned oidc-provider (`npm ci` in tests/oidc, as `.ci/run` does) the first
+/// time a test needs it, so that `cargo test` on a fresh machine needs only Node.js.
+fn installed(folder: &Path) {
+    static INSTALLED: std::sync::OnceLock<()> = std::sync::OnceLock::new();
+    INSTALLED.get_or_init(|| {
+        if folder.join("node_modules/oidc-provider").exists() {
+            return;
+        }
+        let status = Command::new("npm")
+            .args(["ci", "--no-audit", "--no-fund", "--loglevel=error"])
+            .current_dir(folder)
+            .status()
+            .expect("run npm (Node.js runs the test identity provider)");
+        assert!(status.success(), "npm ci in tests/oidc failed");
+    });
+}
+
 fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
@@ -47,10 +64,7 @@ impl Provider {
         let accounts = dir.join("accounts.json");
         std::fs::write(&accounts, "{}").unwrap();
         let folder = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/oidc");
-        assert!(
-            folder.join("node_modules/oidc-provider").exists(),
-            "oidc-provider is not installed: run `npm ci` in tests/oidc (.ci/run does)"
-        );
+        installed(&folder);
         let port = free_port();
         let child = Command::new("node")
             .arg(folder.join("provider.js"))

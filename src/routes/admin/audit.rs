@@ -52,33 +52,37 @@ pub async fn index(
     let filter = filter.into_inner();
     let (actor, subject, action, before) =
         (filter.actor.clone(), filter.subject.clone(), filter.action.clone(), filter.before);
-    let (rows, next, unknown) = crate::db::run(&state.pool, move |conn| -> Result<_, AppError> {
-        let mut unknown = Vec::new();
-        let mut resolve = |conn: &mut DbConnection, login: &str| -> Result<Option<i64>, AppError> {
-            if login.trim().is_empty() {
-                return Ok(None);
-            }
-            let found = match Login::parse(login) {
-                Ok(l) => User::find_by_login(conn, &l)?,
-                Err(_) => None,
-            };
-            match found {
-                Some(u) => Ok(Some(u.id)),
-                None => {
-                    unknown.push(login.trim().to_owned());
-                    Ok(Some(-1))
+    let (rows, next, unknown) = crate::db::run_within(
+        &state.pool,
+        crate::db::ACCOUNT_VIEW_WITHIN,
+        move |conn| -> Result<_, AppError> {
+            let mut unknown = Vec::new();
+            let mut resolve = |conn: &mut DbConnection, login: &str| -> Result<Option<i64>, AppError> {
+                if login.trim().is_empty() {
+                    return Ok(None);
                 }
-            }
-        };
-        let query = AuditQuery {
-            actor_id: resolve(conn, &actor)?,
-            subject_id: resolve(conn, &subject)?,
-            action: AuditAction::ALL.iter().find(|a| a.key() == action).map(|a| a.key().to_owned()),
-            before,
-        };
-        let (events, next) = AuditEvent::page(conn, &query, PER_PAGE)?;
-        Ok((audit_rows(conn, events)?, next, unknown))
-    })
+                let found = match Login::parse(login) {
+                    Ok(l) => User::find_by_login(conn, &l)?,
+                    Err(_) => None,
+                };
+                match found {
+                    Some(u) => Ok(Some(u.id)),
+                    None => {
+                        unknown.push(login.trim().to_owned());
+                        Ok(Some(-1))
+                    }
+                }
+            };
+            let query = AuditQuery {
+                actor_id: resolve(conn, &actor)?,
+                subject_id: resolve(conn, &subject)?,
+                action: AuditAction::ALL.iter().find(|a| a.key() == action).map(|a| a.key().to_owned()),
+                before,
+            };
+            let (events, next) = AuditEvent::page(conn, &query, PER_PAGE)?;
+            Ok((audit_rows(conn, events)?, next, unknown))
+        },
+    )
     .await?;
     let next = next.map(|b| {
         serde_urlencoded::to_string([

@@ -45,9 +45,11 @@ pub async fn show(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, AppError> {
     let now = now();
-    let figures = crate::db::run(&state.pool, move |conn| -> Result<_, AppError> {
-        Ok(TokenFigures::load(conn, now)?)
-    })
+    let figures = crate::db::run_within(
+        &state.pool,
+        crate::db::ACCOUNT_VIEW_WITHIN,
+        move |conn| -> Result<_, AppError> { Ok(TokenFigures::load(conn, now)?) },
+    )
     .await?;
     render(&DashboardPage {
         ctx,

@@ -113,9 +113,13 @@ pub async fn index(
     let (token_filter, owner_filter) = (filters.token_filter(), OwnerFilter::parse(&filters.owner));
     let after = Cursor::parse(&filters.after);
     let now = now();
-    let (rows, next) = crate::db::run(&state.pool, move |conn| -> Result<_, AppError> {
-        Ok(AccessToken::admin_page(conn, token_filter, owner_filter, after, now, PER_PAGE)?)
-    })
+    let (rows, next) = crate::db::run_within(
+        &state.pool,
+        crate::db::ACCOUNT_VIEW_WITHIN,
+        move |conn| -> Result<_, AppError> {
+            Ok(AccessToken::admin_page(conn, token_filter, owner_filter, after, now, PER_PAGE)?)
+        },
+    )
     .await?;
     let names = Default::default();
     let rows = rows

@@ -68,12 +68,16 @@ pub async fn index(
 ) -> Result<HttpResponse, AppError> {
     let UsersQuery { q, after } = query.into_inner();
     let needle = q.clone();
-    let (page, roles) = crate::db::run(&state.pool, move |conn| -> Result<_, AppError> {
-        let page = User::search(conn, &needle, after, PER_PAGE)?;
-        let ids: Vec<i64> = page.users.iter().map(|u| u.id).collect();
-        let roles = User::roles_of_many(conn, &ids)?;
-        Ok((page, roles))
-    })
+    let (page, roles) = crate::db::run_within(
+        &state.pool,
+        crate::db::ACCOUNT_VIEW_WITHIN,
+        move |conn| -> Result<_, AppError> {
+            let page = User::search(conn, &needle, after, PER_PAGE)?;
+            let ids: Vec<i64> = page.users.iter().map(|u| u.id).collect();
+            let roles = User::roles_of_many(conn, &ids)?;
+            Ok((page, roles))
+        },
+    )
     .await?;
     let rows = page
         .users

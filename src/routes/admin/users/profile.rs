@@ -185,7 +185,7 @@ pub(super) async fn load_profile(
     tokens_page: i64,
 ) -> Result<ProfileData, AppError> {
     let rule = state.password_rule();
-    crate::db::run(&state.pool, move |conn| -> Result<_, AppError> {
+    crate::db::run_within(&state.pool, crate::db::ACCOUNT_VIEW_WITHIN, move |conn| -> Result<_, AppError> {
         let user = User::find(conn, id)?;
         let roles = User::roles(conn, id)?;
         let sources = User::role_sources(conn, id)?;
