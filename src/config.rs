@@ -43,7 +43,6 @@ pub enum LogFormat {
 }
 
 #[derive(Debug, Subcommand)]
-#[expect(clippy::large_enum_variant, reason = "parsed once, at start: boxing the settings buys nothing")]
 pub enum Command {
     /// Serve the web application and the API (the default).
     // Boxed: the settings are most of the enum's size, and a command is parsed once.

@@ -332,6 +332,12 @@ fn cmp_in(order: Order, a: &Cursor, b: &Cursor) -> std::cmp::Ordering {
 type Listed =
     diesel::dsl::IntoBoxed<'static, diesel::dsl::InnerJoin<access_tokens::table, users::table>, MultiBackend>;
 
+/// A page of the account's tokens with their owners, as [`AccessToken::list_query`] selects it.
+type ListedWithOwners = diesel::dsl::Select<
+    Listed,
+    (diesel::dsl::AsSelect<AccessToken, MultiBackend>, diesel::dsl::AsSelect<User, MultiBackend>),
+>;
+
 impl AccessToken {
     /// One page of every token in the account with its owner, in the filter's order, from
     /// `after`. Owners are filtered by the `owner_roles` the database keeps beside each
@@ -381,10 +387,7 @@ impl AccessToken {
         roles: Option<OwnerRoles>,
         after: Option<Cursor>,
         now: NaiveDateTime,
-    ) -> diesel::dsl::Select<
-        Listed,
-        (diesel::dsl::AsSelect<AccessToken, MultiBackend>, diesel::dsl::AsSelect<User, MultiBackend>),
-    > {
+    ) -> ListedWithOwners {
         use chrono::Duration;
         let live = || access_tokens::expires_at.is_null().or(access_tokens::expires_at.gt(now));
         let mut q: Listed = access_tokens::table.inner_join(users::table).into_boxed();

@@ -80,7 +80,7 @@ pub fn thousands(n: i64) -> String {
         out.push('-');
     }
     for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i) % 3 == 0 {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
             out.push(',');
         }
         out.push(c);
@@ -251,7 +251,7 @@ fn week_chart(weeks: &[(NaiveDate, i64, i64)]) -> WeekChart {
             let label = monday.format("%-d %b").to_string();
             let when = format!("the week of {}", monday.format("%-d %B"));
             Week {
-                show_label: (last - i) % 2 == 0,
+                show_label: (last - i).is_multiple_of(2),
                 label_x: x + bar_width,
                 created: bar(
                     *created,

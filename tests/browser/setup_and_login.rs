@@ -54,7 +54,9 @@ async fn first_run_sends_you_to_setup_and_the_new_admin_can_sign_out_and_in_agai
     page.goto("/").await;
     assert_eq!(page.path().await, "/login", "the home page asks to sign in");
     page.sign_in("admin").await;
-    page.wait_text("h1", "Welcome, Ada Admin").await;
+    // An administrator who oversees the account's tokens lands on the dashboard (SPEC 5).
+    page.wait_text("h1", "Dashboard").await;
+    assert_eq!(page.path().await, "/admin");
     j.shot(&page, "signed-in-again").await;
     page.close().await;
 }

@@ -68,7 +68,7 @@ impl World {
     }
 
     /// Enrollment roles and account role names of `login`, with where they came from.
-    fn roles(&self, login: &str) -> (Vec<(EnrollmentRole, RoleSource)>, Vec<(String, RoleSource)>) {
+    fn roles(&self, login: &str) -> RolesWithSources {
         let id = self.user(login).expect("the user exists").id;
         let mut conn = tokenwarden::db::connect(&self.app.database_url).unwrap();
         let mut sources = User::role_sources(&mut conn, id).unwrap();
@@ -82,6 +82,9 @@ impl World {
         (sources.enrollment, account)
     }
 }
+
+/// A user's enrollment roles and account role names, each with where it came from.
+type RolesWithSources = (Vec<(EnrollmentRole, RoleSource)>, Vec<(String, RoleSource)>);
 
 fn urlencode(s: &str) -> String {
     url::form_urlencoded::byte_serialize(s.as_bytes()).collect()
