@@ -272,12 +272,20 @@ pub async fn test(
     path: web::Path<i64>,
 ) -> Result<HttpResponse, AppError> {
     let (who, id) = (state.actor(&req, &me), path.into_inner());
-    match crate::db::run(&state.pool, move |conn| notifications::send_test(conn, &who, id)).await {
-        Ok(endpoint) => FlashMessage::success(format!(
-            "A test event is on its way to {}: its delivery shows below within seconds.",
-            endpoint.url
-        ))
-        .send(),
+    let sent = crate::db::run(&state.pool, move |conn| notifications::send_test(conn, &who, id)).await;
+    flash_after(sent, |endpoint| {
+        format!("A test event is on its way to {}: its delivery shows below within seconds.", endpoint.url)
+    })
+}
+
+/// Back to the list after an action the rules may refuse as a conflict (a disabled
+/// endpoint, a message already on its way): a flash says which it was.
+fn flash_after<T>(
+    result: Result<T, services::Error>,
+    done: impl FnOnce(T) -> String,
+) -> Result<HttpResponse, AppError> {
+    match result {
+        Ok(value) => FlashMessage::success(done(value)).send(),
         Err(services::Error::Conflict(why)) => FlashMessage::error(why).send(),
         Err(e) => return Err(e.into()),
     }
@@ -314,15 +322,12 @@ pub async fn resend(
     path: web::Path<i64>,
 ) -> Result<HttpResponse, AppError> {
     let (who, id) = (state.actor(&req, &me), path.into_inner());
-    match crate::db::run(&state.pool, move |conn| notifications::resend(conn, &who, id)).await {
-        Ok(message) => FlashMessage::success(format!(
+    let queued = crate::db::run(&state.pool, move |conn| notifications::resend(conn, &who, id)).await;
+    flash_after(queued, |message| {
+        format!(
             "{} will be sent again within seconds, with the same id ({}).",
             notifications::describe_event(&message.event),
             message.message_id
-        ))
-        .send(),
-        Err(services::Error::Conflict(why)) => FlashMessage::error(why).send(),
-        Err(e) => return Err(e.into()),
-    }
-    Ok(see_other(PAGE))
+        )
+    })
 }
