@@ -4,6 +4,7 @@ pub mod account;
 pub mod admin;
 pub mod api;
 pub mod assets;
+pub mod confirm;
 pub mod gateway;
 pub mod health;
 pub mod home;

@@ -2,6 +2,7 @@
 //! as last submitted. Built from models; know nothing of routes.
 
 pub mod audit;
+pub mod confirm;
 pub mod dashboard;
 pub mod error_page;
 pub mod forms;

@@ -35,10 +35,18 @@ async fn an_admin_revokes_a_students_token_on_the_profile_page_without_a_reload(
 
     // Revoke, after confirming: the list is redrawn in place, one token shorter, and a
     // message says so.
+    // The question is fetched into the row (the list carries no form per row), with focus.
     page.set_marker().await;
-    page.click_text(&format!("#{id}"), "summary", "Revoke…").await;
+    page.click(&format!("#{id} a[href*='/revoke']")).await;
+    page.wait_visible(&format!("#{id}.confirming")).await;
+    page.wait_text(&format!("#{id} .confirm-question"), "Revoke “Grade export script” of Sam Example?").await;
+    let focused = page.js("return document.activeElement.id", vec![]).await;
+    assert_eq!(
+        focused.as_str(),
+        Some(format!("confirm-{}", id.trim_start_matches("token-")).as_str()),
+        "focus on the question"
+    );
     let confirm = page.find_text(&format!("#{id}"), "button", "Yes, revoke").await;
-    page.wait_text(&format!("#{id} details[open] .confirm-body"), "Revoke “Grade export script”?").await;
     j.shot(&page, "revoke-confirm").await;
     confirm.click().await.expect("confirm revoke");
     page.wait_gone(&format!("#{id}")).await;
@@ -64,7 +72,14 @@ async fn an_admin_revokes_a_students_token_on_the_profile_page_without_a_reload(
     page.goto("/admin/tokens").await;
     let id = row_id(&page, "Course notebook").await;
     page.set_marker().await;
-    page.click_text(&format!("#{id}"), "summary", "Revoke…").await;
+    // Cancel puts the list back as it was; asking again, then answering, revokes.
+    page.click(&format!("#{id} a[href*='/revoke']")).await;
+    page.wait_visible(&format!("#{id}.confirming")).await;
+    page.click_text(&format!("#{id}"), "a", "Cancel").await;
+    page.wait_gone(&format!("#{id}.confirming")).await;
+    page.wait_text(&format!("#{id} td[data-label='Purpose']"), "Course notebook").await;
+    page.click(&format!("#{id} a[href*='/revoke']")).await;
+    page.wait_visible(&format!("#{id}.confirming")).await;
     page.find_text(&format!("#{id}"), "button", "Yes, revoke").await.click().await.expect("confirm revoke");
     page.wait_text("#flash-area", "Token “Course notebook” revoked").await;
     page.wait_text("#token-list .empty-state", "Nobody in the account holds a personal access token.").await;

@@ -1,5 +1,5 @@
 //! Journey e: everything works with JavaScript turned off in the browser: plain form
-//! posts and redirects, and `details` confirmations that open without script.
+//! posts and redirects, and questions before a destructive change asked on pages of their own.
 
 use serde_json::json;
 
@@ -52,10 +52,12 @@ async fn without_javascript_a_student_creates_a_token_and_an_admin_revokes_one()
     page.goto(&format!("/admin/users/{sam}")).await;
     page.wait_text("#tokens-title", "Access tokens (2)").await;
     let id = row_id(&page, "Old laptop sync").await;
-    let confirm = format!("#{id} details.confirm:has(form[action$='/revoke'])");
-    assert!(!page.is_visible(&format!("{confirm} button")).await, "the confirmation starts closed");
-    page.click_text(&format!("#{id}"), "summary", "Revoke…").await;
-    let yes = page.find_text(&format!("#{id}"), "button", "Yes, revoke").await;
+    // "Revoke…" is a link to a page that asks; its answer comes back to the profile.
+    let ask = page.find_text(&format!("#{id}"), "a", "Revoke…").await;
+    page.click_and_load(ask).await;
+    assert!(page.path().await.ends_with("/revoke"), "a page of its own");
+    page.wait_text(".confirm-question", "Revoke “Old laptop sync” of Sam Example?").await;
+    let yes = page.find_text("main", "button", "Yes, revoke").await;
     j.shot(&page, "revoke-confirm").await;
     page.set_marker().await;
     page.click_and_load(yes).await;

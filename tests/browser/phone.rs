@@ -48,7 +48,8 @@ async fn on_a_phone_the_token_page_and_the_profile_page_do_not_scroll_sideways()
     j.shot(&page, "profile").await;
 
     let id = row_id(&page, "Grade export script").await;
-    page.click_text(&format!("#{id}"), "summary", "Revoke…").await;
+    page.click(&format!("#{id} a[href*='/revoke']")).await;
+    page.wait_visible(&format!("#{id}.confirming")).await;
     page.find_text(&format!("#{id}"), "button", "Yes, revoke").await;
     assert_fits(&page, "the profile page with a confirmation open").await;
     j.shot(&page, "revoke-confirm").await;

@@ -331,6 +331,83 @@ async fn an_htmx_revoke_on_the_filtered_token_list_comes_back_to_that_list_witho
     assert_eq!(location(&res), profile);
 }
 
+/// The profile page carries no confirmation form per token (issue 16): without JavaScript,
+/// "Revoke…" and "Regenerate…" are links to a page that asks. Asking changes nothing; the
+/// answer does, and comes back to the profile.
+#[actix_web::test]
+async fn on_a_profile_page_a_question_is_a_page_of_its_own_that_changes_nothing() {
+    let w = world().await;
+    let profile = format!("/admin/users/{}", w.sam);
+    let html = w.admin.get_html(&profile).await;
+    let ask = format!("{profile}/tokens/{}/revoke", w.sam_token);
+    assert!(html.contains(&format!("href=\"{ask}\"")), "Revoke… is a link");
+    assert!(html.contains(&format!("href=\"{profile}/tokens/{}/regenerate\"", w.sam_token)));
+    assert!(!html.contains(">Yes, revoke</button>") && !html.contains(">Regenerate token</button>"));
+
+    let page = w.admin.get_html(&ask).await;
+    assert!(page.contains("<title>Revoke a token of"), "a page of its own: {page}");
+    assert!(page.contains("Revoke “Homework helper” of"), "it names the token: {page}");
+    let action = format!("{ask}?back=%2Fadmin%2Fusers%2F{}", w.sam);
+    assert!(page.contains(&format!("action=\"{action}\"")), "its form revokes: {page}");
+    assert!(page.contains(&format!("href=\"{profile}\"")), "and Cancel goes back");
+    assert_eq!(token_ids(&w.admin.get_html(&profile).await), vec![w.sam_token], "asking revoked nothing");
+
+    let page = w.admin.get_html(&format!("{profile}/tokens/{}/regenerate", w.sam_token)).await;
+    assert!(page.contains("Issue a new secret for “Homework helper”?"), "{page}");
+    assert!(page.contains("name=\"expires_in\"") && !page.contains("No expiry"), "a student's must expire");
+    assert!(shown_secret(&w.admin.get_html(&profile).await).is_none(), "asking issued no secret");
+
+    let res = w.admin.post_form(&action, &[]).await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    assert_eq!(location(&res), profile);
+    let after = w.admin.get_html(&profile).await;
+    assert!(after.contains("Token “Homework helper” revoked.") && token_ids(&after).is_empty());
+}
+
+/// On All tokens, as filtered, htmx fetches the question into the token's row; its answer and
+/// its Cancel bring back the same list. Without JavaScript the page that asks leads back to it.
+#[actix_web::test]
+async fn on_all_tokens_the_question_comes_into_the_row_and_leads_back_to_the_filtered_list() {
+    let w = world().await;
+    let list = "/admin/tokens?owner=student_only";
+    let ask = format!(
+        "/admin/users/{}/tokens/{}/revoke?back=%2Fadmin%2Ftokens%3Fowner%3Dstudent_only",
+        w.sam, w.sam_token
+    );
+    let html = w.admin.get_html(list).await;
+    assert!(html.contains(&format!("hx-get=\"{ask}\"")), "Revoke… fetches the question: {html}");
+    assert!(!html.contains(">Yes, revoke</button>"), "no form per row");
+
+    let row = w.admin.client.get(w.admin.url(&ask)).header("HX-Request", "true").send().await.unwrap();
+    let row = row.text().await.unwrap();
+    assert!(row.starts_with(&format!("<tr id=\"token-{}\" class=\"confirming\">", w.sam_token)), "{row}");
+    assert!(row.contains("colspan=\"8\"") && row.contains("data-autofocus"), "{row}");
+    assert!(
+        row.contains(&format!("hx-post=\"{ask}\"")) && row.contains("hx-select=\"#token-list\""),
+        "{row}"
+    );
+    assert!(row.contains(&format!("hx-get=\"{list}\"")), "Cancel brings the list back: {row}");
+
+    let page = w.admin.get_html(&ask).await;
+    assert!(page.contains(&format!("href=\"{list}\">← Back to all tokens")), "{page}");
+    let res = w.admin.post_form(&ask, &[]).await;
+    assert_eq!(location(&res), list, "the answer leads back to the list as filtered");
+    assert!(w.admin.get_html(list).await.contains("No token matches these filters."));
+}
+
+/// A way back that leaves the site, or names no token list, leads to the owner's profile.
+#[actix_web::test]
+async fn a_question_never_leads_back_off_the_site() {
+    let w = world().await;
+    let profile = format!("/admin/users/{}", w.sam);
+    for back in ["%2F%2Fevil.example", "https%3A%2F%2Fevil.example%2Fadmin%2Ftokens", "%2Fadmin%2Faudit"] {
+        let ask = format!("{profile}/tokens/{}/revoke?back={back}", w.sam_token);
+        let page = w.admin.get_html(&ask).await;
+        assert!(page.contains(&format!("href=\"{profile}\">← Back to")), "{back}: {page}");
+        assert!(!page.contains("evil.example"), "{back}");
+    }
+}
+
 #[actix_web::test]
 async fn the_audit_log_records_logins_and_failed_logins_with_the_address() {
     let w = world().await;

@@ -29,6 +29,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(users::roles::update)
         .service(users::tokens::revoke_all)
         .service(users::tokens::revoke)
+        .service(users::tokens::confirm_revoke)
+        .service(users::tokens::confirm_regenerate)
         .service(users::tokens::create)
         .service(users::tokens::edit)
         .service(users::tokens::update)

@@ -1,7 +1,7 @@
 //! `/admin/tokens` — every token in the account, filterable, so an administrator can find
 //! long-lived or unused tokens and revoke them (SPEC 5).
 
-use actix_web::{HttpResponse, get, web};
+use actix_web::{HttpRequest, HttpResponse, get, web};
 use askama::Template;
 use serde::Deserialize;
 
@@ -99,11 +99,14 @@ struct TokensPage {
     rows: Vec<AdminTokenRow>,
     next: Option<String>,
     can_delete: bool,
+    /// The query that brings a revocation asked from this list back to it, as filtered.
+    back: String,
 }
 
 /// `GET /admin/tokens`
 #[get("/admin/tokens")]
 pub async fn index(
+    req: HttpRequest,
     ctx: PageCtx,
     me: Require<ViewTokens>,
     state: web::Data<AppState>,
@@ -153,5 +156,9 @@ pub async fn index(
         rows,
         next,
         can_delete: me.can(Permission::DeleteTokens),
+        back: super::users::tokens::back_query(&match req.query_string() {
+            "" => "/admin/tokens".to_owned(),
+            query => format!("/admin/tokens?{query}"),
+        }),
     })
 }

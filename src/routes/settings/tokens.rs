@@ -15,10 +15,12 @@ use crate::domain::now;
 use crate::domain::token::TokenChange;
 use crate::error::AppError;
 use crate::models::{AccessToken, AuditAction, AuditEvent, User};
+use crate::routes::confirm::{self, Nav};
 use crate::routes::{is_htmx, issued, read_form, render, render_with, see_other};
 use crate::services::tokens::{self, Context, TokenRef};
 use crate::services::{self, Actor};
 use crate::state::AppState;
+use crate::views::confirm::{Confirmation, ListSwap};
 use crate::views::forms::FieldErrors;
 use crate::views::page::{FlashView, PageCtx};
 use crate::views::tokens::{ExpiryOptions, ScopeGroup, SecretView, TokenForm, TokenRow, scope_groups};
@@ -89,36 +91,6 @@ pub struct EditForm {
     pub groups: Vec<ScopeGroup>,
 }
 
-/// What is asked before a token's secret is replaced or the token deleted: fetched into the
-/// token's row when asked for (htmx), or a page of its own (no JavaScript), so that the list
-/// carries no form per row it may never need.
-pub struct Confirmation {
-    pub csrf: String,
-    pub id: i64,
-    pub title: &'static str,
-    pub question: String,
-    pub action: String,
-    pub button: &'static str,
-    pub danger: bool,
-    pub cancel_url: String,
-    pub inline: bool,
-    /// A regeneration's choice of the new expiry.
-    pub expiry: Option<ExpiryOptions>,
-}
-
-#[derive(Template)]
-#[template(path = "settings/tokens/confirm.html")]
-struct ConfirmPage {
-    ctx: PageCtx,
-    c: Confirmation,
-}
-
-#[derive(Template)]
-#[template(path = "settings/tokens/confirm_row.html")]
-struct ConfirmRow {
-    c: Confirmation,
-}
-
 /// Which change a confirmation asks about.
 #[derive(Debug, Clone, Copy)]
 enum Ask {
@@ -144,24 +116,28 @@ async fn confirmation(
         Ok((rules, token))
     })
     .await?;
+    let c = Confirmation {
+        back_url: PAGE.to_owned(),
+        back_label: "Back to your access tokens".to_owned(),
+        ..Confirmation::about(id, ctx.csrf.clone(), is_htmx(&req), ListSwap::OWN_TOKENS)
+    };
     let c = match ask {
         Ask::Regenerate => {
             rules.may(TokenChange::Regenerate).map_err(AppError::Forbidden)?;
             Confirmation {
-                title: "Regenerate token",
+                title: "Regenerate token".to_owned(),
                 question: format!(
                     "Issue a new secret for “{}”? The current secret stops working at once.",
                     token.purpose
                 ),
                 action: format!("{PAGE}/{id}/regenerate"),
                 button: "Regenerate token",
-                danger: false,
                 expiry: Some(ExpiryOptions::new(&rules.expiry, rules.default_lifetime_days, now())),
-                ..Confirmation::about(&req, ctx.csrf.clone(), id)
+                ..c
             }
         }
         Ask::Delete => Confirmation {
-            title: "Delete token",
+            title: "Delete token".to_owned(),
             question: format!(
                 "Delete “{}”? Anything using it stops working at once. This cannot be undone.",
                 token.purpose
@@ -169,32 +145,10 @@ async fn confirmation(
             action: format!("{PAGE}/{id}/delete"),
             button: "Yes, delete token",
             danger: true,
-            expiry: None,
-            ..Confirmation::about(&req, ctx.csrf.clone(), id)
+            ..c
         },
     };
-    if c.inline {
-        return render(&ConfirmRow { c });
-    }
-    render(&ConfirmPage { ctx, c })
-}
-
-impl Confirmation {
-    /// The parts every confirmation of token `id` shares.
-    fn about(req: &HttpRequest, csrf: String, id: i64) -> Self {
-        Confirmation {
-            csrf,
-            id,
-            title: "",
-            question: String::new(),
-            action: String::new(),
-            button: "",
-            danger: false,
-            cancel_url: PAGE.to_owned(),
-            inline: is_htmx(req),
-            expiry: None,
-        }
-    }
+    confirm::respond(ctx, c, Nav::OwnTokens)
 }
 
 /// `GET /settings/tokens/{id}/regenerate` — asks before a new secret replaces the old.

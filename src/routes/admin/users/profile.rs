@@ -133,6 +133,16 @@ impl ProfilePage {
     fn has_directory_roles(&self) -> bool {
         self.sourced_roles.iter().any(|r| r.from_directory_only)
     }
+
+    /// The query that brings a question asked from this page of the token list back to it
+    /// (none from the first page, where the profile itself leads).
+    fn back(&self) -> String {
+        if self.tokens.page == 1 {
+            return String::new();
+        }
+        let here = format!("{}?tokens_page={}", page_of(self.user.id), self.tokens.page);
+        format!("?{}", super::tokens::back_query(&here))
+    }
 }
 
 /// Where the token list of a profile page is: "51–100 of 1,000", and the pages around.

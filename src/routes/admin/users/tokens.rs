@@ -6,21 +6,134 @@ use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, get, post, web};
 use actix_web_flash_messages::FlashMessage;
 use askama::Template;
+use serde::Deserialize;
 
 use super::profile::{load_profile, page_of, profile_page};
 use crate::auth::CurrentUser;
 use crate::auth::guard::{CreateUpdateTokens, DeleteTokens, Require};
-use crate::domain::Permission;
+use crate::domain::token::TokenChange;
+use crate::domain::{Permission, now};
 use crate::error::AppError;
 use crate::models::User;
+use crate::routes::confirm::{self, Nav};
 use crate::routes::settings::tokens::{EditForm, edit_form};
-use crate::routes::{issued, read_form, render, render_with, see_other};
+use crate::routes::{is_htmx, issued, read_form, render, render_with, see_other};
 use crate::services;
-use crate::services::tokens::{self, TokenRef};
+use crate::services::tokens::{self, Context, TokenRef};
 use crate::state::AppState;
+use crate::views::confirm::{Confirmation, ListSwap};
 use crate::views::forms::FieldErrors;
 use crate::views::page::PageCtx;
-use crate::views::tokens::{SecretView, TokenForm};
+use crate::views::tokens::{ExpiryOptions, SecretView, TokenForm};
+
+/// `?back=`: the list a confirmation page was reached from, and where its answer returns.
+#[derive(Deserialize, Default)]
+pub struct Back {
+    back: Option<String>,
+}
+
+/// The query that names list `to` as the way back, for a link or a form's action.
+pub(crate) fn back_query(to: &str) -> String {
+    serde_urlencoded::to_string([("back", to)]).unwrap_or_default()
+}
+
+/// Which change an administrator's confirmation asks about.
+#[derive(Debug, Clone, Copy)]
+enum Ask {
+    Regenerate,
+    Revoke,
+}
+
+/// `GET /admin/users/{id}/tokens/{token_id}/regenerate` and `…/revoke`: the confirmation, in
+/// the token's row (htmx) or as a page. Showing it changes nothing; the post is checked again.
+async fn confirmation(
+    req: HttpRequest,
+    ctx: PageCtx,
+    me: &CurrentUser,
+    state: &AppState,
+    (id, token_id): (i64, i64),
+    back: Back,
+    ask: Ask,
+) -> Result<HttpResponse, AppError> {
+    let who = state.actor(&req, me);
+    let (user, rules, token) = crate::db::run(&state.pool, move |conn| -> Result<_, AppError> {
+        let user = User::find(conn, id)?;
+        let rules = Context::load(conn, &who, id)?;
+        let token = tokens::get(conn, &who, id, &TokenRef::Id(token_id))?;
+        Ok((user, rules, token))
+    })
+    .await?;
+    let back_url = redirect_back(&req, id, back.back.as_deref());
+    let (list, nav, back_label) = if back_url.starts_with(ALL_TOKENS) {
+        (ListSwap::ALL_TOKENS, Nav::AllTokens, "Back to all tokens".to_owned())
+    } else {
+        (ListSwap::PROFILE, Nav::Profile, format!("Back to {}", user.name))
+    };
+    let c =
+        Confirmation { back_label, ..Confirmation::about(token_id, ctx.csrf.clone(), is_htmx(&req), list) };
+    let base = format!("/admin/users/{id}/tokens/{token_id}");
+    let c = match ask {
+        Ask::Regenerate => {
+            rules.may(TokenChange::Regenerate).map_err(AppError::Forbidden)?;
+            Confirmation {
+                title: format!("Regenerate a token of {}", user.name),
+                question: format!(
+                    "Issue a new secret for “{}”? The current one stops working at once. The token is \
+                     then pending until {} activates it, and you will have to hand the new secret over.",
+                    token.purpose, user.name
+                ),
+                action: format!("{base}/regenerate"),
+                button: "Regenerate token",
+                // The new secret is shown on the profile page, above the list.
+                post_in_place: false,
+                expiry: Some(
+                    ExpiryOptions::new(&rules.expiry, rules.default_lifetime_days, now())
+                        .for_owner(&user.name),
+                ),
+                ..c
+            }
+        }
+        Ask::Revoke => Confirmation {
+            title: format!("Revoke a token of {}", user.name),
+            question: format!(
+                "Revoke “{}” of {}? Anything using it stops working at once.",
+                token.purpose, user.name
+            ),
+            action: format!("{base}/revoke?{}", back_query(&back_url)),
+            button: "Yes, revoke",
+            danger: true,
+            ..c
+        },
+    };
+    confirm::respond(ctx, Confirmation { back_url, ..c }, nav)
+}
+
+/// `GET /admin/users/{id}/tokens/{token_id}/regenerate` — asks before a new secret replaces
+/// the old.
+#[get("/admin/users/{id}/tokens/{token_id}/regenerate")]
+pub async fn confirm_regenerate(
+    req: HttpRequest,
+    ctx: PageCtx,
+    me: Require<CreateUpdateTokens>,
+    state: web::Data<AppState>,
+    path: web::Path<(i64, i64)>,
+    back: web::Query<Back>,
+) -> Result<HttpResponse, AppError> {
+    confirmation(req, ctx, &me, &state, path.into_inner(), back.into_inner(), Ask::Regenerate).await
+}
+
+/// `GET /admin/users/{id}/tokens/{token_id}/revoke` — asks before the token is revoked.
+#[get("/admin/users/{id}/tokens/{token_id}/revoke")]
+pub async fn confirm_revoke(
+    req: HttpRequest,
+    ctx: PageCtx,
+    me: Require<DeleteTokens>,
+    state: web::Data<AppState>,
+    path: web::Path<(i64, i64)>,
+    back: web::Query<Back>,
+) -> Result<HttpResponse, AppError> {
+    confirmation(req, ctx, &me, &state, path.into_inner(), back.into_inner(), Ask::Revoke).await
+}
 
 /// `POST /admin/users/{id}/tokens/{token_id}/revoke` — deletes one token at once and goes
 /// back to the list it came from, with a message. htmx follows that redirect and swaps in the
@@ -33,6 +146,7 @@ pub async fn revoke(
     me: Require<DeleteTokens>,
     state: web::Data<AppState>,
     path: web::Path<(i64, i64)>,
+    back: web::Query<Back>,
 ) -> Result<HttpResponse, AppError> {
     let (id, token_id) = path.into_inner();
     let who = state.actor(&req, &me);
@@ -40,21 +154,28 @@ pub async fn revoke(
         crate::db::run(&state.pool, move |conn| tokens::delete(conn, &who, id, &TokenRef::Id(token_id)))
             .await?;
     FlashMessage::success(format!("Token “{}” revoked. It no longer works.", token.purpose)).send();
-    Ok(see_other(&redirect_back(&req, id)))
+    Ok(see_other(&redirect_back(&req, id, back.back.as_deref())))
 }
 
-/// Back to the page the action came from — the account-wide token list, or the page of
-/// the profile's token list — else the profile. Only those paths of this site are taken.
+/// The account-wide token list.
+const ALL_TOKENS: &str = "/admin/tokens";
+
+/// Back to the list an action came from — the account-wide token list, or the page of the
+/// profile's token list — else the profile. Only those paths of this site are taken.
 ///
-/// htmx names the page in `HX-Current-URL` on every request; a plain form has only the
-/// `Referer`, which a browser may leave out. htmx swaps the list from where this leads, so
-/// it must not depend on a header that can go missing.
-fn redirect_back(req: &HttpRequest, user_id: i64) -> String {
+/// The list is named by `?back=` when the question was a page of its own (whose address is
+/// then the `Referer`). htmx names the page in `HX-Current-URL` on every request; a plain
+/// form has only the `Referer`, which a browser may leave out. htmx swaps the list from where
+/// this leads, so it must not depend on a header that can go missing.
+fn redirect_back(req: &HttpRequest, user_id: i64, asked: Option<&str>) -> String {
     let header = |name: &str| req.headers().get(name).and_then(|v| v.to_str().ok());
-    let referer = header("HX-Current-URL").or_else(|| header("Referer")).unwrap_or_default();
+    let from = match asked {
+        Some(asked) => crate::routes::on_this_site(asked),
+        None => header("HX-Current-URL").or_else(|| header("Referer")).and_then(crate::routes::local_path),
+    };
     let profile = page_of(user_id);
-    match crate::routes::local_path(referer) {
-        Some(p) if p.starts_with("/admin/tokens") => p,
+    match from {
+        Some(p) if p == ALL_TOKENS || p.starts_with(&format!("{ALL_TOKENS}?")) => p,
         Some(p) if p.starts_with(&format!("{profile}?")) => {
             format!("{}#tokens", p.split('#').next().unwrap_or(&p))
         }

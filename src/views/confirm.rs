@@ -1,0 +1,80 @@
+//! What is asked before a token's secret is replaced or the token deleted or revoked. It is
+//! fetched into the token's row when asked for (htmx), or is a page of its own (no
+//! JavaScript), so that a list carries no form per row it may never need. The same question
+//! serves the Access Tokens page, a profile page and All tokens; only where it sits differs.
+
+use super::tokens::ExpiryOptions;
+
+/// The list a confirmation's row belongs to: what htmx swaps back on "Cancel" and after the
+/// post that answers it.
+#[derive(Debug, Clone, Copy)]
+pub struct ListSwap {
+    /// The element replaced.
+    pub target: &'static str,
+    /// The part of the response it is replaced with (all of it when `None`).
+    pub select: Option<&'static str>,
+    /// Elements elsewhere on the page that the response also brings (the flash message).
+    pub oob: Option<&'static str>,
+    /// How many columns the list's table has: the question spans them all.
+    pub columns: u8,
+}
+
+impl ListSwap {
+    /// The Access Tokens page: its workspace answers htmx with itself.
+    pub const OWN_TOKENS: ListSwap =
+        ListSwap { target: "#token-workspace", select: None, oob: None, columns: 8 };
+    /// A profile page's token list (and the user's activity beside it).
+    pub const PROFILE: ListSwap = ListSwap {
+        target: "#tokens",
+        select: Some("#tokens"),
+        oob: Some("#flash-area,#activity"),
+        columns: 9,
+    };
+    /// All tokens of the account, as filtered.
+    pub const ALL_TOKENS: ListSwap =
+        ListSwap { target: "#token-list", select: Some("#token-list"), oob: Some("#flash-area"), columns: 8 };
+}
+
+pub struct Confirmation {
+    pub csrf: String,
+    /// The token asked about (its row is `token-{id}`).
+    pub id: i64,
+    pub title: String,
+    pub question: String,
+    /// Where the answer is posted.
+    pub action: String,
+    pub button: &'static str,
+    pub danger: bool,
+    /// Where "Cancel" leads, and how the page of its own names it.
+    pub back_url: String,
+    pub back_label: String,
+    /// Fetched into its row by htmx; else a page of its own.
+    pub inline: bool,
+    pub list: ListSwap,
+    /// The answer is posted by htmx and the list swapped in place. Not where the answer
+    /// leads to a page of its own (a secret issued on someone's behalf is shown above the list).
+    pub post_in_place: bool,
+    /// A regeneration's choice of the new expiry.
+    pub expiry: Option<ExpiryOptions>,
+}
+
+impl Confirmation {
+    /// The parts every confirmation about token `id` shares; the rest is filled in by who asks.
+    pub fn about(id: i64, csrf: String, inline: bool, list: ListSwap) -> Self {
+        Confirmation {
+            csrf,
+            id,
+            title: String::new(),
+            question: String::new(),
+            action: String::new(),
+            button: "",
+            danger: false,
+            back_url: String::new(),
+            back_label: String::new(),
+            inline,
+            list,
+            post_in_place: true,
+            expiry: None,
+        }
+    }
+}
