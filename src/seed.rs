@@ -9,7 +9,7 @@ use chrono::{Duration, NaiveDateTime};
 use diesel::connection::SimpleConnection;
 use diesel::prelude::*;
 
-use crate::db::schema::{access_tokens, user_account_roles, user_roles, users};
+use crate::db::schema::{access_tokens, tally_sweep, user_account_roles, user_roles, users};
 use crate::db::{DbConnection, on_backend};
 use crate::domain::owner_roles::OwnerRoles;
 use crate::domain::token::SCOPE_CATALOGUE;
@@ -34,7 +34,7 @@ const PURPOSES: &[&str] = &[
 /// The built-in Account Admin role (migration 2026-11-23-000001).
 const ACCOUNT_ADMIN_ROLE_ID: i64 = 1;
 
-/// Rows per INSERT: 2,000 × 11 columns stays under SQLite's and PostgreSQL's parameter limits.
+/// Rows per INSERT: 2,000 × 12 columns stays under SQLite's and PostgreSQL's parameter limits.
 const BATCH: usize = 2_000;
 /// Rows per transaction.
 const PER_TRANSACTION: usize = 50_000;
@@ -66,6 +66,8 @@ struct SeedToken {
     expires_at: Option<NaiveDateTime>,
     last_used_at: Option<NaiveDateTime>,
     owner_roles: i32,
+    /// Expired by the tallies' last sweep (the database would mark it so itself).
+    lapsed: bool,
 }
 
 pub struct SeedReport {
@@ -189,6 +191,8 @@ pub fn run(conn: &mut DbConnection, user_count: u32, tokens_per_user: u32) -> an
     let on_behalf_of = user_ids.iter().zip(&admins).find(|(_, admin)| **admin).map(|(id, _)| *id);
 
     // Tokens, generated and written one transaction's worth at a time.
+    let swept_to: NaiveDateTime =
+        on_backend!(&mut *conn, |c| tally_sweep::table.find(1).select(tally_sweep::swept_to).get_result(c))?;
     let total = user_ids.len() * tokens_per_user as usize;
     let mut pending: Vec<SeedToken> = Vec::with_capacity(PER_TRANSACTION.min(total));
     let mut written = 0usize;
@@ -197,7 +201,8 @@ pub fn run(conn: &mut DbConnection, user_count: u32, tokens_per_user: u32) -> an
         let owner_roles = OwnerRoles::of(&roles_of[idx], admins[idx]).0;
         for _ in 0..tokens_per_user {
             let token = seed_token(&mut mix, *user_id, student_only, on_behalf_of, now);
-            pending.push(SeedToken { owner_roles, ..token });
+            let lapsed = token.expires_at.is_some_and(|at| at <= swept_to);
+            pending.push(SeedToken { owner_roles, lapsed, ..token });
             if pending.len() == PER_TRANSACTION {
                 written += flush(conn, &mut pending)?;
             }
@@ -264,6 +269,7 @@ fn seed_token(
         expires_at,
         last_used_at,
         owner_roles: 0,
+        lapsed: false,
     }
 }
 

@@ -96,6 +96,10 @@ diesel::table! {
         last_used_at -> Nullable<Timestamp>,
         /// The owner's roles as bits (`domain::OwnerRoles`), kept by the database's triggers.
         owner_roles -> Integer,
+        /// Expired by the last sweep of the tallies: out of the activity indexes. Kept by the
+        /// sweep and the database's triggers (migration 2026-12-04-000011); never true of a
+        /// live token.
+        lapsed -> Bool,
     }
 }
 

@@ -403,11 +403,20 @@ impl AccessToken {
                 .filter(access_tokens::expires_at.le(now + Duration::days(to_days))),
             TokenFilter::UnusedFor(days) => {
                 let since = super::token_tally::unused_since(now, days).and_time(chrono::NaiveTime::MIN);
-                q.filter(live())
+                // `NOT lapsed` names the indexes of live tokens' activity (it is implied by
+                // `live()`, which a partial index's planner cannot tell).
+                q.filter(diesel::dsl::not(access_tokens::lapsed))
+                    .filter(live())
                     .filter(coalesce(access_tokens::last_used_at, access_tokens::created_at).lt(since))
             }
             TokenFilter::NeverUsed => q.filter(access_tokens::last_used_at.is_null()),
-            TokenFilter::Pending => q.filter(access_tokens::workflow_state.eq(PENDING)).filter(live()),
+            // Written out, not bound: SQLite uses a partial index only for the very term
+            // that defines it (migration 2026-12-04-000011), and pending tokens are few.
+            TokenFilter::Pending => q
+                .filter(diesel::dsl::sql::<diesel::sql_types::Bool>(
+                    "access_tokens.workflow_state = 'pending'",
+                ))
+                .filter(live()),
             TokenFilter::Expired => q.filter(access_tokens::expires_at.le(now)),
         };
         let activity = || coalesce(access_tokens::last_used_at, access_tokens::created_at);

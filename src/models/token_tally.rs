@@ -245,7 +245,8 @@ fn unused_count(conn: &mut DbConnection, now: NaiveDateTime, since: NaiveDate) -
     Ok(tallied.iter().sum::<i64>() - expired_since_sweep)
 }
 
-/// Takes the tokens that expired since the last sweep out of the activity tally. One
+/// Takes the tokens that expired since the last sweep out of the activity tally and marks
+/// them lapsed (migration 2026-12-04-000011). One
 /// write transaction; on PostgreSQL the sweep's row lock orders it with the triggers.
 pub fn sweep(conn: &mut DbConnection, now: NaiveDateTime) -> QueryResult<usize> {
     crate::db::write_transaction(conn, |conn| {
@@ -267,6 +268,14 @@ pub fn sweep(conn: &mut DbConnection, now: NaiveDateTime) -> QueryResult<usize> 
                 .set(token_activity_tallies::n.eq(token_activity_tallies::n - n))
                 .execute(conn)?;
         }
+        // And out of the activity indexes: "unused for N days" walks live tokens only.
+        diesel::update(
+            access_tokens::table
+                .filter(access_tokens::expires_at.gt(mark))
+                .filter(access_tokens::expires_at.le(now)),
+        )
+        .set(access_tokens::lapsed.eq(true))
+        .execute(conn)?;
         diesel::update(tally_sweep::table.find(1)).set(tally_sweep::swept_to.eq(now)).execute(conn)?;
         Ok(days.len())
     })

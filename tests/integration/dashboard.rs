@@ -9,12 +9,12 @@ use chrono::{Duration, NaiveDateTime, NaiveTime};
 use diesel::prelude::*;
 use reqwest::StatusCode;
 use tokenwarden::db::DbConnection;
-use tokenwarden::db::schema::access_tokens;
+use tokenwarden::db::schema::{access_tokens, tally_sweep};
 use tokenwarden::domain::owner_roles::{OwnerFilter, OwnerRoles};
 use tokenwarden::domain::token::ExpiryChoice;
 use tokenwarden::domain::{EnrollmentRole, now};
 use tokenwarden::models::token_tally::{self, HORIZONS, TokenFigures, UNUSED_DAYS};
-use tokenwarden::models::{AccessToken, User};
+use tokenwarden::models::{AccessToken, TokenFilter, User};
 use tokenwarden::services::tokens::{self, TokenDraft, TokenRef};
 use tokenwarden::services::{self, Actor, Via};
 
@@ -74,7 +74,30 @@ fn from_tallies(f: &TokenFigures) -> Counted {
 fn assert_agree(conn: &mut DbConnection, when: &str) {
     let now = now();
     let figures = TokenFigures::load(conn, now).unwrap();
-    assert_eq!(from_tallies(&figures), counted(conn, now), "the tallies after {when}");
+    let counted = counted(conn, now);
+    assert_eq!(from_tallies(&figures), counted, "the tallies after {when}");
+    // `lapsed` is exactly "expired by the last sweep": never true of a live token (the list
+    // of unused tokens would miss it), true of every token expired by then (its walk skips
+    // them). And that list shows every token counted unused.
+    let swept_to: NaiveDateTime =
+        tally_sweep::table.find(1).select(tally_sweep::swept_to).get_result(conn).unwrap();
+    let flags: Vec<(i64, Option<NaiveDateTime>, bool)> = access_tokens::table
+        .select((access_tokens::id, access_tokens::expires_at, access_tokens::lapsed))
+        .load(conn)
+        .unwrap();
+    for (id, expires_at, lapsed) in flags {
+        assert_eq!(lapsed, expires_at.is_some_and(|e| e <= swept_to), "token {id} lapsed, after {when}");
+    }
+    let (unused, _) = AccessToken::admin_page(
+        conn,
+        TokenFilter::UnusedFor(UNUSED_DAYS),
+        OwnerFilter::Anyone,
+        None,
+        now,
+        1000,
+    )
+    .unwrap();
+    assert_eq!(unused.len() as i64, counted.unused, "the list of unused tokens after {when}");
     // The owner's roles kept beside each token are the owner's roles.
     let owners: Vec<(i64, i32)> =
         access_tokens::table.select((access_tokens::user_id, access_tokens::owner_roles)).load(conn).unwrap();

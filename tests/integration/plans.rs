@@ -148,10 +148,12 @@ async fn every_account_wide_view_reads_an_index_range() {
                 (OwnerFilter::Anyone, "expiring" | "expired" | "no_expiry") => {
                     &["access_tokens_expires_idx", "access_tokens_expiry_id_idx"]
                 }
-                (OwnerFilter::Anyone, "unused") => &["access_tokens_activity_idx"],
+                (OwnerFilter::Anyone, "unused") => &["access_tokens_live_activity_idx"],
                 (OwnerFilter::Anyone, "never_used") => &["access_tokens_last_used_idx"],
+                (OwnerFilter::Anyone, "pending") => &["access_tokens_pending_idx"],
+                (_, "pending") => &["access_tokens_owner_pending_idx"],
                 (OwnerFilter::Anyone, _) => &[],
-                (_, "unused") => &["access_tokens_owner_activity_idx"],
+                (_, "unused") => &["access_tokens_owner_live_activity_idx"],
                 (_, _) => &["access_tokens_owner_idx", "access_tokens_owner_expiry_idx"],
             };
             // The owners' roles in use come from the tally: one small read.
@@ -171,7 +173,7 @@ async fn every_account_wide_view_reads_an_index_range() {
     plans.check(
         "/admin (the dashboard)".into(),
         sqls,
-        &["access_tokens_expires_idx", "access_tokens_expiry_id_idx", "access_tokens_activity_idx"],
+        &["access_tokens_expires_idx", "access_tokens_expiry_id_idx", "access_tokens_live_activity_idx"],
         &mut explaining,
     );
 
