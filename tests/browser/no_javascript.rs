@@ -53,7 +53,7 @@ async fn without_javascript_a_student_creates_a_token_and_an_admin_revokes_one()
     page.wait_text("#tokens-title", "Access tokens (2)").await;
     let id = row_id(&page, "Old laptop sync").await;
     // "Revoke…" is a link to a page that asks; its answer comes back to the profile.
-    let ask = page.find_text(&format!("#{id}"), "a", "Revoke…").await;
+    let ask = page.find(&format!("#{id} a[href*='/revoke']")).await;
     page.click_and_load(ask).await;
     assert!(page.path().await.ends_with("/revoke"), "a page of its own");
     page.wait_text(".confirm-question", "Revoke “Old laptop sync” of Sam Example?").await;
