@@ -173,7 +173,7 @@ async fn every_account_wide_view_reads_an_index_range() {
     plans.check(
         "/admin (the dashboard)".into(),
         sqls,
-        &["access_tokens_expires_idx", "access_tokens_expiry_id_idx", "access_tokens_live_activity_idx"],
+        &["access_tokens_expiry_tally_idx", "access_tokens_expires_idx", "access_tokens_live_activity_idx"],
         &mut explaining,
     );
 
@@ -282,6 +282,11 @@ impl Plans {
             } else {
                 plan.iter().any(|l| l.trim() == "SCAN access_tokens") && !sql.contains("LIMIT")
             };
+            // The dashboard's counts by owner and state read the index alone: a row of the
+            // table per token counted was most of its time cold.
+            if !self.pg && sorts_ok && sql.contains("GROUP BY") && !text.contains("COVERING INDEX") {
+                self.failures.push(format!("{view}: counts read the table\n{sql}\n{text}"));
+            }
             if (sorts_tokens && !sorts_ok) || full_scan {
                 let what = if full_scan { "a full scan" } else { "a sort" };
                 self.failures.push(format!("{view}: {what}\n{sql}\n{text}"));

@@ -1,3 +1,5 @@
+DROP INDEX access_tokens_expiry_tally_idx;
+CREATE INDEX access_tokens_expires_idx ON access_tokens (expires_at);
 DROP INDEX access_tokens_owner_pending_idx;
 DROP INDEX access_tokens_pending_idx;
 DROP TRIGGER access_tokens_lapsed_moved ON access_tokens;

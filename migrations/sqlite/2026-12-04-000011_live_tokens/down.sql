@@ -1,3 +1,4 @@
+DROP INDEX access_tokens_expiry_tally_idx;
 DROP INDEX access_tokens_owner_pending_idx;
 DROP INDEX access_tokens_pending_idx;
 DROP TRIGGER access_tokens_lapsed_moved;

@@ -31,3 +31,9 @@ END;
 -- by owner walked a hundred others for each one it showed.
 CREATE INDEX access_tokens_pending_idx ON access_tokens (id) WHERE workflow_state = 'pending';
 CREATE INDEX access_tokens_owner_pending_idx ON access_tokens (owner_roles, id) WHERE workflow_state = 'pending';
+
+-- The dashboard counts the tokens expiring in the rest of today and on the last day of each
+-- horizon by their owner's roles and state: read from the index alone, not from a row of
+-- the table for each token (at a million tokens, cold, those reads were 260 of the
+-- dashboard's 280 ms on SQLite).
+CREATE INDEX access_tokens_expiry_tally_idx ON access_tokens (expires_at, owner_roles, workflow_state);
