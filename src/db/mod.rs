@@ -222,8 +222,21 @@ impl ManageConnection for Manager {
     }
 }
 
+/// Initialises OpenSSL before libpq first uses it. libpq and native-tls share the vendored
+/// OpenSSL, and whichever initialises it first decides whether it frees itself when the
+/// process exits. libpq would have it do so: the exit then frees OpenSSL under threads still
+/// using it — r2d2's, reconnecting in the background — and the process crashes on its way
+/// out (a test binary did, after all its tests had passed). This is the openssl crate's own
+/// initialisation, which asks for no clean-up at exit. Idempotent and cheap.
+pub fn init_openssl() {
+    openssl_sys::init();
+}
+
 /// Opens one connection outside any pool (for migrations, WAL set-up and the CLI).
 pub fn connect(url: &str) -> anyhow::Result<DbConnection> {
+    if is_postgres(url) {
+        init_openssl();
+    }
     let mut conn = DbConnection::establish(url)
         .with_context(|| format!("could not connect to the database ({})", redact(url)))?;
     sqlite_pragmas(&mut conn).context("could not configure the SQLite connection")?;
@@ -232,7 +245,9 @@ pub fn connect(url: &str) -> anyhow::Result<DbConnection> {
 
 /// Builds the pool. For SQLite, switches the file to WAL first.
 pub fn build_pool(url: &str, max_size: u32) -> anyhow::Result<DbPool> {
-    if !is_postgres(url) {
+    if is_postgres(url) {
+        init_openssl();
+    } else {
         let mut conn = connect(url)?;
         conn.batch_execute("PRAGMA journal_mode = WAL;").context("could not switch SQLite to WAL mode")?;
     }

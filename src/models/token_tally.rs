@@ -245,11 +245,15 @@ fn unused_count(conn: &mut DbConnection, now: NaiveDateTime, since: NaiveDate) -
     Ok(tallied.iter().sum::<i64>() - expired_since_sweep)
 }
 
-/// Takes the tokens that expired since the last sweep out of the activity tally and marks
-/// them lapsed (migration 2026-12-04-000011). One
-/// write transaction; on PostgreSQL the sweep's row lock orders it with the triggers.
+/// Takes the tokens that expired since the last sweep out of the activity tally, then marks
+/// them lapsed (migration 2026-12-04-000011). The tally is one write transaction; on
+/// PostgreSQL the sweep's row lock orders it with the triggers. The marking is a transaction
+/// of its own, after: a write to a token locks its row and then, in its trigger, the sweep's
+/// row, so a sweep that held the sweep's row while it marked tokens could deadlock with a
+/// revocation of one of them. Until the marking commits (or if the process stops before it),
+/// those tokens stay in the indexes of live tokens, which costs a walk a row and is never wrong.
 pub fn sweep(conn: &mut DbConnection, now: NaiveDateTime) -> QueryResult<usize> {
-    crate::db::write_transaction(conn, |conn| {
+    let swept = crate::db::write_transaction(conn, |conn| -> QueryResult<Option<(NaiveDateTime, usize)>> {
         let mark: NaiveDateTime = match conn {
             // SQLite: the write transaction holds the database's one write lock already.
             DbConnection::Sqlite(c) => {
@@ -260,7 +264,7 @@ pub fn sweep(conn: &mut DbConnection, now: NaiveDateTime) -> QueryResult<usize> 
             }
         };
         if mark >= now {
-            return Ok(0);
+            return Ok(None);
         }
         let days: Vec<(NaiveDate, i64)> = expired_between(conn, mark, now)?;
         for (day, n) in &days {
@@ -268,17 +272,21 @@ pub fn sweep(conn: &mut DbConnection, now: NaiveDateTime) -> QueryResult<usize> 
                 .set(token_activity_tallies::n.eq(token_activity_tallies::n - n))
                 .execute(conn)?;
         }
-        // And out of the activity indexes: "unused for N days" walks live tokens only.
+        diesel::update(tally_sweep::table.find(1)).set(tally_sweep::swept_to.eq(now)).execute(conn)?;
+        Ok(Some((mark, days.len())))
+    })?;
+    let Some((mark, days)) = swept else { return Ok(0) };
+    // Out of the activity indexes: "unused for N days" walks live tokens only.
+    crate::db::write_transaction(conn, |conn| -> QueryResult<usize> {
         diesel::update(
             access_tokens::table
                 .filter(access_tokens::expires_at.gt(mark))
                 .filter(access_tokens::expires_at.le(now)),
         )
         .set(access_tokens::lapsed.eq(true))
-        .execute(conn)?;
-        diesel::update(tally_sweep::table.find(1)).set(tally_sweep::swept_to.eq(now)).execute(conn)?;
-        Ok(days.len())
-    })
+        .execute(conn)
+    })?;
+    Ok(days)
 }
 
 #[derive(QueryableByName)]

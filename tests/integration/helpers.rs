@@ -82,6 +82,8 @@ fn fresh_database() -> (String, DbGuard) {
         Ok(admin_url) if tokenwarden::db::is_postgres(&admin_url) => {
             let name =
                 format!("tw_test_{}", tokenwarden::domain::token_secret::random_base62(12).to_lowercase());
+            // Before libpq's first use: see `db::init_openssl`.
+            tokenwarden::db::init_openssl();
             let mut conn = PgConnection::establish(&admin_url).expect("connect to TEST_DATABASE_URL");
             diesel::sql_query(format!("CREATE DATABASE \"{name}\""))
                 .execute(&mut conn)

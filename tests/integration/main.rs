@@ -6,6 +6,7 @@ mod api;
 mod authority;
 mod cli;
 mod dashboard;
+mod exit;
 mod faults;
 mod gateway;
 mod helpers;

@@ -10,6 +10,7 @@ use crate::helpers::spawn_app;
 
 fn admin_exec(sql: &str) {
     let url = std::env::var("TEST_DATABASE_URL").expect("TEST_DATABASE_URL");
+    tokenwarden::db::init_openssl();
     let mut conn = PgConnection::establish(&url).expect("connect");
     diesel::sql_query(sql).execute(&mut conn).expect(sql);
 }
