@@ -23,8 +23,12 @@ use url::{Position, Url};
 use crate::error::AppError;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
+    // The router tries routes in this order, and each page route with an id in it costs a
+    // regex: the machines' doors (the API, a gateway's question) come first, ahead of them.
     cfg.service(health::healthz)
         .service(health::readyz)
+        .configure(api::configure)
+        .configure(gateway::configure)
         .service(assets::asset)
         .service(home::index)
         .service(setup::show)
@@ -49,10 +53,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(settings::tokens::regenerate_token)
         .service(settings::tokens::delete_token)
         .service(settings::tokens::activate_token)
-        .configure(gateway::configure)
         .configure(scim::configure)
-        .configure(admin::configure)
-        .configure(api::configure);
+        .configure(admin::configure);
 }
 
 /// Any route that does not exist.
