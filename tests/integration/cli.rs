@@ -155,10 +155,14 @@ async fn token_create_refuses_no_expiry_for_a_student_and_a_blank_purpose_for_an
 #[actix_web::test]
 async fn seed_creates_users_and_tokens_in_the_realistic_mix() {
     let app = spawn_app().await;
+    // Into an empty table the seed drops the tokens' indexes and builds them again after.
+    let indexes_before = token_indexes(&app.database_url);
+    assert!(indexes_before.len() >= 10, "{indexes_before:?}");
     let out = tokenwarden(&app.database_url, &["seed", "--users", "50", "--tokens-per-user", "4"], "");
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let report = String::from_utf8_lossy(&out.stdout);
     assert!(report.contains("seeded 50 users and 200 tokens"), "{report}");
+    assert_eq!(token_indexes(&app.database_url), indexes_before, "the same indexes, defined the same way");
     // Planner statistics on PostgreSQL; none on SQLite, where STAT4 samples would make
     // every token lookup prepare its statement again.
     {
@@ -189,6 +193,34 @@ async fn seed_creates_users_and_tokens_in_the_realistic_mix() {
     let html = b.get_html("/settings/tokens").await;
     assert_eq!(crate::tokens_page::token_ids(&html).len(), 4, "{login}");
     assert!(!html.contains("data-label=\"Expires\">Never"), "a student's seeded tokens all expire");
+
+    // A second seed writes into a table that has tokens, with its indexes kept as they are.
+    let out = tokenwarden(&app.database_url, &["seed", "--users", "5", "--tokens-per-user", "2"], "");
+    assert!(String::from_utf8_lossy(&out.stdout).contains("seeded 5 users and 10 tokens"));
+    assert_eq!(token_indexes(&app.database_url), indexes_before);
+}
+
+/// Each index of `access_tokens` with its definition, sorted.
+fn token_indexes(database_url: &str) -> Vec<(String, String)> {
+    use diesel::prelude::*;
+    use diesel::sql_types::Text;
+    #[derive(QueryableByName)]
+    struct Index {
+        #[diesel(sql_type = Text)]
+        name: String,
+        #[diesel(sql_type = Text)]
+        definition: String,
+    }
+    let mut conn = tokenwarden::db::connect(database_url).unwrap();
+    let sql = if tokenwarden::db::is_postgres(database_url) {
+        "SELECT indexname AS name, indexdef AS definition FROM pg_indexes \
+         WHERE schemaname = current_schema() AND tablename = 'access_tokens' ORDER BY 1"
+    } else {
+        "SELECT name, coalesce(sql, '') AS definition FROM sqlite_master \
+         WHERE type = 'index' AND tbl_name = 'access_tokens' ORDER BY 1"
+    };
+    let rows: Vec<Index> = diesel::sql_query(sql).load(&mut conn).unwrap();
+    rows.into_iter().map(|i| (i.name, i.definition)).collect()
 }
 
 #[actix_web::test]
