@@ -58,10 +58,40 @@
     });
   });
 
-  // After htmx swaps: reveal JS-only controls, move focus to [data-autofocus] in the new content.
+  // A row's link that fetches a question or a form into its row: its Cancel ([data-cancel])
+  // gives focus back to that link, as closing a dialog does. The link is found again by its
+  // row and its path: the list is redrawn, and the way back in its query may differ.
+  var asker = null;
+  function askerPath(link) { return link.getAttribute('href').split('?')[0]; }
+  document.addEventListener('htmx:beforeRequest', function (event) {
+    var elt = event.detail.elt, row = elt && elt.closest && elt.closest('tr[id]');
+    if (row && elt.matches('a[hx-target="closest tr"]')) asker = { row: row.id, path: askerPath(elt) };
+  });
+  // (A swap out of band, such as the flash area's, has an event of its own, before or after
+  // the list's: until the row is back, the asker is kept, and once it has focus the request's
+  // other swaps leave focus alone.)
+  function refocusAsker(elt) {
+    if (!asker || !elt || !elt.matches || !elt.matches('[data-cancel]')) return false;
+    var wanted = asker;
+    var link = within(document.getElementById(wanted.row), 'a[hx-target="closest tr"]')
+      .filter(function (a) { return askerPath(a) === wanted.path; })[0];
+    if (!link) return false;
+    asker = null;
+    link.focus();
+    return true;
+  }
+
+  // After htmx swaps: reveal JS-only controls, move focus back to the asker after a Cancel,
+  // else to [data-autofocus] in the new content.
   document.addEventListener('htmx:load', revealJsOnly);
   document.addEventListener('htmx:afterSwap', function (event) {
     revealJsOnly();
+    var request = event.detail.requestConfig || {};
+    if (request.focusReturned) return;
+    if (refocusAsker(request.elt)) {
+      request.focusReturned = true;
+      return;
+    }
     var target = within(event.target, '[data-autofocus]')[0];
     if (!target) return;
     if (target.tabIndex < 0 && !target.hasAttribute('tabindex')) target.setAttribute('tabindex', '-1');

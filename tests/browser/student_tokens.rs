@@ -126,8 +126,17 @@ async fn a_student_creates_copies_edits_regenerates_and_deletes_a_token() {
     assert!(page.marker_survives().await, "regenerating swapped the page in place");
     j.shot(&page, "regenerated").await;
 
-    // Delete after confirming: the row goes and the empty state comes back.
+    // Delete: Cancel first, which puts the row back and focus on the link that asked.
     let id = row_id(&page, "Course notebook (spring term)").await;
+    page.click(&format!("#{id} a[href$='/delete']")).await;
+    page.wait_visible(&format!("#{id}.confirming")).await;
+    page.click_text(&format!("#{id}"), "a", "Cancel").await;
+    page.wait_gone(&format!("#{id}.confirming")).await;
+    page.wait_htmx_idle().await;
+    let focused = page.js("var a = document.activeElement; return a.closest('tr').id + ' ' + a.textContent", vec![]).await;
+    let expected = format!("{id} Delete… “Course notebook (spring term)”");
+    assert_eq!(focused.as_str(), Some(expected.as_str()), "focus after Cancel");
+    // Delete after confirming: the row goes and the empty state comes back.
     page.click(&format!("#{id} a[href$='/delete']")).await;
     page.wait_visible(&format!("#{id}.confirming")).await;
     let confirm = page.find_text(&format!("#{id}"), "button", "Yes, delete token").await;
