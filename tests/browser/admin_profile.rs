@@ -80,7 +80,9 @@ async fn an_admin_revokes_a_students_token_on_the_profile_page_without_a_reload(
     page.wait_text(&format!("#{id} td[data-label='Purpose']"), "Course notebook").await;
     page.wait_htmx_idle().await;
     // Focus goes back to the link that asked, as when a dialog closes.
-    let focused = page.js("var a = document.activeElement; return a.closest('tr').id + ' ' + a.textContent", vec![]).await;
+    let focused = page
+        .js("var a = document.activeElement; return a.closest('tr').id + ' ' + a.textContent", vec![])
+        .await;
     let expected = format!("{id} Revoke… “Course notebook” of Sam Example");
     assert_eq!(focused.as_str(), Some(expected.as_str()), "focus after Cancel");
     page.click(&format!("#{id} a[href*='/revoke']")).await;

@@ -133,7 +133,9 @@ async fn a_student_creates_copies_edits_regenerates_and_deletes_a_token() {
     page.click_text(&format!("#{id}"), "a", "Cancel").await;
     page.wait_gone(&format!("#{id}.confirming")).await;
     page.wait_htmx_idle().await;
-    let focused = page.js("var a = document.activeElement; return a.closest('tr').id + ' ' + a.textContent", vec![]).await;
+    let focused = page
+        .js("var a = document.activeElement; return a.closest('tr').id + ' ' + a.textContent", vec![])
+        .await;
     let expected = format!("{id} Delete… “Course notebook (spring term)”");
     assert_eq!(focused.as_str(), Some(expected.as_str()), "focus after Cancel");
     // Delete after confirming: the row goes and the empty state comes back.
