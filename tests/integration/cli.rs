@@ -155,7 +155,7 @@ async fn token_create_refuses_no_expiry_for_a_student_and_a_blank_purpose_for_an
 #[actix_web::test]
 async fn seed_creates_users_and_tokens_in_the_realistic_mix() {
     let app = spawn_app().await;
-    // Into an empty table the seed drops the tokens' indexes and builds them again after.
+    // Into an empty table (on SQLite) the seed drops the tokens' indexes and builds them again after.
     let indexes_before = token_indexes(&app.database_url);
     assert!(indexes_before.len() >= 10, "{indexes_before:?}");
     let out = tokenwarden(&app.database_url, &["seed", "--users", "50", "--tokens-per-user", "4"], "");
