@@ -4,7 +4,7 @@
 
 use crate::harness::{Journey, Options};
 use crate::helpers::spawn_app;
-use crate::steps::{row_id, seed_token};
+use crate::steps::{cancel_in_row, row_id, seed_token};
 
 #[actix_web::test]
 async fn an_admin_revokes_a_students_token_on_the_profile_page_without_a_reload() {
@@ -75,16 +75,8 @@ async fn an_admin_revokes_a_students_token_on_the_profile_page_without_a_reload(
     // Cancel puts the list back as it was; asking again, then answering, revokes.
     page.click(&format!("#{id} a[href*='/revoke']")).await;
     page.wait_visible(&format!("#{id}.confirming")).await;
-    page.click_text(&format!("#{id}"), "a", "Cancel").await;
-    page.wait_gone(&format!("#{id}.confirming")).await;
+    cancel_in_row(&page, &id, "Revoke… “Course notebook” of Sam Example").await;
     page.wait_text(&format!("#{id} td[data-label='Purpose']"), "Course notebook").await;
-    page.wait_htmx_idle().await;
-    // Focus goes back to the link that asked, as when a dialog closes.
-    let focused = page
-        .js("var a = document.activeElement; return a.closest('tr').id + ' ' + a.textContent", vec![])
-        .await;
-    let expected = format!("{id} Revoke… “Course notebook” of Sam Example");
-    assert_eq!(focused.as_str(), Some(expected.as_str()), "focus after Cancel");
     page.click(&format!("#{id} a[href*='/revoke']")).await;
     page.wait_visible(&format!("#{id}.confirming")).await;
     page.find_text(&format!("#{id}"), "button", "Yes, revoke").await.click().await.expect("confirm revoke");

@@ -47,3 +47,17 @@ pub async fn scrolls_sideways(page: &Page) -> (bool, String) {
     let (scroll, inner) = (v[0].as_f64().unwrap_or(0.0), v[1].as_f64().unwrap_or(0.0));
     (scroll > inner, format!("scrollWidth {scroll} > innerWidth {inner}"))
 }
+
+/// Presses **Cancel** in the confirmation open in row `id` and checks that the question
+/// goes and that focus is back on the link that asked, whose text is `asked_by` — as when
+/// a dialog closes.
+pub async fn cancel_in_row(page: &Page, id: &str, asked_by: &str) {
+    page.click_text(&format!("#{id}"), "a", "Cancel").await;
+    page.wait_gone(&format!("#{id}.confirming")).await;
+    page.wait_htmx_idle().await;
+    let focused = page
+        .js("var a = document.activeElement; return a.closest('tr').id + ' ' + a.textContent", vec![])
+        .await;
+    let expected = format!("{id} {asked_by}");
+    assert_eq!(focused.as_str(), Some(expected.as_str()), "focus after Cancel");
+}

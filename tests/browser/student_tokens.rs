@@ -6,7 +6,7 @@ use serde_json::json;
 
 use crate::harness::{Journey, Options};
 use crate::helpers::spawn_app;
-use crate::steps::{create_token, row_id};
+use crate::steps::{cancel_in_row, create_token, row_id};
 
 #[actix_web::test]
 async fn a_student_creates_copies_edits_regenerates_and_deletes_a_token() {
@@ -130,14 +130,7 @@ async fn a_student_creates_copies_edits_regenerates_and_deletes_a_token() {
     let id = row_id(&page, "Course notebook (spring term)").await;
     page.click(&format!("#{id} a[href$='/delete']")).await;
     page.wait_visible(&format!("#{id}.confirming")).await;
-    page.click_text(&format!("#{id}"), "a", "Cancel").await;
-    page.wait_gone(&format!("#{id}.confirming")).await;
-    page.wait_htmx_idle().await;
-    let focused = page
-        .js("var a = document.activeElement; return a.closest('tr').id + ' ' + a.textContent", vec![])
-        .await;
-    let expected = format!("{id} Delete… “Course notebook (spring term)”");
-    assert_eq!(focused.as_str(), Some(expected.as_str()), "focus after Cancel");
+    cancel_in_row(&page, &id, "Delete… “Course notebook (spring term)”").await;
     // Delete after confirming: the row goes and the empty state comes back.
     page.click(&format!("#{id} a[href$='/delete']")).await;
     page.wait_visible(&format!("#{id}.confirming")).await;
