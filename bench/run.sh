@@ -308,6 +308,7 @@ verdict() { awk -v v="$1" -v t="$2" -v op="$3" 'BEGIN{ if (v !~ /^[0-9.]+$/) pri
   echo "| 3'. the same page under load ($CONNS connections) | median ${U_P50} ms ($U_RPS req/s) | | | |"
   echo "| 4. API while another client floods the login form ($FLOOD_RPS login req/s) | $F_RPS req/s | ${F_RATIO}× of quiet | ≥ 0.8× | $(verdict "$F_RATIO" 0.8 ">=") |"
   echo "| 5a. \`tokenwarden seed\` of 1,000,000 tokens | ${SEED_SECONDS} s | | < 60 s | $(verdict "$SEED_SECONDS" 60 "<") |"
+  [ -n "${PG_SEED_SECONDS:-}" ] && echo "| 5a'. the same seed on PostgreSQL | ${PG_SEED_SECONDS} s | | | |"
   echo "| 5b. peak RSS of the server under load | ${RSS_MB} MB | | < 64 MB | $(verdict "$RSS_MB" 64 "<") |"
   echo "$PG_LINE"
   echo "| 7. \`GET /auth/verify\` (forward auth), valid token, 1,000,000 tokens (SQLite) | $V_RPS req/s (p50 ${V_P50} ms) | ${V_RATIO}× | ≥ 0.5× | $(verdict "$V_RATIO" 0.5 ">=") |"
