@@ -24,9 +24,12 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Some(Command::Migrate) => {
             let mut conn = db::connect(&database_url)?;
             let n = db::run_migrations(&mut conn)?;
-            println!("{n} migration(s) applied");
+            println!("{} applied", crate::domain::count(n, "migration", "migrations"));
             if let Some(capped) = services::tokens::apply_upgrade_cap(&mut conn)? {
-                println!("student maximum applied to existing tokens: {capped} token(s) capped");
+                println!(
+                    "student maximum applied to existing tokens: {} capped",
+                    crate::domain::count(capped, "token", "tokens")
+                );
             }
             Ok(())
         }
@@ -249,7 +252,11 @@ pub fn import_users(database_url: &str, args: &UserImportArgs) -> anyhow::Result
     let view = PlanView::of(&plan);
     println!("{shown}: {}", view.counts());
     print!("{}", view.text());
-    anyhow::ensure!(plan.is_clean(), "{} bad line(s) in {shown}: nothing was applied", plan.bad.len());
+    anyhow::ensure!(
+        plan.is_clean(),
+        "{} in {shown}: nothing was applied",
+        crate::domain::count(plan.bad.len(), "bad line", "bad lines")
+    );
     if args.dry_run {
         println!("\nDry run: nothing was applied.");
         return Ok(());
@@ -263,7 +270,10 @@ pub fn import_users(database_url: &str, args: &UserImportArgs) -> anyhow::Result
         }
         Outcome::Refused(plan) => {
             print!("{}", PlanView::of(&plan).text());
-            anyhow::bail!("{} bad line(s) in {shown}: nothing was applied", plan.bad.len())
+            anyhow::bail!(
+                "{} in {shown}: nothing was applied",
+                crate::domain::count(plan.bad.len(), "bad line", "bad lines")
+            )
         }
     }
 }

@@ -11,12 +11,14 @@ pub mod role;
 pub mod scim;
 pub mod service;
 pub mod session_policy;
+pub mod text;
 pub mod token;
 pub mod token_secret;
 pub mod user_fields;
 
 pub use permission::{Permission, PermissionSet};
 pub use role::{EnrollmentRole, is_student_only};
+pub use text::count;
 pub use user_fields::{DisplayName, Email, Login, Password, ValidationError};
 
 /// The current time, to the second (what every timestamp of the app is stored with).

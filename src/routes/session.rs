@@ -262,7 +262,11 @@ pub async fn logout_everywhere(
     let who = state.actor(&req, &user);
     let ended = crate::db::run(&state.pool, move |conn| sessions::sign_out_everywhere(conn, &who)).await?;
     session.purge();
-    FlashMessage::info(format!("You have signed out everywhere ({ended} session(s) ended).")).send();
+    FlashMessage::info(format!(
+        "You have signed out everywhere ({} ended).",
+        crate::domain::count(ended, "session", "sessions")
+    ))
+    .send();
     Ok(see_other("/login"))
 }
 

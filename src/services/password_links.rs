@@ -67,7 +67,11 @@ pub(super) fn issue_for(conn: &mut DbConnection, actor: &Actor, user: &User) -> 
     let replaced = PasswordSetup::issue(conn, &digest(secret.expose()), user.id, now, expires_at)?;
     let mut details = format!("valid until {} UTC", expires_at.format("%Y-%m-%d %H:%M"));
     if replaced > 0 {
-        details.push_str(&format!("; {replaced} older link(s) no longer work"));
+        let no_longer = if replaced == 1 { "no longer works" } else { "no longer work" };
+        details.push_str(&format!(
+            "; {} {no_longer}",
+            crate::domain::count(replaced, "older link", "older links")
+        ));
     }
     actor.audit(AuditAction::PasswordLinkIssued).subject(user.id).details(details).record(conn)?;
     Ok(IssuedLink { secret, expires_at, replaced })
@@ -170,7 +174,10 @@ pub fn set_password(
         NewAuditEvent::new(AuditAction::PasswordSet)
             .actor(user.id)
             .subject(user.id)
-            .details(format!("with a one-time link; {ended} session(s) ended"))
+            .details(format!(
+                "with a one-time link; {} ended",
+                crate::domain::count(ended, "session", "sessions")
+            ))
             .ip(ip)
             .record(conn)?;
         Ok(Ok(user))

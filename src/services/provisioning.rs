@@ -607,7 +607,11 @@ pub fn delete_user(conn: &mut DbConnection, actor: &Actor, map: &RoleMap, id: &s
         actor
             .audit(AuditAction::TokensRevokedAll)
             .subject(user.id)
-            .details(format!("{revoked} token(s) revoked: the user was deprovisioned{}", by(actor)))
+            .details(format!(
+                "{} revoked: the user was deprovisioned{}",
+                crate::domain::count(revoked, "token", "tokens"),
+                by(actor)
+            ))
             .record(conn)?;
         let left = ScimGroup::leave_all(conn, user.id)?;
         for group in &left {
@@ -622,8 +626,9 @@ pub fn delete_user(conn: &mut DbConnection, actor: &Actor, map: &RoleMap, id: &s
             .audit(AuditAction::UserDeprovisioned)
             .subject(user.id)
             .details(format!(
-                "suspended, {revoked} token(s) revoked, out of {} group(s){}",
-                left.len(),
+                "suspended, {} revoked, out of {}{}",
+                crate::domain::count(revoked, "token", "tokens"),
+                crate::domain::count(left.len(), "group", "groups"),
                 by(actor)
             ))
             .record(conn)?;
@@ -743,9 +748,9 @@ pub fn create_group(
         actor
             .audit(AuditAction::GroupCreated)
             .details(format!(
-                "group “{}” with {} member(s); gives {}{}",
+                "group “{}” with {}; gives {}{}",
                 input.display_name,
-                input.members.len(),
+                crate::domain::count(input.members.len(), "member", "members"),
                 gives(map, &input.display_name),
                 by(actor)
             ))
@@ -861,10 +866,10 @@ fn update_group(
         ));
     }
     if !added.is_empty() {
-        what.push(format!("{} member(s) added", added.len()));
+        what.push(format!("{} added", crate::domain::count(added.len(), "member", "members")));
     }
     if !removed.is_empty() {
-        what.push(format!("{} member(s) removed", removed.len()));
+        what.push(format!("{} removed", crate::domain::count(removed.len(), "member", "members")));
     }
     if what.is_empty() {
         what.push("externalId".to_owned());
@@ -894,7 +899,12 @@ pub fn delete_group(conn: &mut DbConnection, actor: &Actor, map: &RoleMap, id: &
         ScimGroup::delete(conn, &group.id)?;
         actor
             .audit(AuditAction::GroupDeleted)
-            .details(format!("group “{}” with {} member(s){}", group.display_name, members.len(), by(actor)))
+            .details(format!(
+                "group “{}” with {}{}",
+                group.display_name,
+                crate::domain::count(members.len(), "member", "members"),
+                by(actor)
+            ))
             .record(conn)?;
         for user in members {
             sync_roles(conn, actor, map, user)?;

@@ -124,11 +124,11 @@ fn fields<'a>(p: &'a Parsed, accept_unscoped: bool) -> ServiceFields<'a> {
 
 fn describe(p: &Parsed, accept_unscoped: bool) -> String {
     format!(
-        "service \"{}\" ({}): scopes {}; {} rule(s); unscoped tokens {}",
+        "service \"{}\" ({}): scopes {}; {}; unscoped tokens {}",
         p.name.as_str(),
         p.slug.as_str(),
         p.scopes.iter().map(|(s, _, _)| s.as_str()).collect::<Vec<_>>().join(", "),
-        p.rules.len(),
+        crate::domain::count(p.rules.len(), "rule", "rules"),
         if accept_unscoped { "accepted" } else { "refused" }
     )
 }

@@ -85,7 +85,7 @@ pub fn sign_out_everywhere(conn: &mut DbConnection, actor: &Actor) -> Result<usi
         actor
             .audit(AuditAction::LogoutEverywhere)
             .subject(me)
-            .details(format!("{n} session(s) ended"))
+            .details(format!("{} ended", crate::domain::count(n, "session", "sessions")))
             .record(conn)?;
         Ok(n)
     })

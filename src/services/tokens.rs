@@ -506,7 +506,7 @@ pub fn revoke_all(conn: &mut DbConnection, actor: &Actor, owner_id: i64) -> Resu
         actor
             .audit(AuditAction::TokensRevokedAll)
             .subject(owner_id)
-            .details(format!("{n} token(s) revoked"))
+            .details(format!("{} revoked", crate::domain::count(n, "token", "tokens")))
             .record(conn)?;
         for token in &revoked {
             notifications::token_event(conn, Some(actor), Event::TokenRevoked, &ctx.owner, token)?;
@@ -585,7 +585,12 @@ pub fn cap_student_tokens(
         };
         event
             .subject(id)
-            .details(format!("{n} token(s) now expire {} ({why})", describe_expiry(Some(limit))))
+            .details(format!(
+                "{} now {} {} ({why})",
+                crate::domain::count(n, "token", "tokens"),
+                if n == 1 { "expires" } else { "expire" },
+                describe_expiry(Some(limit))
+            ))
             .record(conn)?;
         let owner = User::find(conn, id)?;
         let mail = Mail::Capped {

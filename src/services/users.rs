@@ -269,7 +269,9 @@ pub fn set_state(
         let action = match state {
             UserState::Suspended => {
                 let n = UserSession::end_all_for_user(conn, user_id)?;
-                actor.audit(AuditAction::UserSuspended).details(format!("{n} session(s) ended"))
+                actor
+                    .audit(AuditAction::UserSuspended)
+                    .details(format!("{} ended", crate::domain::count(n, "session", "sessions")))
             }
             UserState::Active => actor.audit(AuditAction::UserReactivated),
         };
@@ -288,7 +290,7 @@ pub fn end_sessions(conn: &mut DbConnection, actor: &Actor, user_id: i64) -> Res
         actor
             .audit(AuditAction::SessionsEnded)
             .subject(user_id)
-            .details(format!("{n} session(s) ended"))
+            .details(format!("{} ended", crate::domain::count(n, "session", "sessions")))
             .record(conn)?;
         Ok((user, n))
     })

@@ -161,8 +161,8 @@ pub fn summary_sentence(s: &Summary) -> String {
     let mut out = format!("{} created, {} changed, {} unchanged.", s.created, s.changed, s.unchanged);
     if s.capped > 0 {
         out.push_str(&format!(
-            " {} token(s) of people who became student-only were capped to the student maximum lifetime.",
-            s.capped
+            " Capped to the student maximum lifetime: {} of people who became student-only.",
+            crate::domain::count(s.capped, "token", "tokens")
         ));
     }
     out

@@ -77,7 +77,7 @@ async fn migrate_is_idempotent() {
     let app = spawn_app().await;
     let out = tokenwarden(&app.database_url, &["migrate"], "");
     assert!(out.status.success());
-    assert!(String::from_utf8_lossy(&out.stdout).contains("0 migration(s) applied"));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("0 migrations applied"));
 }
 
 #[test]
@@ -257,7 +257,7 @@ async fn migrate_caps_the_tokens_of_existing_student_only_users_once() {
     let out = tokenwarden(&app.database_url, &["migrate"], "");
     assert!(out.status.success());
     assert!(
-        String::from_utf8_lossy(&out.stdout).contains("3 token(s) capped"),
+        String::from_utf8_lossy(&out.stdout).contains("3 tokens capped"),
         "{}",
         String::from_utf8_lossy(&out.stdout)
     );
@@ -275,9 +275,9 @@ async fn migrate_caps_the_tokens_of_existing_student_only_users_once() {
         .unwrap();
     assert_eq!(events.len(), 2, "{events:?}");
     assert_eq!(events[0].0, Some(old));
-    assert!(events[0].1.starts_with("2 token(s)"), "{events:?}");
+    assert!(events[0].1.starts_with("2 tokens now expire"), "{events:?}");
     assert_eq!(events[1].0, Some(older));
-    assert!(events[1].1.starts_with("1 token(s)"), "{events:?}");
+    assert!(events[1].1.starts_with("1 token now expires"), "{events:?}");
     // applied once: a second migrate says nothing more
     let out = tokenwarden(&app.database_url, &["migrate"], "");
     assert!(!String::from_utf8_lossy(&out.stdout).contains("capped"));
@@ -375,7 +375,7 @@ async fn user_import_with_bad_lines_exits_non_zero_and_applies_nothing() {
     assert!(!out.status.success(), "{stdout}");
     assert!(stdout.contains("line 4 (bob): email “nope”: Enter an email address"), "{stdout}");
     assert!(stdout.contains("line 5 (cy): Unknown role “headmaster”"), "{stdout}");
-    assert!(stderr.contains("2 bad line(s)") && stderr.contains("nothing was applied"), "{stderr}");
+    assert!(stderr.contains("2 bad lines") && stderr.contains("nothing was applied"), "{stderr}");
     assert_eq!(name_of(&app.database_url, "ada"), None, "nothing applied");
     assert_eq!(name_of(&app.database_url, "sam").as_deref(), Some("Sam Student"));
 

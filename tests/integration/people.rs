@@ -351,12 +351,15 @@ async fn an_import_that_makes_a_teacher_student_only_caps_their_tokens() {
     let res = admin.post_form(&preview, &[]).await;
     assert_eq!(res.status(), StatusCode::SEE_OTHER);
     let list = admin.get_html("/admin/users").await;
-    assert!(list.contains("0 created, 1 changed, 0 unchanged. 2 token(s)"), "{list}");
+    assert!(
+        list.contains("0 created, 1 changed, 0 unchanged. Capped to the student maximum lifetime: 2 tokens"),
+        "{list}"
+    );
     let profile = admin.get_html(&format!("/admin/users/{}", app.user_id("tess"))).await;
     let limit = (chrono::Utc::now() + chrono::Duration::days(120)).format("%Y-%m-%d").to_string();
     assert_eq!(profile.matches(&format!("datetime=\"{limit}")).count(), 2, "both capped to 120 days");
     assert!(profile.contains("Student-only"));
-    assert!(admin.get_html("/admin/audit?action=tokens.capped").await.contains("2 token(s) now expire"));
+    assert!(admin.get_html("/admin/audit?action=tokens.capped").await.contains("2 tokens now expire"));
 }
 
 #[actix_web::test]

@@ -49,7 +49,8 @@ pub async fn update(
     let mut message = format!("Roles of {name} saved.");
     if student_only {
         message.push_str(&format!(
-            " {name} is now student-only: {capped} token(s) were capped to the student maximum lifetime."
+            " {name} is now student-only: {} capped to the student maximum lifetime.",
+            crate::domain::count(capped, "token", "tokens")
         ));
     }
     FlashMessage::success(message).send();

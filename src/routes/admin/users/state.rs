@@ -62,6 +62,11 @@ pub async fn end_sessions(
     let id = path.into_inner();
     let who = state.actor(&req, &me);
     let (user, n) = crate::db::run(&state.pool, move |conn| users::end_sessions(conn, &who, id)).await?;
-    FlashMessage::success(format!("Ended {n} session(s) of {}.", user.name)).send();
+    FlashMessage::success(format!(
+        "Ended {} of {}.",
+        crate::domain::count(n, "session", "sessions"),
+        user.name
+    ))
+    .send();
     Ok(see_other(&super::profile::page_of(id)))
 }

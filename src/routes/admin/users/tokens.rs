@@ -195,7 +195,7 @@ pub async fn revoke_all(
     let id = path.into_inner();
     let who = state.actor(&req, &me);
     let n = crate::db::run(&state.pool, move |conn| tokens::revoke_all(conn, &who, id)).await?;
-    FlashMessage::success(format!("{n} token(s) revoked.")).send();
+    FlashMessage::success(format!("{} revoked.", crate::domain::count(n, "token", "tokens"))).send();
     Ok(see_other(&page_of(id)))
 }
 
