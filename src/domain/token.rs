@@ -13,6 +13,9 @@ pub const STUDENT_MAX_DAYS_CEILING: i32 = 120;
 pub const PRESET_DAYS: [i64; 6] = [7, 30, 60, 90, 120, 365];
 /// A token expiring within this many days is shown as "expiring soon".
 pub const EXPIRING_SOON_DAYS: i64 = 7;
+/// The furthest an expiry may be set, in days (ten years): a later date is "no expiry" in
+/// all but name, and the dashboard's horizons and the lists' filters stop there.
+pub const MAX_EXPIRY_DAYS: i64 = 3650;
 
 // ---------------------------------------------------------------------------------------
 // Purpose
@@ -345,6 +348,12 @@ impl ExpiryRule {
                 ExpiryChoice::FIELD,
                 format!("Tokens of students must expire within {} days.", self.max_days()),
             )),
+            Some(at) if at > days_after(now, MAX_EXPIRY_DAYS).unwrap_or(NaiveDateTime::MAX) => {
+                Err(ValidationError::new(
+                    ExpiryChoice::FIELD,
+                    "Choose an expiry within ten years, or no expiry for a token that should not end.",
+                ))
+            }
             Some(at) => Ok(Some(at)),
         }
     }
@@ -587,6 +596,18 @@ mod tests {
         assert!(TEACHER.apply(ExpiryChoice::OnDate(today.pred_opt().unwrap()), now()).is_err());
         assert!(TEACHER.apply(ExpiryChoice::At(now()), now()).is_err());
         assert!(TEACHER.apply(ExpiryChoice::OnDate(today.succ_opt().unwrap()), now()).is_ok());
+    }
+
+    #[test]
+    fn an_expiry_is_at_most_ten_years_away() {
+        let now = now();
+        let furthest = (now + Duration::days(MAX_EXPIRY_DAYS)).date();
+        assert!(TEACHER.apply(ExpiryChoice::OnDate(furthest), now).is_ok());
+        assert!(TEACHER.apply(ExpiryChoice::OnDate(furthest.succ_opt().unwrap()), now).is_err());
+        let last = NaiveDate::from_ymd_opt(9999, 12, 31).unwrap();
+        assert!(TEACHER.apply(ExpiryChoice::OnDate(last), now).is_err());
+        assert!(TEACHER.apply(ExpiryChoice::At(NaiveDateTime::MAX), now).is_err());
+        assert_eq!(TEACHER.apply(ExpiryChoice::Never, now).unwrap(), None, "no expiry stays a choice");
     }
 
     #[test]

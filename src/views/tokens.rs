@@ -178,7 +178,8 @@ pub struct ExpiryOptions {
     pub allows_never: bool,
     pub student_only: bool,
     pub max_days: i64,
-    /// Earliest custom date (tomorrow), latest for students.
+    /// Earliest custom date (tomorrow); latest: the student maximum for a student-only
+    /// owner, ten years for anyone else.
     pub min_date: String,
     pub max_date: String,
     /// The value selected by default.
@@ -213,11 +214,12 @@ impl ExpiryOptions {
             student_only: rule.owner_student_only,
             max_days: rule.max_days(),
             min_date: ymd(now + Duration::days(1)),
-            max_date: if rule.owner_student_only {
-                ymd(now + Duration::days(rule.max_days()))
-            } else {
-                String::new()
-            },
+            max_date: ymd(now
+                + Duration::days(if rule.owner_student_only {
+                    rule.max_days()
+                } else {
+                    crate::domain::token::MAX_EXPIRY_DAYS
+                })),
             default: default.to_string(),
             rule_note: if rule.owner_student_only {
                 format!(

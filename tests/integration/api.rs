@@ -423,6 +423,25 @@ async fn create_reads_the_same_fields_as_json() {
 }
 
 #[actix_web::test]
+async fn an_expiry_more_than_ten_years_away_is_refused() {
+    let app = spawn_app().await;
+    app.create_user("tess", &["teacher"], &[]);
+    let api = app.api(&app.api_token("tess", None));
+    let path = "/api/v1/users/self/tokens";
+    for expires in [in_days(3651), "9999-12-31T00:00:00Z".to_owned()] {
+        let (status, body) = json(
+            api.post_form(path, &[("token[purpose]", "Archive"), ("token[expires_at]", &expires)]).await,
+        )
+        .await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+        let message = body["errors"]["expires_at"][0]["message"].as_str().unwrap_or_else(|| panic!("{body}"));
+        assert!(message.contains("within ten years"), "{message}");
+    }
+    let (_, list) = json(api.get("/api/v1/users/self/user_generated_tokens").await).await;
+    assert_eq!(list.as_array().unwrap().len(), 1, "nothing was created");
+}
+
+#[actix_web::test]
 async fn a_student_only_token_cannot_create_a_121_day_or_endless_token() {
     let app = spawn_app().await;
     app.create_user("sam", &["student"], &[]);

@@ -179,6 +179,36 @@ async fn a_past_or_unreadable_custom_date_is_refused() {
 }
 
 #[actix_web::test]
+async fn an_expiry_more_than_ten_years_away_is_refused_with_no_expiry_offered_instead() {
+    let app = spawn_app().await;
+    app.create_user("tess", &["teacher"], &[]);
+    let b = app.signed_in("tess").await;
+    let form = b.get_html("/settings/tokens").await;
+    assert!(form.contains(&format!("max=\"{}\"", date_in(3650))), "the date picker stops at ten years");
+    for date in [date_in(3651), "9999-12-31".to_owned(), "+10000-01-01".to_owned()] {
+        let res = b
+            .post_form(
+                "/settings/tokens",
+                &[("purpose", "Archive mirror"), ("expires_in", "custom"), ("expires_on", &date)],
+            )
+            .await;
+        assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY, "{date}");
+        let html = res.text().await.unwrap();
+        assert!(html.contains("id=\"expires_at-error\""), "{date}");
+        assert!(html.contains("Choose an expiry within ten years, or no expiry"), "{date}");
+        assert!(html.contains("value=\"Archive mirror\""), "the purpose is kept");
+    }
+    assert!(token_ids(&b.get_html("/settings/tokens").await).is_empty(), "nothing was saved");
+    let res = b
+        .post_form(
+            "/settings/tokens",
+            &[("purpose", "Archive mirror"), ("expires_in", "custom"), ("expires_on", &date_in(3650))],
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER, "ten years to the day is allowed");
+}
+
+#[actix_web::test]
 async fn an_unknown_scope_is_refused() {
     let app = spawn_app().await;
     app.create_user("tess", &["teacher"], &[]);
