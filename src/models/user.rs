@@ -427,8 +427,21 @@ impl User {
             .get_result(conn)
     }
 
+    /// Holds the user's row until the transaction ends, on PostgreSQL (SQLite's write
+    /// transactions run one at a time already). Every change to a user's tokens and every
+    /// change of their roles takes it before reading or writing the roles, so one waits for
+    /// the other: a token is never written under roles that are changing beneath it, and a
+    /// role change's triggers and retroactive cap see every token (SPEC 4.2, 4.3).
+    /// `NO KEY UPDATE`: rows that merely refer to the user (audit entries) do not wait.
+    pub fn lock(conn: &mut DbConnection, user_id: i64) -> QueryResult<()> {
+        if let DbConnection::Pg(pg) = conn {
+            users::table.find(user_id).select(users::id).for_no_key_update().load::<i64>(pg)?;
+        }
+        Ok(())
+    }
+
     /// Sets a user's enrollment and account roles **from `source`** to exactly these; the
-    /// roles from other sources stay.
+    /// roles from other sources stay. Takes [`User::lock`] first.
     pub fn replace_roles(
         conn: &mut DbConnection,
         user_id: i64,
@@ -436,6 +449,7 @@ impl User {
         account_role_ids: &[i64],
         source: RoleSource,
     ) -> QueryResult<()> {
+        Self::lock(conn, user_id)?;
         diesel::delete(
             user_roles::table
                 .filter(user_roles::user_id.eq(user_id))

@@ -67,6 +67,14 @@ pub struct Context {
 }
 
 impl Context {
+    /// [`Context::load`] for a change that the owner's roles decide (its expiry, its
+    /// state): inside the change's transaction, with the roles held still until it commits
+    /// (see [`User::lock`]).
+    fn for_change(conn: &mut DbConnection, actor: &Actor, owner_id: i64) -> Result<Context, Error> {
+        User::lock(conn, owner_id)?;
+        Self::load(conn, actor, owner_id)
+    }
+
     pub fn load(conn: &mut DbConnection, actor: &Actor, owner_id: i64) -> Result<Context, Error> {
         let actor_id = actor.require_user()?;
         let owner = User::find(conn, owner_id)?;
@@ -287,7 +295,7 @@ pub fn create(
     draft: &TokenDraft,
 ) -> Result<Issued, Error> {
     write_transaction(conn, |conn| {
-        let ctx = Context::load(conn, actor, owner_id)?;
+        let ctx = Context::for_change(conn, actor, owner_id)?;
         ctx.require(TokenChange::Create)?;
         let now = now();
         let Parsed { purpose, scopes, expires_at } =
@@ -391,7 +399,7 @@ fn change(
     draft: &TokenDraft,
     kind: TokenChange,
 ) -> Result<(Context, AccessToken, Parsed, NaiveDateTime), Error> {
-    let ctx = Context::load(conn, actor, owner_id)?;
+    let ctx = Context::for_change(conn, actor, owner_id)?;
     ctx.require(kind)?;
     let current = ctx.find(conn, token)?;
     let now = now();

@@ -316,3 +316,37 @@ async fn administrators_land_on_the_dashboard() {
         .await;
     assert_eq!(crate::helpers::location(&res), "/settings/tokens");
 }
+
+/// Found in review, on PostgreSQL: a role change committed while a token was being created
+/// left the token with its owner's old roles and outside the retroactive cap, so a
+/// student-only user kept a token without expiry (SPEC 4.2, 4.3). The role change now
+/// waits for the token's transaction, then caps the token it can see.
+#[actix_web::test]
+async fn a_role_change_waits_for_a_token_being_created_and_then_caps_it() {
+    let app = spawn_app().await;
+    let tess = app.create_user("tess", &["teacher"], &[]);
+    let url = app.database_url.clone();
+    let mut c1 = tokenwarden::db::connect(&url).unwrap();
+    let (reached, reaching) = std::sync::mpsc::channel();
+    let (id, role_change) = c1
+        .transaction(|c1| {
+            let id = create(c1, tess, tess, ExpiryChoice::Never);
+            // Another administrator makes Tess student-only before the token is committed.
+            let role_change = std::thread::spawn(move || {
+                let mut c2 = tokenwarden::db::connect(&url).unwrap();
+                reached.send(()).unwrap();
+                services::users::set_roles(&mut c2, &Actor::operator(), tess, &[EnrollmentRole::Student], &[])
+                    .map(|_| ())
+            });
+            reaching.recv().unwrap();
+            // Time for the role change to reach Tess's roles; if it took longer, it would
+            // simply run after the commit, and the test would pass for that reason instead.
+            std::thread::sleep(StdDuration::from_millis(300));
+            diesel::QueryResult::Ok((id, role_change))
+        })
+        .unwrap();
+    role_change.join().unwrap().expect("the role change goes through once the token is committed");
+    let token = AccessToken::find_for_user(&mut c1, tess, id).unwrap();
+    assert!(token.expires_at.is_some(), "the student maximum caps the new token");
+    assert_agree(&mut c1, "a role change while a token was being created");
+}
