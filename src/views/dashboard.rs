@@ -5,8 +5,8 @@
 use chrono::NaiveDate;
 
 use crate::domain::owner_roles::OwnerFilter;
-use crate::models::TokenFigures;
 use crate::models::token_tally::{HORIZONS, UNUSED_DAYS};
+use crate::models::{AuditAction, TokenFigures};
 
 /// A figure: what it counts, how many, and the list of those tokens.
 pub struct Figure {
@@ -263,7 +263,7 @@ fn week_chart(weeks: &[(NaiveDate, i64, i64)]) -> WeekChart {
                     *revoked,
                     x + bar_width,
                     format!("Revoked in {when}: {}", tokens(*revoked)),
-                    "/admin/audit?action=token.deleted",
+                    &format!("/admin/audit?action={}", AuditAction::REVOCATIONS.0),
                 ),
                 label,
             }

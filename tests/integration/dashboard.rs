@@ -350,3 +350,48 @@ async fn a_role_change_waits_for_a_token_being_created_and_then_caps_it() {
     assert!(token.expires_at.is_some(), "the student maximum caps the new token");
     assert_agree(&mut c1, "a role change while a token was being created");
 }
+
+/// Found in review: the weekly "revoked" bars count every revoked token, but opened the
+/// audit log at `token.deleted` alone, which leaves out a user's tokens revoked all at once
+/// and tokens reported as leaked. They now open every kind of revocation, newest first,
+/// page after page.
+#[actix_web::test]
+async fn the_revoked_bars_open_every_kind_of_revocation() {
+    let app = spawn_app().await;
+    let browser = app.setup_admin().await;
+    let tess = app.create_user("tess", &["teacher"], &[]);
+    let c = &mut tokenwarden::db::connect(&app.database_url).unwrap();
+    let tess_actor = actor(c, tess);
+    let admin = actor(c, app.user_id("admin"));
+    // 60 deleted one by one, then two revoked all at once: 62 revocations, 61 events.
+    for _ in 0..60 {
+        let id = create(c, tess, tess, ExpiryChoice::Days(30));
+        tokens::delete(c, &tess_actor, tess, &TokenRef::Id(id)).expect("delete");
+    }
+    create(c, tess, tess, ExpiryChoice::Days(30));
+    create(c, tess, tess, ExpiryChoice::Days(30));
+    tokens::revoke_all(c, &admin, tess).expect("revoke all");
+
+    let dashboard = browser.get_html("/admin").await;
+    assert!(dashboard.contains("and 62 revoked."), "the chart counts every revocation");
+    let link = "/admin/audit?action=token.revocations";
+    assert!(dashboard.contains(&format!("href=\"{link}\"")), "the bars open every kind of revocation");
+    let first = browser.get_html(link).await;
+    let actions = |page: &str| {
+        page.split("<td data-label=\"Action\">")
+            .skip(1)
+            .map(|cell| cell.contains("token.deleted"))
+            .collect::<Vec<_>>()
+    };
+    let on_first = actions(&first);
+    assert_eq!(on_first.len(), 50, "a full first page");
+    assert!(!on_first[0], "newest first: the revoke-all comes before the deletions");
+    let next = first
+        .split("href=\"/admin/audit?")
+        .find_map(|rest| rest.split_once("\" rel=\"next\"").map(|(query, _)| query.to_owned()))
+        .map(|q| format!("/admin/audit?{}", q.replace("&#38;", "&").replace("&amp;", "&")))
+        .expect("a link to the next page");
+    let on_second = actions(&browser.get_html(&next).await);
+    assert_eq!(on_second.len(), 11, "the rest on the second page, none twice");
+    assert!(on_second.iter().all(|deleted| *deleted));
+}

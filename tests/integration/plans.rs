@@ -18,7 +18,9 @@ use tokenwarden::db::DbConnection;
 use tokenwarden::domain::now;
 use tokenwarden::domain::owner_roles::OwnerFilter;
 use tokenwarden::domain::{EnrollmentRole, PermissionSet};
-use tokenwarden::models::{AccessToken, AuditEvent, AuditQuery, Cursor, TokenFigures, TokenFilter, User};
+use tokenwarden::models::{
+    AccessToken, AuditAction, AuditEvent, AuditQuery, Cursor, TokenFigures, TokenFilter, User,
+};
 
 use crate::helpers::spawn_app;
 
@@ -207,15 +209,16 @@ async fn every_account_wide_view_reads_an_index_range() {
 
     for (name, query) in [
         ("", AuditQuery::default()),
+        ("action", AuditQuery { actions: vec!["token.created"], before: Some(1000), ..Default::default() }),
         (
-            "action",
-            AuditQuery { action: Some("token.created".into()), before: Some(1000), ..Default::default() },
+            "revocations (one walk per action)",
+            AuditQuery {
+                actions: AuditAction::REVOCATIONS.1.iter().map(|a| a.key()).collect(),
+                ..Default::default()
+            },
         ),
         ("actor", AuditQuery { actor_id: Some(someone), ..Default::default() }),
-        (
-            "subject",
-            AuditQuery { subject_id: Some(someone), action: Some("login".into()), ..Default::default() },
-        ),
+        ("subject", AuditQuery { subject_id: Some(someone), actions: vec!["login"], ..Default::default() }),
     ] {
         let sqls = captured(&mut conn, &log, |c| {
             AuditEvent::page(c, &query, 50).unwrap();

@@ -76,7 +76,11 @@ pub async fn index(
             let query = AuditQuery {
                 actor_id: resolve(conn, &actor)?,
                 subject_id: resolve(conn, &subject)?,
-                action: AuditAction::ALL.iter().find(|a| a.key() == action).map(|a| a.key().to_owned()),
+                actions: if action == AuditAction::REVOCATIONS.0 {
+                    AuditAction::REVOCATIONS.1.iter().map(|a| a.key()).collect()
+                } else {
+                    AuditAction::ALL.iter().filter(|a| a.key() == action).map(|a| a.key()).collect()
+                },
                 before,
             };
             let (events, next) = AuditEvent::page(conn, &query, PER_PAGE)?;
@@ -98,7 +102,9 @@ pub async fn index(
         actor: filter.actor,
         subject: filter.subject,
         action: filter.action,
-        actions: AuditAction::ALL.iter().map(|a| a.key()).collect(),
+        actions: std::iter::once(AuditAction::REVOCATIONS.0)
+            .chain(AuditAction::ALL.iter().map(|a| a.key()))
+            .collect(),
         rows,
         next,
         unknown,
