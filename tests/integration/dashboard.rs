@@ -395,3 +395,35 @@ async fn the_revoked_bars_open_every_kind_of_revocation() {
     assert_eq!(on_second.len(), 11, "the rest on the second page, none twice");
     assert!(on_second.iter().all(|deleted| *deleted));
 }
+
+/// Found in review, on SQLite: a token written with the wrong owner's roles was counted
+/// twice — SQLite ran the correction's trigger before the tally's, so the correction moved
+/// nothing and the tally then counted the wrong roles too.
+#[actix_web::test]
+async fn a_token_written_with_the_wrong_roles_is_corrected_and_counted_once() {
+    let app = spawn_app().await;
+    let tess = app.create_user("tess", &["teacher"], &[]);
+    let c = &mut tokenwarden::db::connect(&app.database_url).unwrap();
+    let now = now();
+    let token = AccessToken::insert(
+        c,
+        &tokenwarden::models::NewAccessToken {
+            user_id: tess,
+            real_user_id: None,
+            purpose: "Imported",
+            scopes: String::new(),
+            digest: "0000000000000000000000000000000000000000000000000000000000000001",
+            hint: "tw_…0001",
+            workflow_state: "active",
+            created_at: now,
+            updated_at: now,
+            expires_at: Some(now + Duration::days(30)),
+            owner_roles: 0,
+        },
+    )
+    .unwrap();
+    let stored: i32 =
+        access_tokens::table.find(token.id).select(access_tokens::owner_roles).get_result(c).unwrap();
+    assert_eq!(OwnerRoles(stored), OwnerRoles::of(&[EnrollmentRole::Teacher], false), "corrected");
+    assert_agree(c, "a token written with owner_roles 0");
+}
