@@ -281,7 +281,7 @@ impl AuditEvent {
                     .load(conn)?,
             );
         }
-        rows.sort_unstable_by(|a, b| b.id.cmp(&a.id));
+        rows.sort_unstable_by_key(|e| std::cmp::Reverse(e.id));
         rows.truncate(usize::try_from(per_page + 1).unwrap_or(usize::MAX));
         let next = if rows.len() as i64 > per_page {
             rows.truncate(per_page as usize);
