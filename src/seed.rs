@@ -272,9 +272,14 @@ fn seed_token(
             _ => Some(created_at + Duration::days([30, 90][mix.below(2) as usize])),
         }
     };
+    // A use happened between the token's creation and now, and not after it expired.
+    let latest_use = expires_at.map_or(now, |at| at.min(now));
     let last_used_at = match mix.below(4) {
         0 => None,
-        _ => Some(created_at + Duration::minutes(mix.below((age_days.max(1) * 1440) as u64) as i64)),
+        _ => {
+            let span = (latest_use - created_at).num_minutes().max(1);
+            Some(created_at + Duration::minutes(mix.below(span as u64) as i64))
+        }
     };
     let scopes = if mix.below(3) == 0 {
         SCOPE_CATALOGUE[mix.below(SCOPE_CATALOGUE.len() as u64) as usize].scope.to_owned()

@@ -121,7 +121,7 @@ impl Dashboard {
                 label: "Working tokens".into(),
                 value: thousands(live),
                 href: list("show=active"),
-                note: "Active and unexpired: these authenticate now.".into(),
+                note: "Active and unexpired: they authenticate, unless their owner is suspended.".into(),
             },
             Figure {
                 label: "Without expiry".into(),

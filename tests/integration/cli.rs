@@ -181,6 +181,16 @@ async fn seed_creates_users_and_tokens_in_the_realistic_mix() {
         };
         let stats = diesel::sql_query(sql).get_result::<Count>(&mut conn).unwrap().n;
         assert_eq!(stats > 0, tokenwarden::db::is_postgres(&app.database_url), "{sql}: {stats}");
+        // A seeded use happened: after the token's creation, before now and its expiry.
+        use tokenwarden::db::schema::access_tokens as t;
+        let now = tokenwarden::domain::now();
+        let uses: Vec<(chrono::NaiveDateTime, Option<chrono::NaiveDateTime>, Option<chrono::NaiveDateTime>)> =
+            t::table.select((t::created_at, t::expires_at, t::last_used_at)).load(&mut conn).unwrap();
+        assert!(uses.iter().any(|(_, _, used)| used.is_some()), "some seeded tokens have been used");
+        for (created, expires, used) in uses.into_iter().filter_map(|(c, e, u)| Some((c, e, u?))) {
+            assert!(created <= used && used <= now, "used {used}, created {created}, now {now}");
+            assert!(expires.is_none_or(|e| used <= e), "used {used} after its expiry {expires:?}");
+        }
     }
     // a seeded student can sign in with the printed password and sees 4 tokens, none beyond 120 days
     let password = report.trim().rsplit(' ').next().unwrap().to_owned();
