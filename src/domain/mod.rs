@@ -6,6 +6,7 @@ pub mod notification;
 pub mod owner_roles;
 pub mod people;
 pub mod people_import;
+pub mod period;
 pub mod permission;
 pub mod role;
 pub mod scim;

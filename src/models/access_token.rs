@@ -276,10 +276,12 @@ impl TokenFilter {
     }
 }
 
-/// Where the next page of a list starts: after this token, in the list's order.
+/// Where the next page of a list starts: after this row (a token, an audit event), in the
+/// list's order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Cursor {
-    /// The token's expiry or last activity, for the lists in that order.
+    /// The token's expiry or last activity, or the event's time, for the lists in that
+    /// order.
     pub at: Option<NaiveDateTime>,
     pub id: i64,
 }

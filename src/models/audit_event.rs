@@ -3,6 +3,7 @@ use diesel::prelude::*;
 
 use crate::db::DbConnection;
 use crate::db::schema::audit_events;
+use crate::models::Cursor;
 
 /// What happened, as stored in `audit_events.action`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -242,18 +243,23 @@ pub struct AuditQuery {
     pub subject_id: Option<i64>,
     /// Any of these actions; empty for any action at all.
     pub actions: Vec<&'static str>,
-    pub before: Option<i64>,
+    /// Events at or after the first and before the second, either end open; with either,
+    /// the page is in time order.
+    pub between: (Option<NaiveDateTime>, Option<NaiveDateTime>),
+    /// Where the page starts: after this event, in the page's order.
+    pub before: Option<Cursor>,
 }
 
 impl AuditEvent {
-    /// A page of the audit log, newest first; keyset on id. Several actions are one walk
-    /// of the `(action, id)` index each, merged: an `IN` list would read and sort every
-    /// matching event before it had the first page.
+    /// A page of the audit log, newest first, and where the next one starts. Keyset on id;
+    /// between two dates, on `(occurred_at, id)`, which walks the time indexes from the
+    /// period's end. Several actions are one walk of their index each, merged: an `IN`
+    /// list would read and sort every matching event before it had the first page.
     pub fn page(
         conn: &mut DbConnection,
         query: &AuditQuery,
         per_page: i64,
-    ) -> QueryResult<(Vec<AuditEvent>, Option<i64>)> {
+    ) -> QueryResult<(Vec<AuditEvent>, Option<Cursor>)> {
         let actions: Vec<Option<&str>> = if query.actions.is_empty() {
             vec![None]
         } else {
@@ -271,21 +277,39 @@ impl AuditEvent {
             if let Some(action) = action {
                 q = q.filter(audit_events::action.eq(action));
             }
-            if let Some(before) = query.before {
-                q = q.filter(audit_events::id.lt(before));
+            let dated = query.between != (None, None);
+            let (from, until) = query.between;
+            if let Some(from) = from {
+                q = q.filter(audit_events::occurred_at.ge(from));
             }
-            rows.extend(
+            // A later page's `at <= t AND (at < t OR id < i)` is the range's end in place of
+            // the period's: given both, SQLite would start at the period's end.
+            q = match query.before {
+                Some(Cursor { at: Some(t), id }) if dated => q
+                    .filter(audit_events::occurred_at.le(t))
+                    .filter(audit_events::occurred_at.lt(t).or(audit_events::id.lt(id))),
+                before => {
+                    if let Some(until) = until {
+                        q = q.filter(audit_events::occurred_at.lt(until));
+                    }
+                    match before {
+                        Some(Cursor { id, .. }) => q.filter(audit_events::id.lt(id)),
+                        None => q,
+                    }
+                }
+            };
+            q = if dated {
+                q.order((audit_events::occurred_at.desc(), audit_events::id.desc()))
+            } else {
                 q.order(audit_events::id.desc())
-                    .limit(per_page + 1)
-                    .select(AuditEvent::as_select())
-                    .load(conn)?,
-            );
+            };
+            rows.extend(q.limit(per_page + 1).select(AuditEvent::as_select()).load(conn)?);
         }
-        rows.sort_unstable_by_key(|e| std::cmp::Reverse(e.id));
-        rows.truncate(usize::try_from(per_page + 1).unwrap_or(usize::MAX));
+        let dated = query.between != (None, None);
+        rows.sort_unstable_by_key(|e| std::cmp::Reverse((dated.then_some(e.occurred_at), e.id)));
         let next = if rows.len() as i64 > per_page {
-            rows.truncate(per_page as usize);
-            rows.last().map(|e| e.id)
+            rows.truncate(usize::try_from(per_page).unwrap_or(usize::MAX));
+            rows.last().map(|e| Cursor { at: dated.then_some(e.occurred_at), id: e.id })
         } else {
             None
         };

@@ -250,6 +250,8 @@ fn week_chart(weeks: &[(NaiveDate, i64, i64)]) -> WeekChart {
             let x = PLOT_LEFT + i as i64 * slot + 3;
             let label = monday.format("%-d %b").to_string();
             let when = format!("the week of {}", monday.format("%-d %B"));
+            // That week's events: Monday to Sunday, as the tallies count them (UTC).
+            let days = format!("from={}&to={}", monday, *monday + chrono::Duration::days(6));
             Week {
                 show_label: (last - i).is_multiple_of(2),
                 label_x: x + bar_width,
@@ -257,13 +259,13 @@ fn week_chart(weeks: &[(NaiveDate, i64, i64)]) -> WeekChart {
                     *created,
                     x,
                     format!("Created in {when}: {}", tokens(*created)),
-                    "/admin/audit?action=token.created",
+                    &format!("/admin/audit?action=token.created&{days}"),
                 ),
                 revoked: bar(
                     *revoked,
                     x + bar_width,
                     format!("Revoked in {when}: {}", tokens(*revoked)),
-                    &format!("/admin/audit?action={}", AuditAction::REVOCATIONS.0),
+                    &format!("/admin/audit?action={}&{days}", AuditAction::REVOCATIONS.0),
                 ),
                 label,
             }

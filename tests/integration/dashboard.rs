@@ -14,7 +14,7 @@ use tokenwarden::domain::owner_roles::{OwnerFilter, OwnerRoles};
 use tokenwarden::domain::token::ExpiryChoice;
 use tokenwarden::domain::{EnrollmentRole, now};
 use tokenwarden::models::token_tally::{self, HORIZONS, TokenFigures, UNUSED_DAYS};
-use tokenwarden::models::{AccessToken, TokenFilter, User};
+use tokenwarden::models::{AccessToken, AuditAction, NewAuditEvent, TokenFilter, User};
 use tokenwarden::services::tokens::{self, TokenDraft, TokenRef};
 use tokenwarden::services::{self, Actor, Via};
 
@@ -374,9 +374,14 @@ async fn the_revoked_bars_open_every_kind_of_revocation() {
 
     let dashboard = browser.get_html("/admin").await;
     assert!(dashboard.contains("and 62 revoked."), "the chart counts every revocation");
-    let link = "/admin/audit?action=token.revocations";
-    assert!(dashboard.contains(&format!("href=\"{link}\"")), "the bars open every kind of revocation");
-    let first = browser.get_html(link).await;
+    let monday = token_tally::week_of(now().date());
+    let link =
+        format!("/admin/audit?action=token.revocations&from={monday}&to={}", monday + Duration::days(6));
+    assert!(
+        dashboard.contains(&format!("href=\"{}\"", link.replace('&', "&#38;"))),
+        "the bars open every kind of revocation"
+    );
+    let first = browser.get_html(&link).await;
     let actions = |page: &str| {
         page.split("<td data-label=\"Action\">")
             .skip(1)
@@ -426,4 +431,98 @@ async fn a_token_written_with_the_wrong_roles_is_corrected_and_counted_once() {
         access_tokens::table.find(token.id).select(access_tokens::owner_roles).get_result(c).unwrap();
     assert_eq!(OwnerRoles(stored), OwnerRoles::of(&[EnrollmentRole::Teacher], false), "corrected");
     assert_agree(c, "a token written with owner_roles 0");
+}
+
+/// Found in review: a week's bar opened its kind of event for every week there was, so the
+/// bar said 5 and the list it opened held all of them. Each bar now opens its own week,
+/// Monday 00:00 to Sunday 23:59:59 UTC, as the chart counts it.
+#[actix_web::test]
+async fn each_week_bar_opens_that_weeks_events() {
+    let app = spawn_app().await;
+    let browser = app.setup_admin().await;
+    let tess = app.create_user("tess", &["teacher"], &[]);
+    let c = &mut tokenwarden::db::connect(&app.database_url).unwrap();
+    let this_monday = token_tally::week_of(now().date()).and_time(NaiveTime::MIN);
+    let last_monday = this_monday - Duration::weeks(1);
+    // Written as the service writes them, at times of our choosing: the token and its event.
+    let created_at = |at: NaiveDateTime, c: &mut DbConnection| {
+        let n = at.and_utc().timestamp();
+        let token = AccessToken::insert(
+            c,
+            &tokenwarden::models::NewAccessToken {
+                user_id: tess,
+                real_user_id: None,
+                purpose: "Backdated",
+                scopes: String::new(),
+                digest: &format!("{n:064x}"),
+                hint: "tw_…0000",
+                workflow_state: "active",
+                created_at: at,
+                updated_at: at,
+                expires_at: None,
+                owner_roles: OwnerRoles::of(&[EnrollmentRole::Teacher], false).0,
+            },
+        )
+        .unwrap();
+        NewAuditEvent { occurred_at: at, ..NewAuditEvent::new(AuditAction::TokenCreated) }
+            .subject(tess)
+            .token(token.id)
+            .record(c)
+            .unwrap();
+    };
+    // Last week: its first and last second, and a Wednesday; the weeks on either side.
+    for at in [
+        last_monday,
+        last_monday + Duration::days(2) + Duration::hours(9),
+        this_monday - Duration::seconds(1),
+        last_monday - Duration::seconds(1),
+        this_monday,
+    ] {
+        created_at(at, c);
+    }
+
+    let dashboard = browser.get_html("/admin").await;
+    let week = |monday: NaiveDateTime| {
+        format!("from={}&#38;to={}", monday.date(), monday.date() + Duration::days(6))
+    };
+    let bar = format!("/admin/audit?action=token.created&#38;{}", week(last_monday));
+    let label = format!("Created in the week of {}: 3 tokens", last_monday.format("%-d %B"));
+    assert!(
+        dashboard.contains(&format!("href=\"{bar}\" aria-label=\"{label}\"")),
+        "last week's bar counts its three tokens and opens that week: {dashboard}"
+    );
+    let listed = browser.get_html(&bar.replace("&#38;", "&")).await;
+    let rows: Vec<&str> = listed.split("data-label=\"When\"").skip(1).collect();
+    assert_eq!(rows.len(), 3, "the bar's three creations, no more: {listed}");
+    assert!(rows.iter().all(|r| r.contains("token.created")));
+    let last_sunday = (this_monday - Duration::seconds(1)).format("%H:%M").to_string();
+    assert!(rows[0].contains(&last_sunday) && rows[2].contains("00:00"), "newest first, both ends in");
+    // This week's bar opens this week alone.
+    let this_week = browser
+        .get_html(&format!("/admin/audit?action=token.created&{}", week(this_monday).replace("&#38;", "&")))
+        .await;
+    assert_eq!(this_week.matches("data-label=\"When\"").count(), 1);
+}
+
+/// The audit log's dates are checked next to their fields, with what was typed kept, and
+/// nothing is listed until they are corrected.
+#[actix_web::test]
+async fn the_audit_logs_dates_are_checked_next_to_their_fields() {
+    let app = spawn_app().await;
+    let browser = app.setup_admin().await;
+    let html = browser.get_html("/admin/audit?actor=admin&from=2026-11-30&to=2026-11-23").await;
+    assert!(html.contains("id=\"to-error\">The last day is before the first"), "{html}");
+    assert!(html.contains("value=\"2026-11-30\"") && html.contains("value=\"admin\""), "input kept");
+    assert!(!html.contains("data-label=\"When\""), "nothing listed: {html}");
+    let html = browser.get_html("/admin/audit?from=yesterday").await;
+    assert!(html.contains("id=\"from-error\">“yesterday” is not a date"), "{html}");
+    assert!(html.contains("aria-invalid=\"true\""));
+    let html = browser.get_html("/admin/audit?subject=nobody").await;
+    assert!(html.contains("id=\"subject-error\">No user has the login “nobody”."), "{html}");
+    // An open end: everything from a day on.
+    let today = now().date();
+    let html = browser.get_html(&format!("/admin/audit?from={today}")).await;
+    assert!(html.contains("setup.completed"), "today's setup: {html}");
+    let html = browser.get_html(&format!("/admin/audit?to={}", today - Duration::days(1))).await;
+    assert!(html.contains("No events"), "nothing before today: {html}");
 }

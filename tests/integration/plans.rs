@@ -207,9 +207,36 @@ async fn every_account_wide_view_reads_an_index_range() {
         ));
     }
 
+    let week = (Some(now - Duration::days(7)), Some(now));
     for (name, query) in [
         ("", AuditQuery::default()),
-        ("action", AuditQuery { actions: vec!["token.created"], before: Some(1000), ..Default::default() }),
+        (
+            "action",
+            AuditQuery {
+                actions: vec!["token.created"],
+                before: Some(Cursor { at: None, id: 1000 }),
+                ..Default::default()
+            },
+        ),
+        ("dates", AuditQuery { between: week, ..Default::default() }),
+        (
+            "action and dates, a later page",
+            AuditQuery {
+                actions: vec!["token.created"],
+                between: week,
+                before: Some(Cursor { at: Some(now - Duration::days(2)), id: 1000 }),
+                ..Default::default()
+            },
+        ),
+        (
+            "revocations and dates",
+            AuditQuery {
+                actions: AuditAction::REVOCATIONS.1.iter().map(|a| a.key()).collect(),
+                between: week,
+                ..Default::default()
+            },
+        ),
+        ("actor and dates", AuditQuery { actor_id: Some(someone), between: week, ..Default::default() }),
         (
             "revocations (one walk per action)",
             AuditQuery {

@@ -1,5 +1,5 @@
-//! `/admin/audit` — the account-wide audit log (SPEC 7), filterable by actor, subject and
-//! action; and the rows the profile page shows for one user.
+//! `/admin/audit` — the account-wide audit log (SPEC 7), filterable by actor, subject,
+//! action and dates; and the rows the profile page shows for one user.
 
 use actix_web::{HttpResponse, get, web};
 use askama::Template;
@@ -7,12 +7,14 @@ use serde::Deserialize;
 
 use crate::auth::guard::{ReadAudit, Require};
 use crate::db::DbConnection;
-use crate::domain::Login;
+use crate::domain::period::DayRange;
+use crate::domain::{Login, ValidationError};
 use crate::error::AppError;
-use crate::models::{AuditAction, AuditEvent, AuditQuery, User};
+use crate::models::{AuditAction, AuditEvent, AuditQuery, Cursor, User};
 use crate::routes::render;
 use crate::state::AppState;
 use crate::views::audit::{AuditRow, audit_rows};
+use crate::views::forms::FieldErrors;
 use crate::views::page::PageCtx;
 
 const PER_PAGE: i64 = 50;
@@ -25,7 +27,13 @@ pub struct AuditFilter {
     subject: String,
     #[serde(default)]
     action: String,
-    before: Option<i64>,
+    /// The first and last day, `YYYY-MM-DD` in UTC, both included.
+    #[serde(default)]
+    from: String,
+    #[serde(default)]
+    to: String,
+    #[serde(default)]
+    before: String,
 }
 
 #[derive(Template)]
@@ -35,10 +43,13 @@ struct AuditPage {
     actor: String,
     subject: String,
     action: String,
+    from: String,
+    to: String,
     actions: Vec<&'static str>,
     rows: Vec<AuditRow>,
     next: Option<String>,
-    unknown: Vec<String>,
+    /// What is wrong with a field (an unknown login, a date), by its name.
+    errors: FieldErrors,
 }
 
 /// `GET /admin/audit`
@@ -50,14 +61,22 @@ pub async fn index(
     filter: web::Query<AuditFilter>,
 ) -> Result<HttpResponse, AppError> {
     let filter = filter.into_inner();
-    let (actor, subject, action, before) =
-        (filter.actor.clone(), filter.subject.clone(), filter.action.clone(), filter.before);
+    let (actor, subject, action) = (filter.actor.clone(), filter.subject.clone(), filter.action.clone());
+    let before = Cursor::parse(&filter.before);
+    let (between, mut errors) = match DayRange::parse(&filter.from, &filter.to) {
+        Ok(range) => (range.map(DayRange::instants).unwrap_or_default(), FieldErrors::new()),
+        Err(errors) => (Default::default(), FieldErrors::from(errors)),
+    };
+    let valid = errors.is_empty();
     let (rows, next, unknown) = crate::db::run_within(
         &state.pool,
         crate::db::ACCOUNT_VIEW_WITHIN,
         move |conn| -> Result<_, AppError> {
             let mut unknown = Vec::new();
-            let mut resolve = |conn: &mut DbConnection, login: &str| -> Result<Option<i64>, AppError> {
+            let mut resolve = |conn: &mut DbConnection,
+                               field: &'static str,
+                               login: &str|
+             -> Result<Option<i64>, AppError> {
                 if login.trim().is_empty() {
                     return Ok(None);
                 }
@@ -68,32 +87,42 @@ pub async fn index(
                 match found {
                     Some(u) => Ok(Some(u.id)),
                     None => {
-                        unknown.push(login.trim().to_owned());
+                        unknown.push(ValidationError::new(
+                            field,
+                            format!("No user has the login “{}”.", login.trim()),
+                        ));
                         Ok(Some(-1))
                     }
                 }
             };
             let query = AuditQuery {
-                actor_id: resolve(conn, &actor)?,
-                subject_id: resolve(conn, &subject)?,
+                actor_id: resolve(conn, "actor", &actor)?,
+                subject_id: resolve(conn, "subject", &subject)?,
                 actions: if action == AuditAction::REVOCATIONS.0 {
                     AuditAction::REVOCATIONS.1.iter().map(|a| a.key()).collect()
                 } else {
                     AuditAction::ALL.iter().filter(|a| a.key() == action).map(|a| a.key()).collect()
                 },
+                between,
                 before,
             };
+            if !valid {
+                return Ok((Vec::new(), None, unknown));
+            }
             let (events, next) = AuditEvent::page(conn, &query, PER_PAGE)?;
             Ok((audit_rows(conn, events)?, next, unknown))
         },
     )
     .await?;
+    unknown.into_iter().for_each(|e| errors.push(e));
     let next = next.map(|b| {
         serde_urlencoded::to_string([
             ("actor", filter.actor.as_str()),
             ("subject", filter.subject.as_str()),
             ("action", filter.action.as_str()),
-            ("before", &b.to_string()),
+            ("from", filter.from.as_str()),
+            ("to", filter.to.as_str()),
+            ("before", &b.param()),
         ])
         .unwrap_or_default()
     });
@@ -102,11 +131,13 @@ pub async fn index(
         actor: filter.actor,
         subject: filter.subject,
         action: filter.action,
+        from: filter.from,
+        to: filter.to,
         actions: std::iter::once(AuditAction::REVOCATIONS.0)
             .chain(AuditAction::ALL.iter().map(|a| a.key()))
             .collect(),
         rows,
         next,
-        unknown,
+        errors,
     })
 }
