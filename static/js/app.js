@@ -115,5 +115,24 @@
     if (open.querySelector('summary')) open.querySelector('summary').focus();
   });
 
+  // On a phone an administrator's sections scroll sideways in one row: bring the current
+  // one into view (the row alone; the page does not move), and mark which edges have more
+  // behind them, for the fades.
+  function showCurrentSection() {
+    var row = document.querySelector('.main-nav ul');
+    if (!row || row.scrollWidth <= row.clientWidth) return;
+    var current = row.querySelector('[aria-current="page"]');
+    if (current) {
+      row.scrollLeft = current.offsetLeft - row.offsetLeft - (row.clientWidth - current.offsetWidth) / 2;
+    }
+    var mark = function () {
+      row.classList.toggle('scrolled', row.scrollLeft > 0);
+      row.classList.toggle('at-end', row.scrollLeft + row.clientWidth >= row.scrollWidth - 1);
+    };
+    mark();
+    row.addEventListener('scroll', mark, { passive: true });
+  }
+
   revealJsOnly();
+  showCurrentSection();
 }());

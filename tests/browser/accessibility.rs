@@ -9,7 +9,7 @@ use crate::helpers::spawn_app;
 use crate::steps::{create_token, seed_token};
 
 #[actix_web::test]
-async fn the_login_tokens_profile_settings_and_provisioning_pages_pass_the_accessibility_basics() {
+async fn the_login_tokens_profile_settings_provisioning_and_audit_pages_pass_the_accessibility_basics() {
     let app = spawn_app().await;
     app.setup_admin().await;
     let sam = app.create_user("sam", &["student"], &[]);
@@ -59,6 +59,13 @@ async fn the_login_tokens_profile_settings_and_provisioning_pages_pass_the_acces
     page.wait_visible("#new-credential-secret").await;
     assert_accessible(&page, "the provisioning page").await;
     j.shot(&page, "provisioning").await;
+
+    // The audit log with its filters, one of them refused next to its field.
+    page.goto("/admin/audit?actor=nobody&from=2026-11-23").await;
+    page.wait_text("#actor-error", "No user has the login").await;
+    assert_focus_is_visible(&page, "the audit log").await;
+    assert_accessible(&page, "the audit log").await;
+    j.shot(&page, "audit").await;
     page.close().await;
 }
 

@@ -1,5 +1,6 @@
-//! Journey f: on a phone-sized screen (390×844) the token page and the profile page fit
-//! the width: nothing scrolls sideways, even with a secret and an open confirmation.
+//! Journey f: on a phone-sized screen (390×844) the token page, the profile page and the
+//! audit log fit the width: nothing scrolls sideways, even with a secret and an open
+//! confirmation; an administrator's sections take one row that scrolls by itself.
 
 use crate::harness::{Journey, Options, Page};
 use crate::helpers::spawn_app;
@@ -53,5 +54,27 @@ async fn on_a_phone_the_token_page_and_the_profile_page_do_not_scroll_sideways()
     page.find_text(&format!("#{id}"), "button", "Yes, revoke").await;
     assert_fits(&page, "the profile page with a confirmation open").await;
     j.shot(&page, "revoke-confirm").await;
+
+    // An administrator's ten sections: one row that scrolls sideways, with the open one in
+    // view — not three rows of links above every page.
+    page.goto("/admin/audit?from=2026-11-30&to=2026-11-23").await;
+    page.wait_text("#to-error", "The last day is before the first").await;
+    let nav = page
+        .js(
+            "var row = document.querySelector('.main-nav ul'); var r = row.getBoundingClientRect(); \
+             var links = Array.from(row.querySelectorAll('a')); \
+             var tops = new Set(links.map(function (a) { return Math.round(a.getBoundingClientRect().top); })); \
+             var c = row.querySelector('[aria-current=page]').getBoundingClientRect(); \
+             return [links.length, tops.size, c.left >= r.left && c.right <= r.right, row.scrollLeft, row.className];",
+            vec![],
+        )
+        .await;
+    assert_eq!(nav[0].as_u64(), Some(10), "an administrator's sections");
+    assert_eq!(nav[1].as_u64(), Some(1), "in one row: {nav}");
+    assert_eq!(nav[2].as_bool(), Some(true), "the audit log, the open section, in view: {nav}");
+    assert!(nav[3].as_f64().unwrap_or(0.0) > 0.0, "scrolled to it: {nav}");
+    assert_eq!(nav[4].as_str(), Some("scrolled"), "more on both sides, both edges fade: {nav}");
+    assert_fits(&page, "the audit log with its filters").await;
+    j.shot(&page, "admin-navigation").await;
     page.close().await;
 }
