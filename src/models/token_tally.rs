@@ -159,8 +159,21 @@ impl TokenFigures {
         self.within.iter().find(|(d, _)| *d == days).map_or(0, |(_, c)| c.all())
     }
 
-    /// A handful of small queries, whatever the number of tokens.
+    /// A handful of small queries, whatever the number of tokens, all read from one
+    /// snapshot: a sweep or a token written between two of them would otherwise be in
+    /// some figures and not in others. (SQLite's read transaction is a snapshot already;
+    /// PostgreSQL's needs repeatable read.)
     pub fn load(conn: &mut DbConnection, now: NaiveDateTime) -> QueryResult<TokenFigures> {
+        conn.transaction(|conn| {
+            if let DbConnection::Pg(pg) = conn {
+                diesel::sql_query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+                    .execute(pg)?;
+            }
+            Self::read(conn, now)
+        })
+    }
+
+    fn read(conn: &mut DbConnection, now: NaiveDateTime) -> QueryResult<TokenFigures> {
         let today = now.date();
         let tomorrow = today.succ_opt().unwrap_or(today);
         let tally = Tally::load(conn, today)?;

@@ -526,3 +526,42 @@ async fn the_audit_logs_dates_are_checked_next_to_their_fields() {
     let html = browser.get_html(&format!("/admin/audit?to={}", today - Duration::days(1))).await;
     assert!(html.contains("No events"), "nothing before today: {html}");
 }
+
+/// Writes a token on another connection once the figures' first query has run.
+struct WriteMidway {
+    other: Option<(DbConnection, i64)>,
+}
+
+impl diesel::connection::Instrumentation for WriteMidway {
+    fn on_connection_event(&mut self, event: diesel::connection::InstrumentationEvent<'_>) {
+        if let diesel::connection::InstrumentationEvent::FinishQuery { query, .. } = event
+            && query.to_string().starts_with("SELECT")
+            && let Some((mut other, tess)) = self.other.take()
+        {
+            create(&mut other, tess, tess, ExpiryChoice::Days(30));
+        }
+    }
+}
+
+/// Found in review: the dashboard's figures were read in several statements, each seeing
+/// the tokens as they were at that moment, so a token written (or a sweep run) in between
+/// was in some figures and not in others. They are now read from one snapshot.
+#[actix_web::test]
+async fn the_figures_are_read_from_one_snapshot() {
+    let app = spawn_app().await;
+    let tess = app.create_user("tess", &["teacher"], &[]);
+    let c = &mut tokenwarden::db::connect(&app.database_url).unwrap();
+    for _ in 0..3 {
+        create(c, tess, tess, ExpiryChoice::Days(30));
+    }
+    let other = tokenwarden::db::connect(&app.database_url).unwrap();
+    c.set_instrumentation(WriteMidway { other: Some((other, tess)) });
+    let figures = TokenFigures::load(c, now()).unwrap();
+    c.set_instrumentation(WriteMidway { other: None });
+    // Every token was created this week and none has gone: this week's creations are the
+    // working tokens — 3 before the write, 4 after, never a mix.
+    let created = figures.weeks.last().expect("this week").1;
+    let working = figures.live.working(OwnerFilter::Anyone);
+    assert_eq!((created, working), (3, 3), "the figures as they were when the first was read");
+    assert_agree(c, "a token written while the figures were read");
+}
