@@ -401,6 +401,35 @@ async fn the_revoked_bars_open_every_kind_of_revocation() {
     assert!(on_second.iter().all(|deleted| *deleted));
 }
 
+/// A token written straight into the table, as an import would, created at `at` with
+/// these owner's roles beside it.
+fn insert_written(
+    c: &mut DbConnection,
+    user_id: i64,
+    at: NaiveDateTime,
+    expires_at: Option<NaiveDateTime>,
+    owner_roles: i32,
+) -> AccessToken {
+    let n = at.and_utc().timestamp();
+    AccessToken::insert(
+        c,
+        &tokenwarden::models::NewAccessToken {
+            user_id,
+            real_user_id: None,
+            purpose: "Written",
+            scopes: String::new(),
+            digest: &format!("{n:064x}"),
+            hint: "tw_…0000",
+            workflow_state: "active",
+            created_at: at,
+            updated_at: at,
+            expires_at,
+            owner_roles,
+        },
+    )
+    .unwrap()
+}
+
 /// Found in review, on SQLite: a token written with the wrong owner's roles was counted
 /// twice — SQLite ran the correction's trigger before the tally's, so the correction moved
 /// nothing and the tally then counted the wrong roles too.
@@ -410,23 +439,7 @@ async fn a_token_written_with_the_wrong_roles_is_corrected_and_counted_once() {
     let tess = app.create_user("tess", &["teacher"], &[]);
     let c = &mut tokenwarden::db::connect(&app.database_url).unwrap();
     let now = now();
-    let token = AccessToken::insert(
-        c,
-        &tokenwarden::models::NewAccessToken {
-            user_id: tess,
-            real_user_id: None,
-            purpose: "Imported",
-            scopes: String::new(),
-            digest: "0000000000000000000000000000000000000000000000000000000000000001",
-            hint: "tw_…0001",
-            workflow_state: "active",
-            created_at: now,
-            updated_at: now,
-            expires_at: Some(now + Duration::days(30)),
-            owner_roles: 0,
-        },
-    )
-    .unwrap();
+    let token = insert_written(c, tess, now, Some(now + Duration::days(30)), 0);
     let stored: i32 =
         access_tokens::table.find(token.id).select(access_tokens::owner_roles).get_result(c).unwrap();
     assert_eq!(OwnerRoles(stored), OwnerRoles::of(&[EnrollmentRole::Teacher], false), "corrected");
@@ -446,24 +459,8 @@ async fn each_week_bar_opens_that_weeks_events() {
     let last_monday = this_monday - Duration::weeks(1);
     // Written as the service writes them, at times of our choosing: the token and its event.
     let created_at = |at: NaiveDateTime, c: &mut DbConnection| {
-        let n = at.and_utc().timestamp();
-        let token = AccessToken::insert(
-            c,
-            &tokenwarden::models::NewAccessToken {
-                user_id: tess,
-                real_user_id: None,
-                purpose: "Backdated",
-                scopes: String::new(),
-                digest: &format!("{n:064x}"),
-                hint: "tw_…0000",
-                workflow_state: "active",
-                created_at: at,
-                updated_at: at,
-                expires_at: None,
-                owner_roles: OwnerRoles::of(&[EnrollmentRole::Teacher], false).0,
-            },
-        )
-        .unwrap();
+        let teacher = OwnerRoles::of(&[EnrollmentRole::Teacher], false).0;
+        let token = insert_written(c, tess, at, None, teacher);
         NewAuditEvent { occurred_at: at, ..NewAuditEvent::new(AuditAction::TokenCreated) }
             .subject(tess)
             .token(token.id)
