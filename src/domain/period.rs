@@ -47,10 +47,14 @@ impl DayRange {
     }
 
     /// The instants it covers: from the first day's midnight to the midnight after the
-    /// last day, that one excluded; `None` for an open end.
+    /// last day, that one excluded; `None` for an open end. A last day of 9999-12-31 is an
+    /// open end too: the midnight after it is in year 10000, which the databases' text and
+    /// timestamp columns cannot compare (SQLite would compare `+10000-…` as text and find
+    /// nothing before it).
     pub fn instants(self) -> (Option<NaiveDateTime>, Option<NaiveDateTime>) {
         let midnight = |d: NaiveDate| d.and_time(NaiveTime::MIN);
-        (self.first.map(midnight), self.last.and_then(|d| d.succ_opt()).map(midnight))
+        let after_last = self.last.and_then(|d| d.succ_opt()).filter(|d| d.year() <= 9999);
+        (self.first.map(midnight), after_last.map(midnight))
     }
 }
 
@@ -79,6 +83,16 @@ mod tests {
         assert_eq!(range.instants(), (day("2026-11-23").and_hms_opt(0, 0, 0), None));
         let range = DayRange::parse("", "2026-11-29").unwrap().unwrap();
         assert_eq!(range.instants(), (None, day("2026-11-30").and_hms_opt(0, 0, 0)));
+    }
+
+    #[test]
+    fn the_last_day_there_is_leaves_the_end_open() {
+        let range = DayRange::parse("2026-11-23", "9999-12-31").unwrap().unwrap();
+        assert_eq!(range.instants(), (day("2026-11-23").and_hms_opt(0, 0, 0), None));
+        let range = DayRange::parse("9999-12-31", "9999-12-31").unwrap().unwrap();
+        assert_eq!(range.instants(), (day("9999-12-31").and_hms_opt(0, 0, 0), None));
+        let range = DayRange::parse("", "9999-12-30").unwrap().unwrap();
+        assert_eq!(range.instants(), (None, day("9999-12-31").and_hms_opt(0, 0, 0)));
     }
 
     #[test]

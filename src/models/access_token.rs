@@ -1,4 +1,4 @@
-use chrono::NaiveDateTime;
+use chrono::{Datelike, NaiveDateTime};
 use diesel::prelude::*;
 
 use super::user::join_roles;
@@ -287,14 +287,16 @@ pub struct Cursor {
 }
 
 impl Cursor {
-    /// From the `after` parameter (`<id>` or `<microseconds>~<id>`); `None` if it is not one.
+    /// From the `after` parameter (`<id>` or `<microseconds>~<id>`); `None` if it is not one,
+    /// or if its time is outside years 1 to 9999 (no row is there, and PostgreSQL refuses
+    /// a timestamp before 4714 BC).
     pub fn parse(s: &str) -> Option<Cursor> {
         match s.split_once('~') {
             None => Some(Cursor { at: None, id: s.parse().ok()? }),
-            Some((micros, id)) => Some(Cursor {
-                at: Some(chrono::DateTime::from_timestamp_micros(micros.parse().ok()?)?.naive_utc()),
-                id: id.parse().ok()?,
-            }),
+            Some((micros, id)) => {
+                let at = chrono::DateTime::from_timestamp_micros(micros.parse().ok()?)?.naive_utc();
+                (1..=9999).contains(&at.year()).then_some(Cursor { at: Some(at), id: id.parse().ok()? })
+            }
         }
     }
 
@@ -468,5 +470,29 @@ impl AccessToken {
             owners.extend(on_backend!(conn, |c| capped.get_results::<i64>(c))?);
         }
         Ok(owners)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_cursor_is_read_back_from_its_parameter() {
+        let at = chrono::NaiveDate::from_ymd_opt(2026, 11, 23).unwrap().and_hms_opt(9, 30, 0).unwrap();
+        for cursor in [Cursor { at: None, id: 42 }, Cursor { at: Some(at), id: 7 }] {
+            assert_eq!(Cursor::parse(&cursor.param()), Some(cursor));
+        }
+    }
+
+    /// Found in review: a cursor from before 4714 BC made PostgreSQL refuse the query (a 500);
+    /// no row is outside years 1 to 9999, so such a cursor is no cursor.
+    #[test]
+    fn a_cursor_outside_the_calendars_years_is_none() {
+        for hostile in ["-250000000000000000~1", "253402300800000000~1", "1~x", "~", "x", ""] {
+            assert_eq!(Cursor::parse(hostile), None, "{hostile}");
+        }
+        assert!(Cursor::parse("-62135596800000000~1").is_some(), "0001-01-01 is a time");
+        assert!(Cursor::parse("253402300799000000~1").is_some(), "9999-12-31 23:59:59 is a time");
     }
 }

@@ -283,9 +283,11 @@ impl AuditEvent {
                 q = q.filter(audit_events::occurred_at.ge(from));
             }
             // A later page's `at <= t AND (at < t OR id < i)` is the range's end in place of
-            // the period's: given both, SQLite would start at the period's end.
+            // the period's: given both, SQLite would start at the period's end. A cursor at
+            // or past the period's end (a narrowed `to`, a hand-made link) is no end at all:
+            // the period's own applies.
             q = match query.before {
-                Some(Cursor { at: Some(t), id }) if dated => q
+                Some(Cursor { at: Some(t), id }) if dated && until.is_none_or(|u| t < u) => q
                     .filter(audit_events::occurred_at.le(t))
                     .filter(audit_events::occurred_at.lt(t).or(audit_events::id.lt(id))),
                 before => {
@@ -293,8 +295,9 @@ impl AuditEvent {
                         q = q.filter(audit_events::occurred_at.lt(until));
                     }
                     match before {
-                        Some(Cursor { id, .. }) => q.filter(audit_events::id.lt(id)),
-                        None => q,
+                        Some(Cursor { at: None, id }) => q.filter(audit_events::id.lt(id)),
+                        Some(Cursor { at: Some(_), id }) if !dated => q.filter(audit_events::id.lt(id)),
+                        _ => q,
                     }
                 }
             };
