@@ -4,14 +4,16 @@
 use actix_web::{HttpRequest, HttpResponse, get, web};
 use askama::Template;
 use serde::Deserialize;
+use std::ops::RangeInclusive;
 
 use crate::auth::guard::{Require, ViewTokens};
 use crate::domain::owner_roles::OwnerFilter;
-use crate::domain::{Permission, now};
+use crate::domain::{Permission, ValidationError, now};
 use crate::error::AppError;
 use crate::models::{AccessToken, Cursor, TokenFilter};
 use crate::routes::render;
 use crate::state::AppState;
+use crate::views::forms::FieldErrors;
 use crate::views::page::PageCtx;
 use crate::views::tokens::TokenRow;
 
@@ -21,34 +23,70 @@ const PER_PAGE: i64 = 50;
 pub struct Filters {
     #[serde(default)]
     show: String,
-    days: Option<i64>,
+    /// As typed: a form sends the field empty when it is left so.
+    #[serde(default)]
+    days: String,
     /// With `show=expiring`: after this many days (the dashboard's horizons link so).
-    from: Option<i64>,
+    #[serde(default)]
+    from: String,
     #[serde(default)]
     owner: String,
     #[serde(default)]
     after: String,
 }
 
-impl Filters {
-    fn days(&self, default: i64) -> i64 {
-        self.days.unwrap_or(default).clamp(1, 3650)
+/// A number of days typed into a filter: `None` when left empty.
+fn days_field(
+    field: &'static str,
+    text: &str,
+    range: RangeInclusive<i64>,
+) -> Result<Option<i64>, ValidationError> {
+    let text = text.trim();
+    if text.is_empty() {
+        return Ok(None);
     }
+    text.parse().ok().filter(|d| range.contains(d)).map(Some).ok_or_else(|| {
+        ValidationError::new(
+            field,
+            format!("“{text}” is not a number of days from {} to {}.", range.start(), range.end()),
+        )
+    })
+}
 
-    fn token_filter(&self) -> TokenFilter {
-        match self.show.as_str() {
+/// "1 day", "30 days".
+fn days_word(days: i64) -> String {
+    if days == 1 { "1 day".to_owned() } else { format!("{days} days") }
+}
+
+impl Filters {
+    /// The list the fields ask for, or what is wrong with each field that cannot say.
+    fn token_filter(&self) -> Result<TokenFilter, Vec<ValidationError>> {
+        let (days, from) =
+            match (days_field("days", &self.days, 1..=3650), days_field("from", &self.from, 0..=3649)) {
+                (Ok(days), Ok(from)) => (days, from),
+                (days, from) => return Err([days.err(), from.err()].into_iter().flatten().collect()),
+            };
+        Ok(match self.show.as_str() {
             "active" => TokenFilter::Active,
             "no_expiry" => TokenFilter::NoExpiry,
             "expiring" => {
-                let to_days = self.days(7);
-                TokenFilter::Expiring { from_days: self.from.unwrap_or(0).clamp(0, to_days - 1), to_days }
+                let (from_days, to_days) = (from.unwrap_or(0), days.unwrap_or(7));
+                if from_days >= to_days {
+                    return Err(vec![ValidationError::new(
+                        "days",
+                        format!(
+                            "The range starts after day {from_days}: enter more days than that, or empty “Expiring after”."
+                        ),
+                    )]);
+                }
+                TokenFilter::Expiring { from_days, to_days }
             }
-            "unused" => TokenFilter::UnusedFor(self.days(30)),
+            "unused" => TokenFilter::UnusedFor(days.unwrap_or(30)),
             "never_used" => TokenFilter::NeverUsed,
             "pending" => TokenFilter::Pending,
             "expired" => TokenFilter::Expired,
             _ => TokenFilter::All,
-        }
+        })
     }
 
     /// What the list shows, in words, and in which order.
@@ -58,14 +96,15 @@ impl Filters {
             TokenFilter::Active => "Working tokens (active and unexpired), newest first".to_owned(),
             TokenFilter::NoExpiry => "Tokens without expiry, newest first".to_owned(),
             TokenFilter::Expiring { from_days: 0, to_days } => {
-                format!("Tokens expiring within {to_days} days, soonest first")
+                format!("Tokens expiring within {}, soonest first", days_word(to_days))
             }
             TokenFilter::Expiring { from_days, to_days } => {
                 format!("Tokens expiring in {} to {to_days} days, soonest first", from_days + 1)
             }
             TokenFilter::UnusedFor(days) => format!(
-                "Unexpired tokens not used since before {} ({days} days), longest unused first",
-                crate::models::token_tally::unused_since(now(), days).format("%-d %B %Y")
+                "Unexpired tokens not used since before {} ({}), longest unused first",
+                crate::models::token_tally::unused_since(now(), days).format("%-d %B %Y"),
+                days_word(days)
             ),
             TokenFilter::NeverUsed => "Tokens never used, newest first".to_owned(),
             TokenFilter::Pending => {
@@ -75,7 +114,7 @@ impl Filters {
         };
         match owner {
             OwnerFilter::Anyone => what,
-            owner => format!("{what}; owners: {}", owner.label().to_lowercase()),
+            owner => format!("{what}. Owners: {}", owner.label()),
         }
     }
 }
@@ -93,7 +132,12 @@ struct TokensPage {
     ctx: PageCtx,
     show: String,
     days: String,
+    /// The first day of an expiry range, as a dashboard's bar gives it; its field is
+    /// shown only then.
+    from: String,
     owner: String,
+    /// What is wrong with a field, by its name; nothing is listed until it is corrected.
+    errors: FieldErrors,
     /// What the list shows, and in which order.
     description: String,
     rows: Vec<AdminTokenRow>,
@@ -113,17 +157,26 @@ pub async fn index(
     filters: web::Query<Filters>,
 ) -> Result<HttpResponse, AppError> {
     let filters = filters.into_inner();
-    let (token_filter, owner_filter) = (filters.token_filter(), OwnerFilter::parse(&filters.owner));
+    let owner_filter = OwnerFilter::parse(&filters.owner);
+    let (token_filter, errors) = match filters.token_filter() {
+        Ok(filter) => (Some(filter), FieldErrors::new()),
+        Err(errors) => (None, FieldErrors::from(errors)),
+    };
     let after = Cursor::parse(&filters.after);
     let now = now();
-    let (rows, next) = crate::db::run_within(
-        &state.pool,
-        crate::db::ACCOUNT_VIEW_WITHIN,
-        move |conn| -> Result<_, AppError> {
-            Ok(AccessToken::admin_page(conn, token_filter, owner_filter, after, now, PER_PAGE)?)
-        },
-    )
-    .await?;
+    let (rows, next) = match token_filter {
+        Some(token_filter) => {
+            crate::db::run_within(
+                &state.pool,
+                crate::db::ACCOUNT_VIEW_WITHIN,
+                move |conn| -> Result<_, AppError> {
+                    Ok(AccessToken::admin_page(conn, token_filter, owner_filter, after, now, PER_PAGE)?)
+                },
+            )
+            .await?
+        }
+        None => (Vec::new(), None),
+    };
     let names = Default::default();
     let rows = rows
         .iter()
@@ -134,24 +187,28 @@ pub async fn index(
             token: TokenRow::new(t, &names, now),
         })
         .collect();
-    let days = filters.days.map(|d| d.to_string()).unwrap_or_default();
-    let from = filters.from.map(|d| d.to_string()).unwrap_or_default();
+    // The next page's address: the filters as given (those left empty left out), and
+    // where this page ended.
     let next = next.map(|c| {
-        serde_urlencoded::to_string([
+        let after = c.param();
+        let params = [
             ("show", filters.show.as_str()),
-            ("days", days.as_str()),
-            ("from", from.as_str()),
+            ("days", filters.days.trim()),
+            ("from", filters.from.trim()),
             ("owner", filters.owner.as_str()),
-            ("after", &c.param()),
-        ])
-        .unwrap_or_default()
+            ("after", after.as_str()),
+        ];
+        serde_urlencoded::to_string(params.iter().filter(|(_, v)| !v.is_empty()).collect::<Vec<_>>())
+            .unwrap_or_default()
     });
-    let description = filters.describe(token_filter, owner_filter);
+    let description = token_filter.map(|f| filters.describe(f, owner_filter)).unwrap_or_default();
     render(&TokensPage {
         ctx,
         show: filters.show,
-        days,
+        days: filters.days,
+        from: filters.from,
         owner: filters.owner,
+        errors,
         description,
         rows,
         next,
