@@ -524,6 +524,90 @@ async fn the_audit_logs_dates_are_checked_next_to_their_fields() {
     assert!(html.contains("No events"), "nothing before today: {html}");
 }
 
+/// Found in review: three edges of the dated audit log. A last day of 9999-12-31 (typed to
+/// mean "no end") found nothing on SQLite; a later page's cursor past a narrowed last day
+/// listed the days after it; and a cursor before 4714 BC was a 500 on PostgreSQL.
+#[actix_web::test]
+async fn the_dated_audit_log_holds_at_its_edges() {
+    let app = spawn_app().await;
+    let browser = app.setup_admin().await;
+    let c = &mut tokenwarden::db::connect(&app.database_url).unwrap();
+    let day = |d: u32| chrono::NaiveDate::from_ymd_opt(2026, 11, d).unwrap().and_hms_opt(12, 0, 0).unwrap();
+    for at in [day(10), day(13)] {
+        NewAuditEvent { occurred_at: at, ..NewAuditEvent::new(AuditAction::TokenCreated) }.record(c).unwrap();
+    }
+    let listed = |html: &str| html.matches("data-label=\"When\"").count();
+
+    let html = browser.get_html("/admin/audit?action=token.created&from=2026-11-01&to=9999-12-31").await;
+    assert_eq!(listed(&html), 2, "9999-12-31 is as far as the log goes: {html}");
+
+    // A link to a later page of 1–30 November, with its last day then narrowed to the 11th.
+    let later = day(20).and_utc().timestamp_micros();
+    let html = browser
+        .get_html(&format!(
+            "/admin/audit?action=token.created&from=2026-11-01&to=2026-11-11&before={later}~999999"
+        ))
+        .await;
+    assert_eq!(listed(&html), 1, "only the 10th is up to the 11th: {html}");
+    assert!(!html.contains("13 Nov"), "{html}");
+
+    for hostile in [
+        "/admin/audit?from=2026-11-01&before=-250000000000000000~1",
+        "/admin/audit?before=-250000000000000000~1",
+        "/admin/tokens?show=expiring&after=-250000000000000000~1",
+        "/admin/tokens?show=unused&after=253402300800000000~1",
+    ] {
+        assert_eq!(browser.get(hostile).await.status(), StatusCode::OK, "{hostile}");
+    }
+}
+
+/// Found in review: All tokens' form sends the fields left empty (`days=&owner=`), and an
+/// empty number was a 400 error page — so was every "Next 50 tokens" link; a bar's range
+/// (`from=7&days=30`) was lost on filtering again, as the form had no field for it.
+#[actix_web::test]
+async fn all_tokens_takes_its_form_as_sent() {
+    let app = spawn_app().await;
+    let browser = app.setup_admin().await;
+    let tess = app.create_user("tess", &["teacher"], &[]);
+    let c = &mut tokenwarden::db::connect(&app.database_url).unwrap();
+    for _ in 0..55 {
+        create(c, tess, tess, ExpiryChoice::Days(30));
+    }
+    let rows = |html: &str| html.matches("<tr id=\"token-").count();
+
+    let html = browser.get_html("/admin/tokens?show=active&days=&owner=").await;
+    assert_eq!(rows(&html), 50, "{html}");
+    let next = html.split("href=\"").find_map(|s| s.split_once("\" rel=\"next\"")).expect("a next page").0;
+    assert!(!next.contains("days=") && next.contains("show=active"), "{next}");
+    let html = browser.get_html(&next.replace("&#38;", "&")).await;
+    assert_eq!(rows(&html), 5, "the last five: {html}");
+
+    // A bar's range, filtered again by owner: its first day is a field of the form.
+    let html = browser.get_html("/admin/tokens?show=expiring&from=7&days=60&owner=teacher").await;
+    assert!(
+        html.contains("id=\"from\" name=\"from\" type=\"number\" min=\"0\" max=\"3649\" value=\"7\""),
+        "{html}"
+    );
+    assert!(html.contains("Tokens expiring in 8 to 60 days, soonest first. Owners: Teachers"), "{html}");
+    assert_eq!(rows(&html), 50);
+    let html = browser.get_html("/admin/tokens?show=expiring&from=30&days=60").await;
+    assert_eq!(rows(&html), 0, "each expires in 30 days: not after day 30");
+
+    // Numbers that are not, or a range that ends before it starts: said next to the field,
+    // what was typed kept, nothing listed.
+    let html = browser.get_html("/admin/tokens?show=unused&days=soon&owner=ta").await;
+    assert!(html.contains("id=\"days-error\">“soon” is not a number of days from 1 to 3650."), "{html}");
+    assert!(html.contains("value=\"soon\"") && html.contains("<option value=\"ta\" selected>"), "{html}");
+    assert_eq!(rows(&html), 0);
+    let html = browser.get_html("/admin/tokens?show=expiring&from=30&days=7").await;
+    assert!(html.contains("id=\"days-error\">The range starts after day 30"), "{html}");
+    let html = browser.get_html("/admin/tokens?show=expiring&from=-1").await;
+    assert!(html.contains("id=\"from-error\">“-1” is not a number of days from 0 to 3649."), "{html}");
+
+    let html = browser.get_html("/admin/tokens?show=expiring&days=1&owner=ta").await;
+    assert!(html.contains("Tokens expiring within 1 day, soonest first. Owners: TAs"), "{html}");
+}
+
 /// Writes a token on another connection once the figures' first query has run.
 struct WriteMidway {
     other: Option<(DbConnection, i64)>,
