@@ -120,17 +120,20 @@
   // behind them, for the fades.
   function showCurrentSection() {
     var row = document.querySelector('.main-nav ul');
-    if (!row || row.scrollWidth <= row.clientWidth) return;
+    if (!row) return;
     var current = row.querySelector('[aria-current="page"]');
-    if (current) {
+    if (current && row.scrollWidth > row.clientWidth) {
       row.scrollLeft = current.offsetLeft - row.offsetLeft - (row.clientWidth - current.offsetWidth) / 2;
     }
+    // Which edges have more behind them: on scrolling, and again when the row's width
+    // changes (a phone turned, a window zoomed), which need not scroll it.
     var mark = function () {
       row.classList.toggle('scrolled', row.scrollLeft > 0);
       row.classList.toggle('at-end', row.scrollLeft + row.clientWidth >= row.scrollWidth - 1);
     };
     mark();
     row.addEventListener('scroll', mark, { passive: true });
+    window.addEventListener('resize', mark, { passive: true });
   }
 
   revealJsOnly();

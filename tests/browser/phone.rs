@@ -76,5 +76,21 @@ async fn on_a_phone_the_token_page_and_the_profile_page_do_not_scroll_sideways()
     assert_eq!(nav[4].as_str(), Some("scrolled"), "more on both sides, both edges fade: {nav}");
     assert_fits(&page, "the audit log with its filters").await;
     j.shot(&page, "admin-navigation").await;
+    // Found in review: a section reached with Tab was scrolled just into view (as Firefox
+    // does; Chromium centres it), into the fading edge, its focus ring half gone. It now
+    // stops clear of the fade (2.5rem of scroll padding).
+    let clear = page
+        .js(
+            "var row = document.querySelector('.main-nav ul'); row.scrollLeft = 0; \
+             var r = row.getBoundingClientRect(); \
+             var hidden = Array.from(row.querySelectorAll('a')).filter(function (a) { \
+               return a.getBoundingClientRect().left >= r.right; }); \
+             hidden[0].scrollIntoView({ block: 'nearest', inline: 'nearest' }); var l = hidden[0].getBoundingClientRect(); \
+             return [hidden.length, r.right - l.right];",
+            vec![],
+        )
+        .await;
+    assert!(clear[0].as_u64().unwrap_or(0) > 0, "sections beyond the right edge: {clear}");
+    assert!(clear[1].as_f64().unwrap_or(0.0) >= 39.5, "the focused section clear of the fade: {clear}");
     page.close().await;
 }
