@@ -174,8 +174,25 @@ async fn a_past_or_unreadable_custom_date_is_refused() {
             )
             .await;
         assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY, "{date}");
-        assert!(res.text().await.unwrap().contains("id=\"expires_at-error\""));
+        let html = res.text().await.unwrap();
+        assert!(html.contains("id=\"expires_at-error\""));
+        // Found in review: the choice was marked, not the date that was wrong.
+        let (choice, date_field) = html.split_once("id=\"expires_on\"").expect("the date field");
+        let date_field = date_field.split_once('>').expect("its tag").0;
+        assert!(
+            date_field.contains("aria-invalid=\"true\" aria-describedby=\"expires_at-error\""),
+            "{date}: {date_field}"
+        );
+        assert!(!choice.contains("aria-invalid"), "{date}: the choice, “a date”, was right");
     }
+    // A refused choice is marked on the choice.
+    let res = b.post_form("/settings/tokens", &[("purpose", "Dated"), ("expires_in", "400")]).await;
+    let html = res.text().await.unwrap();
+    let (choice, date_field) = html.split_once("id=\"expires_on\"").expect("the date field");
+    assert!(
+        choice.contains("aria-invalid=\"true\"")
+            && !date_field.split_once('>').unwrap().0.contains("aria-invalid")
+    );
 }
 
 #[actix_web::test]
