@@ -67,9 +67,6 @@
     var elt = event.detail.elt, row = elt && elt.closest && elt.closest('tr[id]');
     if (row && elt.matches('a[hx-target="closest tr"]')) asker = { row: row.id, path: askerPath(elt) };
   });
-  // (A swap out of band, such as the flash area's, has an event of its own, before or after
-  // the list's: until the row is back, the asker is kept, and once it has focus the request's
-  // other swaps leave focus alone.)
   function refocusAsker(elt) {
     if (!asker || !elt || !elt.matches || !elt.matches('[data-cancel]')) return false;
     var wanted = asker;
@@ -81,38 +78,107 @@
     return true;
   }
 
-  // After htmx swaps: reveal JS-only controls, move focus back to the asker after a Cancel,
-  // else to [data-autofocus] in the new content.
-  document.addEventListener('htmx:load', revealJsOnly);
-  document.addEventListener('htmx:afterSwap', function (event) {
-    revealJsOnly();
-    var request = event.detail.requestConfig || {};
-    if (request.focusReturned) return;
-    if (refocusAsker(request.elt)) {
-      request.focusReturned = true;
-      return;
-    }
-    var target = within(event.target, '[data-autofocus]')[0];
+  // A message that comes with an in-place change (out of band: htmx swaps those before
+  // the request's own content) stays in view while the page is scrolled, until the next
+  // change: focus stays with the list, where the user was (see the CSS).
+  var arrivedFlash = null;
+  // (The mark is the body's: htmx settles a swapped element's own attributes as sent.)
+  function flashArrived() {
+    arrivedFlash = document.querySelector('#flash-area .flash');
+    if (arrivedFlash) document.body.classList.add('flash-arrived');
+  }
+  document.addEventListener('htmx:beforeRequest', function () {
+    document.body.classList.remove('flash-arrived');
+    arrivedFlash = null;
+  });
+  // (The event is dispatched on the request's own target; its detail names the element
+  // swapped out of band.)
+  document.addEventListener('htmx:oobAfterSwap', function (event) {
+    var swapped = event.detail && event.detail.target;
+    if (swapped && swapped.closest && swapped.closest('#flash-area')) flashArrived();
+  });
+
+  // Where focus goes once a request's content is in: what the content is about (a secret
+  // shown once, a question, [data-autofocus]); else the first field refused; else the
+  // list redrawn ([data-autofocus="list"]), where the user was; else the message that
+  // says what was done. A Cancel gives focus back to its asker instead.
+  function focusAfterSwap(swapped) {
+    if (swapped.some(function (el) { return el.closest && el.closest('#flash-area'); })) flashArrived();
+    var flash = arrivedFlash && document.contains(arrivedFlash) ? arrivedFlash : null;
+    arrivedFlash = null;
+    var first = function (selector) {
+      for (var i = 0; i < swapped.length; i++) {
+        var found = within(swapped[i], selector)[0];
+        if (found && document.contains(found)) return found;
+      }
+      return null;
+    };
+    var target = first('[data-autofocus]:not([data-autofocus="list"])') ||
+      first('[aria-invalid="true"]') || first('[data-autofocus="list"]') || flash;
     if (!target) return;
     if (target.tabIndex < 0 && !target.hasAttribute('tabindex')) target.setAttribute('tabindex', '-1');
     target.focus();
+  }
+
+  document.addEventListener('htmx:load', function (event) {
+    revealJsOnly();
+    addConfirmCancels(event.target);
+  });
+  // htmx announces each element a request swapped in, one after another (the ones out of
+  // band among them): focus is decided once, when all of them are in.
+  document.addEventListener('htmx:afterSwap', function (event) {
+    revealJsOnly();
+    var request = event.detail.requestConfig || {};
+    request.swapped = request.swapped || [];
+    request.swapped.push(event.target);
+    if (request.swapped.length > 1) return;
+    Promise.resolve().then(function () {
+      if (!refocusAsker(request.elt)) focusAfterSwap(request.swapped);
+    });
   });
 
-  // details.confirm: one open at a time (`toggle` doesn't bubble, so capture it);
-  // Escape closes the open one and returns focus to its summary.
+  // details.confirm: a Cancel beside the answer (without JavaScript the question closes
+  // with its summary, as it opened); one open at a time (`toggle` doesn't bubble, so
+  // capture it); Escape or Cancel closes the open one and returns focus to its summary.
+  function addConfirmCancels(root) {
+    within(root, 'details.confirm form.form-actions').forEach(function (form) {
+      if (form.querySelector('[data-close-confirm]')) return;
+      var cancel = document.createElement('button');
+      cancel.type = 'button';
+      cancel.className = 'btn btn-secondary';
+      cancel.setAttribute('data-close-confirm', '');
+      cancel.textContent = 'Cancel';
+      form.appendChild(cancel);
+    });
+  }
+  function closeConfirm(open) {
+    open.open = false;
+    if (open.querySelector('summary')) open.querySelector('summary').focus();
+  }
+  document.addEventListener('click', function (event) {
+    var cancel = event.target.closest && event.target.closest('[data-close-confirm]');
+    var open = cancel && cancel.closest('details.confirm');
+    if (open) closeConfirm(open);
+  });
   document.addEventListener('toggle', function (event) {
     var opened = event.target;
     if (!opened.matches || !opened.matches('details.confirm') || !opened.open) return;
     within(document, 'details.confirm[open]').forEach(function (d) { if (d !== opened) d.open = false; });
   }, true);
+  // Escape in a question or form fetched into a row is its Cancel.
   document.addEventListener('keydown', function (event) {
     if (event.key !== 'Escape') return;
     var active = document.activeElement;
+    var inRow = active && active.closest && active.closest('tr.confirming, tr.editing');
+    var rowCancel = inRow && inRow.querySelector('[data-cancel]');
+    if (rowCancel) {
+      event.preventDefault();
+      rowCancel.click();
+      return;
+    }
     var open = (active && active.closest && active.closest('details.confirm[open]')) ||
       document.querySelector('details.confirm[open]');
-    if (!open) return;
-    open.open = false;
-    if (open.querySelector('summary')) open.querySelector('summary').focus();
+    if (open) closeConfirm(open);
   });
 
   // On a phone an administrator's sections scroll sideways in one row: bring the current
@@ -137,5 +203,6 @@
   }
 
   revealJsOnly();
+  addConfirmCancels(document);
   showCurrentSection();
 }());

@@ -33,6 +33,19 @@ async fn an_admin_revokes_a_students_token_on_the_profile_page_without_a_reload(
     page.wait_text(&format!("#{id} td[data-label='Purpose']"), "Grade export script").await;
     j.shot(&page, "profile").await;
 
+    // Found in review: "Revoke all tokens…" opened a question with no way to say no but
+    // its summary. Its Cancel closes it, and focus goes back to what opened it.
+    page.click_text("#tokens", "summary", "Revoke all tokens…").await;
+    page.click_text("#tokens details.confirm", "button", "Cancel").await;
+    let closed = page
+        .js(
+            "var d = document.querySelector('#tokens details.confirm'); \
+             return [d.open, document.activeElement === d.querySelector('summary')];",
+            vec![],
+        )
+        .await;
+    assert_eq!(closed, serde_json::json!([false, true]), "closed, focus on its summary");
+
     // Revoke, after confirming: the list is redrawn in place, one token shorter, and a
     // message says so.
     // The question is fetched into the row (the list carries no form per row), with focus.

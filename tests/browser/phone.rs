@@ -4,7 +4,7 @@
 
 use crate::harness::{Journey, Options, Page};
 use crate::helpers::spawn_app;
-use crate::steps::{create_token, row_id, scrolls_sideways, seed_token};
+use crate::steps::{assert_flash_in_view, create_token, focused, row_id, scrolls_sideways, seed_token};
 
 async fn assert_fits(page: &Page, what: &str) {
     let (sideways, detail) = scrolls_sideways(page).await;
@@ -54,6 +54,17 @@ async fn on_a_phone_the_token_page_and_the_profile_page_do_not_scroll_sideways()
     page.find_text(&format!("#{id}"), "button", "Yes, revoke").await;
     assert_fits(&page, "the profile page with a confirmation open").await;
     j.shot(&page, "revoke-confirm").await;
+    // Revoked down the list: the list keeps focus, and the message is on the screen.
+    page.goto("/admin/tokens").await;
+    let id = row_id(&page, "Calendar").await;
+    page.js("document.getElementById(arguments[0]).scrollIntoView();", vec![serde_json::json!(id)]).await;
+    page.click(&format!("#{id} a[href*='/revoke']")).await;
+    page.wait_visible(&format!("#{id}.confirming")).await;
+    page.find_text(&format!("#{id}"), "button", "Yes, revoke").await.click().await.expect("revoke");
+    page.wait_gone(&format!("#{id}")).await;
+    page.wait_htmx_idle().await;
+    assert_eq!(focused(&page).await.0, "token-list", "focus on the list");
+    assert_flash_in_view(&page, "revoked").await;
 
     // An administrator's ten sections: one row that scrolls sideways, with the open one in
     // view — not three rows of links above every page.

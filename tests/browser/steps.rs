@@ -53,6 +53,20 @@ pub async fn scrolls_sideways(page: &Page) -> (bool, String) {
 /// a dialog closes.
 pub async fn cancel_in_row(page: &Page, id: &str, asked_by: &str) {
     page.click_text(&format!("#{id}"), "a", "Cancel").await;
+    back_in_row(page, id, asked_by).await;
+}
+
+/// Escape in a row's question is its Cancel.
+pub async fn escape_in_row(page: &Page, id: &str, asked_by: &str) {
+    page.js(
+        "document.activeElement.dispatchEvent(new KeyboardEvent('keydown', { key: 'Escape', bubbles: true }));",
+        vec![],
+    )
+    .await;
+    back_in_row(page, id, asked_by).await;
+}
+
+async fn back_in_row(page: &Page, id: &str, asked_by: &str) {
     page.wait_gone(&format!("#{id}.confirming")).await;
     page.wait_htmx_idle().await;
     let focused = page
@@ -60,4 +74,30 @@ pub async fn cancel_in_row(page: &Page, id: &str, asked_by: &str) {
         .await;
     let expected = format!("{id} {asked_by}");
     assert_eq!(focused.as_str(), Some(expected.as_str()), "focus after Cancel");
+}
+
+/// What has focus: its id, its classes, its text, and whether its top is on the screen.
+pub async fn focused(page: &Page) -> (String, String, String, bool) {
+    let got = page
+        .js(
+            "var a = document.activeElement, r = a.getBoundingClientRect(); \
+             return [a.id, a.className, a.textContent.trim(), r.top >= 0 && r.top < window.innerHeight];",
+            vec![],
+        )
+        .await;
+    serde_json::from_value(got).expect("the focused element")
+}
+
+/// The message of a change made in place is on the screen, wherever the change was made
+/// (found in review: it was at the page's top, scrolled out of view).
+pub async fn assert_flash_in_view(page: &Page, says: &str) {
+    let flash = page
+        .js(
+            "var f = document.querySelector('#flash-area .flash'), r = f.getBoundingClientRect(); \
+             return [f.textContent, r.top >= 0 && r.bottom <= window.innerHeight, window.scrollY];",
+            vec![],
+        )
+        .await;
+    assert!(flash[0].as_str().unwrap_or("").contains(says), "the message: {flash}");
+    assert_eq!(flash[1].as_bool(), Some(true), "the message on the screen: {flash}");
 }

@@ -6,7 +6,7 @@ use serde_json::json;
 
 use crate::harness::{Journey, Options};
 use crate::helpers::spawn_app;
-use crate::steps::{cancel_in_row, create_token, row_id};
+use crate::steps::{assert_flash_in_view, cancel_in_row, create_token, escape_in_row, focused, row_id};
 
 #[actix_web::test]
 async fn a_student_creates_copies_edits_regenerates_and_deletes_a_token() {
@@ -48,6 +48,13 @@ async fn a_student_creates_copies_edits_regenerates_and_deletes_a_token() {
     assert!(allowed.contains(&max), "max {max}, expected {}", allowed[0]);
     page.wait_text("#expires-help", "must expire within 120 days").await;
     j.shot(&page, "create-form").await;
+
+    // A purpose left empty: said next to the field, which gets focus (found in review:
+    // focus was left on the page's body after each swap of the workspace).
+    page.click_text("#token-workspace form", "button", "Create token").await;
+    page.wait_text("#purpose-error", "Enter a purpose").await;
+    page.wait_htmx_idle().await;
+    assert_eq!(focused(&page).await.0, "purpose", "focus on the field refused");
 
     // Create: the secret appears once, in place (no page load).
     page.set_marker().await;
@@ -95,6 +102,15 @@ async fn a_student_creates_copies_edits_regenerates_and_deletes_a_token() {
     page.set_marker().await;
     page.click(&format!("#{id} a[href$='/edit']")).await;
     page.wait_visible("#edit-purpose").await;
+    page.wait_htmx_idle().await;
+    let (heading, _, text, on_screen) = focused(&page).await;
+    assert_eq!(
+        heading,
+        format!("edit-{}-title", id.trim_start_matches("token-")),
+        "focus on the form's heading"
+    );
+    assert_eq!(text, "Edit “Course notebook”");
+    assert!(on_screen, "the form scrolled into view");
     j.shot(&page, "editing").await;
     page.fill("#edit-purpose", "Course notebook (spring term)").await;
     page.click_text(".edit-container", "button", "Save changes").await;
@@ -102,6 +118,8 @@ async fn a_student_creates_copies_edits_regenerates_and_deletes_a_token() {
     page.wait_text(&format!("#{id} td[data-label='Purpose']"), "Course notebook (spring term)").await;
     page.wait_text("#flash-area", "updated").await;
     page.wait_htmx_idle().await;
+    assert_eq!(focused(&page).await.0, "list-title", "focus on the list, where the row was");
+    assert_flash_in_view(&page, "updated").await;
     assert!(page.marker_survives().await, "saving swapped the row in place");
     j.shot(&page, "edited").await;
 
@@ -109,10 +127,9 @@ async fn a_student_creates_copies_edits_regenerates_and_deletes_a_token() {
     // no form per row), focus moves to it, and the secret changes without a page load.
     page.click(&format!("#{id} a[href$='/regenerate']")).await;
     page.wait_visible(&format!("#{id}.confirming")).await;
-    let focused = page.js("return document.activeElement.id;", vec![]).await;
     assert_eq!(
-        focused.as_str(),
-        Some(format!("confirm-{}", id.trim_start_matches("token-")).as_str()),
+        focused(&page).await.0,
+        format!("confirm-{}", id.trim_start_matches("token-")),
         "focus on the question"
     );
     let confirm = page.find_text(&format!("#{id}"), "button", "Regenerate token").await;
@@ -131,6 +148,10 @@ async fn a_student_creates_copies_edits_regenerates_and_deletes_a_token() {
     page.click(&format!("#{id} a[href$='/delete']")).await;
     page.wait_visible(&format!("#{id}.confirming")).await;
     cancel_in_row(&page, &id, "Delete… “Course notebook (spring term)”").await;
+    page.click(&format!("#{id} a[href$='/delete']")).await;
+    page.wait_visible(&format!("#{id}.confirming")).await;
+    page.wait_htmx_idle().await;
+    escape_in_row(&page, &id, "Delete… “Course notebook (spring term)”").await;
     // Delete after confirming: the row goes and the empty state comes back.
     page.click(&format!("#{id} a[href$='/delete']")).await;
     page.wait_visible(&format!("#{id}.confirming")).await;
@@ -141,6 +162,8 @@ async fn a_student_creates_copies_edits_regenerates_and_deletes_a_token() {
     page.wait_text("#token-workspace", "No access tokens yet").await;
     page.wait_text("#flash-area", "deleted").await;
     page.wait_htmx_idle().await;
+    assert_eq!(focused(&page).await.0, "list-title", "focus on the list, where the row was");
+    assert_flash_in_view(&page, "deleted").await;
     assert!(page.marker_survives().await, "deleting swapped the page in place");
     j.shot(&page, "deleted-empty").await;
     page.close().await;

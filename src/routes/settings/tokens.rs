@@ -85,6 +85,8 @@ pub struct EditForm {
     pub cancel_url: String,
     pub inline: bool,
     pub current_expiry: String,
+    /// The token's purpose as it is (the form's may be being changed).
+    pub title: String,
     pub form: TokenForm,
     pub errors: FieldErrors,
     pub expiry: ExpiryOptions,
@@ -376,6 +378,7 @@ pub async fn edit_form(
         cancel_url: PAGE.to_owned(),
         inline: true,
         current_expiry: token.expires_at.map_or_else(|| "never".to_owned(), crate::views::tokens::date),
+        title: token.purpose,
         form,
         errors,
         expiry,
