@@ -74,7 +74,8 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Some(Command::Seed(args)) => {
             let mut conn = db::connect(&database_url)?;
             db::run_migrations(&mut conn)?;
-            let report = crate::seed::run(&mut conn, args.users, args.tokens_per_user)?;
+            let report =
+                crate::seed::run(&mut conn, args.users, args.tokens_per_user, !args.without_history)?;
             println!("{report}");
             Ok(())
         }

@@ -73,6 +73,8 @@ struct SeedToken {
 pub struct SeedReport {
     pub users: usize,
     pub tokens: usize,
+    /// Audit events written for them.
+    pub events: usize,
     pub password: String,
     pub seconds: f64,
 }
@@ -81,8 +83,8 @@ impl fmt::Display for SeedReport {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "seeded {} users and {} tokens in {:.1} s; every seeded user's password is: {}",
-            self.users, self.tokens, self.seconds, self.password
+            "seeded {} users and {} tokens ({} audit events) in {:.1} s; every seeded user's password is: {}",
+            self.users, self.tokens, self.events, self.seconds, self.password
         )
     }
 }
@@ -103,7 +105,14 @@ impl Mix {
     }
 }
 
-pub fn run(conn: &mut DbConnection, user_count: u32, tokens_per_user: u32) -> anyhow::Result<SeedReport> {
+/// Seeds `user_count` users with `tokens_per_user` tokens each; with `history`, the audit
+/// log has each seeded token's creation, as if the app had written it.
+pub fn run(
+    conn: &mut DbConnection,
+    user_count: u32,
+    tokens_per_user: u32,
+    history: bool,
+) -> anyhow::Result<SeedReport> {
     let started = Instant::now();
     if let DbConnection::Sqlite(c) = &mut *conn {
         // The digest index takes random inserts: keep its pages in memory while seeding.
@@ -213,6 +222,8 @@ pub fn run(conn: &mut DbConnection, user_count: u32, tokens_per_user: u32) -> an
         Ok(written)
     };
     let tokens_before: i64 = access_tokens::table.count().get_result(conn)?;
+    let last_before: Option<i64> =
+        access_tokens::table.select(diesel::dsl::max(access_tokens::id)).get_result(conn)?;
     let written = if tokens_before == 0 && matches!(conn, DbConnection::Sqlite(_)) {
         // Into an empty table, one transaction: the secondary indexes are dropped, the rows
         // written, and the indexes built again from them — a sort each, several times
@@ -234,6 +245,20 @@ pub fn run(conn: &mut DbConnection, user_count: u32, tokens_per_user: u32) -> an
     } else {
         write_tokens(conn)?
     };
+    // The audit log the app would have written: each token's creation at its time, by the
+    // administrator who made it on the owner's behalf or by the owner, in time order.
+    let events = if history {
+        conn.batch_execute(&format!(
+            "INSERT INTO audit_events (occurred_at, actor_id, subject_user_id, token_id, action, details) \
+             SELECT created_at, COALESCE(real_user_id, user_id), user_id, id, 'token.created', \
+                    'purpose \"' || purpose || '\"; seeded' \
+             FROM access_tokens WHERE id > {} ORDER BY created_at, id",
+            last_before.unwrap_or(0)
+        ))?;
+        written
+    } else {
+        0
+    };
     // Fresh statistics for PostgreSQL's planner: without them it guesses row counts for a
     // table that just grew by a million rows and picks slow plans until autovacuum runs;
     // and a visibility map, without which no count is read from an index alone.
@@ -246,6 +271,7 @@ pub fn run(conn: &mut DbConnection, user_count: u32, tokens_per_user: u32) -> an
     Ok(SeedReport {
         users: user_ids.len(),
         tokens: written,
+        events,
         password,
         seconds: started.elapsed().as_secs_f64(),
     })

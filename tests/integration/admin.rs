@@ -429,7 +429,7 @@ async fn search_and_pagination_find_the_right_users_among_10000() {
     let app = spawn_app().await;
     let admin = app.setup_admin().await;
     let mut conn = tokenwarden::db::connect(&app.database_url).unwrap();
-    tokenwarden::seed::run(&mut conn, 10_000, 0).unwrap();
+    tokenwarden::seed::run(&mut conn, 10_000, 0, false).unwrap();
     app.create_user("zora.needle", &["teacher"], &[]);
     let html = admin.get_html("/admin/users?q=ZORA.NEE").await;
     assert!(html.contains("zora.needle"));

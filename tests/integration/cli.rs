@@ -161,7 +161,7 @@ async fn seed_creates_users_and_tokens_in_the_realistic_mix() {
     let out = tokenwarden(&app.database_url, &["seed", "--users", "50", "--tokens-per-user", "4"], "");
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let report = String::from_utf8_lossy(&out.stdout);
-    assert!(report.contains("seeded 50 users and 200 tokens"), "{report}");
+    assert!(report.contains("seeded 50 users and 200 tokens (200 audit events)"), "{report}");
     assert_eq!(token_indexes(&app.database_url), indexes_before, "the same indexes, defined the same way");
     // Planner statistics on PostgreSQL; none on SQLite, where STAT4 samples would make
     // every token lookup prepare its statement again.
@@ -204,9 +204,33 @@ async fn seed_creates_users_and_tokens_in_the_realistic_mix() {
     assert_eq!(crate::tokens_page::token_ids(&html).len(), 4, "{login}");
     assert!(!html.contains("data-label=\"Expires\">Never"), "a student's seeded tokens all expire");
 
-    // A second seed writes into a table that has tokens, with its indexes kept as they are.
-    let out = tokenwarden(&app.database_url, &["seed", "--users", "5", "--tokens-per-user", "2"], "");
-    assert!(String::from_utf8_lossy(&out.stdout).contains("seeded 5 users and 10 tokens"));
+    // Found in review: the seed wrote no audit log, so the dashboard's weekly bars counted
+    // seeded tokens the audit log they open had never heard of. Each week's bar now opens
+    // as many creations as it counts.
+    app.create_user("ada", &[], &["Account Admin"]);
+    let admin = app.signed_in("ada").await;
+    let dashboard = admin.get_html("/admin").await;
+    let mut weeks = 0;
+    for bar in dashboard.split("href=\"/admin/audit?action=token.created&#38;").skip(1) {
+        let (query, rest) = bar.split_once('"').unwrap();
+        let counted: usize =
+            rest.split(": ").nth(1).and_then(|n| n.split(' ').next()?.parse().ok()).expect("a count");
+        let listed = admin
+            .get_html(&format!("/admin/audit?action=token.created&{}", query.replace("&#38;", "&")))
+            .await;
+        assert_eq!(listed.matches("data-label=\"When\"").count(), counted.min(50), "{query}");
+        weeks += usize::from(counted > 0);
+    }
+    assert!(weeks > 2, "seeded tokens over several weeks: {dashboard}");
+
+    // A second seed writes into a table that has tokens, with its indexes kept as they are;
+    // without history, none.
+    let out = tokenwarden(
+        &app.database_url,
+        &["seed", "--users", "5", "--tokens-per-user", "2", "--without-history"],
+        "",
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("seeded 5 users and 10 tokens (0 audit events)"));
     assert_eq!(token_indexes(&app.database_url), indexes_before);
 }
 

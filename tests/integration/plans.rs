@@ -110,7 +110,7 @@ async fn every_account_wide_view_reads_an_index_range() {
     app.create_user("root", &[], &["Account Admin"]);
     app.issue_token("root", Some(30), &[]);
     let mut seeding = tokenwarden::db::connect(&app.database_url).unwrap();
-    tokenwarden::seed::run(&mut seeding, 300, 4).unwrap();
+    tokenwarden::seed::run(&mut seeding, 300, 4, true).unwrap();
     let someone = app.create_user("tess", &["teacher"], &[]);
 
     let log: Arc<Mutex<Vec<String>>> = Arc::default();
