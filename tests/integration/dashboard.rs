@@ -549,6 +549,10 @@ async fn the_dated_audit_log_holds_at_its_edges() {
         ))
         .await;
     assert_eq!(listed(&html), 1, "only the 10th is up to the 11th: {html}");
+    assert!(
+        html.contains("href=\"/admin/audit?action=token.created&#38;from=2026-11-01&#38;to=2026-11-11\">Newest events</a>"),
+        "a later page leads back to the first: {html}"
+    );
     assert!(!html.contains("13 Nov"), "{html}");
 
     for hostile in [
@@ -579,8 +583,10 @@ async fn all_tokens_takes_its_form_as_sent() {
     assert_eq!(rows(&html), 50, "{html}");
     let next = html.split("href=\"").find_map(|s| s.split_once("\" rel=\"next\"")).expect("a next page").0;
     assert!(!next.contains("days=") && next.contains("show=active"), "{next}");
+    assert!(!html.contains("First page"), "on the first page");
     let html = browser.get_html(&next.replace("&#38;", "&")).await;
     assert_eq!(rows(&html), 5, "the last five: {html}");
+    assert!(html.contains("href=\"/admin/tokens?show=active\">First page</a>"), "and back: {html}");
 
     // A bar's range, filtered again by owner: its first day is a field of the form.
     let html = browser.get_html("/admin/tokens?show=expiring&from=7&days=60&owner=teacher").await;

@@ -48,6 +48,8 @@ struct AuditPage {
     actions: Vec<&'static str>,
     rows: Vec<AuditRow>,
     next: Option<String>,
+    /// The first page's address, from a later page.
+    first: Option<String>,
     /// What is wrong with a field (an unknown login, a date), by its name.
     errors: FieldErrors,
 }
@@ -115,17 +117,22 @@ pub async fn index(
     )
     .await?;
     unknown.into_iter().for_each(|e| errors.push(e));
-    let next = next.map(|b| {
-        serde_urlencoded::to_string([
+    // The pages' addresses: the filters as given (those left empty left out), and where
+    // the page starts.
+    let page = |before: &str| {
+        let params = [
             ("actor", filter.actor.as_str()),
             ("subject", filter.subject.as_str()),
             ("action", filter.action.as_str()),
             ("from", filter.from.as_str()),
             ("to", filter.to.as_str()),
-            ("before", &b.param()),
-        ])
-        .unwrap_or_default()
-    });
+            ("before", before),
+        ];
+        serde_urlencoded::to_string(params.iter().filter(|(_, v)| !v.is_empty()).collect::<Vec<_>>())
+            .unwrap_or_default()
+    };
+    let next = next.map(|b| page(&b.param()));
+    let first = before.is_some().then(|| page(""));
     render(&AuditPage {
         ctx,
         actor: filter.actor,
@@ -138,6 +145,7 @@ pub async fn index(
             .collect(),
         rows,
         next,
+        first,
         errors,
     })
 }

@@ -142,6 +142,8 @@ struct TokensPage {
     description: String,
     rows: Vec<AdminTokenRow>,
     next: Option<String>,
+    /// The first page's address, from a later page.
+    first: Option<String>,
     can_delete: bool,
     /// The query that brings a revocation asked from this list back to it, as filtered.
     back: String,
@@ -187,20 +189,21 @@ pub async fn index(
             token: TokenRow::new(t, &names, now),
         })
         .collect();
-    // The next page's address: the filters as given (those left empty left out), and
-    // where this page ended.
-    let next = next.map(|c| {
-        let after = c.param();
+    // The pages' addresses: the filters as given (those left empty left out), and where
+    // the page starts.
+    let page = |after: &str| {
         let params = [
             ("show", filters.show.as_str()),
             ("days", filters.days.trim()),
             ("from", filters.from.trim()),
             ("owner", filters.owner.as_str()),
-            ("after", after.as_str()),
+            ("after", after),
         ];
         serde_urlencoded::to_string(params.iter().filter(|(_, v)| !v.is_empty()).collect::<Vec<_>>())
             .unwrap_or_default()
-    });
+    };
+    let next = next.map(|c| page(&c.param()));
+    let first = after.is_some().then(|| page(""));
     let description = token_filter.map(|f| filters.describe(f, owner_filter)).unwrap_or_default();
     render(&TokensPage {
         ctx,
@@ -212,6 +215,7 @@ pub async fn index(
         description,
         rows,
         next,
+        first,
         can_delete: me.can(Permission::DeleteTokens),
         back: super::users::tokens::back_query(&match req.query_string() {
             "" => "/admin/tokens".to_owned(),
