@@ -61,11 +61,31 @@
   // A row's link that fetches a question or a form into its row: its Cancel ([data-cancel])
   // gives focus back to that link, as closing a dialog does. The link is found again by its
   // row and its path: the list is redrawn, and the way back in its query may differ.
+  // One row asks at a time: opening a question or a form in a row puts any other row that
+  // is asking back as it was (kept when it asked), so no two questions or edit forms (with
+  // the same field ids) are open at once.
   var asker = null;
+  var asking = {};
   function askerPath(link) { return link.getAttribute('href').split('?')[0]; }
+  function putBack(id) {
+    var open = document.getElementById(id), holder = document.createElement('tbody');
+    holder.innerHTML = asking[id];
+    delete asking[id];
+    var row = holder.firstElementChild;
+    if (!open || !row) return;
+    open.replaceWith(row);
+    if (window.htmx) window.htmx.process(row);
+  }
   document.addEventListener('htmx:beforeRequest', function (event) {
     var elt = event.detail.elt, row = elt && elt.closest && elt.closest('tr[id]');
-    if (row && elt.matches('a[hx-target="closest tr"]')) asker = { row: row.id, path: askerPath(elt) };
+    if (!row || !elt.matches('a[hx-target="closest tr"]')) return;
+    asker = { row: row.id, path: askerPath(elt) };
+    Object.keys(asking).forEach(function (id) {
+      var open = document.getElementById(id);
+      if (id !== row.id && open && open.matches('tr.confirming, tr.editing')) putBack(id);
+      else if (!open || !open.matches('tr.confirming, tr.editing')) delete asking[id];
+    });
+    asking[row.id] = row.outerHTML;
   });
   function refocusAsker(elt) {
     if (!asker || !elt || !elt.matches || !elt.matches('[data-cancel]')) return false;
