@@ -29,6 +29,10 @@ async fn on_a_phone_the_token_page_and_the_profile_page_do_not_scroll_sideways()
     page.wait_text("#list-title", "Your tokens").await;
     assert_fits(&page, "the token page").await;
     j.shot(&page, "tokens").await;
+    // The scopes, with their long codes (found in review: they widened the page).
+    page.js("document.querySelector('#token-workspace details.scope-details').open = true;", vec![]).await;
+    assert_fits(&page, "the token page with its scopes open").await;
+    page.js("document.querySelector('#token-workspace details.scope-details').open = false;", vec![]).await;
 
     create_token(&page, "Phone shortcut").await;
     assert_fits(&page, "the token page with a new secret").await;
