@@ -80,13 +80,17 @@
     var elt = event.detail.elt, row = elt && elt.closest && elt.closest('tr[id]');
     if (!row || !elt.matches('a[hx-target="closest tr"]')) return;
     asker = { row: row.id, path: askerPath(elt) };
-    Object.keys(asking).forEach(function (id) {
-      var open = document.getElementById(id);
-      if (id !== row.id && open && open.matches('tr.confirming, tr.editing')) putBack(id);
-      else if (!open || !open.matches('tr.confirming, tr.editing')) delete asking[id];
-    });
+    putBackAllBut(row.id);
+    within(document, 'details.confirm[open]').forEach(function (d) { d.open = false; });
     asking[row.id] = row.outerHTML;
   });
+  function putBackAllBut(keep) {
+    Object.keys(asking).forEach(function (id) {
+      var open = document.getElementById(id);
+      if (id !== keep && open && open.matches('tr.confirming, tr.editing')) putBack(id);
+      else if (!open || !open.matches('tr.confirming, tr.editing')) delete asking[id];
+    });
+  }
   function refocusAsker(elt) {
     if (!asker || !elt || !elt.matches || !elt.matches('[data-cancel]')) return false;
     var wanted = asker;
@@ -103,12 +107,17 @@
   // change: focus stays with the list, where the user was (see the CSS).
   var arrivedFlash = null;
   // (The mark is the body's: htmx settles a swapped element's own attributes as sent.)
+  // While it is stuck, the page's scroll padding keeps a focused control from under it.
   function flashArrived() {
     arrivedFlash = document.querySelector('#flash-area .flash');
-    if (arrivedFlash) document.body.classList.add('flash-arrived');
+    if (!arrivedFlash) return;
+    document.body.classList.add('flash-arrived');
+    var area = document.getElementById('flash-area');
+    document.documentElement.style.scrollPaddingTop = Math.ceil(area.getBoundingClientRect().height + 16) + 'px';
   }
   document.addEventListener('htmx:beforeRequest', function () {
     document.body.classList.remove('flash-arrived');
+    document.documentElement.style.scrollPaddingTop = '';
     arrivedFlash = null;
   });
   // (The event is dispatched on the request's own target; its detail names the element
@@ -118,10 +127,11 @@
     if (swapped && swapped.closest && swapped.closest('#flash-area')) flashArrived();
   });
 
-  // Where focus goes once a request's content is in: what the content is about (a secret
-  // shown once, a question, [data-autofocus]); else the first field refused; else the
-  // list redrawn ([data-autofocus="list"]), where the user was; else the message that
-  // says what was done. A Cancel gives focus back to its asker instead.
+  // Where focus goes once a request's content is in: the first field refused; else what
+  // the content is about (a secret shown once, a question, a form's heading:
+  // [data-autofocus]); else the list redrawn ([data-autofocus="list"]), where the user
+  // was; else the message that says what was done. A Cancel gives focus back to its
+  // asker instead.
   function focusAfterSwap(swapped) {
     if (swapped.some(function (el) { return el.closest && el.closest('#flash-area'); })) flashArrived();
     var flash = arrivedFlash && document.contains(arrivedFlash) ? arrivedFlash : null;
@@ -133,8 +143,8 @@
       }
       return null;
     };
-    var target = first('[data-autofocus]:not([data-autofocus="list"])') ||
-      first('[aria-invalid="true"]') || first('[data-autofocus="list"]') || flash;
+    var target = first('[aria-invalid="true"]') ||
+      first('[data-autofocus]:not([data-autofocus="list"])') || first('[data-autofocus="list"]') || flash;
     if (!target) return;
     if (target.tabIndex < 0 && !target.hasAttribute('tabindex')) target.setAttribute('tabindex', '-1');
     target.focus();
@@ -184,12 +194,14 @@
     var opened = event.target;
     if (!opened.matches || !opened.matches('details.confirm') || !opened.open) return;
     within(document, 'details.confirm[open]').forEach(function (d) { if (d !== opened) d.open = false; });
+    putBackAllBut(null);
   }, true);
   // Escape in a question or form fetched into a row is its Cancel.
   document.addEventListener('keydown', function (event) {
     if (event.key !== 'Escape') return;
     var active = document.activeElement;
-    var inRow = active && active.closest && active.closest('tr.confirming, tr.editing');
+    var inRow = (active && active.closest && active.closest('tr.confirming, tr.editing')) ||
+      document.querySelector('tr.confirming, tr.editing');
     var rowCancel = inRow && inRow.querySelector('[data-cancel]');
     if (rowCancel) {
       event.preventDefault();

@@ -45,6 +45,30 @@ async fn an_admin_revokes_a_students_token_on_the_profile_page_without_a_reload(
         )
         .await;
     assert_eq!(closed, serde_json::json!([false, true]), "closed, focus on its summary");
+    // One question at a time, of either kind (found in review: "Revoke all tokens…" and a
+    // row's question stayed open together).
+    page.click_text("#tokens", "summary", "Revoke all tokens…").await;
+    page.click(&format!("#{id} a[href*='/revoke']")).await;
+    page.wait_visible(&format!("#{id}.confirming")).await;
+    let open = page.js("return document.querySelector('#tokens details.confirm').open", vec![]).await;
+    assert_eq!(open.as_bool(), Some(false), "asking in a row closes Revoke all");
+    page.click_text("#tokens", "summary", "Revoke all tokens…").await;
+    page.wait_visible(&format!("#{id} a[href*='/revoke']")).await;
+    assert!(!page.exists(&format!("#{id}.confirming")).await, "opening Revoke all puts the row back");
+    page.click_text("#tokens details.confirm", "button", "Cancel").await;
+    // The table fits its card on a desktop, 1024 px wide and up (found in review: nine
+    // columns overflowed it, and the row's buttons were cut off).
+    let metrics =
+        serde_json::json!({ "width": 1024, "height": 900, "deviceScaleFactor": 1, "mobile": false });
+    page.cdp("Emulation.setDeviceMetricsOverride", metrics).await;
+    let overflow = page
+        .js(
+            "var w = document.querySelector('#tokens .table-wrap'); return w.scrollWidth - w.clientWidth;",
+            vec![],
+        )
+        .await;
+    assert_eq!(overflow.as_i64(), Some(0), "the tokens' table scrolls sideways at 1024 px");
+    page.cdp("Emulation.clearDeviceMetricsOverride", serde_json::json!({})).await;
 
     // Revoke, after confirming: the list is redrawn in place, one token shorter, and a
     // message says so.
