@@ -324,7 +324,8 @@ fn seed_token(
         created_at,
         updated_at: created_at,
         expires_at,
-        last_used_at,
+        // A pending token authenticates nothing, so it has never been used.
+        last_used_at: last_used_at.filter(|_| by_admin.is_none()),
         owner_roles: 0,
         lapsed: false,
     }
@@ -361,4 +362,29 @@ fn flush(conn: &mut DbConnection, rows: &mut Vec<SeedToken>) -> anyhow::Result<u
     let n = rows.len();
     rows.clear();
     Ok(n)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Found in review: some seeded pending tokens showed a last use, which a token that
+    /// authenticates nothing cannot have.
+    #[test]
+    fn a_seeded_pending_token_was_never_used_and_others_were_used_within_their_life() {
+        let now = now();
+        let mut mix = Mix(0x2545_F491_4F6C_DD1D);
+        let tokens: Vec<SeedToken> =
+            (0..5_000).map(|_| seed_token(&mut mix, 7, false, Some(1), now)).collect();
+        let pending: Vec<_> = tokens.iter().filter(|t| t.workflow_state == "pending").collect();
+        assert!(!pending.is_empty(), "one in a hundred is made on the owner's behalf");
+        assert!(pending.iter().all(|t| t.last_used_at.is_none() && t.real_user_id == Some(1)));
+        assert!(tokens.iter().any(|t| t.last_used_at.is_some()), "active ones have been used");
+        for t in tokens.iter().filter(|t| t.workflow_state == "active") {
+            assert_eq!(t.real_user_id, None);
+            if let Some(used) = t.last_used_at {
+                assert!(t.created_at <= used && used <= now && t.expires_at.is_none_or(|e| used <= e));
+            }
+        }
+    }
 }

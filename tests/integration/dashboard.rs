@@ -555,6 +555,10 @@ async fn the_dated_audit_log_holds_at_its_edges() {
     );
     assert!(!html.contains("13 Nov"), "{html}");
 
+    let html = browser.get_html("/admin/audit?action=token.created&before=1").await;
+    assert!(html.contains("<h2>No older events</h2>"), "{html}");
+    assert!(html.contains("href=\"/admin/audit?action=token.created\">Newest events</a>"), "{html}");
+
     for hostile in [
         "/admin/audit?from=2026-11-01&before=-250000000000000000~1",
         "/admin/audit?before=-250000000000000000~1",
@@ -609,6 +613,14 @@ async fn all_tokens_takes_its_form_as_sent() {
     assert!(html.contains("id=\"days-error\">The range starts after day 30"), "{html}");
     let html = browser.get_html("/admin/tokens?show=expiring&from=-1").await;
     assert!(html.contains("id=\"from-error\">“-1” is not a number of days from 0 to 3649."), "{html}");
+
+    let html = browser.get_html("/admin/tokens?show=expiring&from=3649&days=3650").await;
+    assert!(html.contains("Tokens expiring in 3650 days, soonest first"), "{html}");
+
+    // A later page emptied (its tokens revoked meanwhile) says so, with the way back.
+    let html = browser.get_html("/admin/tokens?show=active&after=1").await;
+    assert!(html.contains("<h2>No more tokens here</h2>"), "{html}");
+    assert!(html.contains("href=\"/admin/tokens?show=active\">First page</a>"), "{html}");
 
     let html = browser.get_html("/admin/tokens?show=expiring&days=1&owner=ta").await;
     assert!(html.contains("Tokens expiring within 1 day, soonest first. Owners: TAs"), "{html}");

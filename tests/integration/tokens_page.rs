@@ -112,6 +112,14 @@ async fn htmx_creation_returns_the_workspace_with_the_new_row_and_the_secret() {
     assert_eq!(token_ids(&html).len(), 1);
     assert!(html.contains("hx-swap-oob"), "the flash message swaps in too");
     assert!(!b.get_html("/settings/tokens").await.contains(&secret));
+
+    // Found in review: a refusal left the last change's message ("… created") above it.
+    // The answer empties the message area.
+    let res = b.htmx_post("/settings/tokens", &[("purpose", " "), ("expires_in", "7")]).await;
+    assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let html = res.text().await.unwrap();
+    assert!(html.contains("<div id=\"flash-area\" hx-swap-oob=\"innerHTML\"></div>"), "{html}");
+    assert!(html.contains("id=\"purpose-error\""));
 }
 
 #[actix_web::test]

@@ -98,6 +98,9 @@ impl Filters {
             TokenFilter::Expiring { from_days: 0, to_days } => {
                 format!("Tokens expiring within {}, soonest first", days_word(to_days))
             }
+            TokenFilter::Expiring { from_days, to_days } if from_days + 1 == to_days => {
+                format!("Tokens expiring in {to_days} days, soonest first")
+            }
             TokenFilter::Expiring { from_days, to_days } => {
                 format!("Tokens expiring in {} to {to_days} days, soonest first", from_days + 1)
             }
