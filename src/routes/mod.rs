@@ -82,6 +82,15 @@ pub fn read_form<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, AppEr
         .map_err(|e| AppError::BadRequest(format!("The form could not be read: {e}")))
 }
 
+/// A list's page: its path and the query of the parameters given, those left empty left out.
+pub fn page_href(path: &str, params: &[(&str, &str)]) -> String {
+    let given: Vec<_> = params.iter().filter(|(_, v)| !v.is_empty()).collect();
+    match serde_urlencoded::to_string(given).unwrap_or_default() {
+        query if query.is_empty() => path.to_owned(),
+        query => format!("{path}?{query}"),
+    }
+}
+
 /// A redirect after a successful form post (303, so the browser follows with GET).
 pub fn see_other(location: &str) -> HttpResponse {
     HttpResponse::SeeOther().insert_header((actix_web::http::header::LOCATION, location)).finish()
@@ -123,6 +132,18 @@ fn redirectable(path: String) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_pages_address_leaves_out_the_parameters_left_empty() {
+        assert_eq!(page_href("/admin/tokens", &[("show", ""), ("after", "")]), "/admin/tokens");
+        assert_eq!(
+            page_href(
+                "/admin/audit",
+                &[("actor", "ada"), ("action", ""), ("to", "2026-11-29"), ("before", "9~1")]
+            ),
+            "/admin/audit?actor=ada&to=2026-11-29&before=9%7E1"
+        );
+    }
 
     #[test]
     fn only_references_that_stay_on_this_site_are_followed() {

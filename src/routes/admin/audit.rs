@@ -48,7 +48,7 @@ struct AuditPage {
     actions: Vec<&'static str>,
     rows: Vec<AuditRow>,
     next: Option<String>,
-    /// The first page's address, from a later page.
+    /// The pages' addresses: the next (older), and from a later page the first.
     first: Option<String>,
     /// What is wrong with a field (an unknown login, a date), by its name.
     errors: FieldErrors,
@@ -128,8 +128,7 @@ pub async fn index(
             ("to", filter.to.as_str()),
             ("before", before),
         ];
-        serde_urlencoded::to_string(params.iter().filter(|(_, v)| !v.is_empty()).collect::<Vec<_>>())
-            .unwrap_or_default()
+        crate::routes::page_href("/admin/audit", &params)
     };
     let next = next.map(|b| page(&b.param()));
     let first = before.is_some().then(|| page(""));

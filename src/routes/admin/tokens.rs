@@ -145,7 +145,7 @@ struct TokensPage {
     description: String,
     rows: Vec<AdminTokenRow>,
     next: Option<String>,
-    /// The first page's address, from a later page.
+    /// The pages' addresses: the next, and from a later page the first.
     first: Option<String>,
     can_delete: bool,
     /// The query that brings a revocation asked from this list back to it, as filtered.
@@ -202,8 +202,7 @@ pub async fn index(
             ("owner", filters.owner.as_str()),
             ("after", after),
         ];
-        serde_urlencoded::to_string(params.iter().filter(|(_, v)| !v.is_empty()).collect::<Vec<_>>())
-            .unwrap_or_default()
+        crate::routes::page_href("/admin/tokens", &params)
     };
     let next = next.map(|c| page(&c.param()));
     let first = after.is_some().then(|| page(""));
