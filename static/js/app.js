@@ -234,6 +234,11 @@
     window.addEventListener('resize', mark, { passive: true });
   }
 
+  // A page that shows a secret once (after a plain post and its redirect, such as a token
+  // regenerated on someone's behalf) opens with focus on it, as a swap in place does.
+  var shown = document.querySelector('.secret-panel[data-autofocus]');
+  if (shown) shown.focus();
+
   revealJsOnly();
   addConfirmCancels(document);
   showCurrentSection();

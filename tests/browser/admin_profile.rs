@@ -125,5 +125,17 @@ async fn an_admin_revokes_a_students_token_on_the_profile_page_without_a_reload(
     assert!(page.marker_survives().await, "the list was redrawn without a page load");
     assert_eq!(page.path().await, "/admin/tokens");
     j.shot(&page, "all-tokens-revoked").await;
+
+    // Regenerated on Sam's behalf from the profile page (a plain post and a redirect): the
+    // page opens with focus on the secret shown once (found in review: on the page's top).
+    seed_token(&app, "sam", "Lab notebook", "30").await;
+    page.goto(&format!("/admin/users/{sam}")).await;
+    let id = row_id(&page, "Lab notebook").await;
+    page.click(&format!("#{id} a[href*='/regenerate']")).await;
+    page.wait_visible(&format!("#{id}.confirming")).await;
+    let confirm = page.find(&format!("#{id} form button[type=submit]")).await;
+    page.click_and_load(confirm).await;
+    page.wait_visible("#new-token").await;
+    assert_eq!(crate::steps::focused(&page).await.0, "new-token", "focus on the new secret");
     page.close().await;
 }

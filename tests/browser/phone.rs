@@ -118,5 +118,18 @@ async fn on_a_phone_the_token_page_and_the_profile_page_do_not_scroll_sideways()
         .await;
     assert!(clear[0].as_u64().unwrap_or(0) > 0, "sections beyond the right edge: {clear}");
     assert!(clear[1].as_f64().unwrap_or(0.0) >= 39.5, "the focused section clear of the fade: {clear}");
+    // The log's events as cards: no label with nothing after it (found in review: events
+    // from the command line showed an empty "IP").
+    page.goto("/admin/audit?action=user.created").await;
+    let empty = page
+        .js(
+            "var tds = Array.from(document.querySelectorAll('td[data-label]')); \
+             return [tds.length, tds.filter(function (td) { \
+               return td.textContent.trim() === '' && td.getClientRects().length > 0; }).length];",
+            vec![],
+        )
+        .await;
+    assert!(empty[0].as_u64().unwrap_or(0) > 0, "the events are listed: {empty}");
+    assert_eq!(empty[1].as_u64(), Some(0), "no empty labelled cell shown: {empty}");
     page.close().await;
 }
