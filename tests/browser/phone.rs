@@ -4,7 +4,7 @@
 
 use crate::harness::{Journey, Options, Page};
 use crate::helpers::spawn_app;
-use crate::steps::{assert_flash_in_view, create_token, focused, row_id, scrolls_sideways, seed_token};
+use crate::steps::{assert_flash_in_view, create_token, focused, row_id, scrolls_sideways, seed_token, squeezed_labels};
 
 async fn assert_fits(page: &Page, what: &str) {
     let (sideways, detail) = scrolls_sideways(page).await;
@@ -61,6 +61,8 @@ async fn on_a_phone_the_token_page_and_the_profile_page_do_not_scroll_sideways()
     page.goto(&format!("/admin/users/{sam}")).await;
     page.wait_text("#tokens-title", "Access tokens (4)").await;
     assert_fits(&page, "the profile page").await;
+    let squeezed = squeezed_labels(&page).await;
+    assert!(squeezed.is_empty(), "the profile's token cards show their labels: {squeezed:?}");
     j.shot(&page, "profile").await;
 
     let id = row_id(&page, "Grade export script").await;
