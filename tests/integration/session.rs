@@ -429,3 +429,27 @@ async fn cookies_are_secure_when_served_over_https() {
         .to_owned();
     assert!(cookie.contains("Secure"), "{cookie}");
 }
+
+/// Found in review: the flash cookie was always `Secure`, so a browser on plain HTTP at any
+/// host but localhost dropped it, and with it every message after a change ("Token
+/// deleted.", "You have signed out."). It follows `--secure-cookies` as the session does.
+#[actix_web::test]
+async fn the_flash_cookie_is_secure_only_when_the_cookies_are() {
+    for secure in [false, true] {
+        let app = spawn_app_with(|s| s.secure_cookies = secure).await;
+        app.create_user("sam", &["student"], &[]);
+        let b = app.signed_in("sam").await;
+        let res = b.post_form("/logout/everywhere", &[]).await;
+        let flash = res
+            .headers()
+            .get_all("Set-Cookie")
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .find(|c| c.starts_with("tw_flash=") && !c.starts_with("tw_flash=;"))
+            .expect("the message's cookie")
+            .to_owned();
+        let flagged = flash.split(';').any(|a| a.trim().eq_ignore_ascii_case("secure"));
+        assert_eq!(flagged, secure, "{flash}");
+        assert!(flash.contains("HttpOnly"), "{flash}");
+    }
+}
