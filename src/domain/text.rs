@@ -9,9 +9,24 @@ pub fn count(n: impl Display, one: &str, many: &str) -> String {
     format!("{n} {noun}")
 }
 
+/// Whether two names are the same but for case, in any script ("Schüler", "SCHÜLER"): the
+/// names of roles and groups, which people type and directories send as they please.
+pub fn same_ignoring_case(a: &str, b: &str) -> bool {
+    a.chars().flat_map(char::to_lowercase).eq(b.chars().flat_map(char::to_lowercase))
+}
+
 #[cfg(test)]
 mod tests {
-    use super::count;
+    use super::{count, same_ignoring_case};
+
+    #[test]
+    fn names_are_the_same_whatever_their_case_in_any_script() {
+        assert!(same_ignoring_case("Account Admin", "account ADMIN"));
+        assert!(same_ignoring_case("Schüler", "SCHÜLER"));
+        assert!(same_ignoring_case("Ὀδυσσεύς", "ὀΔΥΣΣΕΎΣ"));
+        assert!(!same_ignoring_case("Schüler", "Schuler"));
+        assert!(!same_ignoring_case("Admin", "Admins"));
+    }
 
     #[test]
     fn one_is_singular_and_every_other_count_plural() {

@@ -116,13 +116,15 @@ impl ScimGroup {
         scim_groups::table.find(id).select(ScimGroup::as_select()).get_result(conn)
     }
 
-    /// The group with this name, without regard to case.
+    /// The group with this name, without regard to case in any script (SQL's `lower()`
+    /// folds only ASCII on SQLite). An account has tens or hundreds of groups.
     pub fn find_by_name(conn: &mut DbConnection, name: &str) -> QueryResult<Option<ScimGroup>> {
-        scim_groups::table
-            .filter(lower(scim_groups::display_name).eq(name.to_lowercase()))
-            .select(ScimGroup::as_select())
-            .get_result(conn)
-            .optional()
+        let named: Vec<(String, String)> =
+            scim_groups::table.select((scim_groups::id, scim_groups::display_name)).load(conn)?;
+        match named.into_iter().find(|(_, n)| crate::domain::text::same_ignoring_case(n, name)) {
+            Some((id, _)) => ScimGroup::find(conn, &id).optional(),
+            None => Ok(None),
+        }
     }
 
     pub fn insert(

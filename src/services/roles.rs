@@ -6,6 +6,7 @@ use super::{Actor, Error};
 use crate::db::{DbConnection, write_transaction};
 use crate::domain::authority;
 use crate::domain::role::RoleName;
+use crate::domain::text::same_ignoring_case;
 use crate::domain::{Permission, PermissionSet, ValidationError};
 use crate::models::{AccountRole, AuditAction, User};
 
@@ -34,10 +35,14 @@ pub fn create(
     let name = RoleName::parse(name)?;
     authority::may_edit_role(actor.permissions, false, None, set)?;
     write_transaction(conn, |conn| {
-        if AccountRole::find_by_name(conn, name.as_str())?.is_some() {
+        // Whatever its case: an import, a role map and a directory name roles as they
+        // please, and each must find one role by it, not the built-in one by chance.
+        if let Some(other) =
+            AccountRole::all(conn)?.into_iter().find(|r| same_ignoring_case(&r.name, name.as_str()))
+        {
             return Err(Error::invalid(ValidationError::new(
                 RoleName::FIELD,
-                "A role with this name already exists.",
+                format!("The role “{}” already exists; names differ by more than case.", other.name),
             )));
         }
         AccountRole::create(conn, name.as_str(), set)?;

@@ -14,6 +14,7 @@ use super::stash::StashKey;
 use super::{Actor, Error, Via};
 use crate::db::{DbConnection, write_transaction};
 use crate::domain::people::RoleMap;
+use crate::domain::text::same_ignoring_case;
 use crate::domain::{DisplayName, Email, Login};
 use crate::models::{AccountRole, AuditAction, NewAuditEvent, NewUserData, OidcLogin, RoleSource, User};
 
@@ -253,7 +254,7 @@ fn sync_roles(
     let all = AccountRole::all(conn)?;
     let ids: Vec<i64> = names
         .iter()
-        .filter_map(|n| all.iter().find(|r| r.name.eq_ignore_ascii_case(n)).map(|r| r.id))
+        .filter_map(|n| all.iter().find(|r| same_ignoring_case(&r.name, n)).map(|r| r.id))
         .collect();
     match super::users::sync_directory_roles(conn, actor, user.id, RoleSource::Sso, &enrollment, &ids) {
         Err(Error::Forbidden(why)) => {

@@ -543,3 +543,21 @@ async fn a_profile_with_many_tokens_shows_them_fifty_at_a_time_newest_first() {
     assert_eq!(location(&res), format!("{profile}?tokens_page=3#tokens"));
     assert!(w.admin.get_html(&location(&res)).await.contains("Tokens 101–119 of 119"));
 }
+
+/// Found in review: "account admin" could be created beside the built-in "Account Admin";
+/// an import, a role map or a directory naming it then gave the built-in role, with every
+/// permission. A name that differs from another only by case is refused.
+#[actix_web::test]
+async fn a_role_named_as_another_but_for_case_is_refused() {
+    let w = world().await;
+    for name in ["account admin", "ACCOUNT ADMIN", "token VIEWER"] {
+        let res = w.admin.post_form("/admin/roles", &[("name", name), ("permissions", "access_tokens.view")]).await;
+        assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY, "{name}");
+        let html = res.text().await.unwrap();
+        assert!(html.contains("id=\"name-error\""), "the message next to the name: {html}");
+        assert!(html.contains("names differ by more than case"), "{name}");
+        assert!(html.contains(&format!("value=\"{name}\"")), "what was typed is kept");
+    }
+    let roles = w.admin.get_html("/admin/roles").await;
+    assert!(!roles.contains("account admin") && !roles.contains("token VIEWER"), "nothing created");
+}

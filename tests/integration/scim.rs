@@ -947,3 +947,19 @@ impl TestApp {
         self.signed_in("admin").await
     }
 }
+
+/// Found in review: names of groups and of the map's groups were the same but for case only
+/// in ASCII: "Ümlaut" and "ümlaut" became two groups, and the map's `student=Schüler` gave
+/// nothing to a member of "SCHÜLER".
+#[actix_web::test]
+async fn group_names_are_the_same_whatever_their_case_in_any_script() {
+    let (app, scim) = world("student=Schüler,teacher=Lehrkräfte").await;
+    let id = scim.create_user("ines").await;
+    scim.create_group("SCHÜLER", &[&id]).await;
+    let roles = scim.roles(&id).await;
+    assert!(roles.iter().any(|(r, _)| r == "student"), "the map's group, in capitals: {roles:?}");
+    scim.post("/Groups", &json!({"displayName": "schüler"})).await.assert_error(409, Some("uniqueness"));
+    let found = scim.get("/Groups?filter=displayName%20eq%20%22Sch%C3%BCler%22").await;
+    assert_eq!(found.body["totalResults"], json!(1), "one group by that name: {}", found.body);
+    assert_eq!(app.user_id("ines").to_string(), id);
+}
