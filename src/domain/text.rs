@@ -12,7 +12,11 @@ pub fn count(n: impl Display, one: &str, many: &str) -> String {
 /// Whether two names are the same but for case, in any script ("Schüler", "SCHÜLER"): the
 /// names of roles and groups, which people type and directories send as they please.
 pub fn same_ignoring_case(a: &str, b: &str) -> bool {
-    a.chars().flat_map(char::to_lowercase).eq(b.chars().flat_map(char::to_lowercase))
+    // Lower case, and the final sigma as any other (which Σ lowercases to).
+    fn folded(s: &str) -> impl Iterator<Item = char> + '_ {
+        s.chars().flat_map(char::to_lowercase).map(|c| if c == 'ς' { 'σ' } else { c })
+    }
+    folded(a).eq(folded(b))
 }
 
 #[cfg(test)]
