@@ -199,6 +199,7 @@ diesel::table! {
         expires_at -> Timestamp,
         used_at -> Nullable<Timestamp>,
         replaced_at -> Nullable<Timestamp>,
+        permissions -> Nullable<BigInt>,
     }
 }
 

@@ -16,6 +16,9 @@ pub struct PasswordSetup {
     pub used_at: Option<NaiveDateTime>,
     /// When a newer link for the same person, or a password set with another link, ended it.
     pub replaced_at: Option<NaiveDateTime>,
+    /// The account permissions the person held when it was made (bits of a
+    /// `PermissionSet`; none recorded for links made before this was kept).
+    pub permissions: Option<i64>,
 }
 
 impl PasswordSetup {
@@ -30,6 +33,7 @@ impl PasswordSetup {
         conn: &mut DbConnection,
         digest: &str,
         user_id: i64,
+        permissions: i64,
         now: NaiveDateTime,
         expires_at: NaiveDateTime,
     ) -> QueryResult<usize> {
@@ -40,6 +44,7 @@ impl PasswordSetup {
                 password_setups::user_id.eq(user_id),
                 password_setups::created_at.eq(now),
                 password_setups::expires_at.eq(expires_at),
+                password_setups::permissions.eq(Some(permissions)),
             ))
             .execute(conn)?;
         Ok(replaced)

@@ -12,7 +12,7 @@ use crate::db::{DbConnection, write_transaction};
 use crate::domain::authority;
 use crate::domain::people::PasswordRule;
 use crate::domain::token_secret::random_base62;
-use crate::domain::{Permission, now};
+use crate::domain::{Permission, PermissionSet, now};
 use crate::models::{AuditAction, NewAuditEvent, PasswordSetup, User, UserSession};
 
 /// How long a link may be used.
@@ -64,7 +64,10 @@ pub(super) fn issue_for(conn: &mut DbConnection, actor: &Actor, user: &User) -> 
     let secret = LinkSecret(random_base62(SECRET_CHARS));
     let now = now();
     let expires_at = now + chrono::Duration::days(VALID_DAYS);
-    let replaced = PasswordSetup::issue(conn, &digest(secret.expose()), user.id, now, expires_at)?;
+    // Whoever may make it may manage the person as they are now, and no more: the link
+    // opens the account only while it carries no permission it did not carry then.
+    let permissions = User::roles(conn, user.id)?.permissions().bits();
+    let replaced = PasswordSetup::issue(conn, &digest(secret.expose()), user.id, permissions, now, expires_at)?;
     let mut details = format!("valid until {} UTC", expires_at.format("%Y-%m-%d %H:%M"));
     if replaced > 0 {
         let no_longer = if replaced == 1 { "no longer works" } else { "no longer work" };
@@ -140,9 +143,19 @@ pub fn state(conn: &mut DbConnection, secret: &str, rule: &PasswordRule) -> Resu
         (None, None) if now() >= setup.expires_at => LinkState::Expired(setup.expires_at),
         (None, None) => {
             let user = User::find(conn, setup.user_id)?;
+            let then = PermissionSet::from_bits(setup.permissions.unwrap_or(0));
             match may_have_link(&user, rule) {
-                Ok(()) => LinkState::Open { user: Box::new(user), expires_at: setup.expires_at },
                 Err(e) => LinkState::NotAllowed(e.sentence()),
+                // Promoted since: the one who made the link may not be able to manage them
+                // now, and the link would hand over more than they could.
+                Ok(()) if !User::roles(conn, user.id)?.permissions().is_subset(then) => LinkState::NotAllowed(
+                    format!(
+                        "{} has been given more permissions since this link was made. Ask an \
+                         administrator for a new link.",
+                        user.name
+                    ),
+                ),
+                Ok(()) => LinkState::Open { user: Box::new(user), expires_at: setup.expires_at },
             }
         }
     })

@@ -214,6 +214,46 @@ async fn a_user_manager_cannot_give_account_admin_on_the_web() {
     assert!(shown_link(&html).is_some(), "without the role, max may create them");
 }
 
+/// Found in review: a link made by a user manager kept working after its person was made
+/// an Account Admin, so whoever kept it could set the password of an account that now
+/// holds more than they do. A link opens the account only while it carries no permission
+/// it did not carry when the link was made.
+#[actix_web::test]
+async fn a_link_stops_working_when_its_person_is_given_more_permissions() {
+    let app = spawn_app().await;
+    let admin = app.setup_admin().await;
+    let max = user_manager(&app, &admin).await;
+    let (profile, html) = create_on_web(&max, "rory", &[("roles", "teacher")]).await;
+    let path = path_of(&shown_link(&html).expect("max is shown the link"), &app);
+    let (_, html) = create_on_web(&max, "tess", &[("roles", "teacher")]).await;
+    let unchanged = path_of(&shown_link(&html).expect("a second link"), &app);
+
+    // Rory is made an Account Admin by someone who may.
+    let admin_role = account_admin_id(&app).to_string();
+    let res = admin
+        .post_form(&format!("{profile}/roles"), &[("roles", "teacher"), ("account_roles", admin_role.as_str())])
+        .await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+
+    let holder = app.browser();
+    let res = holder.get(&path).await;
+    assert_eq!(res.status(), StatusCode::FORBIDDEN);
+    let text = res.text().await.unwrap();
+    assert!(text.contains("has been given more permissions since this link was made"), "{text}");
+    let res = holder.post_form(&path, &[("password", PASSWORD), ("password_confirm", PASSWORD)]).await;
+    assert_eq!(res.status(), StatusCode::FORBIDDEN);
+    assert_eq!(password_hash(&app, "rory"), "", "the link set nothing");
+
+    // A link whose person is as they were still works; a new one made by someone who may
+    // manage Rory now works too.
+    let res = holder.post_form(&unchanged, &[("password", PASSWORD), ("password_confirm", PASSWORD)]).await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    let res = admin.post_form(&format!("{profile}/password-link"), &[]).await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    let fresh = path_of(&shown_link(&admin.get_html(&location(&res)).await).expect("a new link"), &app);
+    assert_eq!(app.browser().get(&fresh).await.status(), StatusCode::OK);
+}
+
 #[actix_web::test]
 async fn without_passwords_a_new_user_gets_no_link_and_break_glass_logins_do() {
     let app = spawn_app_with(|s| {

@@ -1,0 +1,1 @@
+ALTER TABLE password_setups DROP COLUMN permissions;
