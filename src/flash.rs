@@ -2,8 +2,8 @@
 
 use actix_web::HttpRequest;
 use actix_web::cookie::{Cookie, Key};
-use actix_web::http::header::{HeaderValue, SET_COOKIE};
 use actix_web::dev::ResponseHead;
+use actix_web::http::header::{HeaderValue, SET_COOKIE};
 use actix_web_flash_messages::FlashMessage;
 use actix_web_flash_messages::storage::{CookieMessageStore, FlashMessageStore, LoadError, StoreError};
 

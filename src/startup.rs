@@ -231,7 +231,8 @@ fn run(listener: TcpListener, state: web::Data<AppState>) -> anyhow::Result<Serv
     let blocking_threads = (state.settings.db_pool_size() as usize).div_ceil(workers).max(1);
     let request_log = tracing::enabled!(target: "actix_web::middleware::logger", tracing::Level::INFO);
     let server = HttpServer::new(move || {
-        let flash = FlashMessagesFramework::builder(crate::flash::FlashCookie::new(key.clone(), secure)).build();
+        let flash =
+            FlashMessagesFramework::builder(crate::flash::FlashCookie::new(key.clone(), secure)).build();
         let sessions = SessionMiddleware::builder(CookieSessionStore::default(), key.clone())
             .cookie_name("tw_session".to_owned())
             .cookie_http_only(true)

@@ -67,7 +67,8 @@ pub(super) fn issue_for(conn: &mut DbConnection, actor: &Actor, user: &User) -> 
     // Whoever may make it may manage the person as they are now, and no more: the link
     // opens the account only while it carries no permission it did not carry then.
     let permissions = User::roles(conn, user.id)?.permissions().bits();
-    let replaced = PasswordSetup::issue(conn, &digest(secret.expose()), user.id, permissions, now, expires_at)?;
+    let replaced =
+        PasswordSetup::issue(conn, &digest(secret.expose()), user.id, permissions, now, expires_at)?;
     let mut details = format!("valid until {} UTC", expires_at.format("%Y-%m-%d %H:%M"));
     if replaced > 0 {
         let no_longer = if replaced == 1 { "no longer works" } else { "no longer work" };
@@ -148,13 +149,13 @@ pub fn state(conn: &mut DbConnection, secret: &str, rule: &PasswordRule) -> Resu
                 Err(e) => LinkState::NotAllowed(e.sentence()),
                 // Promoted since: the one who made the link may not be able to manage them
                 // now, and the link would hand over more than they could.
-                Ok(()) if !User::roles(conn, user.id)?.permissions().is_subset(then) => LinkState::NotAllowed(
-                    format!(
+                Ok(()) if !User::roles(conn, user.id)?.permissions().is_subset(then) => {
+                    LinkState::NotAllowed(format!(
                         "{} has been given more permissions since this link was made. Ask an \
                          administrator for a new link.",
                         user.name
-                    ),
-                ),
+                    ))
+                }
                 Ok(()) => LinkState::Open { user: Box::new(user), expires_at: setup.expires_at },
             }
         }

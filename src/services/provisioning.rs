@@ -34,8 +34,8 @@ use crate::domain::scim::resource::{
     render_group, render_user,
 };
 use crate::domain::scim::{Paging, ScimError};
-use crate::domain::token::Purpose;
 use crate::domain::text::same_ignoring_case;
+use crate::domain::token::Purpose;
 use crate::domain::token_secret::ProvisioningSecret;
 use crate::domain::{Email, Login, Permission, PermissionSet, now};
 use crate::models::{

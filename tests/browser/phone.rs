@@ -4,7 +4,9 @@
 
 use crate::harness::{Journey, Options, Page};
 use crate::helpers::spawn_app;
-use crate::steps::{assert_flash_in_view, create_token, focused, row_id, scrolls_sideways, seed_token, squeezed_labels};
+use crate::steps::{
+    assert_flash_in_view, create_token, focused, row_id, scrolls_sideways, seed_token, squeezed_labels,
+};
 
 async fn assert_fits(page: &Page, what: &str) {
     let (sideways, detail) = scrolls_sideways(page).await;

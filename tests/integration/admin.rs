@@ -551,7 +551,8 @@ async fn a_profile_with_many_tokens_shows_them_fifty_at_a_time_newest_first() {
 async fn a_role_named_as_another_but_for_case_is_refused() {
     let w = world().await;
     for name in ["account admin", "ACCOUNT ADMIN", "token VIEWER"] {
-        let res = w.admin.post_form("/admin/roles", &[("name", name), ("permissions", "access_tokens.view")]).await;
+        let res =
+            w.admin.post_form("/admin/roles", &[("name", name), ("permissions", "access_tokens.view")]).await;
         assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY, "{name}");
         let html = res.text().await.unwrap();
         assert!(html.contains("id=\"name-error\""), "the message next to the name: {html}");

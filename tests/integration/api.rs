@@ -490,6 +490,47 @@ async fn a_blank_purpose_bad_date_or_unknown_scope_is_a_400_naming_the_field() {
     assert!(body["errors"]["purpose"][0]["message"].as_str().unwrap().contains("Enter a purpose"));
 }
 
+/// Found in review: a misspelt scopes field was ignored, and the token it made had no
+/// scopes — a token that may call everything. A field under `token[…]` (or a key of the
+/// JSON `token` object) that is not one of the API's is refused, and nothing is made.
+#[actix_web::test]
+async fn a_misspelt_token_field_is_refused_not_ignored() {
+    let app = spawn_app().await;
+    app.create_user("tess", &["teacher"], &[]);
+    let api = app.api(&app.api_token("tess", None));
+    let path = "/api/v1/users/self/tokens";
+    for (misspelt, name) in [
+        ("token[scopes]", "token[scopes]"),
+        ("token[scope][]", "token[scope][]"),
+        ("token[scopes][0]", "token[scopes][0]"),
+    ] {
+        let fields = [("token[purpose]", "Limited reader"), (misspelt, SHOW_USER)];
+        let (status, body) = json(api.post_form(path, &fields).await).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{misspelt}: {body}");
+        let message = body["errors"][0]["message"].as_str().unwrap_or_else(|| panic!("{body}"));
+        assert!(message.contains(&format!("`{name}`")) && message.contains("`token[scopes][]`"), "{message}");
+    }
+    let (status, body) = json(
+        api.post_json(path, &json!({"token": {"purpose": "Limited reader", "scope": [SHOW_USER]}})).await,
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    assert!(body["errors"][0]["message"].as_str().unwrap().contains("unknown field `scope`"), "{body}");
+    let (_, list) = json(api.get("/api/v1/users/self/user_generated_tokens").await).await;
+    assert_eq!(list.as_array().unwrap().len(), 1, "nothing was created: {list}");
+    let (_, token) =
+        json(api.post_form(path, &[("token[purpose]", "x"), ("token[scopes][]", SHOW_USER)]).await).await;
+    let id = token["id"].as_i64().expect("the right name works");
+    // The same on a change, and fields outside token[…] are left alone, as Canvas does.
+    let (status, body) = json(api.put_form(&format!("{path}/{id}"), &[("token[scopes]", "")]).await).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    let (status, body) =
+        json(api.put_form(&format!("{path}/{id}"), &[("utf8", "✓"), ("token[purpose]", "Reader")]).await)
+            .await;
+    assert_eq!((status, body["purpose"].as_str()), (StatusCode::OK, Some("Reader")), "{body}");
+    assert_eq!(body["scopes"], json!([SHOW_USER]), "the scopes as they were");
+}
+
 /// Sends `body` as `content_type` to `method path` with `secret`.
 async fn send_raw(
     app: &TestApp,

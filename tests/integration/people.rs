@@ -231,7 +231,10 @@ async fn a_link_stops_working_when_its_person_is_given_more_permissions() {
     // Rory is made an Account Admin by someone who may.
     let admin_role = account_admin_id(&app).to_string();
     let res = admin
-        .post_form(&format!("{profile}/roles"), &[("roles", "teacher"), ("account_roles", admin_role.as_str())])
+        .post_form(
+            &format!("{profile}/roles"),
+            &[("roles", "teacher"), ("account_roles", admin_role.as_str())],
+        )
         .await;
     assert_eq!(res.status(), StatusCode::SEE_OTHER);
 

@@ -285,8 +285,10 @@ pub struct TokenParams {
     pub regenerate: Option<Flag>,
 }
 
-/// The new token's fields in a JSON body.
+/// The new token's fields in a JSON body. A key that is none of them is refused, not
+/// ignored: a misspelt `scope` would otherwise make a token that may call everything.
 #[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct NewTokenParams {
     /// What the token is for: 1–255 characters once trimmed, no control characters.
     #[serde(default)]
@@ -308,8 +310,10 @@ pub struct NewTokenRequest {
     pub token: NewTokenParams,
 }
 
-/// The fields to change in a JSON body; a field left out stays as it is.
+/// The fields to change in a JSON body; a field left out stays as it is, and a key that
+/// is none of them is refused.
 #[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct TokenChanges {
     /// What the token is for: 1–255 characters once trimmed, no control characters.
     /// `null` or left out: unchanged.
@@ -366,6 +370,31 @@ pub struct TokenChangesForm {
     #[serde(rename = "token[regenerate]", default)]
     #[schema(value_type = String, example = "1")]
     pub regenerate: Option<Flag>,
+}
+
+/// The fields of a form, as Canvas names them. A field under `token[…]` that is none of
+/// them is refused, not ignored: a misspelt `token[scopes]` (without `[]`) would otherwise
+/// make a token that may call everything. Fields outside `token[…]` are left alone, as
+/// Canvas leaves them (`utf8`, `_method`, …).
+trait FormFields {
+    const FIELDS: &'static [&'static str];
+}
+
+impl FormFields for NewTokenForm {
+    const FIELDS: &'static [&'static str] = &["token[purpose]", "token[expires_at]", "token[scopes][]"];
+}
+
+impl FormFields for TokenChangesForm {
+    const FIELDS: &'static [&'static str] =
+        &["token[purpose]", "token[expires_at]", "token[scopes][]", "token[regenerate]"];
+}
+
+/// The first field under `token[…]` that is not one of `known`.
+fn unknown_token_field(body: &[u8], known: &[&str]) -> Option<String> {
+    url::form_urlencoded::parse(body)
+        .map(|(key, _)| key)
+        .find(|key| key.starts_with("token[") && !known.contains(&key.as_ref()))
+        .map(std::borrow::Cow::into_owned)
 }
 
 impl From<NewTokenRequest> for TokenParams {
@@ -453,7 +482,7 @@ const BODY_TYPES: &str = "application/x-www-form-urlencoded, application/json";
 async fn read_params<J, F>(req: &HttpRequest, mut payload: web::Payload) -> Result<TokenParams, ApiError>
 where
     J: DeserializeOwned + Into<TokenParams>,
-    F: DeserializeOwned + Into<TokenParams>,
+    F: DeserializeOwned + Into<TokenParams> + FormFields,
 {
     let content_type = req
         .headers()
@@ -487,6 +516,12 @@ where
         return serde_json::from_slice::<ObjectOnly<J>>(&body).map(|o| o.0.into()).map_err(|e| {
             ApiError::BadRequest(format!("The request body is not valid JSON for a token: {e}"))
         });
+    }
+    if let Some(field) = unknown_token_field(&body, F::FIELDS) {
+        return Err(ApiError::BadRequest(format!(
+            "The form field `{field}` is not one of {}. Scopes are a list: one `token[scopes][]` per scope.",
+            F::FIELDS.iter().map(|f| format!("`{f}`")).collect::<Vec<_>>().join(", ")
+        )));
     }
     serde_html_form::from_bytes::<F>(&body)
         .map(Into::into)
