@@ -58,6 +58,16 @@ impl AccountRole {
         diesel::delete(account_roles::table.find(id).filter(account_roles::built_in.eq(false))).execute(conn)
     }
 
+    /// Who holds the role, each once (from any source).
+    pub fn holders(conn: &mut DbConnection, id: i64) -> QueryResult<Vec<i64>> {
+        user_account_roles::table
+            .filter(user_account_roles::account_role_id.eq(id))
+            .select(user_account_roles::user_id)
+            .distinct()
+            .order(user_account_roles::user_id)
+            .load(conn)
+    }
+
     pub fn holder_count(conn: &mut DbConnection, id: i64) -> QueryResult<i64> {
         user_account_roles::table.filter(user_account_roles::account_role_id.eq(id)).count().get_result(conn)
     }

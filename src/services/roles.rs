@@ -1,7 +1,7 @@
 //! Custom account roles (SPEC 1, 2): created and edited only with permissions the editor
 //! holds, never a role the editor holds, never the built-in `Account Admin`.
 
-use super::users::facts;
+use super::users::{facts, finish_roles_change};
 use super::{Actor, Error};
 use crate::db::{DbConnection, write_transaction};
 use crate::domain::authority;
@@ -81,7 +81,9 @@ pub fn update(
     })
 }
 
-/// Deletes a custom role: its holders lose it.
+/// Deletes a custom role: its holders lose it, each as by a change of their roles (in the
+/// audit log, to webhooks); one who is left a student only has their tokens capped to the
+/// student maximum (SPEC 4, rule 3), as any change that leaves someone student-only does.
 pub fn delete(conn: &mut DbConnection, actor: &Actor, id: i64) -> Result<AccountRole, Error> {
     actor.require(Permission::ManageUsers)?;
     write_transaction(conn, |conn| {
@@ -91,8 +93,16 @@ pub fn delete(conn: &mut DbConnection, actor: &Actor, id: i64) -> Result<Account
         }
         let holds = actor_holds(conn, actor, id)?;
         authority::may_edit_role(actor.permissions, holds, Some(&facts(&role)), PermissionSet::empty())?;
+        let mut holders = Vec::new();
+        for user_id in AccountRole::holders(conn, id)? {
+            holders.push((User::find(conn, user_id)?, User::roles(conn, user_id)?));
+        }
         AccountRole::delete(conn, id)?;
         actor.audit(AuditAction::RoleDeleted).details(format!("role \"{}\"", role.name)).record(conn)?;
+        let note = format!(" (the role \"{}\" was deleted)", role.name);
+        for (user, before) in &holders {
+            finish_roles_change(conn, actor, user, before, &note)?;
+        }
         Ok(role)
     })
 }

@@ -178,7 +178,7 @@ pub fn update_profile(
 
 /// After a change of someone's roles: the audit event, and the retroactive cap when they
 /// are student-only now.
-fn finish_roles_change(
+pub(super) fn finish_roles_change(
     conn: &mut DbConnection,
     actor: &Actor,
     user: &User,

@@ -562,3 +562,50 @@ async fn a_role_named_as_another_but_for_case_is_refused() {
     let roles = w.admin.get_html("/admin/roles").await;
     assert!(!roles.contains("account admin") && !roles.contains("token VIEWER"), "nothing created");
 }
+
+/// Found in review: deleting a custom role could leave its holders students only, with
+/// tokens that never expire (SPEC 4, rule 3: a change that makes someone student-only caps
+/// their tokens). Each holder now loses it as by a change of their roles.
+#[actix_web::test]
+async fn deleting_a_role_that_leaves_someone_a_student_only_caps_their_tokens() {
+    let w = world().await;
+    let res = w
+        .admin
+        .post_form("/admin/roles", &[("name", "Lab assistant"), ("permissions", "access_tokens.view")])
+        .await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    w.app.create_user("lena", &["student"], &["Lab assistant"]);
+    w.app.create_user("tim", &["teacher"], &["Lab assistant"]);
+    let lena = w.app.issue_token("lena", None, &[]);
+    let tim = w.app.issue_token("tim", None, &[]);
+    let app = &w.app;
+    let expires = |secret: String| async move {
+        crate::api::json(app.api(&secret).get("/api/v1/users/self/user_generated_tokens").await).await.1[0]
+            ["expires_at"]
+            .clone()
+    };
+    assert_eq!(expires(lena.secret.clone()).await, serde_json::Value::Null, "not student-only: no expiry");
+
+    let role = {
+        let mut conn = tokenwarden::db::connect(&w.app.database_url).expect("connect");
+        tokenwarden::models::AccountRole::find_by_name(&mut conn, "Lab assistant")
+            .unwrap()
+            .expect("the role")
+            .id
+    };
+    let res = w.admin.post_form(&format!("/admin/roles/{role}/delete"), &[]).await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+
+    let capped = expires(lena.secret.clone()).await;
+    let capped =
+        chrono::DateTime::parse_from_rfc3339(capped.as_str().expect("capped: it expires now")).unwrap();
+    let days = (capped.to_utc() - chrono::Utc::now()).num_days();
+    assert!((119..=120).contains(&days), "the student maximum: {days} days");
+    assert_eq!(expires(tim.secret.clone()).await, serde_json::Value::Null, "a teacher keeps no expiry");
+    let audit = w.admin.get_html("/admin/audit?subject=lena").await;
+    assert!(
+        audit.contains("Student, Lab assistant → Student (the role &#34;Lab assistant&#34; was deleted)"),
+        "{audit}"
+    );
+    assert!(audit.contains("the user became student-only"), "the cap is audited");
+}
