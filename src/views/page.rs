@@ -23,6 +23,8 @@ pub struct NavUser {
     pub can_read_audit: bool,
     pub can_manage_users: bool,
     pub can_change_settings: bool,
+    /// `account.settings` and the audit log's data (`services::notifications::require_webhooks`).
+    pub can_manage_webhooks: bool,
     pub is_admin: bool,
 }
 
@@ -48,6 +50,8 @@ impl PageCtx {
             can_read_audit: u.can(Permission::ViewTokens) || u.can(Permission::ManageUsers),
             can_manage_users: u.can(Permission::ManageUsers),
             can_change_settings: u.can(Permission::AccountSettings),
+            can_manage_webhooks: u.can(Permission::AccountSettings)
+                && (u.can(Permission::ViewTokens) || u.can(Permission::ManageUsers)),
             is_admin: u.permissions.any_admin(),
         });
         PageCtx { user, csrf: csrf::token(&req.get_session()), flashes: Vec::new() }

@@ -425,15 +425,17 @@ const ADMIN_PAGES_FOR_THE_ACCOUNT: &[Row] = &[
     row("POST /admin/services/{id}/rotate", &[OwnService], NOTHING,  "303  403  403  403  403  403  403  303+ 303+"),
     row("POST /admin/services/{id}/delete", &[OwnService], NOTHING,  "303  403  403  403  403  403  403  303+ 303+"),
     row("GET /admin/audit",              &[],          NOTHING,      "303  403  403  200  403  403  200  403  200"),
-    row("GET /admin/webhooks",           &[],          NOTHING,      "303  403  403  403  403  403  403  200  200"),
-    row("GET /admin/webhooks/new",       &[],          NOTHING,      "303  403  403  403  403  403  403  200  200"),
-    row("POST /admin/webhooks",          &[],          NEW_WEBHOOK,  "303  403  403  403  403  403  403  303+ 303+"),
-    row("GET /admin/webhooks/{id}/edit", &[OwnWebhook], NOTHING,     "303  403  403  403  403  403  403  200  200"),
-    row("POST /admin/webhooks/{id}",     &[OwnWebhook], EDITED_WEBHOOK, "303  403  403  403  403  403  403  303+ 303+"),
-    row("POST /admin/webhooks/{id}/rotate", &[OwnWebhook], NOTHING,  "303  403  403  403  403  403  403  303+ 303+"),
-    row("POST /admin/webhooks/{id}/test", &[OwnWebhook], NOTHING,    "303  403  403  403  403  403  403  303+ 303+"),
-    row("POST /admin/webhooks/{id}/delete", &[OwnWebhook], NOTHING,  "303  403  403  403  403  403  403  303+ 303+"),
-    row("POST /admin/webhooks/deliveries/{id}/resend", &[OwnDelivery], NOTHING, "303  403  403  403  403  403  403  303+ 303+"),
+    // Webhooks carry the audit log's data: account.settings alone is not enough (G), found
+    // in review; it needs access_tokens.view or users.manage as well.
+    row("GET /admin/webhooks",           &[],          NOTHING,      "303  403  403  403  403  403  403  403  200"),
+    row("GET /admin/webhooks/new",       &[],          NOTHING,      "303  403  403  403  403  403  403  403  200"),
+    row("POST /admin/webhooks",          &[],          NEW_WEBHOOK,  "303  403  403  403  403  403  403  403  303+"),
+    row("GET /admin/webhooks/{id}/edit", &[OwnWebhook], NOTHING,     "303  403  403  403  403  403  403  403  200"),
+    row("POST /admin/webhooks/{id}",     &[OwnWebhook], EDITED_WEBHOOK, "303  403  403  403  403  403  403  403  303+"),
+    row("POST /admin/webhooks/{id}/rotate", &[OwnWebhook], NOTHING,  "303  403  403  403  403  403  403  403  303+"),
+    row("POST /admin/webhooks/{id}/test", &[OwnWebhook], NOTHING,    "303  403  403  403  403  403  403  403  303+"),
+    row("POST /admin/webhooks/{id}/delete", &[OwnWebhook], NOTHING,  "303  403  403  403  403  403  403  403  303+"),
+    row("POST /admin/webhooks/deliveries/{id}/resend", &[OwnDelivery], NOTHING, "303  403  403  403  403  403  403  403  303+"),
 ];
 
 // The API's columns: none, the people's unscoped tokens, then the teacher's scoped (scop),

@@ -1,7 +1,8 @@
 //! `/admin/webhooks` — notifications (SPEC 13): webhook endpoints (register one, edit,
 //! disable, rotate its secret, send it a test event, remove it), the recent deliveries
 //! with their status, and the recent emails' status; a failed message can be resent.
-//! `account.settings`.
+//! `account.settings`, with `access_tokens.view` or `users.manage` (the messages carry
+//! the audit log's data: `notifications::require_webhooks`).
 
 use actix_session::Session;
 use actix_web::http::StatusCode;
@@ -137,7 +138,14 @@ pub async fn index(
 
 /// `GET /admin/webhooks/new`
 #[get("/admin/webhooks/new")]
-pub async fn new(ctx: PageCtx, _me: Require<AccountSettings>) -> Result<HttpResponse, AppError> {
+pub async fn new(
+    req: HttpRequest,
+    ctx: PageCtx,
+    me: Require<AccountSettings>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, AppError> {
+    // No form for what would be refused when sent.
+    notifications::require_webhooks(&state.actor(&req, &me))?;
     let form = EndpointForm { enabled: Some("on".into()), ..EndpointForm::default() };
     render(&FormPage::new(ctx, None, form, FieldErrors::new()))
 }
