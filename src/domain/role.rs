@@ -72,7 +72,7 @@ impl RoleName {
 
     pub fn parse(input: &str) -> Result<RoleName, super::ValidationError> {
         let s = input.trim();
-        if s.is_empty() || s.chars().count() > 60 || s.chars().any(char::is_control) {
+        if s.is_empty() || s.chars().count() > 60 || s.chars().any(super::text::is_forbidden_in_text) {
             return Err(super::ValidationError::new(Self::FIELD, "Enter a role name of 1 to 60 characters."));
         }
         Ok(RoleName(s.to_owned()))

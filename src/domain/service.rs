@@ -153,7 +153,7 @@ pub fn parse_scope_with_label(slug: &Slug, input: &str) -> Result<(String, Strin
     let scope = parse_scope(slug, scope)?;
     let label = label.trim();
     let label = if label.is_empty() { scope.clone() } else { label.chars().take(100).collect() };
-    if label.chars().any(char::is_control) {
+    if label.chars().any(super::text::is_forbidden_in_text) {
         return Err(ValidationError::new("scopes", "A scope's label cannot contain control characters."));
     }
     Ok((scope, label))

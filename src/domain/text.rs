@@ -9,6 +9,15 @@ pub fn count(n: impl Display, one: &str, many: &str) -> String {
     format!("{n} {noun}")
 }
 
+/// Whether `c` may not be typed into a name, a purpose or a label: a control character
+/// (a line break, a NUL), or one that reorders the text around it (the bidirectional
+/// embeddings, overrides and isolates, U+202A–U+202E and U+2066–U+2069), with which
+/// "Grade sync, expires 2017" can be made to read as something it is not wherever the text
+/// is shown. Right-to-left letters themselves are welcome: they need none of these.
+pub fn is_forbidden_in_text(c: char) -> bool {
+    c.is_control() || matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')
+}
+
 /// Whether two names are the same but for case, in any script ("Schüler", "SCHÜLER"): the
 /// names of roles and groups, which people type and directories send as they please.
 pub fn same_ignoring_case(a: &str, b: &str) -> bool {
@@ -21,7 +30,15 @@ pub fn same_ignoring_case(a: &str, b: &str) -> bool {
 
 #[cfg(test)]
 mod tests {
-    use super::{count, same_ignoring_case};
+    use super::{count, is_forbidden_in_text, same_ignoring_case};
+
+    #[test]
+    fn control_and_direction_override_characters_are_forbidden_and_right_to_left_letters_not() {
+        for c in ['\n', '\0', '\u{7f}', '\u{202E}', '\u{202A}', '\u{2066}', '\u{2069}'] {
+            assert!(is_forbidden_in_text(c), "{c:?}");
+        }
+        assert!(!"شهادة תעודה Ödön 名前 e\u{301}".chars().any(is_forbidden_in_text));
+    }
 
     #[test]
     fn names_are_the_same_whatever_their_case_in_any_script() {

@@ -42,8 +42,11 @@ impl Purpose {
                 format!("A purpose has at most {} characters.", Self::MAX_CHARS),
             ));
         }
-        if s.chars().any(char::is_control) {
-            return Err(ValidationError::new(Self::FIELD, "A purpose cannot contain control characters."));
+        if s.chars().any(super::text::is_forbidden_in_text) {
+            return Err(ValidationError::new(
+                Self::FIELD,
+                "A purpose cannot contain control characters (a line break, a text-direction override).",
+            ));
         }
         Ok(Purpose(s.to_owned()))
     }

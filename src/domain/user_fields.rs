@@ -26,7 +26,7 @@ impl fmt::Display for ValidationError {
 impl std::error::Error for ValidationError {}
 
 fn has_control_chars(s: &str) -> bool {
-    s.chars().any(char::is_control)
+    s.chars().any(super::text::is_forbidden_in_text)
 }
 
 /// A login: 1–64 characters of letters, digits, `.`, `_`, `-`, `@`; stored lower-cased

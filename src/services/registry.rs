@@ -53,7 +53,7 @@ fn parse(input: &ServiceInput) -> Result<Parsed, Error> {
     let name = DisplayName::parse(&input.name).map_err(|e| errors.push(e)).ok();
     let description = input.description.trim().to_owned();
     if description.chars().count() > 500
-        || description.chars().any(|c| c.is_control() && c != '\n' && c != '\r')
+        || description.chars().any(|c| crate::domain::text::is_forbidden_in_text(c) && c != '\n' && c != '\r')
     {
         errors.push(ValidationError::new("description", "A description has at most 500 characters."));
     }
@@ -64,7 +64,7 @@ fn parse(input: &ServiceInput) -> Result<Parsed, Error> {
             let parsed = parse_scope(slug, scope).and_then(|scope| {
                 let label = label.trim();
                 let label = if label.is_empty() { scope.clone() } else { label.chars().take(100).collect() };
-                if label.chars().any(char::is_control) {
+                if label.chars().any(crate::domain::text::is_forbidden_in_text) {
                     return Err(ValidationError::new(
                         "scopes",
                         "A scope's label cannot contain control characters.",

@@ -248,6 +248,33 @@ async fn an_unknown_scope_is_refused() {
     assert!(res.text().await.unwrap().contains("Unknown scope"));
 }
 
+/// Found in review: a right-to-left override in a purpose made "Grade sync \u{202E}7102 ,1 naJ
+/// seripxe" read "Grade sync expires Jan 1, 2017" on an administrator's list, and reversed
+/// the rest of the audit log's line. Such characters are refused, in purposes and in names;
+/// right-to-left letters are not.
+#[actix_web::test]
+async fn text_direction_overrides_are_refused_and_right_to_left_text_is_not() {
+    let app = spawn_app().await;
+    let admin = app.setup_admin().await;
+    app.create_user("tess", &["teacher"], &[]);
+    let b = app.signed_in("tess").await;
+    let spoof = "Grade sync \u{202E}7102 ,1 naJ seripxe";
+    let res = b.post_form("/settings/tokens", &[("purpose", spoof), ("expires_in", "90")]).await;
+    assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let html = res.text().await.unwrap();
+    assert!(html.contains("id=\"purpose-error\""), "next to the field");
+    assert!(html.contains("text-direction override"), "says which characters");
+    assert!(token_ids(&html).is_empty(), "nothing was saved");
+    let arabic = "مزامنة الدرجات";
+    let html = b.create_token(arabic, "30").await;
+    assert!(html.contains(arabic), "right-to-left letters are a purpose like any other");
+
+    let fields = [("login", "ada"), ("name", "Ada \u{2067}Lovelace"), ("email", "ada@example.edu")];
+    let res = admin.post_form("/admin/users", &fields).await;
+    assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(res.text().await.unwrap().contains("id=\"name-error\""), "the name's field says why");
+}
+
 #[actix_web::test]
 async fn purposes_are_shown_escaped() {
     let app = spawn_app().await;

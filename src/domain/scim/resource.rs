@@ -101,7 +101,7 @@ fn text(value: Option<String>, attr: &str, max: usize) -> Result<Option<String>,
         Some(s) if s.chars().count() > max => {
             Err(ScimError::invalid_value(format!("{attr} has at most {max} characters.")))
         }
-        Some(s) if s.chars().any(char::is_control) => {
+        Some(s) if s.chars().any(crate::domain::text::is_forbidden_in_text) => {
             Err(ScimError::invalid_value(format!("{attr} cannot contain control characters.")))
         }
         other => Ok(other),
