@@ -159,7 +159,7 @@ pub async fn set(
                 user.name, user.login
             ))
             .send();
-            Ok(see_other("/login"))
+            Ok(see_other(&format!("/login?login={}", crate::middleware::urlencode(&user.login))))
         }
         Err(now) => {
             let (status, page) = page(ctx, &secret, now, FieldErrors::new());

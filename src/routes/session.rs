@@ -67,6 +67,8 @@ impl LoginPage {
 #[derive(Deserialize)]
 pub struct NextQuery {
     next: Option<String>,
+    /// The login to fill in (after a password was set with a link), when it is one.
+    login: Option<String>,
 }
 
 /// Where a sign-in lands: where it was going; or, going nowhere in particular, for those
@@ -103,7 +105,13 @@ pub async fn login_form(
     {
         return Ok(see_other("/setup"));
     }
-    render(&LoginPage::new(ctx, &state, String::new(), safe_next(query.next.as_deref()), None))
+    let typed = query
+        .login
+        .as_deref()
+        .and_then(|l| crate::domain::Login::parse(l).ok())
+        .map(|l| l.as_str().to_owned())
+        .unwrap_or_default();
+    render(&LoginPage::new(ctx, &state, typed, safe_next(query.next.as_deref()), None))
 }
 
 #[derive(Deserialize)]

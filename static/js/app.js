@@ -236,8 +236,13 @@
 
   // A page that shows a secret once (after a plain post and its redirect, such as a token
   // regenerated on someone's behalf) opens with focus on it, as a swap in place does.
+  // And a page sent back with a refused field (a form posted without htmx: setup, the
+  // account's password, a new user) opens on the first such field, scrolled into view,
+  // as a swap in place does; on a phone it may be a screen or two down.
+  var refused = document.querySelector('main [aria-invalid="true"]');
   var shown = document.querySelector('.secret-panel[data-autofocus]');
-  if (shown) shown.focus();
+  if (refused) refused.focus();
+  else if (shown) shown.focus();
 
   revealJsOnly();
   addConfirmCancels(document);

@@ -2,6 +2,7 @@
 
 use crate::harness::{Journey, Options};
 use crate::helpers::{PASSWORD, SETUP_CODE, spawn_app};
+use crate::steps::focused;
 
 #[actix_web::test]
 async fn first_run_sends_you_to_setup_and_the_new_admin_can_sign_out_and_in_again() {
@@ -27,6 +28,9 @@ async fn first_run_sends_you_to_setup_and_the_new_admin_can_sign_out_and_in_agai
     page.wait_text("#setup_code-error", "not the setup code").await;
     let kept = page.find("#login").await.prop("value").await.expect("value");
     assert_eq!(kept.as_deref(), Some("admin"), "the login typed is kept");
+    // Found in review: the page came back with focus nowhere; it opens on the field refused.
+    let (id, _, _, _) = focused(&page).await;
+    assert_eq!(id, "setup_code", "focus on the refused field");
     j.shot(&page, "wrong-code").await;
 
     // The right code creates the administrator and signs them in.

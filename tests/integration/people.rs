@@ -97,8 +97,16 @@ async fn an_admin_creates_a_user_whose_one_time_link_sets_a_password_once() {
 
     let res = ada.post_form(&path, &[("password", PASSWORD), ("password_confirm", PASSWORD)]).await;
     assert_eq!(res.status(), StatusCode::SEE_OTHER);
-    assert_eq!(location(&res), "/login");
-    assert!(ada.get_html("/login").await.contains("Your password is set, Ada Person. Sign in as “ada”"));
+    // The sign-in page, with her login filled in (found in review: it was empty) and the
+    // cursor in the password.
+    assert_eq!(location(&res), "/login?login=ada");
+    let login = ada.get_html(&location(&res)).await;
+    assert!(login.contains("Your password is set, Ada Person. Sign in as “ada”"));
+    assert!(login.contains("id=\"login\" name=\"login\" type=\"text\" value=\"ada\""), "{login}");
+    assert!(login.contains("autocomplete=\"current-password\" required autofocus"), "{login}");
+    assert!(login.contains("Forgot your password? Ask an administrator"), "whom to ask, next time");
+    let odd = ada.get_html("/login?login=%3Cb%3E%20not%20a%20login").await;
+    assert!(odd.contains("type=\"text\" value=\"\""), "what is not a login is not filled in");
     assert!(app.signed_in("ada").await.is_signed_in().await, "Ada signs in with the password she chose");
 
     // The link is used up: refused, clearly, and it changes nothing.
