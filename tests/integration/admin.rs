@@ -609,3 +609,21 @@ async fn deleting_a_role_that_leaves_someone_a_student_only_caps_their_tokens() 
     );
     assert!(audit.contains("the user became student-only"), "the cap is audited");
 }
+
+/// Found in review: "End all sessions" acted at once, where Suspend and the password link
+/// ask first; and on your own profile it signed you out with its message lost on the way.
+#[actix_web::test]
+async fn ending_all_sessions_asks_first_and_on_your_own_profile_says_so_at_sign_in() {
+    let w = world().await;
+    let profile = w.admin.get_html(&format!("/admin/users/{}", w.sam)).await;
+    assert!(profile.contains("<summary class=\"btn btn-secondary\">End all sessions…</summary>"), "asked");
+    assert!(profile.contains("Every browser they are signed in on must sign in again"), "{profile}");
+    let admin_id = w.app.user_id("admin");
+    let own = w.admin.get_html(&format!("/admin/users/{admin_id}")).await;
+    assert!(own.contains("Sign yourself out everywhere, this browser too?"), "{own}");
+    let res = w.admin.post_form(&format!("/admin/users/{admin_id}/sessions/end"), &[]).await;
+    assert_eq!((res.status(), location(&res).as_str()), (StatusCode::SEE_OTHER, "/login"));
+    let login = w.admin.get_html("/login").await;
+    assert!(login.contains("You ended all your sessions, this one too: sign in again."), "{login}");
+    assert!(!w.admin.is_signed_in().await);
+}

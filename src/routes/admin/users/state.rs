@@ -62,6 +62,12 @@ pub async fn end_sessions(
     let id = path.into_inner();
     let who = state.actor(&req, &me);
     let (user, n) = crate::db::run(&state.pool, move |conn| users::end_sessions(conn, &who, id)).await?;
+    if id == me.id {
+        // This browser's session was among them: the profile would only send it to sign in,
+        // and the message with it would be lost on the way.
+        FlashMessage::success("You ended all your sessions, this one too: sign in again.").send();
+        return Ok(see_other("/login"));
+    }
     FlashMessage::success(format!(
         "Ended {} of {}.",
         crate::domain::count(n, "session", "sessions"),
