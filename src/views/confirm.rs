@@ -56,9 +56,18 @@ pub struct Confirmation {
     pub post_in_place: bool,
     /// A regeneration's choice of the new expiry.
     pub expiry: Option<ExpiryOptions>,
+    /// A regeneration may keep the token's expiry, when it has not passed: this is it, in
+    /// words ("4 Mar 2027", "never"), and the choice offered first.
+    pub keep_expiry: Option<String>,
 }
 
 impl Confirmation {
+    /// What a regeneration of `token` may keep: its expiry, unless it has passed.
+    pub fn keep_expiry_of(token: &crate::models::AccessToken, now: chrono::NaiveDateTime) -> Option<String> {
+        (!token.is_expired(now))
+            .then(|| token.expires_at.map_or_else(|| "never".to_owned(), super::tokens::date))
+    }
+
     /// The parts every confirmation about token `id` shares; the rest is filled in by who asks.
     pub fn about(id: i64, csrf: String, inline: bool, list: ListSwap) -> Self {
         Confirmation {
@@ -75,6 +84,7 @@ impl Confirmation {
             list,
             post_in_place: true,
             expiry: None,
+            keep_expiry: None,
         }
     }
 }

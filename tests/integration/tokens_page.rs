@@ -365,6 +365,46 @@ async fn regenerating_shows_a_new_secret_once_and_changes_the_expiry() {
     assert!(!b.get_html("/settings/tokens").await.contains(&new));
 }
 
+/// Found in review: the question before a regeneration offered only the preset lengths,
+/// so a token that expired on a date of its owner's choice came back with the default 30
+/// days. It now offers to keep the current expiry (chosen first), and a date of one's choice.
+#[actix_web::test]
+async fn a_regeneration_keeps_the_expiry_or_takes_a_date_of_ones_choice() {
+    let app = spawn_app().await;
+    app.create_user("tess", &["teacher"], &[]);
+    let b = app.signed_in("tess").await;
+    let chosen = date_in(200);
+    let res = b
+        .post_form(
+            "/settings/tokens",
+            &[("purpose", "Lab notebook"), ("expires_in", "custom"), ("expires_on", &chosen)],
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    let id = token_ids(&b.get_html("/settings/tokens").await)[0];
+    let ask = b.get_html(&format!("/settings/tokens/{id}/regenerate")).await;
+    assert!(ask.contains("<option value=\"keep\" selected>Keep the current expiry ("), "{ask}");
+    assert!(ask.contains("<option value=\"custom\">On a date of my choice…</option>"), "{ask}");
+    assert!(
+        ask.contains(&format!("id=\"regen-{id}-expires_on\" name=\"expires_on\" type=\"date\"")),
+        "{ask}"
+    );
+
+    let res = b.post_form(&format!("/settings/tokens/{id}/regenerate"), &[("expires_in", "keep")]).await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    let html = b.get_html("/settings/tokens").await;
+    assert!(html.contains(&format!("datetime=\"{chosen}")), "the date kept");
+    let other = date_in(45);
+    let res = b
+        .post_form(
+            &format!("/settings/tokens/{id}/regenerate"),
+            &[("expires_in", "custom"), ("expires_on", &other)],
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    assert!(b.get_html("/settings/tokens").await.contains(&format!("datetime=\"{other}")), "the date chosen");
+}
+
 #[actix_web::test]
 async fn a_student_cannot_regenerate_into_no_expiry() {
     let app = spawn_app().await;

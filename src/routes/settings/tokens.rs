@@ -135,6 +135,7 @@ async fn confirmation(
                 action: format!("{PAGE}/{id}/regenerate"),
                 button: "Regenerate token",
                 expiry: Some(ExpiryOptions::new(&rules.expiry, rules.default_lifetime_days, now())),
+                keep_expiry: Confirmation::keep_expiry_of(&token, now()),
                 ..c
             }
         }

@@ -90,6 +90,7 @@ async fn confirmation(
                     ExpiryOptions::new(&rules.expiry, rules.default_lifetime_days, now())
                         .for_owner(&user.name),
                 ),
+                keep_expiry: Confirmation::keep_expiry_of(&token, now()),
                 ..c
             }
         }
