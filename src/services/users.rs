@@ -86,6 +86,8 @@ pub struct RolesChanged {
     /// Tokens capped to the student maximum because the user became student-only.
     pub capped: usize,
     pub student_only: bool,
+    /// Whether anything changed: saving the roles a user has already records nothing.
+    pub changed: bool,
 }
 
 /// Sets the roles an administrator gives a user to exactly these; roles from the
@@ -103,6 +105,17 @@ pub fn set_roles(
         let user = User::find(conn, user_id)?;
         let before = User::roles(conn, user_id)?;
         judge_admin_roles(conn, actor, &user, &before, account_role_ids)?;
+        let (had_enrollment, had_account) = User::role_sources(conn, user_id)?.from(RoleSource::Admin);
+        if set_of(had_enrollment) == set_of(enrollment.to_vec())
+            && set_of(had_account) == set_of(account_role_ids.to_vec())
+        {
+            return Ok(RolesChanged {
+                name: user.name,
+                capped: 0,
+                student_only: before.is_student_only(),
+                changed: false,
+            });
+        }
         User::replace_roles(conn, user_id, enrollment, account_role_ids, RoleSource::Admin)?;
         finish_roles_change(conn, actor, &user, &before, "")
     })
@@ -197,7 +210,7 @@ pub(super) fn finish_roles_change(
         0
     };
     super::notifications::roles_changed(conn, actor, user, before, &after, capped)?;
-    Ok(RolesChanged { name: user.name.clone(), capped, student_only: after.is_student_only() })
+    Ok(RolesChanged { name: user.name.clone(), capped, student_only: after.is_student_only(), changed: true })
 }
 
 /// Sets the roles the institution's systems give a user — single sign-on's claim at a
@@ -216,16 +229,10 @@ pub fn sync_directory_roles(
     write_transaction(conn, |conn| {
         let user = User::find(conn, user_id)?;
         let sources = User::role_sources(conn, user_id)?;
-        let (mut had_enrollment, mut had_account) = sources.from(source);
-        let (mut want_enrollment, mut want_account) = (enrollment.to_vec(), account_role_ids.to_vec());
-        for v in [&mut had_account, &mut want_account] {
-            v.sort_unstable();
-            v.dedup();
-        }
-        for v in [&mut had_enrollment, &mut want_enrollment] {
-            v.sort_unstable();
-            v.dedup();
-        }
+        let (had_enrollment, had_account) = sources.from(source);
+        let (had_enrollment, had_account) = (set_of(had_enrollment), set_of(had_account));
+        let (want_enrollment, want_account) =
+            (set_of(enrollment.to_vec()), set_of(account_role_ids.to_vec()));
         if had_enrollment == want_enrollment && had_account == want_account {
             return Ok(None);
         }
@@ -246,8 +253,17 @@ pub fn sync_directory_roles(
     })
 }
 
+/// Roles as a set: sorted, each once, so that two lists compare whatever their order.
+fn set_of<T: Ord>(mut roles: Vec<T>) -> Vec<T> {
+    roles.sort_unstable();
+    roles.dedup();
+    roles
+}
+
 /// Suspends or reactivates a user. Suspension ends every session of theirs at once, and
 /// their tokens stop authenticating; nobody suspends themself or the last active admin.
+/// Returns the user as they were before: one already in `state` is left as they are, and
+/// nothing is recorded.
 pub fn set_state(
     conn: &mut DbConnection,
     actor: &Actor,
@@ -264,6 +280,9 @@ pub fn set_state(
         authority::may_manage(actor.permissions, roles.permissions())?;
         if state == UserState::Suspended && is_last_admin(conn, &user, &roles)? {
             return Err(Error::Forbidden(authority::last_admin("suspended")));
+        }
+        if user.state == state.key() {
+            return Ok(user);
         }
         User::set_state(conn, user_id, state)?;
         let action = match state {

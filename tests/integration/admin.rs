@@ -627,3 +627,31 @@ async fn ending_all_sessions_asks_first_and_on_your_own_profile_says_so_at_sign_
     assert!(login.contains("You ended all your sessions, this one too: sign in again."), "{login}");
     assert!(!w.admin.is_signed_in().await);
 }
+
+/// Found in review: reactivating someone active, or saving roles as they were, recorded an
+/// event ("Teacher → Teacher"), which also went to webhooks. Nothing changed: nothing is
+/// recorded, and the page says so.
+#[actix_web::test]
+async fn saving_what_is_already_so_records_nothing() {
+    let w = world().await;
+    let tess = w.app.user_id("tess");
+    let res = w.admin.post_form(&format!("/admin/users/{tess}/reactivate"), &[]).await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    let page = w.admin.get_html(&location(&res)).await;
+    assert!(page.contains("is active already: nothing changed."), "{page}");
+    let res = w.admin.post_form(&format!("/admin/users/{tess}/roles"), &[("roles", "teacher")]).await;
+    let page = w.admin.get_html(&location(&res)).await;
+    assert!(page.contains("has these roles already."), "{page}");
+    let audit = w.admin.get_html("/admin/audit?subject=tess").await;
+    assert!(
+        !audit.contains("<code>user.reactivated</code>") && !audit.contains("Teacher → Teacher"),
+        "{audit}"
+    );
+    // A real change is still recorded.
+    let res = w
+        .admin
+        .post_form(&format!("/admin/users/{tess}/roles"), &[("roles", "teacher"), ("roles", "ta")])
+        .await;
+    assert!(w.admin.get_html(&location(&res)).await.contains("saved."));
+    assert!(w.admin.get_html("/admin/audit?subject=tess").await.contains("Teacher → Teacher, TA"));
+}

@@ -43,9 +43,13 @@ pub async fn update(
         .map(|r| r.parse::<i64>().map_err(|_| AppError::BadRequest(format!("Unknown account role: {r}"))))
         .collect::<Result<Vec<_>, _>>()?;
     let who = state.actor(&req, &me);
-    let RolesChanged { name, capped, student_only } =
+    let RolesChanged { name, capped, student_only, changed } =
         crate::db::run(&state.pool, move |conn| users::set_roles(conn, &who, id, &enrollment, &account_ids))
             .await?;
+    if !changed {
+        FlashMessage::info(format!("Nothing to save: {name} has these roles already.")).send();
+        return Ok(see_other(&super::profile::page_of(id)));
+    }
     let mut message = format!("Roles of {name} saved.");
     if student_only {
         message.push_str(&format!(

@@ -19,6 +19,14 @@ async fn set_state(
 ) -> Result<HttpResponse, AppError> {
     let who = state.actor(&req, &me);
     let user = crate::db::run(&state.pool, move |conn| users::set_state(conn, &who, id, new_state)).await?;
+    if user.state == new_state.key() {
+        let already = match new_state {
+            UserState::Suspended => "suspended",
+            UserState::Active => "active",
+        };
+        FlashMessage::info(format!("{} is {already} already: nothing changed.", user.name)).send();
+        return Ok(see_other(&super::profile::page_of(id)));
+    }
     FlashMessage::success(match new_state {
         UserState::Suspended => {
             format!("{} is suspended and signed out everywhere. Their tokens stop working.", user.name)
