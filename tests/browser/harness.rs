@@ -191,7 +191,7 @@ pub struct Page {
     pub client: Client,
     base: String,
     pub javascript: bool,
-    options: Options,
+    pub options: Options,
     // Dropped after the client: kills chromedriver and Chromium, removes the profile.
     _driver: Driver,
 }
