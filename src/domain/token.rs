@@ -270,6 +270,11 @@ impl ExpiryChoice {
     pub fn from_form(select: &str, date: &str) -> Result<ExpiryChoice, ValidationError> {
         match select.trim() {
             "never" => Ok(ExpiryChoice::Never),
+            // A date picker sends nothing until a date is picked; typed into a plain text
+            // field (an old browser), the date must be as the picker writes it.
+            "custom" if date.trim().is_empty() => {
+                Err(ValidationError::new(Self::FIELD, "Choose the expiry date, or another lifetime."))
+            }
             "custom" => NaiveDate::parse_from_str(date.trim(), "%Y-%m-%d")
                 .map(ExpiryChoice::OnDate)
                 .map_err(|_| ValidationError::new(Self::FIELD, "Enter the expiry date as YYYY-MM-DD.")),
@@ -626,6 +631,9 @@ mod tests {
         assert_eq!(ExpiryChoice::from_form("never", "").unwrap(), ExpiryChoice::Never);
         assert!(ExpiryChoice::from_form("31", "").is_err());
         assert!(ExpiryChoice::from_form("custom", "next tuesday").is_err());
+        // Found in review: no date picked was answered with the format, which nobody typed.
+        let none = ExpiryChoice::from_form("custom", " ").unwrap_err();
+        assert_eq!(none.message, "Choose the expiry date, or another lifetime.");
         assert_eq!(
             ExpiryChoice::from_form("custom", "2027-01-31").unwrap(),
             ExpiryChoice::OnDate(NaiveDate::from_ymd_opt(2027, 1, 31).unwrap())
