@@ -37,7 +37,7 @@ use crate::domain::scim::{Paging, ScimError};
 use crate::domain::text::same_ignoring_case;
 use crate::domain::token::Purpose;
 use crate::domain::token_secret::ProvisioningSecret;
-use crate::domain::{Email, Login, Permission, PermissionSet, now};
+use crate::domain::{Email, Login, Permission, PermissionSet, ValidationError, now};
 use crate::models::{
     AccessToken, AccountRole, AuditAction, CreateUserError, NewUserData, ProvisioningCredential, RoleSource,
     ScimGroup, ScimUser, User, UserState,
@@ -108,6 +108,13 @@ pub fn create_credential(
     purpose: &str,
 ) -> Result<IssuedCredential, Error> {
     actor.require(Permission::ManageUsers)?;
+    if purpose.trim().is_empty() {
+        // A credential, not a token: the purpose names the client that will hold it.
+        return Err(Error::invalid(ValidationError::new(
+            Purpose::FIELD,
+            "Enter a purpose: which client will use this credential (e.g. Microsoft Entra ID)?",
+        )));
+    }
     let purpose = Purpose::parse(purpose)?;
     write_transaction(conn, |conn| {
         let roles = AccountRole::all(conn)?;

@@ -655,3 +655,41 @@ async fn saving_what_is_already_so_records_nothing() {
     assert!(w.admin.get_html(&location(&res)).await.contains("saved."));
     assert!(w.admin.get_html("/admin/audit?subject=tess").await.contains("Teacher → Teacher, TA"));
 }
+
+/// Found in review: a profile marked no section of the menu and led nowhere back, and the
+/// forms to add people, services and endpoints had only a Cancel at their foot. Each now
+/// leads back to its list, as the token pages do; a profile is in Users (or, for a viewer
+/// of tokens who does not manage users, in All tokens).
+#[actix_web::test]
+async fn every_admin_page_leads_back_to_its_list() {
+    let w = world().await;
+    let profile = w.admin.get_html(&format!("/admin/users/{}", w.sam)).await;
+    assert!(profile.contains("<a href=\"/admin/users\" aria-current=\"page\">Users</a>"), "{profile}");
+    assert!(profile.contains("<a href=\"/admin/users\">← Back to users</a>"));
+    let vera = w.app.signed_in("vera").await;
+    let profile = vera.get_html(&format!("/admin/users/{}", w.sam)).await;
+    assert!(profile.contains("<a href=\"/admin/tokens\" aria-current=\"page\">All tokens</a>"), "{profile}");
+    assert!(profile.contains("<a href=\"/admin/tokens\">← Back to all tokens</a>"));
+    for (page, back) in [
+        ("/admin/users/new", "<a href=\"/admin/users\">← Back to users</a>"),
+        ("/admin/users/import", "<a href=\"/admin/users\">← Back to users</a>"),
+        ("/admin/services/new", "<a href=\"/admin/services\">← Back to services</a>"),
+        ("/admin/webhooks/new", "<a href=\"/admin/webhooks\">← Back to notifications</a>"),
+    ] {
+        assert!(w.admin.get_html(page).await.contains(back), "{page}");
+    }
+    let ask = w.admin.get_html(&format!("/admin/users/{}/tokens/{}/revoke", w.sam, w.sam_token)).await;
+    assert!(ask.contains("← Back to Sam Example&#39;s profile</a>"), "as the edit page says it: {ask}");
+}
+
+/// Found in review: words that did not fit their page: a provisioning credential's empty
+/// purpose asked what the *token* was for.
+#[actix_web::test]
+async fn a_credentials_purpose_is_asked_for_as_a_credentials() {
+    let w = world().await;
+    let res = w.admin.post_form("/admin/provisioning", &[("purpose", "  ")]).await;
+    assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let html = res.text().await.unwrap();
+    assert!(html.contains("which client will use this credential"), "{html}");
+    assert!(!html.contains("what will this token be used for"));
+}

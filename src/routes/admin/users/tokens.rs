@@ -67,7 +67,7 @@ async fn confirmation(
     let (list, nav, back_label) = if back_url.starts_with(ALL_TOKENS) {
         (ListSwap::ALL_TOKENS, Nav::AllTokens, "Back to all tokens".to_owned())
     } else {
-        (ListSwap::PROFILE, Nav::Profile, format!("Back to {}", user.name))
+        (ListSwap::PROFILE, Nav::Profile, format!("Back to {}'s profile", user.name))
     };
     let c =
         Confirmation { back_label, ..Confirmation::about(token_id, ctx.csrf.clone(), is_htmx(&req), list) };
