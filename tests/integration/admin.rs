@@ -693,3 +693,18 @@ async fn a_credentials_purpose_is_asked_for_as_a_credentials() {
     assert!(html.contains("which client will use this credential"), "{html}");
     assert!(!html.contains("what will this token be used for"));
 }
+
+/// Found in review: a refused creation on a profile is answered at the form's address,
+/// `/admin/users/{id}/tokens`, which answered 404 when reloaded. It leads to the list.
+#[actix_web::test]
+async fn the_address_of_a_profiles_token_form_leads_to_its_list() {
+    let w = world().await;
+    let res = w
+        .admin
+        .post_form(&format!("/admin/users/{}/tokens", w.sam), &[("purpose", " "), ("expires_in", "30")])
+        .await;
+    assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let res = w.admin.get(&format!("/admin/users/{}/tokens", w.sam)).await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    assert_eq!(location(&res), format!("/admin/users/{}#tokens", w.sam));
+}

@@ -390,6 +390,7 @@ const ADMIN_PAGES_FOR_PEOPLE: &[Row] = &[
     // SPEC 2 gives to access_tokens.view: D and C, who may act blind by id, are not asked.
     row("GET /admin/users/{id}/tokens/{token_id}/revoke",      &[Sam, SamToken],   NOTHING,   "303  403  403  403  403  403  403  403  200"),
     row("GET /admin/users/{id}/tokens/{token_id}/regenerate",  &[Sam, SamToken],   NOTHING,   "303  403  403  403  403  403  403  403  200"),
+    row("GET /admin/users/{id}/tokens",                        &[Sam],             NOTHING,   "303  403  403  303  303  303  303  403  303"),
     row("POST /admin/users/{id}/tokens",                       &[Sam],             NEW_TOKEN, "303  403  403  403  303+ 403  403  403  303+"),
     // C: 403, not the 200 first asked for — the form shows the token's purpose, scopes and
     // expiry, which SPEC 2 gives to access_tokens.view (as GET /api/v1/…/tokens/{id} does).

@@ -31,6 +31,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(users::tokens::revoke)
         .service(users::tokens::confirm_revoke)
         .service(users::tokens::confirm_regenerate)
+        .service(users::tokens::token_list)
         .service(users::tokens::create)
         .service(users::tokens::edit)
         .service(users::tokens::update)

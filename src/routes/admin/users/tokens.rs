@@ -10,7 +10,7 @@ use serde::Deserialize;
 
 use super::profile::{load_profile, page_of, profile_page};
 use crate::auth::CurrentUser;
-use crate::auth::guard::{CreateUpdateTokens, DeleteTokens, Require};
+use crate::auth::guard::{CreateUpdateTokens, DeleteTokens, Require, SeeProfiles};
 use crate::domain::token::TokenChange;
 use crate::domain::{Permission, now};
 use crate::error::AppError;
@@ -198,6 +198,13 @@ pub async fn revoke_all(
     let n = crate::db::run(&state.pool, move |conn| tokens::revoke_all(conn, &who, id)).await?;
     FlashMessage::success(format!("{} revoked.", crate::domain::count(n, "token", "tokens"))).send();
     Ok(see_other(&page_of(id)))
+}
+
+/// `GET /admin/users/{id}/tokens` — the profile's list of tokens. A refused creation is
+/// answered at this address (the form's); reloaded, or bookmarked, it leads to the list.
+#[get("/admin/users/{id}/tokens")]
+pub async fn token_list(_me: Require<SeeProfiles>, path: web::Path<i64>) -> HttpResponse {
+    see_other(&format!("{}#tokens", page_of(path.into_inner())))
 }
 
 /// `POST /admin/users/{id}/tokens` — create a token on the user's behalf (it starts
