@@ -359,11 +359,14 @@ async fn the_import_preview_names_every_bad_line_and_nothing_applies_until_the_f
     let html = admin.get_html(&preview).await;
     assert!(html.contains("4 to create, 1 to change, 1 unchanged."), "{html}");
     assert!(html.contains("Yes, apply"));
+    // Found in review: nothing said that the people created cannot sign in yet.
+    assert!(html.contains("The people created have no password until you make each a link"), "{html}");
     let res = admin.post_form(&preview, &[]).await;
     assert_eq!(res.status(), StatusCode::SEE_OTHER);
     assert_eq!(location(&res), "/admin/users");
     let list = admin.get_html("/admin/users").await;
     assert!(list.contains("Imported “people.csv”: 4 created, 1 changed, 1 unchanged."), "{list}");
+    assert!(list.contains("The people created have no password yet: make each a link"), "{list}");
     for login in ["ada", "bob", "cy", "dee"] {
         assert_eq!(logins_like(&app.database_url, login), [login]);
     }
@@ -460,6 +463,23 @@ async fn upload_problems_are_shown_next_to_the_file_field_and_pasted_lines_work_
     assert_eq!(res.status(), StatusCode::SEE_OTHER);
     let html = admin.get_html(&location(&res)).await;
     assert!(html.contains("Import preview: pasted lines") && html.contains("1 to create"));
+
+    // Found in review: pasted lines with a bad one were lost on the way back to be
+    // corrected. They come back in the form.
+    let bad = "login,name,email,roles\nquin,Quin,quin@example.edu,headmaster\n";
+    let res = admin.post_multipart("/admin/users/import", &[("csv", bad)]).await;
+    let preview = location(&res);
+    let html = admin.get_html(&preview).await;
+    let id = preview.rsplit('/').next().unwrap();
+    let again = format!("/admin/users/import?from={id}");
+    assert!(html.contains(&format!("href=\"{again}\">Correct the pasted lines</a>")), "{html}");
+    assert!(!html.contains("in your file"), "no file was given");
+    let form = admin.get_html(&again).await;
+    assert!(form.contains("quin,Quin,quin@example.edu,headmaster"), "{form}");
+    // Another's staged upload is not theirs to read.
+    app.create_user("max", &[], &["Account Admin"]);
+    let other = app.signed_in("max").await;
+    assert_eq!(other.get(&again).await.status(), StatusCode::NOT_FOUND);
 
     // A form post without its CSRF token is refused before it is read.
     let res = admin.post_multipart_raw("/admin/users/import", &[("csv", pasted)]).await;

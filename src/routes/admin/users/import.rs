@@ -11,6 +11,7 @@ use actix_web::{HttpRequest, HttpResponse, get, post, web};
 use actix_web_flash_messages::FlashMessage;
 use askama::Template;
 use futures_util::StreamExt;
+use serde::Deserialize;
 
 use crate::auth::guard::{ManageUsers, Require};
 use crate::domain::people_import::{self, HEADER, MAX_BYTES};
@@ -66,12 +67,32 @@ async fn import_page(
 /// `GET /admin/users/import` — the upload form, with the file's format.
 #[get("/admin/users/import")]
 pub async fn form(
+    req: HttpRequest,
     ctx: PageCtx,
-    _me: Require<ManageUsers>,
+    me: Require<ManageUsers>,
     state: web::Data<AppState>,
+    query: web::Query<FromQuery>,
 ) -> Result<HttpResponse, AppError> {
-    render(&import_page(&state, ctx, FieldErrors::new(), String::new()).await?)
+    // Lines pasted for a preview come back to be corrected (a file is corrected where it is).
+    let pasted = match query.into_inner().from {
+        Some(id) => {
+            let who = state.actor(&req, &me);
+            let file = crate::db::run(&state.pool, move |conn| import::staged(conn, &who, &id)).await?;
+            if file.file_name == PASTED { file.content } else { String::new() }
+        }
+        None => String::new(),
+    };
+    render(&import_page(&state, ctx, FieldErrors::new(), pasted).await?)
 }
+
+#[derive(Deserialize)]
+pub struct FromQuery {
+    /// A staged upload whose pasted lines fill the form again.
+    from: Option<String>,
+}
+
+/// The name under which pasted lines are staged.
+const PASTED: &str = "pasted lines";
 
 /// The file (or the pasted lines) of an upload form, with the name to remember it by.
 fn chosen(parts: Vec<multipart::Part>) -> Result<(String, Vec<u8>), String> {
@@ -82,7 +103,7 @@ fn chosen(parts: Vec<multipart::Part>) -> Result<(String, Vec<u8>), String> {
         (Some(f), None) => {
             Ok((f.file_name.clone().unwrap_or_else(|| "uploaded file".to_owned()), f.data.to_vec()))
         }
-        (None, Some(p)) => Ok(("pasted lines".to_owned(), p.data.to_vec())),
+        (None, Some(p)) => Ok((PASTED.to_owned(), p.data.to_vec())),
         (None, None) => {
             Err(format!("Choose a CSV file, or paste its lines. Its first line is the header {HEADER}."))
         }
@@ -166,6 +187,19 @@ struct PreviewPage {
     plan: PlanView,
     /// An apply was just refused: nothing was applied.
     refused: bool,
+    /// The lines were pasted, not a file: they are corrected in the form again.
+    pasted: bool,
+    /// People may have passwords here (`--password-login on`): those an import creates
+    /// have none until a link is made for each.
+    passwords_on: bool,
+}
+
+/// Said after an import that created people, where people have passwords.
+const NO_PASSWORD_YET: &str = " The people created have no password yet: make each a link to set one \
+                               (Link to set a password… on their profile page).";
+
+fn passwords_on(state: &AppState) -> bool {
+    state.settings.serve.password_login == crate::domain::people::PasswordLogin::On
 }
 
 /// `GET /admin/users/import/{id}` — the preview of an uploaded file, as it would apply now.
@@ -183,7 +217,16 @@ pub async fn preview(
         import::preview_staged(conn, &who, &key)
     })
     .await?;
-    render(&PreviewPage { ctx, id, file_name: file.file_name, plan: PlanView::of(&plan), refused: false })
+    let passwords_on = passwords_on(&state);
+    render(&PreviewPage {
+        ctx,
+        id,
+        pasted: file.file_name == PASTED,
+        file_name: file.file_name,
+        plan: PlanView::of(&plan),
+        refused: false,
+        passwords_on,
+    })
 }
 
 /// `POST /admin/users/import/{id}` — applies the uploaded file, all or nothing: with any bad
@@ -205,13 +248,24 @@ pub async fn apply(
     .await?;
     match outcome {
         import::Outcome::Applied(summary) => {
-            FlashMessage::success(format!("Imported “{}”: {}", file.file_name, summary_sentence(&summary)))
-                .send();
+            let mut message = format!("Imported “{}”: {}", file.file_name, summary_sentence(&summary));
+            if summary.created > 0 && passwords_on(&state) {
+                message.push_str(NO_PASSWORD_YET);
+            }
+            FlashMessage::success(message).send();
             Ok(see_other("/admin/users"))
         }
         import::Outcome::Refused(plan) => render_with(
             StatusCode::UNPROCESSABLE_ENTITY,
-            &PreviewPage { ctx, id, file_name: file.file_name, plan: PlanView::of(&plan), refused: true },
+            &PreviewPage {
+                ctx,
+                id,
+                pasted: file.file_name == PASTED,
+                file_name: file.file_name,
+                plan: PlanView::of(&plan),
+                refused: true,
+                passwords_on: passwords_on(&state),
+            },
         ),
     }
 }
