@@ -52,14 +52,21 @@ fn parse(input: &ServiceInput) -> Result<Parsed, Error> {
     let slug = Slug::parse(&input.slug).map_err(|e| errors.push(e)).ok();
     let name = DisplayName::parse(&input.name).map_err(|e| errors.push(e)).ok();
     let description = input.description.trim().to_owned();
-    if description.chars().count() > 500
-        || description.chars().any(|c| crate::domain::text::is_forbidden_in_text(c) && c != '\n' && c != '\r')
-    {
+    if description.chars().count() > 500 {
         errors.push(ValidationError::new("description", "A description has at most 500 characters."));
+    } else if description
+        .chars()
+        .any(|c| crate::domain::text::is_forbidden_in_text(c) && c != '\n' && c != '\r')
+    {
+        errors.push(ValidationError::new(
+            "description",
+            "A description cannot contain control characters (a NUL, a text-direction override); line breaks are fine.",
+        ));
     }
     let mut scopes = Vec::new();
     let mut rules = Vec::new();
     if let Some(slug) = &slug {
+        let given = input.scopes.iter().filter(|(s, _, _)| !s.trim().is_empty()).count();
         for (scope, label, holders) in input.scopes.iter().filter(|(s, _, _)| !s.trim().is_empty()) {
             let parsed = parse_scope(slug, scope).and_then(|scope| {
                 let label = label.trim();
@@ -80,7 +87,8 @@ fn parse(input: &ServiceInput) -> Result<Parsed, Error> {
                 Err(e) => errors.push(e),
             }
         }
-        if scopes.is_empty() {
+        // Rows given but refused have said why already.
+        if given == 0 {
             errors.push(ValidationError::new(
                 "scopes",
                 "Give the service at least one scope, e.g. read=Read grades.",

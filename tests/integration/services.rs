@@ -992,3 +992,32 @@ async fn a_service_is_looked_up_only_for_a_slug_that_could_be_one_and_few_misses
     assert!(cache.misses() > 0, "misses are remembered");
     assert!(gateway.service(&gradebook).await.is_ok(), "a real service is still found");
 }
+
+/// Found in review: a description with a NUL was said to be too long, and a scope refused
+/// for its holders was followed by "Give the service at least one scope", though one was
+/// given.
+#[actix_web::test]
+async fn a_refused_service_form_says_what_is_wrong_and_only_that() {
+    let app = spawn_app().await;
+    let admin = app.setup_admin().await;
+    let res = admin
+        .post_form(
+            "/admin/services",
+            &[
+                ("name", "Print service"),
+                ("slug", "print"),
+                ("description", "Prints\u{0}jobs"),
+                ("scope", "jobs"),
+                ("label", "Print jobs"),
+                ("holders", "wizard"),
+            ],
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let html = res.text().await.unwrap();
+    assert!(html.contains("A description cannot contain control characters"), "{html}");
+    assert!(!html.contains("at most 500 characters"));
+    assert!(html.contains("wizard"), "the holder refused is named: {html}");
+    assert!(!html.contains("Give the service at least one scope"), "a scope was given");
+    assert!(admin.get_html("/admin/services").await.contains("No services yet"), "nothing registered");
+}
