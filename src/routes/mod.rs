@@ -78,8 +78,40 @@ pub fn render_with<T: Template>(
 /// A form body, including fields that repeat (`scopes`, `roles`, `permissions`); a body that
 /// does not read is a 400.
 pub fn read_form<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, AppError> {
+    if !form_is_text(body) {
+        return Err(AppError::BadRequest(NOT_TEXT.to_owned()));
+    }
     serde_html_form::from_bytes(body)
         .map_err(|e| AppError::BadRequest(format!("The form could not be read: {e}")))
+}
+
+/// Said of a form whose fields are not UTF-8 text.
+pub const NOT_TEXT: &str = "The form could not be read: its fields are not UTF-8 text.";
+
+/// Whether a form body's names and values, percent-decoded, are UTF-8 text. `%FF` is not:
+/// the form decoder would quietly store it as "�". (`&`, `=` and `+` are ASCII, so the body
+/// can be decoded whole.)
+pub fn form_is_text(body: &[u8]) -> bool {
+    let mut decoded = Vec::with_capacity(body.len());
+    let mut rest = body;
+    while let Some((&byte, tail)) = rest.split_first() {
+        let escaped = (byte == b'%')
+            .then(|| tail.get(..2))
+            .flatten()
+            .and_then(|h| std::str::from_utf8(h).ok())
+            .and_then(|h| u8::from_str_radix(h, 16).ok());
+        match escaped {
+            Some(b) => {
+                decoded.push(b);
+                rest = &tail[2..];
+            }
+            None => {
+                decoded.push(byte);
+                rest = tail;
+            }
+        }
+    }
+    std::str::from_utf8(&decoded).is_ok()
 }
 
 /// A list's page: its path and the query of the parameters given, those left empty left out.
@@ -132,6 +164,16 @@ fn redirectable(path: String) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_form_is_text_when_its_escapes_decode_to_utf8() {
+        assert!(form_is_text(b"purpose=Caf%C3%A9+sync&expires_in=30"));
+        assert!(form_is_text("purpose=Café".as_bytes()));
+        assert!(form_is_text(b"a=100%25&b=%zz&c=%"), "a stray % is taken as it is");
+        assert!(!form_is_text(b"purpose=%FF"));
+        assert!(!form_is_text(b"purpose=%C3"), "half a character");
+        assert!(!form_is_text(b"purpose=%C3&x=%A9"), "split by a separator");
+    }
 
     #[test]
     fn a_pages_address_leaves_out_the_parameters_left_empty() {

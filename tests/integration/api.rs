@@ -1193,3 +1193,37 @@ async fn api_answers_and_health_checks_set_no_cookies() {
         assert!(res.headers().get_all("Set-Cookie").iter().next().is_none(), "{url}: {:?}", res.headers());
     }
 }
+
+/// Found in review: `token[purpose]=%FF` made a token whose purpose was "�": the form
+/// decoder replaces what is not UTF-8. Such a form is refused, and nothing is made.
+#[actix_web::test]
+async fn a_form_that_is_not_utf8_text_is_refused() {
+    let app = spawn_app().await;
+    app.create_user("tess", &["teacher"], &[]);
+    let secret = app.api_token("tess", None);
+    let form = Some("application/x-www-form-urlencoded");
+    let res = send_raw(
+        &app,
+        &secret,
+        reqwest::Method::POST,
+        "/api/v1/users/self/tokens",
+        form,
+        "token[purpose]=%FF",
+    )
+    .await;
+    let (status, body) = json(res).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    assert!(body["errors"][0]["message"].as_str().unwrap().contains("not UTF-8 text"), "{body}");
+    let (_, list) = json(app.api(&secret).get("/api/v1/users/self/user_generated_tokens").await).await;
+    assert_eq!(list.as_array().unwrap().len(), 1, "nothing was created");
+    let res = send_raw(
+        &app,
+        &secret,
+        reqwest::Method::POST,
+        "/api/v1/users/self/tokens",
+        form,
+        "token[purpose]=Caf%C3%A9",
+    )
+    .await;
+    assert_eq!(json(res).await.1["purpose"], "Café", "UTF-8 escapes are read as ever");
+}

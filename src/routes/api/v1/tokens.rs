@@ -517,6 +517,9 @@ where
             ApiError::BadRequest(format!("The request body is not valid JSON for a token: {e}"))
         });
     }
+    if !crate::routes::form_is_text(&body) {
+        return Err(ApiError::BadRequest(crate::routes::NOT_TEXT.to_owned()));
+    }
     if let Some(field) = unknown_token_field(&body, F::FIELDS) {
         return Err(ApiError::BadRequest(format!(
             "The form field `{field}` is not one of {}. Scopes are a list: one `token[scopes][]` per scope.",
