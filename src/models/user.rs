@@ -216,6 +216,30 @@ pub struct UserPage {
     pub next_after: Option<i64>,
 }
 
+/// `s` for a LIKE pattern with `\\` as its escape: `%`, `_` and `\\` taken literally.
+fn escape_like(s: &str) -> String {
+    s.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_")
+}
+
+/// A lower-cased search and the other cases SQLite's LIKE would not fold for it: none for
+/// ASCII (LIKE folds it), else its capital and title case ("öd": "ÖD", "Öd").
+fn case_variants(needle: &str) -> Vec<String> {
+    if needle.is_empty() {
+        return Vec::new();
+    }
+    let mut variants = vec![needle.to_owned()];
+    if !needle.is_ascii() {
+        let mut chars = needle.chars();
+        let title: String = chars.next().into_iter().flat_map(char::to_uppercase).chain(chars).collect();
+        for v in [needle.to_uppercase(), title] {
+            if !variants.contains(&v) {
+                variants.push(v);
+            }
+        }
+    }
+    variants
+}
+
 impl User {
     /// Users whose login, name or email contains `query` (case-insensitive), in id order,
     /// after `after` (keyset pagination). From three characters on, a trigram index finds
@@ -225,8 +249,7 @@ impl User {
     /// a page is full: at once for a common pair of letters, every user for a rare one.
     pub fn search(conn: &mut DbConnection, query: &str, after: i64, per_page: i64) -> QueryResult<UserPage> {
         let needle: String = query.trim().to_lowercase().chars().filter(|c| !c.is_control()).collect();
-        let escaped = needle.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_");
-        let pattern = format!("%{escaped}%");
+        let pattern = format!("%{}%", escape_like(&needle));
         let mut users: Vec<User> = match conn {
             DbConnection::Sqlite(c) if needle.chars().count() >= 3 => {
                 #[derive(QueryableByName)]
@@ -268,19 +291,24 @@ impl User {
                 .load(c)?,
             conn => {
                 let mut q = users::table.filter(users::id.gt(after)).into_boxed();
-                if !needle.is_empty() {
-                    // SQLite's LIKE ignores the case of ASCII letters, and its `lower()`
-                    // folds only those: lowercasing each column of every user (the
-                    // search under three letters reads them all) found nothing more and
-                    // took half the time.
-                    q = q.filter(
-                        users::login
-                            .like(pattern.clone())
-                            .escape('\\')
-                            .or(users::name.like(pattern.clone()).escape('\\'))
-                            .or(users::email.like(pattern).escape('\\')),
-                    );
-                }
+                // SQLite's LIKE ignores the case of ASCII letters, and its `lower()` folds
+                // only those: lowercasing each column of every user (the search under three
+                // letters reads them all) found nothing more and took half the time. Other
+                // letters ("öd" for "Ödön") are looked for in capital and title case too.
+                let like = |variant: &str| {
+                    let p = format!("%{}%", escape_like(variant));
+                    users::login
+                        .like(p.clone())
+                        .escape('\\')
+                        .or(users::name.like(p.clone()).escape('\\'))
+                        .or(users::email.like(p).escape('\\'))
+                };
+                q = match case_variants(&needle).as_slice() {
+                    [] => q,
+                    [a] => q.filter(like(a)),
+                    [a, b] => q.filter(like(a).or(like(b))),
+                    [a, b, c, ..] => q.filter(like(a).or(like(b)).or(like(c))),
+                };
                 q.order(users::id.asc()).limit(per_page + 1).select(User::as_select()).load(conn)?
             }
         };
@@ -555,6 +583,15 @@ impl User {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn a_search_is_also_tried_in_the_cases_sqlite_does_not_fold() {
+        assert_eq!(super::case_variants("ab"), ["ab"], "ASCII: LIKE folds it");
+        assert_eq!(super::case_variants("öd"), ["öd", "ÖD", "Öd"]);
+        assert_eq!(super::case_variants("ä"), ["ä", "Ä"]);
+        assert!(super::case_variants("").is_empty());
+    }
+
     use super::*;
 
     fn role(id: i64, name: &str, built_in: bool) -> AccountRole {
