@@ -148,6 +148,25 @@ pub fn sign_in(
                             ),
                         );
                     }
+                    // An administrator's account is worth taking over: a provider whose people
+                    // choose their own usernames would hand it to whoever chose "admin". It is
+                    // tied only when the provider's email is the account's too.
+                    Some(existing)
+                        if !User::roles(conn, existing.id)?.account.is_empty()
+                            && !who
+                                .email
+                                .as_deref()
+                                .is_some_and(|e| e.trim().eq_ignore_ascii_case(&existing.email)) =>
+                    {
+                        return refused(
+                            conn,
+                            Some(existing.id),
+                            &format!(
+                                "the login “{login}” belongs to an administrator here whose email address is not \
+                                 the one the identity provider gave: it is not tied to the provider's account"
+                            ),
+                        );
+                    }
                     Some(existing) => {
                         User::link_oidc_subject(conn, existing.id, &who.subject)?;
                         actor

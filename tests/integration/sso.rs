@@ -326,6 +326,33 @@ async fn an_existing_account_is_tied_to_the_provider_and_keeps_the_administrator
     assert!(linked.oidc_subject.is_some(), "tied to the provider's subject");
 }
 
+/// Found in review: a provider whose people choose their own usernames would hand an
+/// administrator's account made here to whoever chose the same login. An account that
+/// holds account roles is tied only when the provider's email is the account's too.
+#[actix_web::test]
+async fn an_administrators_account_is_tied_only_when_the_email_is_the_same_too() {
+    let w = world().await;
+    w.app.create_user("chief", &[], &["Account Admin"]);
+    w.provider.set_person("chief", "Someone Else", &["Faculty"]);
+    let res = w.sign_in(&w.app.browser(), "chief").await;
+    assert_eq!(res.status(), StatusCode::FORBIDDEN);
+    assert!(res.text().await.unwrap().contains("belongs to an administrator here"));
+    assert!(w.user("chief").unwrap().oidc_subject.is_none(), "not tied");
+
+    // The same person: the provider's email is the account's.
+    {
+        use diesel::prelude::*;
+        use tokenwarden::db::schema::users;
+        let mut conn = tokenwarden::db::connect(&w.app.database_url).expect("connect");
+        diesel::update(users::table.filter(users::login.eq("chief")))
+            .set(users::email.eq("chief@school.example.edu"))
+            .execute(&mut conn)
+            .expect("the email");
+    }
+    assert_eq!(w.sign_in(&w.app.browser(), "chief").await.status(), StatusCode::SEE_OTHER);
+    assert!(w.user("chief").unwrap().oidc_subject.is_some(), "tied");
+}
+
 impl TestApp {
     /// An Account Admin beside whoever signs in with the provider, signed in with a password.
     async fn setup_admin_beside(&self) -> Browser {
