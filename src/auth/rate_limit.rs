@@ -119,6 +119,16 @@ impl LoginLimiter {
         self.per_login.check_key(&key).map_err(|not_until| Self::wait(not_until.wait_time_from(now)))
     }
 
+    /// Counts one try of the current password on the form that changes it, for the signed-in
+    /// user `user_id`: the same budget as a login's (a burst, then one every 90 seconds), so
+    /// a stolen session cannot guess the password it would need to take the account over.
+    pub fn check_current_password(&self, user_id: i64) -> Result<(), Duration> {
+        let now = self.clock.now();
+        self.per_login
+            .check_key(&format!("current-password:{user_id}"))
+            .map_err(|not_until| Self::wait(not_until.wait_time_from(now)))
+    }
+
     fn wait(d: Duration) -> Duration {
         d.max(Duration::from_secs(1))
     }

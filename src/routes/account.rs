@@ -76,6 +76,18 @@ pub async fn change_password(
     let stored =
         crate::db::run(&state.pool, move |conn| Ok::<_, AppError>(User::find(conn, id)?.password_hash))
             .await?;
+    if let Err(wait) = state.login_limiter.check_current_password(me.id) {
+        errors.add(
+            "current_password",
+            format!("Too many tries: wait {} seconds, then try again.", wait.as_secs().max(1)),
+        );
+        let (user, roles, prefs) = load(&state, me.id).await?;
+        let may_digest = me.can(Permission::ViewTokens);
+        return render_with(
+            StatusCode::TOO_MANY_REQUESTS,
+            &AccountPage { ctx, user, roles, prefs, may_digest, errors },
+        );
+    }
     if !state.passwords.verify(form.current_password, Some(stored)).await? {
         errors.add("current_password", "That is not your current password.");
     }

@@ -312,6 +312,38 @@ async fn a_wrong_current_password_changes_nothing_and_says_so_next_to_the_field(
     assert_eq!(app.browser().login("sam", PASSWORD).await.status(), StatusCode::SEE_OTHER);
 }
 
+/// Found in review: the form that changes a password checked the current one with no
+/// limit, so whoever held a stolen session could guess it, and then take the account. It
+/// has a login's budget: after it, even the right password waits.
+#[actix_web::test]
+async fn guesses_of_the_current_password_are_throttled() {
+    let app = spawn_app_with(|s| s.login_attempts_per_login = 3).await;
+    app.create_user("sam", &["student"], &[]);
+    let b = app.signed_in("sam").await;
+    let new = "a brand new password 42";
+    let change = |current: &'static str| {
+        let b = &b;
+        async move {
+            b.post_form(
+                "/settings/account/password",
+                &[("current_password", current), ("new_password", new), ("new_password_confirm", new)],
+            )
+            .await
+        }
+    };
+    for _ in 0..3 {
+        assert_eq!(change("a wrong guess").await.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    }
+    let res = change(PASSWORD).await;
+    assert_eq!(res.status(), StatusCode::TOO_MANY_REQUESTS);
+    let html = res.text().await.unwrap();
+    assert!(
+        html.contains("id=\"current_password-error\"") && html.contains("Too many tries: wait"),
+        "{html}"
+    );
+    assert_eq!(app.browser().login("sam", PASSWORD).await.status(), StatusCode::SEE_OTHER, "nothing changed");
+}
+
 #[actix_web::test]
 async fn repeated_failed_logins_are_throttled() {
     let app = spawn_app_with(|s| s.login_attempts_per_login = 3).await;
