@@ -5,7 +5,7 @@ use super::{Actor, Error};
 use crate::db::{DbConnection, write_transaction};
 use crate::domain::token::{PRESET_DAYS, STUDENT_MAX_DAYS_CEILING};
 use crate::domain::{Permission, ValidationError};
-use crate::models::{AccountSettings, AuditAction, SettingsChange};
+use crate::models::{AccountSettings, AuditAction, SettingsChange, User};
 
 /// The settings' own rules: the student maximum within 1–120 days, the default lifetime
 /// one of the offered presets.
@@ -47,17 +47,25 @@ fn describe(before: &SettingsChange, after: &SettingsChange) -> String {
     changes.join("; ")
 }
 
-/// Saves the settings; `false` when nothing changed (and nothing was recorded).
-pub fn save(conn: &mut DbConnection, actor: &Actor, change: &SettingsChange) -> Result<bool, Error> {
+/// Saves the settings: `None` when nothing changed (and nothing was recorded), else how
+/// many tokens a lowered student maximum shortened. A maximum is a maximum: lowered, it
+/// applies to the tokens student-only users hold already, as the retroactive cap does when
+/// someone becomes student-only (SPEC 4, rule 3), each owner told and the audit log too.
+pub fn save(conn: &mut DbConnection, actor: &Actor, change: &SettingsChange) -> Result<Option<usize>, Error> {
     actor.require(Permission::AccountSettings)?;
     check(change)?;
     write_transaction(conn, |conn| {
         let before = AccountSettings::load(conn)?.as_change();
         if before == *change {
-            return Ok(false);
+            return Ok(None);
         }
         AccountSettings::save(conn, change)?;
         actor.audit(AuditAction::SettingsChanged).details(describe(&before, change)).record(conn)?;
-        Ok(true)
+        if change.student_max_days >= before.student_max_days {
+            return Ok(Some(0));
+        }
+        let students = User::student_only_ids(conn)?;
+        let why = format!("the student maximum was lowered to {} days", change.student_max_days);
+        Ok(Some(super::tokens::cap_student_tokens(conn, Some(actor), &students, &why)?))
     })
 }

@@ -738,3 +738,40 @@ async fn the_users_search_ignores_case_in_any_script_from_one_letter() {
 fn urlencoding(s: &str) -> String {
     serde_urlencoded::to_string([("", s)]).unwrap().trim_start_matches('=').to_owned()
 }
+
+/// Found in review: lowering the student maximum left the tokens students held already at
+/// the old, longer limit. A maximum is a maximum: it now applies to them at once.
+#[actix_web::test]
+async fn lowering_the_student_maximum_shortens_the_tokens_students_hold() {
+    let w = world().await;
+    let app = &w.app;
+    let student = app.issue_token("sam", Some(100), &[]);
+    let teacher = app.issue_token("tess", Some(100), &[]);
+    let expires = |secret: String| async move {
+        let body =
+            crate::api::json(app.api(&secret).get("/api/v1/users/self/user_generated_tokens").await).await.1;
+        let at = body
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(|t| t["expires_at"].as_str())
+            .max()
+            .unwrap()
+            .to_owned();
+        (chrono::DateTime::parse_from_rfc3339(&at).unwrap().to_utc() - chrono::Utc::now()).num_days()
+    };
+    let res = w
+        .admin
+        .post_form("/admin/settings", &[("student_max_days", "30"), ("default_lifetime_days", "30")])
+        .await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    let page = w.admin.get_html("/admin/settings").await;
+    assert!(
+        page.contains("Account settings saved.") && page.contains("within the new student maximum"),
+        "{page}"
+    );
+    assert!((29..=30).contains(&expires(student.secret.clone()).await), "a student's token: 30 days at most");
+    assert!(expires(teacher.secret.clone()).await >= 99, "a teacher's token is not a student's");
+    let audit = w.admin.get_html("/admin/audit?action=tokens.capped").await;
+    assert!(audit.contains("the student maximum was lowered to 30 days"), "{audit}");
+}

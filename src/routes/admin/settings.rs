@@ -114,11 +114,15 @@ pub async fn save(
         return render_with(StatusCode::UNPROCESSABLE_ENTITY, &page(ctx, form, errors));
     };
     let who = state.actor(&req, &me);
-    let changed = crate::db::run(&state.pool, move |conn| settings::save(conn, &who, &change)).await?;
-    FlashMessage::success(if changed {
-        "Account settings saved."
-    } else {
-        "Nothing to save: the settings are unchanged."
+    let saved = crate::db::run(&state.pool, move |conn| settings::save(conn, &who, &change)).await?;
+    FlashMessage::success(match saved {
+        None => "Nothing to save: the settings are unchanged.".to_owned(),
+        Some(0) => "Account settings saved.".to_owned(),
+        Some(capped) => format!(
+            "Account settings saved. {} of student-only users now {} within the new student maximum.",
+            crate::domain::count(capped, "token", "tokens"),
+            if capped == 1 { "expires" } else { "expire" }
+        ),
     })
     .send();
     Ok(see_other("/admin/settings"))
