@@ -59,9 +59,29 @@ pub struct Confirmation {
     /// A regeneration may keep the token's expiry, when it has not passed: this is it, in
     /// words ("4 Mar 2027", "never"), and the choice offered first.
     pub keep_expiry: Option<String>,
+    /// A regeneration refused for its expiry, asked again: the choice and date sent, and why.
+    pub refused: Option<RefusedExpiry>,
+}
+
+/// What a refused regeneration had chosen, and the message shown next to it.
+pub struct RefusedExpiry {
+    pub selected: String,
+    pub expires_on: String,
+    pub message: String,
 }
 
 impl Confirmation {
+    /// The expiry offered first: the one a refused regeneration chose, else keeping the
+    /// current one, else the default lifetime.
+    pub fn first_choice(&self) -> &str {
+        match (&self.refused, &self.keep_expiry, &self.expiry) {
+            (Some(r), _, _) => &r.selected,
+            (None, Some(_), _) => "keep",
+            (None, None, Some(e)) => &e.default,
+            (None, None, None) => "",
+        }
+    }
+
     /// What a regeneration of `token` may keep: its expiry, unless it has passed.
     pub fn keep_expiry_of(token: &crate::models::AccessToken, now: chrono::NaiveDateTime) -> Option<String> {
         (!token.is_expired(now))
@@ -85,6 +105,7 @@ impl Confirmation {
             post_in_place: true,
             expiry: None,
             keep_expiry: None,
+            refused: None,
         }
     }
 }

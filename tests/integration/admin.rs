@@ -775,3 +775,19 @@ async fn lowering_the_student_maximum_shortens_the_tokens_students_hold() {
     let audit = w.admin.get_html("/admin/audit?action=tokens.capped").await;
     assert!(audit.contains("the student maximum was lowered to 30 days"), "{audit}");
 }
+
+/// The same on a profile: a regeneration refused for its expiry is asked again on its page,
+/// with the reason next to the date and the date kept.
+#[actix_web::test]
+async fn an_administrators_regeneration_refused_for_its_expiry_is_asked_again() {
+    let w = world().await;
+    let past = (chrono::Utc::now() - chrono::Duration::days(2)).format("%Y-%m-%d").to_string();
+    let path = format!("/admin/users/{}/tokens/{}/regenerate", w.sam, w.sam_token);
+    let res = w.admin.post_form(&path, &[("expires_in", "custom"), ("expires_on", past.as_str())]).await;
+    assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let page = res.text().await.unwrap();
+    assert!(page.contains(&format!("id=\"regen-{}-expires_at-error\"", w.sam_token)), "{page}");
+    assert!(page.contains(&format!("value=\"{past}\"")), "the date kept");
+    let profile = w.admin.get_html(&format!("/admin/users/{}", w.sam)).await;
+    assert!(!profile.contains("regenerated"), "nothing was regenerated");
+}

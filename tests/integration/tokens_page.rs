@@ -405,6 +405,41 @@ async fn a_regeneration_keeps_the_expiry_or_takes_a_date_of_ones_choice() {
     assert!(b.get_html("/settings/tokens").await.contains(&format!("datetime=\"{other}")), "the date chosen");
 }
 
+/// Found in review: a regeneration refused for its expiry (a date that has passed, say)
+/// dropped the question and said why only in a message at the top. It is asked again,
+/// with the reason next to the date and the date kept, in the row or on its page.
+#[actix_web::test]
+async fn a_regeneration_refused_for_its_expiry_is_asked_again_with_the_reason() {
+    let app = spawn_app().await;
+    app.create_user("tess", &["teacher"], &[]);
+    let b = app.signed_in("tess").await;
+    let html = b.create_token("Lab notebook", "30").await;
+    let id = token_ids(&html)[0];
+    let past = date_in(-3);
+    let path = format!("/settings/tokens/{id}/regenerate");
+    let fields = [("expires_in", "custom"), ("expires_on", past.as_str())];
+
+    let res = b.post_form(&path, &fields).await;
+    assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let page = res.text().await.unwrap();
+    assert!(page.contains("Issue a new secret for “Lab notebook”?"), "the question again: {page}");
+    assert!(page.contains(&format!("id=\"regen-{id}-expires_at-error\"")), "the reason next to the date");
+    assert!(
+        page.contains(&format!("value=\"{past}\"")) && page.contains("<option value=\"custom\" selected>"),
+        "kept"
+    );
+
+    let res = b.htmx_post(&path, &fields).await;
+    assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(res.headers()["HX-Retarget"], format!("#token-{id}").as_str(), "into the row");
+    let row = res.text().await.unwrap();
+    assert!(row.starts_with(&format!("<tr id=\"token-{id}\" class=\"confirming\">")), "{row}");
+    assert!(row.contains("aria-invalid=\"true\""), "{row}");
+
+    let list = b.get_html("/settings/tokens").await;
+    assert!(!list.contains("regenerated"), "nothing was regenerated");
+}
+
 #[actix_web::test]
 async fn a_student_cannot_regenerate_into_no_expiry() {
     let app = spawn_app().await;

@@ -6,13 +6,14 @@ use std::collections::HashMap;
 
 use actix_session::Session;
 use actix_web::http::StatusCode;
+use actix_web::http::header::{HeaderName, HeaderValue};
 use actix_web::{HttpRequest, HttpResponse, get, post, web};
 use actix_web_flash_messages::FlashMessage;
 use askama::Template;
 
 use crate::auth::CurrentUser;
 use crate::domain::now;
-use crate::domain::token::TokenChange;
+use crate::domain::token::{ExpiryChoice, TokenChange};
 use crate::error::AppError;
 use crate::models::{AccessToken, AuditAction, AuditEvent, User};
 use crate::routes::confirm::{self, Nav};
@@ -20,7 +21,7 @@ use crate::routes::{is_htmx, issued, read_form, render, render_with, see_other};
 use crate::services::tokens::{self, Context, TokenRef};
 use crate::services::{self, Actor};
 use crate::state::AppState;
-use crate::views::confirm::{Confirmation, ListSwap};
+use crate::views::confirm::{Confirmation, ListSwap, RefusedExpiry};
 use crate::views::forms::FieldErrors;
 use crate::views::page::{FlashView, PageCtx};
 use crate::views::tokens::{ExpiryOptions, ScopeGroup, SecretView, TokenForm, TokenRow, scope_groups};
@@ -94,9 +95,9 @@ pub struct EditForm {
 }
 
 /// Which change a confirmation asks about.
-#[derive(Debug, Clone, Copy)]
 enum Ask {
-    Regenerate,
+    /// With the expiry a refused regeneration chose, when it is asked again.
+    Regenerate(Option<RefusedExpiry>),
     Delete,
 }
 
@@ -124,7 +125,7 @@ async fn confirmation(
         ..Confirmation::about(id, ctx.csrf.clone(), is_htmx(&req), ListSwap::OWN_TOKENS)
     };
     let c = match ask {
-        Ask::Regenerate => {
+        Ask::Regenerate(refused) => {
             rules.may(TokenChange::Regenerate).map_err(AppError::Forbidden)?;
             Confirmation {
                 title: "Regenerate token".to_owned(),
@@ -136,6 +137,7 @@ async fn confirmation(
                 button: "Regenerate token",
                 expiry: Some(ExpiryOptions::new(&rules.expiry, rules.default_lifetime_days, now())),
                 keep_expiry: Confirmation::keep_expiry_of(&token, now()),
+                refused,
                 ..c
             }
         }
@@ -163,7 +165,7 @@ pub async fn confirm_regenerate(
     state: web::Data<AppState>,
     path: web::Path<i64>,
 ) -> Result<HttpResponse, AppError> {
-    confirmation(req, ctx, me, state, path.into_inner(), Ask::Regenerate).await
+    confirmation(req, ctx, me, state, path.into_inner(), Ask::Regenerate(None)).await
 }
 
 /// `GET /settings/tokens/{id}/delete` — asks before the token is deleted.
@@ -476,6 +478,29 @@ pub async fn regenerate_token(
             let message =
                 format!("Token “{}” regenerated: the old secret no longer works.", issued.token.purpose);
             after_change(&req, ctx, &me, &session, &state, message, Some(SecretView::of(&issued, true))).await
+        }
+        // A refused expiry is asked about again, with the message next to it and the choice
+        // kept: in the row with htmx, on the question's page without.
+        Err(services::Error::Invalid(errors)) if errors.iter().any(|e| e.field == ExpiryChoice::FIELD) => {
+            let message = errors.into_iter().find(|e| e.field == ExpiryChoice::FIELD).map(|e| e.message);
+            let again = RefusedExpiry {
+                selected: form.expires_in.trim().to_owned(),
+                expires_on: form.expires_on.trim().to_owned(),
+                message: message.unwrap_or_default(),
+            };
+            let htmx = is_htmx(&req);
+            let mut res = confirmation(req, ctx, me, state, id, Ask::Regenerate(Some(again))).await?;
+            *res.status_mut() = StatusCode::UNPROCESSABLE_ENTITY;
+            if htmx {
+                let headers = res.headers_mut();
+                headers.insert(
+                    HeaderName::from_static("hx-retarget"),
+                    HeaderValue::from_str(&format!("#token-{id}"))
+                        .map_err(|e| AppError::Unexpected(e.into()))?,
+                );
+                headers.insert(HeaderName::from_static("hx-reswap"), HeaderValue::from_static("outerHTML"));
+            }
+            Ok(res)
         }
         Err(e) => refused(&req, ctx, &me, &state, e).await,
     }

@@ -11,7 +11,7 @@ use serde::Deserialize;
 use super::profile::{load_profile, page_of, profile_page};
 use crate::auth::CurrentUser;
 use crate::auth::guard::{CreateUpdateTokens, DeleteTokens, Require, SeeProfiles};
-use crate::domain::token::TokenChange;
+use crate::domain::token::{ExpiryChoice, TokenChange};
 use crate::domain::{Permission, now};
 use crate::error::AppError;
 use crate::models::User;
@@ -21,7 +21,7 @@ use crate::routes::{is_htmx, issued, read_form, render, render_with, see_other};
 use crate::services;
 use crate::services::tokens::{self, Context, TokenRef};
 use crate::state::AppState;
-use crate::views::confirm::{Confirmation, ListSwap};
+use crate::views::confirm::{Confirmation, ListSwap, RefusedExpiry};
 use crate::views::forms::FieldErrors;
 use crate::views::page::PageCtx;
 use crate::views::tokens::{ExpiryOptions, SecretView, TokenForm};
@@ -38,9 +38,9 @@ pub(crate) fn back_query(to: &str) -> String {
 }
 
 /// Which change an administrator's confirmation asks about.
-#[derive(Debug, Clone, Copy)]
 enum Ask {
-    Regenerate,
+    /// With the expiry a refused regeneration chose, when it is asked again.
+    Regenerate(Option<RefusedExpiry>),
     Revoke,
 }
 
@@ -73,7 +73,7 @@ async fn confirmation(
         Confirmation { back_label, ..Confirmation::about(token_id, ctx.csrf.clone(), is_htmx(&req), list) };
     let base = format!("/admin/users/{id}/tokens/{token_id}");
     let c = match ask {
-        Ask::Regenerate => {
+        Ask::Regenerate(refused) => {
             rules.may(TokenChange::Regenerate).map_err(AppError::Forbidden)?;
             Confirmation {
                 title: format!("Regenerate a token of {}", user.name),
@@ -91,6 +91,7 @@ async fn confirmation(
                         .for_owner(&user.name),
                 ),
                 keep_expiry: Confirmation::keep_expiry_of(&token, now()),
+                refused,
                 ..c
             }
         }
@@ -120,7 +121,7 @@ pub async fn confirm_regenerate(
     path: web::Path<(i64, i64)>,
     back: web::Query<Back>,
 ) -> Result<HttpResponse, AppError> {
-    confirmation(req, ctx, &me, &state, path.into_inner(), back.into_inner(), Ask::Regenerate).await
+    confirmation(req, ctx, &me, &state, path.into_inner(), back.into_inner(), Ask::Regenerate(None)).await
 }
 
 /// `GET /admin/users/{id}/tokens/{token_id}/revoke` — asks before the token is revoked.
@@ -252,6 +253,7 @@ pub async fn create(
 #[tracing::instrument(skip_all, fields(viewer = me.id))]
 pub async fn regenerate(
     req: HttpRequest,
+    ctx: PageCtx,
     me: Require<CreateUpdateTokens>,
     session: Session,
     state: web::Data<AppState>,
@@ -259,7 +261,8 @@ pub async fn regenerate(
     body: web::Bytes,
 ) -> Result<HttpResponse, AppError> {
     let (id, token_id) = path.into_inner();
-    let draft = read_form::<TokenForm>(&body)?.regenerate_draft();
+    let form = read_form::<TokenForm>(&body)?;
+    let draft = form.regenerate_draft();
     let who = state.actor(&req, &me);
     let result = crate::db::run(&state.pool, move |conn| {
         tokens::regenerate(conn, &who, id, &TokenRef::Id(token_id), &draft)
@@ -274,6 +277,21 @@ pub async fn regenerate(
                 issued.token.purpose
             ))
             .send();
+        }
+        // A refused expiry is asked about again, the reason next to it and the choice kept.
+        Err(services::Error::Invalid(errors)) if errors.iter().any(|e| e.field == ExpiryChoice::FIELD) => {
+            let message = errors.into_iter().find(|e| e.field == ExpiryChoice::FIELD).map(|e| e.message);
+            let again = RefusedExpiry {
+                selected: form.expires_in.trim().to_owned(),
+                expires_on: form.expires_on.trim().to_owned(),
+                message: message.unwrap_or_default(),
+            };
+            let back = Back::default();
+            let mut res =
+                confirmation(req, ctx, &me, &state, (id, token_id), back, Ask::Regenerate(Some(again)))
+                    .await?;
+            *res.status_mut() = StatusCode::UNPROCESSABLE_ENTITY;
+            return Ok(res);
         }
         Err(e @ services::Error::Invalid(_)) => FlashMessage::error(e.sentence()).send(),
         Err(e) => return Err(e.into()),
