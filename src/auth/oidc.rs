@@ -230,6 +230,7 @@ impl Sso {
             subject: format!("{}|{}", claims.issuer().as_str(), claims.subject().as_str()),
             preferred_username: claims.preferred_username().map(|u| u.as_str().to_owned()),
             email: claims.email().map(|e| e.as_str().to_owned()),
+            email_verified: claims.email_verified(),
             name: claims.name().and_then(|n| n.get(None)).map(|n| n.as_str().to_owned()),
             groups: Vec::new(),
         };
@@ -249,7 +250,10 @@ impl Sso {
             identity.preferred_username = identity
                 .preferred_username
                 .or_else(|| info.preferred_username().map(|u| u.as_str().to_owned()));
-            identity.email = identity.email.or_else(|| info.email().map(|e| e.as_str().to_owned()));
+            if identity.email.is_none() {
+                identity.email = info.email().map(|e| e.as_str().to_owned());
+                identity.email_verified = info.email_verified();
+            }
             identity.name = identity
                 .name
                 .or_else(|| info.name().and_then(|n| n.get(None)).map(|n| n.as_str().to_owned()));

@@ -77,6 +77,9 @@ pub struct Identity {
     pub subject: String,
     pub preferred_username: Option<String>,
     pub email: Option<String>,
+    /// `email_verified`, when the provider says (Microsoft Entra ID does not: its addresses
+    /// are the tenant's own).
+    pub email_verified: Option<bool>,
     pub name: Option<String>,
     /// The groups in the roles claim.
     pub groups: Vec<String>,
@@ -148,22 +151,18 @@ pub fn sign_in(
                             ),
                         );
                     }
-                    // An administrator's account is worth taking over: a provider whose people
-                    // choose their own usernames would hand it to whoever chose "admin". It is
-                    // tied only when the provider's email is the account's too.
-                    Some(existing)
-                        if !User::roles(conn, existing.id)?.account.is_empty()
-                            && !who
-                                .email
-                                .as_deref()
-                                .is_some_and(|e| e.trim().eq_ignore_ascii_case(&existing.email)) =>
-                    {
+                    // A provider whose people choose their usernames (and type their own
+                    // email) would hand an account made here, with its tokens, to whoever
+                    // chose the same login. It is tied only when the provider also gives the
+                    // account's email address, and has not said that address is unverified.
+                    Some(existing) if !same_person(who, &existing.email) => {
                         return refused(
                             conn,
                             Some(existing.id),
                             &format!(
-                                "the login “{login}” belongs to an administrator here whose email address is not \
-                                 the one the identity provider gave: it is not tied to the provider's account"
+                                "the login “{login}” exists here with another email address than the identity \
+                                 provider's (or one the provider has not verified): it is not tied to the \
+                                 provider's account until an administrator corrects the email here (an import does)"
                             ),
                         );
                     }
@@ -197,6 +196,13 @@ pub fn sign_in(
             .record(conn)?;
         Ok(Outcome::SignedIn { session_id, user_id: user.id, login: user.login, created })
     })
+}
+
+/// Whether the provider's person is the one an account made here with the same login
+/// belongs to: the same email address, which the provider has not said is unverified.
+fn same_person(who: &Identity, account_email: &str) -> bool {
+    who.email_verified != Some(false)
+        && who.email.as_deref().is_some_and(|e| e.trim().eq_ignore_ascii_case(account_email.trim()))
 }
 
 fn is_break_glass(break_glass: &[String], login: &str) -> bool {
@@ -287,6 +293,21 @@ fn sync_roles(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_account_made_here_is_the_providers_person_only_by_a_verified_or_unsaid_same_email() {
+        let existing = "Sam@School.edu";
+        let who = |email: Option<&str>, verified: Option<bool>| Identity {
+            email: email.map(str::to_owned),
+            email_verified: verified,
+            ..Identity::default()
+        };
+        assert!(same_person(&who(Some("sam@school.edu"), Some(true)), existing));
+        assert!(same_person(&who(Some("sam@school.edu"), None), existing), "Entra ID says nothing");
+        assert!(!same_person(&who(Some("sam@school.edu"), Some(false)), existing), "unverified");
+        assert!(!same_person(&who(Some("sam@elsewhere.edu"), Some(true)), existing));
+        assert!(!same_person(&who(None, None), existing));
+    }
 
     #[test]
     fn a_new_users_login_is_the_username_else_the_email() {

@@ -70,6 +70,23 @@ pub struct RefusedExpiry {
     pub message: String,
 }
 
+impl RefusedExpiry {
+    /// Whether a regeneration was refused for its expiry (and is asked again).
+    pub fn concerns(errors: &[crate::domain::ValidationError]) -> bool {
+        errors.iter().any(|e| e.field == crate::domain::token::ExpiryChoice::FIELD)
+    }
+
+    /// The choice `form` made, with the reason `errors` give for refusing it.
+    pub fn of(form: &super::tokens::TokenForm, errors: Vec<crate::domain::ValidationError>) -> RefusedExpiry {
+        let message = errors.into_iter().find(|e| e.field == crate::domain::token::ExpiryChoice::FIELD);
+        RefusedExpiry {
+            selected: form.expires_in.trim().to_owned(),
+            expires_on: form.expires_on.trim().to_owned(),
+            message: message.map(|e| e.message).unwrap_or_default(),
+        }
+    }
+}
+
 impl Confirmation {
     /// The expiry offered first: the one a refused regeneration chose, else keeping the
     /// current one, else the default lifetime.

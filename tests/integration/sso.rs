@@ -314,6 +314,7 @@ async fn break_glass_keeps_passwords_for_the_named_administrators_only() {
 async fn an_existing_account_is_tied_to_the_provider_and_keeps_the_administrators_roles() {
     let w = world().await;
     w.app.create_user("lena", &["designer"], &[]);
+    set_email(&w.app, "lena", "lena@school.example.edu");
     w.provider.set_person("lena", "Lena Linked", &["Faculty"]);
     assert_eq!(w.sign_in(&w.app.browser(), "lena").await.status(), StatusCode::SEE_OTHER);
     let (enrollment, _) = w.roles("lena");
@@ -326,31 +327,36 @@ async fn an_existing_account_is_tied_to_the_provider_and_keeps_the_administrator
     assert!(linked.oidc_subject.is_some(), "tied to the provider's subject");
 }
 
-/// Found in review: a provider whose people choose their own usernames would hand an
-/// administrator's account made here to whoever chose the same login. An account that
-/// holds account roles is tied only when the provider's email is the account's too.
+/// Found in review: a provider whose people choose their own usernames (and type their own
+/// email) would hand an account made here, with its tokens, to whoever chose the same
+/// login. An existing account is tied only when the provider gives its email address too.
 #[actix_web::test]
-async fn an_administrators_account_is_tied_only_when_the_email_is_the_same_too() {
+async fn an_existing_account_is_tied_only_when_the_email_is_the_same_too() {
     let w = world().await;
     w.app.create_user("chief", &[], &["Account Admin"]);
-    w.provider.set_person("chief", "Someone Else", &["Faculty"]);
-    let res = w.sign_in(&w.app.browser(), "chief").await;
-    assert_eq!(res.status(), StatusCode::FORBIDDEN);
-    assert!(res.text().await.unwrap().contains("belongs to an administrator here"));
-    assert!(w.user("chief").unwrap().oidc_subject.is_none(), "not tied");
-
-    // The same person: the provider's email is the account's.
-    {
-        use diesel::prelude::*;
-        use tokenwarden::db::schema::users;
-        let mut conn = tokenwarden::db::connect(&w.app.database_url).expect("connect");
-        diesel::update(users::table.filter(users::login.eq("chief")))
-            .set(users::email.eq("chief@school.example.edu"))
-            .execute(&mut conn)
-            .expect("the email");
+    w.app.create_user("tess", &["teacher"], &[]);
+    for login in ["chief", "tess"] {
+        w.provider.set_person(login, "Someone Else", &["Faculty"]);
+        let res = w.sign_in(&w.app.browser(), login).await;
+        assert_eq!(res.status(), StatusCode::FORBIDDEN, "{login}");
+        assert!(res.text().await.unwrap().contains("exists here with another email address"), "{login}");
+        assert!(w.user(login).unwrap().oidc_subject.is_none(), "{login} is not tied");
+        // The same person: the provider's email is the account's.
+        set_email(&w.app, login, &format!("{login}@school.example.edu"));
+        assert_eq!(w.sign_in(&w.app.browser(), login).await.status(), StatusCode::SEE_OTHER, "{login}");
+        assert!(w.user(login).unwrap().oidc_subject.is_some(), "{login} is tied");
     }
-    assert_eq!(w.sign_in(&w.app.browser(), "chief").await.status(), StatusCode::SEE_OTHER);
-    assert!(w.user("chief").unwrap().oidc_subject.is_some(), "tied");
+}
+
+/// Sets `login`'s email address in the test's database.
+fn set_email(app: &TestApp, login: &str, email: &str) {
+    use diesel::prelude::*;
+    use tokenwarden::db::schema::users;
+    let mut conn = tokenwarden::db::connect(&app.database_url).expect("connect");
+    diesel::update(users::table.filter(users::login.eq(login)))
+        .set(users::email.eq(email))
+        .execute(&mut conn)
+        .expect("the email");
 }
 
 impl TestApp {

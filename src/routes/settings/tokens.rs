@@ -13,7 +13,7 @@ use askama::Template;
 
 use crate::auth::CurrentUser;
 use crate::domain::now;
-use crate::domain::token::{ExpiryChoice, TokenChange};
+use crate::domain::token::TokenChange;
 use crate::error::AppError;
 use crate::models::{AccessToken, AuditAction, AuditEvent, User};
 use crate::routes::confirm::{self, Nav};
@@ -481,13 +481,8 @@ pub async fn regenerate_token(
         }
         // A refused expiry is asked about again, with the message next to it and the choice
         // kept: in the row with htmx, on the question's page without.
-        Err(services::Error::Invalid(errors)) if errors.iter().any(|e| e.field == ExpiryChoice::FIELD) => {
-            let message = errors.into_iter().find(|e| e.field == ExpiryChoice::FIELD).map(|e| e.message);
-            let again = RefusedExpiry {
-                selected: form.expires_in.trim().to_owned(),
-                expires_on: form.expires_on.trim().to_owned(),
-                message: message.unwrap_or_default(),
-            };
+        Err(services::Error::Invalid(errors)) if RefusedExpiry::concerns(&errors) => {
+            let again = RefusedExpiry::of(&form, errors);
             let htmx = is_htmx(&req);
             let mut res = confirmation(req, ctx, me, state, id, Ask::Regenerate(Some(again))).await?;
             *res.status_mut() = StatusCode::UNPROCESSABLE_ENTITY;

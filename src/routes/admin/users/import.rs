@@ -194,6 +194,27 @@ struct PreviewPage {
     passwords_on: bool,
 }
 
+impl PreviewPage {
+    fn new(
+        ctx: PageCtx,
+        id: String,
+        file_name: String,
+        plan: &import::Plan,
+        refused: bool,
+        state: &AppState,
+    ) -> Self {
+        PreviewPage {
+            ctx,
+            id,
+            pasted: file_name == PASTED,
+            file_name,
+            plan: PlanView::of(plan),
+            refused,
+            passwords_on: passwords_on(state),
+        }
+    }
+}
+
 /// Said after an import that created people, where people have passwords.
 const NO_PASSWORD_YET: &str = " The people created have no password yet: make each a link to set one \
                                (Link to set a password… on their profile page).";
@@ -217,16 +238,7 @@ pub async fn preview(
         import::preview_staged(conn, &who, &key)
     })
     .await?;
-    let passwords_on = passwords_on(&state);
-    render(&PreviewPage {
-        ctx,
-        id,
-        pasted: file.file_name == PASTED,
-        file_name: file.file_name,
-        plan: PlanView::of(&plan),
-        refused: false,
-        passwords_on,
-    })
+    render(&PreviewPage::new(ctx, id, file.file_name, &plan, false, &state))
 }
 
 /// `POST /admin/users/import/{id}` — applies the uploaded file, all or nothing: with any bad
@@ -257,15 +269,7 @@ pub async fn apply(
         }
         import::Outcome::Refused(plan) => render_with(
             StatusCode::UNPROCESSABLE_ENTITY,
-            &PreviewPage {
-                ctx,
-                id,
-                pasted: file.file_name == PASTED,
-                file_name: file.file_name,
-                plan: PlanView::of(&plan),
-                refused: true,
-                passwords_on: passwords_on(&state),
-            },
+            &PreviewPage::new(ctx, id, file.file_name, &plan, true, &state),
         ),
     }
 }

@@ -11,7 +11,7 @@ use serde::Deserialize;
 use super::profile::{load_profile, page_of, profile_page};
 use crate::auth::CurrentUser;
 use crate::auth::guard::{CreateUpdateTokens, DeleteTokens, Require, SeeProfiles};
-use crate::domain::token::{ExpiryChoice, TokenChange};
+use crate::domain::token::TokenChange;
 use crate::domain::{Permission, now};
 use crate::error::AppError;
 use crate::models::User;
@@ -279,13 +279,8 @@ pub async fn regenerate(
             .send();
         }
         // A refused expiry is asked about again, the reason next to it and the choice kept.
-        Err(services::Error::Invalid(errors)) if errors.iter().any(|e| e.field == ExpiryChoice::FIELD) => {
-            let message = errors.into_iter().find(|e| e.field == ExpiryChoice::FIELD).map(|e| e.message);
-            let again = RefusedExpiry {
-                selected: form.expires_in.trim().to_owned(),
-                expires_on: form.expires_on.trim().to_owned(),
-                message: message.unwrap_or_default(),
-            };
+        Err(services::Error::Invalid(errors)) if RefusedExpiry::concerns(&errors) => {
+            let again = RefusedExpiry::of(&form, errors);
             let back = Back::default();
             let mut res =
                 confirmation(req, ctx, &me, &state, (id, token_id), back, Ask::Regenerate(Some(again)))
