@@ -220,7 +220,11 @@ pub fn create_user(database_url: &str, args: &UserCreateArgs, password: &str) ->
         .account_roles
         .iter()
         .map(|name| {
-            AccountRole::find_by_name(&mut conn, name)?
+            // By name as the web, the import and the role map find roles: case and spacing
+            // do not count.
+            AccountRole::all(&mut conn)?
+                .into_iter()
+                .find(|r| crate::domain::text::same_name(&r.name, name))
                 .map(|r| r.id)
                 .with_context(|| format!("unknown account role '{name}'"))
         })

@@ -82,7 +82,7 @@ impl Application {
             let count = User::count(&mut conn).context("could not count users")?;
             let roles = crate::models::AccountRole::all(&mut conn).context("could not read the account roles")?;
             for name in role_map.account_roles() {
-                if !roles.iter().any(|r| crate::domain::text::same_ignoring_case(&r.name, name)) {
+                if !roles.iter().any(|r| crate::domain::text::same_name(&r.name, name)) {
                     tracing::warn!(role = %name, "the role map names an account role that does not exist: its group gives nothing until the role is created");
                 }
             }

@@ -2,7 +2,7 @@
 //! to tokenwarden's roles, for single sign-on and provisioning alike.
 
 use super::EnrollmentRole;
-use super::text::same_ignoring_case;
+use super::text::same_name;
 
 /// A role a group can give: an enrollment role, or an account role by its name.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -61,7 +61,7 @@ impl RoleMap {
         let mut enrollment = Vec::new();
         let mut account: Vec<String> = Vec::new();
         for (role, group) in &self.entries {
-            if !groups.iter().any(|g| same_ignoring_case(g.as_ref().trim(), group)) {
+            if !groups.iter().any(|g| same_name(g.as_ref().trim(), group)) {
                 continue;
             }
             match role {
@@ -76,7 +76,7 @@ impl RoleMap {
 
     /// The roles one group gives.
     pub fn roles_of(&self, group: &str) -> Vec<&MappedRole> {
-        self.entries.iter().filter(|(_, g)| same_ignoring_case(g, group.trim())).map(|(r, _)| r).collect()
+        self.entries.iter().filter(|(_, g)| same_name(g, group.trim())).map(|(r, _)| r).collect()
     }
 
     /// Every account role the map names (to check they exist, at start).
@@ -91,7 +91,7 @@ impl RoleMap {
     pub fn groups(&self) -> Vec<&str> {
         let mut out: Vec<&str> = Vec::new();
         for (_, g) in &self.entries {
-            if !out.iter().any(|o| same_ignoring_case(o, g)) {
+            if !out.iter().any(|o| same_name(o, g)) {
                 out.push(g);
             }
         }

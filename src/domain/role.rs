@@ -75,7 +75,8 @@ impl RoleName {
         if s.is_empty() || s.chars().count() > 60 || s.chars().any(super::text::is_forbidden_in_text) {
             return Err(super::ValidationError::new(Self::FIELD, "Enter a role name of 1 to 60 characters."));
         }
-        Ok(RoleName(s.to_owned()))
+        // Spaced as people read it: one space between words.
+        Ok(RoleName(s.split_whitespace().collect::<Vec<_>>().join(" ")))
     }
 
     pub fn as_str(&self) -> &str {
@@ -117,6 +118,7 @@ mod tests {
     #[test]
     fn role_names_are_trimmed_and_bounded() {
         assert_eq!(RoleName::parse("  Auditor ").unwrap().as_str(), "Auditor");
+        assert_eq!(RoleName::parse("Lab   assistant").unwrap().as_str(), "Lab assistant", "one space");
         assert!(RoleName::parse(" ").is_err());
         assert!(RoleName::parse(&"r".repeat(61)).is_err());
         assert!(RoleName::parse("a\u{0}b").is_err());

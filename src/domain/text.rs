@@ -18,19 +18,24 @@ pub fn is_forbidden_in_text(c: char) -> bool {
     c.is_control() || matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')
 }
 
-/// Whether two names are the same but for case, in any script ("Schüler", "SCHÜLER"): the
-/// names of roles and groups, which people type and directories send as they please.
-pub fn same_ignoring_case(a: &str, b: &str) -> bool {
-    // Lower case, and the final sigma as any other (which Σ lowercases to).
-    fn folded(s: &str) -> impl Iterator<Item = char> + '_ {
-        s.chars().flat_map(char::to_lowercase).map(|c| if c == 'ς' { 'σ' } else { c })
+/// Whether two names are the same but for case, in any script ("Schüler", "SCHÜLER"), and
+/// for spacing ("Account  Admin", " Account Admin"): the names of roles and groups, which
+/// people type and directories send as they please.
+pub fn same_name(a: &str, b: &str) -> bool {
+    // Words compared one by one: lower case, and the final sigma as any other (which Σ
+    // lowercases to).
+    fn folded(word: &str) -> impl Iterator<Item = char> + '_ {
+        word.chars().flat_map(char::to_lowercase).map(|c| if c == 'ς' { 'σ' } else { c })
     }
-    folded(a).eq(folded(b))
+    a.split_whitespace()
+        .map(folded)
+        .map(Iterator::collect::<String>)
+        .eq(b.split_whitespace().map(folded).map(Iterator::collect::<String>))
 }
 
 #[cfg(test)]
 mod tests {
-    use super::{count, is_forbidden_in_text, same_ignoring_case};
+    use super::{count, is_forbidden_in_text, same_name};
 
     #[test]
     fn control_and_direction_override_characters_are_forbidden_and_right_to_left_letters_not() {
@@ -42,11 +47,13 @@ mod tests {
 
     #[test]
     fn names_are_the_same_whatever_their_case_in_any_script() {
-        assert!(same_ignoring_case("Account Admin", "account ADMIN"));
-        assert!(same_ignoring_case("Schüler", "SCHÜLER"));
-        assert!(same_ignoring_case("Ὀδυσσεύς", "ὀΔΥΣΣΕΎΣ"));
-        assert!(!same_ignoring_case("Schüler", "Schuler"));
-        assert!(!same_ignoring_case("Admin", "Admins"));
+        assert!(same_name("Account Admin", "account ADMIN"));
+        assert!(same_name("Schüler", "SCHÜLER"));
+        assert!(same_name("Ὀδυσσεύς", "ὀΔΥΣΣΕΎΣ"));
+        assert!(!same_name("Schüler", "Schuler"));
+        assert!(!same_name("Admin", "Admins"));
+        assert!(same_name("Account  Admin", " account admin "), "spacing does not count");
+        assert!(!same_name("AccountAdmin", "Account Admin"), "a space between words does");
     }
 
     #[test]

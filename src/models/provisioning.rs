@@ -121,7 +121,7 @@ impl ScimGroup {
     pub fn find_by_name(conn: &mut DbConnection, name: &str) -> QueryResult<Option<ScimGroup>> {
         let named: Vec<(String, String)> =
             scim_groups::table.select((scim_groups::id, scim_groups::display_name)).load(conn)?;
-        match named.into_iter().find(|(_, n)| crate::domain::text::same_ignoring_case(n, name)) {
+        match named.into_iter().find(|(_, n)| crate::domain::text::same_name(n, name)) {
             Some((id, _)) => ScimGroup::find(conn, &id).optional(),
             None => Ok(None),
         }

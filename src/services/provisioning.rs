@@ -34,7 +34,7 @@ use crate::domain::scim::resource::{
     render_group, render_user,
 };
 use crate::domain::scim::{Paging, ScimError};
-use crate::domain::text::same_ignoring_case;
+use crate::domain::text::same_name;
 use crate::domain::token::Purpose;
 use crate::domain::token_secret::ProvisioningSecret;
 use crate::domain::{Email, Login, Permission, PermissionSet, ValidationError, now};
@@ -93,7 +93,7 @@ pub fn directory_permissions(conn: &mut DbConnection, map: &RoleMap) -> Result<P
     let roles = AccountRole::all(conn)?;
     Ok(map
         .account_roles()
-        .filter_map(|name| roles.iter().find(|r| same_ignoring_case(&r.name, name)))
+        .filter_map(|name| roles.iter().find(|r| same_name(&r.name, name)))
         .fold([Permission::ManageUsers].into_iter().collect(), |acc: PermissionSet, r| {
             acc.union(r.permission_set())
         }))
@@ -119,7 +119,7 @@ pub fn create_credential(
     write_transaction(conn, |conn| {
         let roles = AccountRole::all(conn)?;
         for name in map.account_roles() {
-            if let Some(role) = roles.iter().find(|r| same_ignoring_case(&r.name, name)) {
+            if let Some(role) = roles.iter().find(|r| same_name(&r.name, name)) {
                 authority::may_grant(actor.permissions, &super::users::facts(role)).map_err(|_| {
                     Error::Forbidden(format!(
                         "The role map gives the role “{}”, which grants permissions you do not hold \
@@ -654,7 +654,7 @@ fn sync_roles(conn: &mut DbConnection, actor: &Actor, map: &RoleMap, user_id: i6
     let mut ids = Vec::new();
     for name in account_names {
         // A role the map names that does not exist gives nothing (logged at start).
-        if let Some(role) = all.iter().find(|r| same_ignoring_case(&r.name, &name)) {
+        if let Some(role) = all.iter().find(|r| same_name(&r.name, &name)) {
             authority::may_grant(actor.permissions, &super::users::facts(role)).map_err(Error::from)?;
             ids.push(role.id);
         }

@@ -6,7 +6,7 @@ use super::{Actor, Error};
 use crate::db::{DbConnection, write_transaction};
 use crate::domain::authority;
 use crate::domain::role::RoleName;
-use crate::domain::text::same_ignoring_case;
+use crate::domain::text::same_name;
 use crate::domain::{Permission, PermissionSet, ValidationError};
 use crate::models::{AccountRole, AuditAction, User};
 
@@ -37,9 +37,7 @@ pub fn create(
     write_transaction(conn, |conn| {
         // Whatever its case: an import, a role map and a directory name roles as they
         // please, and each must find one role by it, not the built-in one by chance.
-        if let Some(other) =
-            AccountRole::all(conn)?.into_iter().find(|r| same_ignoring_case(&r.name, name.as_str()))
-        {
+        if let Some(other) = AccountRole::all(conn)?.into_iter().find(|r| same_name(&r.name, name.as_str())) {
             return Err(Error::invalid(ValidationError::new(
                 RoleName::FIELD,
                 format!("The role “{}” already exists; names differ by more than case.", other.name),

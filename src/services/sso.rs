@@ -14,7 +14,7 @@ use super::stash::StashKey;
 use super::{Actor, Error, Via};
 use crate::db::{DbConnection, write_transaction};
 use crate::domain::people::RoleMap;
-use crate::domain::text::same_ignoring_case;
+use crate::domain::text::same_name;
 use crate::domain::{DisplayName, Email, Login};
 use crate::models::{AccountRole, AuditAction, NewAuditEvent, NewUserData, OidcLogin, RoleSource, User};
 
@@ -277,10 +277,8 @@ fn sync_roles(
 ) -> Result<(), Error> {
     let (enrollment, names) = map.roles_for(groups);
     let all = AccountRole::all(conn)?;
-    let ids: Vec<i64> = names
-        .iter()
-        .filter_map(|n| all.iter().find(|r| same_ignoring_case(&r.name, n)).map(|r| r.id))
-        .collect();
+    let ids: Vec<i64> =
+        names.iter().filter_map(|n| all.iter().find(|r| same_name(&r.name, n)).map(|r| r.id)).collect();
     match super::users::sync_directory_roles(conn, actor, user.id, RoleSource::Sso, &enrollment, &ids) {
         Err(Error::Forbidden(why)) => {
             tracing::warn!(login = %user.login, "single sign-on left the roles as they were: {why}");

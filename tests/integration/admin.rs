@@ -550,7 +550,7 @@ async fn a_profile_with_many_tokens_shows_them_fifty_at_a_time_newest_first() {
 #[actix_web::test]
 async fn a_role_named_as_another_but_for_case_is_refused() {
     let w = world().await;
-    for name in ["account admin", "ACCOUNT ADMIN", "token VIEWER"] {
+    for name in ["account admin", "ACCOUNT ADMIN", "token VIEWER", "Account  Admin"] {
         let res =
             w.admin.post_form("/admin/roles", &[("name", name), ("permissions", "access_tokens.view")]).await;
         assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY, "{name}");
