@@ -503,6 +503,9 @@ async fn a_misspelt_token_field_is_refused_not_ignored() {
         ("token[scopes]", "token[scopes]"),
         ("token[scope][]", "token[scope][]"),
         ("token[scopes][0]", "token[scopes][0]"),
+        // Review: outside token[…], as easily ignored.
+        ("scopes[]", "scopes[]"),
+        ("scope", "scope"),
     ] {
         let fields = [("token[purpose]", "Limited reader"), (misspelt, SHOW_USER)];
         let (status, body) = json(api.post_form(path, &fields).await).await;
@@ -516,6 +519,10 @@ async fn a_misspelt_token_field_is_refused_not_ignored() {
     .await;
     assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
     assert!(body["errors"][0]["message"].as_str().unwrap().contains("unknown field `scope`"), "{body}");
+    let outside = json!({"token": {"purpose": "Limited reader"}, "scopes": [SHOW_USER]});
+    let (status, body) = json(api.post_json(path, &outside).await).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    assert!(body["errors"][0]["message"].as_str().unwrap().contains("inside the token object"), "{body}");
     let (_, list) = json(api.get("/api/v1/users/self/user_generated_tokens").await).await;
     assert_eq!(list.as_array().unwrap().len(), 1, "nothing was created: {list}");
     let (_, token) =

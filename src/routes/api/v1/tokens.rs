@@ -389,12 +389,28 @@ impl FormFields for TokenChangesForm {
         &["token[purpose]", "token[expires_at]", "token[scopes][]", "token[regenerate]"];
 }
 
-/// The first field under `token[…]` that is not one of `known`.
+/// The first field under `token[…]` that is not one of `known`, or a token's field sent
+/// outside `token[…]` (`scopes[]=…`), which would be ignored as easily.
 fn unknown_token_field(body: &[u8], known: &[&str]) -> Option<String> {
     url::form_urlencoded::parse(body)
         .map(|(key, _)| key)
-        .find(|key| key.starts_with("token[") && !known.contains(&key.as_ref()))
+        .find(|key| {
+            (key.starts_with("token[") && !known.contains(&key.as_ref())) || is_loose_token_field(key)
+        })
         .map(std::borrow::Cow::into_owned)
+}
+
+/// A token's field without its `token` around it: `scopes`, `scopes[]`, `purpose`, …
+fn is_loose_token_field(key: &str) -> bool {
+    let name = key.split('[').next().unwrap_or(key);
+    matches!(name, "purpose" | "expires_at" | "scopes" | "scope" | "regenerate")
+}
+
+/// The first key of a JSON body's object, beside `token`, that is a token's field: sent so,
+/// it would be ignored and the token made without it.
+fn loose_json_field(body: &[u8]) -> Option<String> {
+    let object: serde_json::Map<String, serde_json::Value> = serde_json::from_slice(body).ok()?;
+    object.keys().find(|k| is_loose_token_field(k)).cloned()
 }
 
 impl From<NewTokenRequest> for TokenParams {
@@ -512,6 +528,11 @@ where
     if json {
         if body.iter().all(u8::is_ascii_whitespace) {
             return Ok(TokenParams::default());
+        }
+        if let Some(key) = loose_json_field(&body) {
+            return Err(ApiError::BadRequest(format!(
+                "`{key}` belongs inside the token object: {{\"token\": {{\"{key}\": …}}}}."
+            )));
         }
         return serde_json::from_slice::<ObjectOnly<J>>(&body).map(|o| o.0.into()).map_err(|e| {
             ApiError::BadRequest(format!("The request body is not valid JSON for a token: {e}"))
