@@ -6,7 +6,7 @@ use actix_web_flash_messages::FlashMessage;
 use askama::Template;
 use serde::Deserialize;
 
-use super::{render, render_with, see_other};
+use super::{read_form, render, render_with, see_other};
 use crate::auth::CurrentUser;
 use crate::domain::{Password, Permission, ValidationError};
 use crate::error::AppError;
@@ -62,9 +62,9 @@ pub async fn change_password(
     ctx: PageCtx,
     me: CurrentUser,
     state: web::Data<AppState>,
-    form: web::Form<PasswordForm>,
+    body: web::Bytes,
 ) -> Result<HttpResponse, AppError> {
-    let form = form.into_inner();
+    let form: PasswordForm = read_form(&body)?;
     let mut errors = FieldErrors::new();
     let new = errors.take(
         Password::parse(&form.new_password).map_err(|e| ValidationError::new("new_password", e.message)),
@@ -125,8 +125,9 @@ pub async fn save_notifications(
     req: HttpRequest,
     me: CurrentUser,
     state: web::Data<AppState>,
-    form: web::Form<NotificationsForm>,
+    body: web::Bytes,
 ) -> Result<HttpResponse, AppError> {
+    let form: NotificationsForm = read_form(&body)?;
     let wanted = Preferences {
         expiry_reminders: form.expiry_reminders.is_some(),
         weekly_digest: form.weekly_digest.is_some(),

@@ -12,7 +12,7 @@ use actix_web_flash_messages::FlashMessage;
 use askama::Template;
 use serde::Deserialize;
 
-use super::{render_with, see_other};
+use super::{read_form, render_with, see_other};
 use crate::domain::{Password, ValidationError};
 use crate::error::AppError;
 use crate::services::password_links::{self, LinkState};
@@ -129,8 +129,9 @@ pub async fn set(
     ctx: PageCtx,
     state: web::Data<AppState>,
     path: web::Path<String>,
-    form: web::Form<SetPasswordForm>,
+    body: web::Bytes,
 ) -> Result<HttpResponse, AppError> {
+    let form: SetPasswordForm = read_form(&body)?;
     let secret = path.into_inner();
     let link = link_state(&state, secret.clone()).await?;
     if !matches!(link, LinkState::Open { .. }) {

@@ -9,7 +9,7 @@ use serde::Deserialize;
 
 use actix_web::cookie::{Cookie, CookieJar, Key, SameSite};
 
-use super::{on_this_site, render, render_with, see_other};
+use super::{on_this_site, read_form, render, render_with, see_other};
 use crate::auth::rate_limit::{MAX_LOGIN_KEY_CHARS, SignInBudget};
 use crate::auth::{self, CurrentUser};
 use crate::domain::Login;
@@ -158,9 +158,9 @@ pub async fn login(
     ctx: PageCtx,
     session: Session,
     state: web::Data<AppState>,
-    form: web::Form<LoginForm>,
+    body: web::Bytes,
 ) -> Result<HttpResponse, AppError> {
-    let mut form = form.into_inner();
+    let mut form: LoginForm = read_form(&body)?;
     // No login is longer than 64 characters: no more of it is kept, counted or logged.
     form.login = form.login.chars().take(MAX_LOGIN_KEY_CHARS + 1).collect();
     tracing::Span::current().record("login", tracing::field::display(Escaped(&form.login)));

@@ -9,7 +9,7 @@ use askama::Template;
 use serde::Deserialize;
 use subtle::ConstantTimeEq;
 
-use super::{render, render_with, see_other};
+use super::{read_form, render, render_with, see_other};
 use crate::domain::{DisplayName, Email, Login, Password};
 use crate::error::AppError;
 use crate::models::{NewUserData, User};
@@ -63,12 +63,12 @@ pub async fn create(
     ctx: PageCtx,
     session: Session,
     state: web::Data<AppState>,
-    form: web::Form<SetupForm>,
+    body: web::Bytes,
 ) -> Result<HttpResponse, AppError> {
+    let mut form: SetupForm = read_form(&body)?;
     if has_users(&state).await? {
         return Err(AppError::Forbidden(DONE.into()));
     }
-    let mut form = form.into_inner();
     let mut errors = FieldErrors::new();
     let code_ok: bool = form.setup_code.trim().as_bytes().ct_eq(state.setup_code.as_bytes()).into();
     if !code_ok {

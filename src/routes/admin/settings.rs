@@ -10,7 +10,7 @@ use crate::auth::guard::{AccountSettings as SettingsPermission, Require};
 use crate::domain::token::{PRESET_DAYS, STUDENT_MAX_DAYS_CEILING};
 use crate::error::AppError;
 use crate::models::{AccountSettings, SettingsChange};
-use crate::routes::{render, render_with, see_other};
+use crate::routes::{read_form, render, render_with, see_other};
 use crate::services::settings;
 use crate::state::AppState;
 use crate::views::forms::FieldErrors;
@@ -106,9 +106,9 @@ pub async fn save(
     ctx: PageCtx,
     me: Require<SettingsPermission>,
     state: web::Data<AppState>,
-    form: web::Form<SettingsForm>,
+    body: web::Bytes,
 ) -> Result<HttpResponse, AppError> {
-    let form = form.into_inner();
+    let form: SettingsForm = read_form(&body)?;
     let mut errors = FieldErrors::new();
     let Some(change) = form.parse(&mut errors) else {
         return render_with(StatusCode::UNPROCESSABLE_ENTITY, &page(ctx, form, errors));
