@@ -326,11 +326,12 @@ fn parse_endpoint(input: &EndpointInput) -> Result<ParsedEndpoint, Error> {
     let url = WebhookUrl::parse(&input.url).map_err(|e| errors.push(e)).ok();
     let events = EventSet::parse(&input.events).map_err(|e| errors.push(e)).ok();
     let description = input.description.trim().to_owned();
-    if description.chars().count() > 200 || description.chars().any(crate::domain::text::is_forbidden_in_text)
-    {
+    if description.chars().count() > 200 {
+        errors.push(ValidationError::new("description", "A description has at most 200 characters."));
+    } else if description.chars().any(crate::domain::text::is_forbidden_in_text) {
         errors.push(ValidationError::new(
             "description",
-            "A description is one line of at most 200 characters.",
+            "A description is one line, without control characters or text-direction overrides.",
         ));
     }
     match (url, events, errors.is_empty()) {

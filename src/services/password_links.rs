@@ -147,6 +147,17 @@ pub fn state(conn: &mut DbConnection, secret: &str, rule: &PasswordRule) -> Resu
             let then = PermissionSet::from_bits(setup.permissions.unwrap_or(0));
             match may_have_link(&user, rule) {
                 Err(e) => LinkState::NotAllowed(e.sentence()),
+                // Made before links recorded what they may open: not for an administrator.
+                Ok(())
+                    if setup.permissions.is_none()
+                        && !User::roles(conn, user.id)?.permissions().is_empty() =>
+                {
+                    LinkState::NotAllowed(
+                        "This link was made before an upgrade of tokenwarden, and cannot open an account \
+                         with administrative permissions. Ask an administrator for a new link."
+                            .to_owned(),
+                    )
+                }
                 // Promoted since: the one who made the link may not be able to manage them
                 // now, and the link would hand over more than they could.
                 Ok(()) if !User::roles(conn, user.id)?.permissions().is_subset(then) => {

@@ -263,6 +263,16 @@ async fn a_link_stops_working_when_its_person_is_given_more_permissions() {
     assert_eq!(res.status(), StatusCode::SEE_OTHER);
     let fresh = path_of(&shown_link(&admin.get_html(&location(&res)).await).expect("a new link"), &app);
     assert_eq!(app.browser().get(&fresh).await.status(), StatusCode::OK);
+
+    // A link made before links recorded what they may open (migration 000014) says so,
+    // not that its person was promoted.
+    let mut conn = tokenwarden::db::connect(&app.database_url).expect("connect");
+    diesel::update(password_setups::table)
+        .set(password_setups::permissions.eq(None::<i64>))
+        .execute(&mut conn)
+        .expect("as before the upgrade");
+    let text = app.browser().get(&fresh).await.text().await.unwrap();
+    assert!(text.contains("made before an upgrade of tokenwarden"), "{text}");
 }
 
 #[actix_web::test]

@@ -101,9 +101,9 @@ fn text(value: Option<String>, attr: &str, max: usize) -> Result<Option<String>,
         Some(s) if s.chars().count() > max => {
             Err(ScimError::invalid_value(format!("{attr} has at most {max} characters.")))
         }
-        Some(s) if s.chars().any(crate::domain::text::is_forbidden_in_text) => {
-            Err(ScimError::invalid_value(format!("{attr} cannot contain control characters.")))
-        }
+        Some(s) if s.chars().any(crate::domain::text::is_forbidden_in_text) => Err(ScimError::invalid_value(
+            format!("{attr} cannot contain control characters or text-direction overrides."),
+        )),
         other => Ok(other),
     }
 }
