@@ -47,6 +47,23 @@ struct Parsed {
     rules: Vec<(String, String, String)>,
 }
 
+/// One row of the scopes a form gives: the scope (with the service's slug), its label (the
+/// scope when left empty) and who may hold it, as stored; or why the row is refused.
+pub fn scope_row(
+    slug: &Slug,
+    scope: &str,
+    label: &str,
+    holders: &str,
+) -> Result<(String, String, String), ValidationError> {
+    let scope = parse_scope(slug, scope)?;
+    let label = label.trim();
+    let label = if label.is_empty() { scope.clone() } else { label.chars().take(100).collect() };
+    if label.chars().any(crate::domain::text::is_forbidden_in_text) {
+        return Err(ValidationError::new("scopes", "A scope's label cannot contain control characters."));
+    }
+    Ok((scope, label, Holders::parse(holders)?.to_stored()))
+}
+
 fn parse(input: &ServiceInput) -> Result<Parsed, Error> {
     let mut errors = Vec::new();
     let slug = Slug::parse(&input.slug).map_err(|e| errors.push(e)).ok();
@@ -68,18 +85,7 @@ fn parse(input: &ServiceInput) -> Result<Parsed, Error> {
     if let Some(slug) = &slug {
         let given = input.scopes.iter().filter(|(s, _, _)| !s.trim().is_empty()).count();
         for (scope, label, holders) in input.scopes.iter().filter(|(s, _, _)| !s.trim().is_empty()) {
-            let parsed = parse_scope(slug, scope).and_then(|scope| {
-                let label = label.trim();
-                let label = if label.is_empty() { scope.clone() } else { label.chars().take(100).collect() };
-                if label.chars().any(crate::domain::text::is_forbidden_in_text) {
-                    return Err(ValidationError::new(
-                        "scopes",
-                        "A scope's label cannot contain control characters.",
-                    ));
-                }
-                Ok((scope, label, Holders::parse(holders)?.to_stored()))
-            });
-            match parsed {
+            match scope_row(slug, scope, label, holders) {
                 Ok(s) if scopes.iter().any(|(have, _, _)| *have == s.0) => {
                     errors.push(ValidationError::new("scopes", format!("The scope {} is listed twice.", s.0)))
                 }

@@ -1019,5 +1019,21 @@ async fn a_refused_service_form_says_what_is_wrong_and_only_that() {
     assert!(!html.contains("at most 500 characters"));
     assert!(html.contains("wizard"), "the holder refused is named: {html}");
     assert!(!html.contains("Give the service at least one scope"), "a scope was given");
+    // Found in review: every refusal sat under the last row, and no field was marked. A
+    // row's refusal is beside it, its fields marked, and said once.
+    assert!(html.contains("id=\"holders-0\" name=\"holders\" type=\"text\" value=\"wizard\" autocomplete=\"off\" placeholder=\"anyone\" aria-invalid=\"true\" aria-describedby=\"scope-0-error\""), "{html}");
+    assert!(
+        html.contains(
+            "<p class=\"field-error scope-row-error\" id=\"scope-0-error\">Scope 1: Unknown role “wizard”"
+        ),
+        "{html}"
+    );
+    assert_eq!(html.matches("Unknown role “wizard”").count(), 1, "said once");
+    assert!(
+        !html.contains(
+            "id=\"scope-1\" name=\"scope\" type=\"text\" value=\"\" autocomplete=\"off\" aria-invalid"
+        ),
+        "a blank row is not marked"
+    );
     assert!(admin.get_html("/admin/services").await.contains("No services yet"), "nothing registered");
 }

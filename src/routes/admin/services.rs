@@ -10,7 +10,7 @@ use serde::Deserialize;
 
 use crate::auth::CurrentUser;
 use crate::auth::guard::{AccountSettings, Require};
-use crate::domain::service::Holders;
+use crate::domain::service::{Holders, Slug};
 use crate::error::AppError;
 use crate::models::ServiceDefinition;
 use crate::routes::{issued, read_form, render, render_with, see_other};
@@ -161,6 +161,41 @@ struct FormPage {
     id: Option<i64>,
     form: ServiceForm,
     errors: FieldErrors,
+    /// Why each row of scopes was refused, beside the row (by its place in `scope_rows`).
+    row_errors: Vec<Option<String>>,
+}
+
+impl FormPage {
+    fn new(ctx: PageCtx, id: Option<i64>, form: ServiceForm, errors: FieldErrors) -> FormPage {
+        // A row's own refusal is said beside it; the scopes' other refusals (none given, one
+        // listed twice, too many) under them all.
+        let row_errors: Vec<Option<String>> = match Slug::parse(&form.slug) {
+            Ok(slug) if !errors.is_empty() => form
+                .scope_rows()
+                .iter()
+                .map(|(_, scope, label, holders)| {
+                    (!scope.trim().is_empty())
+                        .then(|| registry::scope_row(&slug, scope, label, holders).err().map(|e| e.message))
+                        .flatten()
+                })
+                .collect(),
+            _ => Vec::new(),
+        };
+        FormPage { ctx, id, form, errors, row_errors }
+    }
+
+    fn row_error(&self, i: &usize) -> Option<&str> {
+        self.row_errors.get(*i).and_then(|e| e.as_deref())
+    }
+
+    /// The scopes' refusal that is no row's own, if any.
+    fn scopes_error(&self) -> Option<&str> {
+        self.errors
+            .iter()
+            .filter(|e| e.field == "scopes" || e.field == "holders")
+            .map(|e| e.message.as_str())
+            .find(|m| !self.row_errors.iter().flatten().any(|r| r == m))
+    }
 }
 
 /// `GET /admin/services` — every service, and once a new credential.
@@ -181,7 +216,7 @@ pub async fn index(
 /// `GET /admin/services/new`
 #[get("/admin/services/new")]
 pub async fn new(ctx: PageCtx, _me: Require<AccountSettings>) -> Result<HttpResponse, AppError> {
-    render(&FormPage { ctx, id: None, form: ServiceForm::default(), errors: FieldErrors::new() })
+    render(&FormPage::new(ctx, None, ServiceForm::default(), FieldErrors::new()))
 }
 
 /// The credential, shown once on the list after the redirect.
@@ -223,10 +258,9 @@ pub async fn create(
             .send();
             Ok(see_other(PAGE))
         }
-        Err(services::Error::Invalid(errors)) => render_with(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            &FormPage { ctx, id: None, form, errors: errors.into() },
-        ),
+        Err(services::Error::Invalid(errors)) => {
+            render_with(StatusCode::UNPROCESSABLE_ENTITY, &FormPage::new(ctx, None, form, errors.into()))
+        }
         Err(e) => Err(e.into()),
     }
 }
@@ -242,7 +276,7 @@ pub async fn edit(
 ) -> Result<HttpResponse, AppError> {
     let (who, id) = (state.actor(&req, &me), path.into_inner());
     let def = crate::db::run(&state.pool, move |conn| registry::get(conn, &who, id)).await?;
-    render(&FormPage { ctx, id: Some(id), form: ServiceForm::of(&def), errors: FieldErrors::new() })
+    render(&FormPage::new(ctx, Some(id), ServiceForm::of(&def), FieldErrors::new()))
 }
 
 /// `POST /admin/services/{id}` — change a service (its slug stays).
@@ -268,10 +302,9 @@ pub async fn update(
             .send();
             Ok(see_other(PAGE))
         }
-        Err(services::Error::Invalid(errors)) => render_with(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            &FormPage { ctx, id: Some(id), form, errors: errors.into() },
-        ),
+        Err(services::Error::Invalid(errors)) => {
+            render_with(StatusCode::UNPROCESSABLE_ENTITY, &FormPage::new(ctx, Some(id), form, errors.into()))
+        }
         Err(e) => Err(e.into()),
     }
 }
