@@ -812,3 +812,69 @@ async fn a_pages_form_that_is_not_utf8_text_is_refused() {
     assert_eq!(res.status(), StatusCode::BAD_REQUEST);
     assert!(res.text().await.unwrap().contains("not UTF-8 text"));
 }
+
+/// Found in review: after a regeneration refused for its expiry, *Cancel* on the question
+/// asked again led to the profile's first page of tokens, whichever page it was asked from,
+/// and a regeneration from a later page came back to the first. Both now return to the
+/// page the question came from (the new secret above its list).
+#[actix_web::test]
+async fn a_regeneration_from_a_later_page_of_tokens_returns_to_that_page() {
+    let w = world().await;
+    for _ in 0..59 {
+        w.app.api_token("sam", Some(30));
+    }
+    let profile = format!("/admin/users/{}", w.sam);
+    let page_two = format!("{profile}?tokens_page=2");
+    assert!(token_ids(&w.admin.get_html(&page_two).await).contains(&w.sam_token), "the oldest is on page 2");
+    let from = format!("{page_two}#tokens");
+    let question = w
+        .admin
+        .get_html(&format!(
+            "{profile}/tokens/{}/regenerate?{}",
+            w.sam_token,
+            serde_urlencoded::to_string([("back", from.as_str())]).unwrap()
+        ))
+        .await;
+    let action = form_action(&question, &format!("{profile}/tokens/{}/regenerate?", w.sam_token));
+
+    let past = (chrono::Utc::now() - chrono::Duration::days(2)).format("%Y-%m-%d").to_string();
+    let res = w.admin.post_form(&action, &[("expires_in", "custom"), ("expires_on", past.as_str())]).await;
+    assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let again = res.text().await.unwrap();
+    assert!(
+        again.contains(&format!("class=\"btn btn-secondary\" href=\"{}\"", from.replace('&', "&amp;"))),
+        "Cancel returns to page 2 of the list: {again}"
+    );
+    assert_eq!(form_action(&again, &format!("{profile}/tokens/{}/regenerate?", w.sam_token)), action);
+
+    let res = w.admin.post_form(&action, &[("expires_in", "30")]).await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    assert_eq!(location(&res), page_two, "back to page 2, the new secret above its list");
+    let shown = w.admin.get_html(&page_two).await;
+    assert!(shown.contains("New secret for"), "{shown}");
+    assert!(shown.contains("Tokens 51–60 of 60"));
+}
+
+/// Found in review: a page number edited by hand into something else than a number got
+/// the "bad request" page; it is the first page, as a number out of range is the nearest.
+#[actix_web::test]
+async fn a_page_number_that_is_not_a_number_shows_the_first_page() {
+    let w = world().await;
+    let profile = format!("/admin/users/{}", w.sam);
+    let first = token_ids(&w.admin.get_html(&profile).await);
+    for junk in ["abc", "", "2.5", "99999999999999999999"] {
+        let res = w.admin.get(&format!("{profile}?tokens_page={junk}")).await;
+        assert_eq!(res.status(), StatusCode::OK, "{junk}");
+        assert_eq!(token_ids(&res.text().await.unwrap()), first, "{junk}");
+        let res = w.admin.get(&format!("/admin/users?after={junk}")).await;
+        assert_eq!(res.status(), StatusCode::OK, "{junk}");
+        assert!(res.text().await.unwrap().contains(&format!("/admin/users/{}", w.sam)), "{junk}");
+    }
+}
+
+/// The action of the form whose action starts with `prefix`, as a browser would post to it.
+fn form_action(html: &str, prefix: &str) -> String {
+    let start = html.find(&format!("action=\"{prefix}")).expect("the form") + "action=\"".len();
+    let end = start + html[start..].find('"').unwrap();
+    html[start..end].replace("&amp;", "&")
+}

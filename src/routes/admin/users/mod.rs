@@ -54,8 +54,9 @@ struct UsersPage {
 pub struct UsersQuery {
     #[serde(default)]
     q: String,
+    /// As written in the address: anything but a number is the first page.
     #[serde(default)]
-    after: i64,
+    after: String,
 }
 
 /// `GET /admin/users` — search by login, name or email; keyset-paginated.
@@ -67,6 +68,7 @@ pub async fn index(
     query: web::Query<UsersQuery>,
 ) -> Result<HttpResponse, AppError> {
     let UsersQuery { q, after } = query.into_inner();
+    let after: i64 = after.trim().parse().unwrap_or(0);
     let needle = q.clone();
     let (page, roles) = crate::db::run_within(
         &state.pool,

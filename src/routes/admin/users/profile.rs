@@ -316,12 +316,16 @@ pub(super) fn profile_page(
 
 #[derive(Deserialize)]
 pub struct ProfileQuery {
-    #[serde(default = "first_page")]
-    tokens_page: i64,
+    /// As written in the address: anything but a number is the first page, as a number
+    /// out of range is the nearest page.
+    #[serde(default)]
+    tokens_page: String,
 }
 
-fn first_page() -> i64 {
-    1
+impl ProfileQuery {
+    fn page(&self) -> i64 {
+        self.tokens_page.trim().parse().unwrap_or(1)
+    }
 }
 
 /// `GET /admin/users/{id}` — the user-profile page (`?tokens_page=N` pages its tokens).
@@ -337,8 +341,7 @@ pub async fn show(
     query: web::Query<ProfileQuery>,
 ) -> Result<HttpResponse, AppError> {
     let who = state.actor(&req, &me);
-    let mut data =
-        load_profile(&state, who, *path, me.can(Permission::ViewTokens), query.tokens_page).await?;
+    let mut data = load_profile(&state, who, *path, me.can(Permission::ViewTokens), query.page()).await?;
     let secret = issued::take(&req, &state, &me, &session, &page_of(data.user.id)).await?;
     data.link = issued::take(&req, &state, &me, &session, &link_page_of(data.user.id)).await?;
     render(&profile_page(ctx, &me, data, secret, TokenForm::default(), FieldErrors::new()))

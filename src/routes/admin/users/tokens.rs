@@ -27,7 +27,7 @@ use crate::views::page::PageCtx;
 use crate::views::tokens::{ExpiryOptions, SecretView, TokenForm};
 
 /// `?back=`: the list a confirmation page was reached from, and where its answer returns.
-#[derive(Deserialize, Default)]
+#[derive(Deserialize)]
 pub struct Back {
     back: Option<String>,
 }
@@ -82,7 +82,7 @@ async fn confirmation(
                      then pending until {} activates it, and you will have to hand the new secret over.",
                     token.purpose, user.name
                 ),
-                action: format!("{base}/regenerate"),
+                action: format!("{base}/regenerate?{}", back_query(&back_url)),
                 button: "Regenerate token",
                 // The new secret is shown on the profile page, above the list.
                 post_in_place: false,
@@ -258,6 +258,7 @@ pub async fn regenerate(
     session: Session,
     state: web::Data<AppState>,
     path: web::Path<(i64, i64)>,
+    back: web::Query<Back>,
     body: web::Bytes,
 ) -> Result<HttpResponse, AppError> {
     let (id, token_id) = path.into_inner();
@@ -268,6 +269,13 @@ pub async fn regenerate(
         tokens::regenerate(conn, &who, id, &TokenRef::Id(token_id), &draft)
     })
     .await;
+    // The new secret is shown above the list: the profile's page the question came from,
+    // without the jump to its list (from All tokens, the profile's first page).
+    let back_url = redirect_back(&req, id, back.back.as_deref());
+    let done = match back_url.split('#').next() {
+        Some(p) if !p.starts_with(ALL_TOKENS) => p.to_owned(),
+        _ => page_of(id),
+    };
     match result {
         Ok(issued) => {
             issued::stash(&state, &me, &session, &page_of(id), SecretView::of(&issued, true)).await?;
@@ -281,7 +289,7 @@ pub async fn regenerate(
         // A refused expiry is asked about again, the reason next to it and the choice kept.
         Err(services::Error::Invalid(errors)) if RefusedExpiry::concerns(&errors) => {
             let again = RefusedExpiry::of(&form, errors);
-            let back = Back::default();
+            let back = back.into_inner();
             let mut res =
                 confirmation(req, ctx, &me, &state, (id, token_id), back, Ask::Regenerate(Some(again)))
                     .await?;
@@ -291,7 +299,7 @@ pub async fn regenerate(
         Err(e @ services::Error::Invalid(_)) => FlashMessage::error(e.sentence()).send(),
         Err(e) => return Err(e.into()),
     }
-    Ok(see_other(&page_of(id)))
+    Ok(see_other(&done))
 }
 
 #[derive(Template)]
