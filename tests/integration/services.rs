@@ -625,6 +625,27 @@ async fn an_administrator_registers_edits_rotates_and_removes_a_service_on_the_s
     for action in ["service.created", "service.updated", "service.credential_rotated", "service.deleted"] {
         assert!(audit.contains(action), "{action} is audited");
     }
+    // The token keeps its scope, which opens nothing: not the API either.
+    let res = reqwest::Client::new()
+        .get(format!("{}/api/v1/users/self", app.address))
+        .bearer_auth(&token.secret)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::FORBIDDEN, "still limited to the removed scope");
+    // Registered again under its slug (removed by mistake), the service is opened as before.
+    let res = admin
+        .post_form(
+            "/admin/services",
+            &[("name", "Print service"), ("slug", "print"), ("scope", "jobs"), ("label", "Print jobs")],
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    actix_web::rt::time::sleep(std::time::Duration::from_millis(1100)).await;
+    assert_eq!(
+        verify(&app, Gateway::Nginx, "print", Some(&token.secret), "POST", "/jobs/1").await.status,
+        StatusCode::OK
+    );
 }
 
 #[actix_web::test]
