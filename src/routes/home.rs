@@ -4,7 +4,6 @@ use askama::Template;
 use super::{render, see_other};
 use crate::auth::CurrentUser;
 use crate::error::AppError;
-use crate::models::User;
 use crate::state::AppState;
 use crate::views::page::PageCtx;
 
@@ -24,8 +23,8 @@ pub async fn index(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, AppError> {
     let Some(user) = user else {
-        let users = crate::db::run(&state.pool, |conn| Ok::<_, AppError>(User::count(conn)?)).await?;
-        return Ok(see_other(if users == 0 { "/setup" } else { "/login" }));
+        let setup = super::session::needs_setup(&state).await?;
+        return Ok(see_other(if setup { "/setup" } else { "/login" }));
     };
     render(&HomePage { ctx, name: user.name, student_only: user.student_only })
 }

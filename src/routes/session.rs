@@ -87,6 +87,14 @@ pub(super) fn safe_next(next: Option<&str>) -> String {
     next.filter(|n| !n.is_empty()).and_then(on_this_site).unwrap_or_else(|| "/".to_owned())
 }
 
+/// Whether someone who is not signed in is sent to the setup page: while there is nobody to
+/// sign in, the first administrator comes from there — unless the identity provider's
+/// people can sign in (and the role map makes someone an administrator).
+pub(super) async fn needs_setup(state: &AppState) -> Result<bool, AppError> {
+    Ok(state.sso.is_none()
+        && crate::db::run(&state.pool, |conn| Ok::<_, AppError>(User::count(conn)?)).await? == 0)
+}
+
 /// `GET /login`
 #[get("/login")]
 pub async fn login_form(
@@ -98,11 +106,7 @@ pub async fn login_form(
     if user.is_some() {
         return Ok(see_other(&safe_next(query.next.as_deref())));
     }
-    // The first administrator comes from the setup page, unless the identity provider's
-    // people can sign in (and the role map makes someone an administrator).
-    if state.sso.is_none()
-        && crate::db::run(&state.pool, |conn| Ok::<_, AppError>(User::count(conn)?)).await? == 0
-    {
+    if needs_setup(&state).await? {
         return Ok(see_other("/setup"));
     }
     let typed = query

@@ -97,6 +97,9 @@ async fn a_first_sign_in_creates_the_user_with_the_roles_of_their_groups() {
     let w = world().await;
     w.provider.set_person("tess", "Tess Teacher", &["Faculty", "Chess club"]);
     let browser = w.app.browser();
+    // Nobody has an account yet: the start page leads to signing in, not to the setup page.
+    let res = browser.get("/").await;
+    assert_eq!(location(&res), "/login", "found in review: / led to /setup");
     let page = browser.get_html("/login").await;
     let button = page.find("Sign in with Test University").expect("the provider's button");
     let form = page.find("name=\"password\"").expect("passwords are on: the form is there too");
