@@ -109,7 +109,8 @@ pub fn create_token(
     let roles = User::roles(&mut conn, owner.id)?;
     let actor = Actor::user(owner.id, roles.permissions(), roles.is_student_only(), Via::Cli, None);
     let expiry = match args.expires_in_days {
-        Some(d) if d >= 1 => ExpiryChoice::At(crate::domain::now() + chrono::Duration::days(d)),
+        // Days, not a moment: the rules resolve them, refusing a number past what a date holds.
+        Some(d) if d >= 1 => ExpiryChoice::Days(d),
         Some(_) => anyhow::bail!("--expires-in-days must be at least 1"),
         None => ExpiryChoice::Never,
     };

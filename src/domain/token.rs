@@ -17,6 +17,10 @@ pub const EXPIRING_SOON_DAYS: i64 = 7;
 /// all but name, and the dashboard's horizons and the lists' filters stop there.
 pub const MAX_EXPIRY_DAYS: i64 = 3650;
 
+/// Why an expiry past [`MAX_EXPIRY_DAYS`] is refused.
+const BEYOND_TEN_YEARS: &str =
+    "Choose an expiry within ten years, or no expiry for a token that should not end.";
+
 // ---------------------------------------------------------------------------------------
 // Purpose
 
@@ -289,9 +293,9 @@ impl ExpiryChoice {
     /// never is, but a choice may come from elsewhere than the form).
     fn resolve(self, now: NaiveDateTime) -> Result<Option<NaiveDateTime>, ValidationError> {
         match self {
-            ExpiryChoice::Days(d) => days_after(now, d).map(Some).ok_or_else(|| {
-                ValidationError::new(Self::FIELD, "Choose an expiry within the offered lifetimes.")
-            }),
+            ExpiryChoice::Days(d) => days_after(now, d)
+                .map(Some)
+                .ok_or_else(|| ValidationError::new(Self::FIELD, BEYOND_TEN_YEARS)),
             ExpiryChoice::OnDate(date) => Ok(Some(date.and_hms_opt(0, 0, 0).expect("midnight exists"))),
             ExpiryChoice::At(at) => Ok(Some(at)),
             ExpiryChoice::Never => Ok(None),
@@ -357,10 +361,7 @@ impl ExpiryRule {
                 format!("Tokens of students must expire within {} days.", self.max_days()),
             )),
             Some(at) if at > days_after(now, MAX_EXPIRY_DAYS).unwrap_or(NaiveDateTime::MAX) => {
-                Err(ValidationError::new(
-                    ExpiryChoice::FIELD,
-                    "Choose an expiry within ten years, or no expiry for a token that should not end.",
-                ))
+                Err(ValidationError::new(ExpiryChoice::FIELD, BEYOND_TEN_YEARS))
             }
             Some(at) => Ok(Some(at)),
         }

@@ -152,6 +152,25 @@ async fn token_create_refuses_no_expiry_for_a_student_and_a_blank_purpose_for_an
     assert!(String::from_utf8_lossy(&out.stderr).contains("Enter a purpose"));
 }
 
+/// Found in review: a number of days past what a date can hold made `token create` panic
+/// (exit 101, a backtrace). It is refused as any expiry beyond ten years is.
+#[actix_web::test]
+async fn token_create_refuses_an_expiry_past_ten_years_however_far() {
+    let app = spawn_app().await;
+    assert!(create(&app.database_url, "tess", &["--role", "teacher"]).status.success());
+    for days in ["3651", "99999999999", "9223372036854775807"] {
+        let out = tokenwarden(
+            &app.database_url,
+            &["token", "create", "--login", "tess", "--purpose", "x", "--expires-in-days", days],
+            "",
+        );
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{days}: {stderr}");
+        assert!(stderr.contains("Choose an expiry within ten years"), "{days}: {stderr}");
+        assert!(!stderr.contains("panicked"), "{stderr}");
+    }
+}
+
 #[actix_web::test]
 async fn seed_creates_users_and_tokens_in_the_realistic_mix() {
     let app = spawn_app().await;
