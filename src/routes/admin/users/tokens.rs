@@ -258,10 +258,13 @@ pub async fn regenerate(
     session: Session,
     state: web::Data<AppState>,
     path: web::Path<(i64, i64)>,
-    back: web::Query<Back>,
     body: web::Bytes,
 ) -> Result<HttpResponse, AppError> {
     let (id, token_id) = path.into_inner();
+    // `?back=` as the question's form names it (an older form's post has none).
+    let back = web::Query::<Back>::from_query(req.query_string())
+        .map(web::Query::into_inner)
+        .unwrap_or(Back { back: None });
     let form = read_form::<TokenForm>(&body)?;
     let draft = form.regenerate_draft();
     let who = state.actor(&req, &me);
@@ -289,7 +292,6 @@ pub async fn regenerate(
         // A refused expiry is asked about again, the reason next to it and the choice kept.
         Err(services::Error::Invalid(errors)) if RefusedExpiry::concerns(&errors) => {
             let again = RefusedExpiry::of(&form, errors);
-            let back = back.into_inner();
             let mut res =
                 confirmation(req, ctx, &me, &state, (id, token_id), back, Ask::Regenerate(Some(again)))
                     .await?;
