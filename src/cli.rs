@@ -275,10 +275,13 @@ pub fn import_users(database_url: &str, args: &UserImportArgs) -> anyhow::Result
             Ok(())
         }
         Outcome::Refused(plan) => {
-            print!("{}", PlanView::of(&plan).text());
+            // Only what changed since the preview above: the lines refused now.
+            let n = plan.bad.len();
+            let bad = import::Plan { bad: plan.bad, role_names: plan.role_names, ..import::Plan::default() };
+            print!("{}", PlanView::of(&bad).text());
             anyhow::bail!(
                 "{} in {shown}: nothing was applied",
-                crate::domain::count(plan.bad.len(), "bad line", "bad lines")
+                crate::domain::count(n, "bad line", "bad lines")
             )
         }
     }

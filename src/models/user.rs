@@ -443,7 +443,8 @@ impl User {
         Ok(())
     }
 
-    /// How many active users hold the built-in `Account Admin` role.
+    /// How many active users hold the built-in `Account Admin` role — each once, from
+    /// however many sources (an administrator, single sign-on, SCIM) they hold it.
     pub fn active_admin_count(conn: &mut DbConnection) -> QueryResult<i64> {
         use crate::db::schema::account_roles;
         user_account_roles::table
@@ -451,7 +452,7 @@ impl User {
             .inner_join(users::table)
             .filter(account_roles::built_in.eq(true))
             .filter(users::state.eq(UserState::Active.key()))
-            .count()
+            .select(diesel::dsl::count(users::id).aggregate_distinct())
             .get_result(conn)
     }
 

@@ -95,11 +95,19 @@ pub fn plan(conn: &mut DbConnection, actor: &Actor, content: &[u8]) -> Result<Pl
         role_names: all_roles.iter().map(|r| (r.id, r.name.clone())).collect(),
         ..Plan::default()
     };
+    let mut known = Vec::new();
     for person in roster.people {
-        let Some(user) = User::find_by_login(conn, &person.login)? else {
-            plan.create.push(person);
-            continue;
-        };
+        match User::find_by_login(conn, &person.login)? {
+            Some(user) => known.push((person, user)),
+            None => plan.create.push(person),
+        }
+    }
+    // The last-admin rule judges the file as a whole, as applying it does: its new users
+    // are created first, then each change sees the ones before it.
+    let is_admin_role = |id: &i64| all_roles.iter().any(|r| r.id == *id && r.built_in);
+    let mut active_admins = User::active_admin_count(conn)?
+        + plan.create.iter().filter(|p| p.account_roles.iter().any(is_admin_role)).count() as i64;
+    for (person, user) in known {
         let (mut enrollment, mut account) = User::role_sources(conn, user.id)?.from(RoleSource::Admin);
         enrollment.sort();
         enrollment.dedup();
@@ -126,12 +134,23 @@ pub fn plan(conn: &mut DbConnection, actor: &Actor, content: &[u8]) -> Result<Pl
         }
         let before = User::roles(conn, user.id)?;
         let judged = match &change.roles {
-            Some(_) => users::judge_admin_roles(conn, actor, &user, &before, &change.person.account_roles),
+            Some(_) => users::judge_admin_roles(
+                conn,
+                actor,
+                &user,
+                &before,
+                &change.person.account_roles,
+                Some(active_admins),
+            ),
             None => crate::domain::authority::may_manage(actor.permissions, before.permissions())
+                .map(|()| false)
                 .map_err(Error::from),
         };
         match judged {
-            Ok(()) => plan.change.push(change),
+            Ok(demotes) => {
+                active_admins -= i64::from(demotes);
+                plan.change.push(change)
+            }
             Err(Error::Forbidden(why)) | Err(Error::Conflict(why)) => plan.bad.push(BadLine {
                 line: change.person.line,
                 login: change.person.login.as_str().to_owned(),

@@ -32,11 +32,15 @@ pub fn describe_roles(r: &UserRoles) -> String {
 /// transactions wait until this one ends, so two admins removing each other at once
 /// cannot both go through.
 fn is_last_admin(conn: &mut DbConnection, user: &User, roles: &UserRoles) -> Result<bool, Error> {
-    if !(user.is_active() && roles.account.iter().any(|r| r.built_in)) {
+    if !is_active_admin(user, roles) {
         return Ok(false);
     }
     User::lock_admin_count(conn)?;
     Ok(User::active_admin_count(conn)? <= 1)
+}
+
+fn is_active_admin(user: &User, roles: &UserRoles) -> bool {
+    user.is_active() && roles.account.iter().any(|r| r.built_in)
 }
 
 /// The roles named by id, each known; an unknown id is a field error.
@@ -104,7 +108,7 @@ pub fn set_roles(
     write_transaction(conn, |conn| {
         let user = User::find(conn, user_id)?;
         let before = User::roles(conn, user_id)?;
-        judge_admin_roles(conn, actor, &user, &before, account_role_ids)?;
+        judge_admin_roles(conn, actor, &user, &before, account_role_ids, None)?;
         let (had_enrollment, had_account) = User::role_sources(conn, user_id)?.from(RoleSource::Admin);
         if set_of(had_enrollment) == set_of(enrollment.to_vec())
             && set_of(had_account) == set_of(account_role_ids.to_vec())
@@ -125,13 +129,18 @@ pub fn set_roles(
 /// `before`) to exactly `account_role_ids`, by the grant rule (SPEC 2): they may manage
 /// the user, give and take only roles within their own permissions, never change their
 /// own, and never demote the last active Account Admin. Nothing is written.
+///
+/// `active_admins` is how many active Account Admins there are when the change would be
+/// made, for a change judged ahead of the changes before it (an import's preview); else
+/// they are counted. Returns whether the change takes Account Admin from an active holder.
 pub(super) fn judge_admin_roles(
     conn: &mut DbConnection,
     actor: &Actor,
     user: &User,
     before: &UserRoles,
     account_role_ids: &[i64],
-) -> Result<(), Error> {
+    active_admins: Option<i64>,
+) -> Result<bool, Error> {
     authority::may_manage(actor.permissions, before.permissions())?;
     let sources = User::role_sources(conn, user.id)?;
     let (_, given_before) = sources.from(RoleSource::Admin);
@@ -146,7 +155,12 @@ pub(super) fn judge_admin_roles(
             .account
             .iter()
             .any(|(id, s)| *s != RoleSource::Admin && all.iter().any(|r| r.id == *id && r.built_in));
-    let target_is_last_admin = !admin_after && is_last_admin(conn, user, before)?;
+    let demotes = !admin_after && is_active_admin(user, before);
+    let target_is_last_admin = demotes
+        && match active_admins {
+            Some(n) => n <= 1,
+            None => is_last_admin(conn, user, before)?,
+        };
     authority::may_change_account_roles(&AccountRoleChange {
         // The operator is nobody's own administrator.
         actor_id: actor.user_id().unwrap_or(-1),
@@ -156,7 +170,7 @@ pub(super) fn judge_admin_roles(
         removed: removed.iter().map(|r| facts(r)).collect(),
         target_is_last_admin,
     })?;
-    Ok(())
+    Ok(demotes)
 }
 
 /// Sets a user's display name and email (an administrator's edit, or an import). The

@@ -284,6 +284,33 @@ async fn the_last_account_admin_cannot_be_suspended() {
     assert!(can_sign_in(&app, "admin").await, "she can still sign in");
 }
 
+/// Found in review: the guard counted Account Admin once per source, so the last Account
+/// Admin, holding it from an administrator and from the directory (SCIM) at once, counted
+/// as two and could be suspended, leaving the account without one.
+#[actix_web::test]
+async fn the_last_account_admin_holding_it_twice_over_cannot_be_suspended() {
+    use tokenwarden::db::schema::{account_roles, user_account_roles};
+    let (app, admin_id, root) = last_admin_and_root().await;
+    let mut conn = tokenwarden::db::connect(&app.database_url).unwrap();
+    let admin_role: i64 = account_roles::table
+        .filter(account_roles::built_in.eq(true))
+        .select(account_roles::id)
+        .get_result(&mut conn)
+        .unwrap();
+    diesel::insert_into(user_account_roles::table)
+        .values((
+            user_account_roles::user_id.eq(admin_id),
+            user_account_roles::account_role_id.eq(admin_role),
+            user_account_roles::source.eq("scim"),
+        ))
+        .execute(&mut conn)
+        .unwrap();
+    let res = root.post_form(&format!("/admin/users/{admin_id}/suspend"), &[]).await;
+    assert_eq!(res.status(), StatusCode::FORBIDDEN);
+    assert!(res.text().await.unwrap().contains("last active Account Admin"));
+    assert!(can_sign_in(&app, "admin").await, "she can still sign in");
+}
+
 /// The guard protects only the last one: of two Account Admins, one may demote the other.
 #[actix_web::test]
 async fn one_of_two_account_admins_may_demote_the_other() {

@@ -418,6 +418,38 @@ async fn user_import_dry_run_prints_the_preview_and_changes_nothing() {
     assert_eq!(name_of(&app.database_url, "sam").as_deref(), Some("Sam Student"));
 }
 
+/// Found in review: the preview judged each line alone against the database, so a file
+/// taking Account Admin from every Account Admin passed `--dry-run` and was refused only
+/// when applied. The preview judges the file as applying it does: a line that would leave
+/// nobody is bad, and a file that makes a new Account Admin first may demote the old one.
+#[actix_web::test]
+async fn user_import_previews_the_last_account_admin_rule_over_the_whole_file() {
+    let app = spawn_app().await;
+    for login in ["ann", "ben"] {
+        assert!(create(&app.database_url, login, &["--account-role", "Account Admin"]).status.success());
+    }
+    let demote_both = CsvFile::new(
+        "login,name,email,roles\nann,Sam Student,sam@example.edu,\nben,Sam Student,sam@example.edu,\n",
+    );
+    let out =
+        tokenwarden(&app.database_url, &["user", "import", "--csv", demote_both.path(), "--dry-run"], "");
+    let (stdout, stderr) = (String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert!(!out.status.success(), "{stdout}");
+    assert!(stdout.contains("1 to change, 0 unchanged, 1 bad line"), "{stdout}");
+    assert!(stdout.contains("line 3 (ben): This is the last active Account Admin"), "{stdout}");
+    assert!(stderr.contains("1 bad line"), "{stderr}");
+
+    let hand_over = CsvFile::new(
+        "login,name,email,roles\ncat,Cat,cat@example.edu,Account Admin\nann,Sam Student,sam@example.edu,\n\
+         ben,Sam Student,sam@example.edu,\n",
+    );
+    let out = tokenwarden(&app.database_url, &["user", "import", "--csv", hand_over.path()], "");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stdout}{}", String::from_utf8_lossy(&out.stderr));
+    assert!(stdout.contains("Applied: 1 created, 2 changed"), "{stdout}");
+    assert_eq!(stdout.matches("Change:").count(), 1, "the preview once: {stdout}");
+}
+
 #[actix_web::test]
 async fn user_import_with_bad_lines_exits_non_zero_and_applies_nothing() {
     let app = spawn_app().await;

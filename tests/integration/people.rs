@@ -495,3 +495,16 @@ async fn upload_problems_are_shown_next_to_the_file_field_and_pasted_lines_work_
     let res = admin.post_multipart_raw("/admin/users/import", &[("csv", pasted)]).await;
     assert_eq!(res.status(), StatusCode::FORBIDDEN);
 }
+
+/// Found in review: a file whose every line is bad said, under *Left alone (0)*, "Every
+/// known person in the file changes" — of a file that changes nobody.
+#[actix_web::test]
+async fn a_preview_of_only_bad_lines_does_not_say_that_everyone_changes() {
+    let app = spawn_app().await;
+    let admin = app.setup_admin().await;
+    let preview = upload(&admin, "login,name,email,roles\nbob,Bob,nope,student\n").await;
+    let html = admin.get_html(&preview).await;
+    assert!(html.contains("0 to create, 0 to change, 0 unchanged, 1 bad line"), "{html}");
+    assert!(html.contains("Nobody in the file is left as they are."), "{html}");
+    assert!(!html.contains("Every known person in the file changes"), "{html}");
+}
