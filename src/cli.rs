@@ -65,7 +65,8 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Some(Command::Webhook(WebhookCommand::Create(args))) => {
             // The secret is sealed with the server's session key: the same key `serve` uses.
-            let key = crate::config::resolve_session_key(&cli.serve, &database_url)?;
+            let given = args.session_key.as_deref().or(cli.serve.session_key.as_deref());
+            let key = crate::config::existing_session_key(given, &database_url)?;
             let registered = create_webhook(&database_url, &key, &args)?;
             // The signing secret alone on stdout, so that scripts can capture it.
             println!("{}", registered.secret.expose());
@@ -185,6 +186,14 @@ pub fn create_webhook(
     };
     let mut conn = db::connect(database_url)?;
     db::run_migrations(&mut conn)?;
+    // A key that opens none of the secrets sealed already is not the server's.
+    let sealed = crate::models::WebhookEndpoint::all(&mut conn)?;
+    anyhow::ensure!(
+        sealed.is_empty()
+            || sealed.iter().any(|e| notifications::open_secret(session_key, &e.secret_sealed).is_some()),
+        "this session key is not the server's: it opens none of the signing secrets sealed already. \
+         Give the key `serve` uses (TOKENWARDEN_SESSION_KEY or --session-key), or run where its key file is"
+    );
     notifications::create_endpoint(&mut conn, &Actor::operator(), session_key, &input).map_err(refused)
 }
 

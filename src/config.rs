@@ -100,6 +100,10 @@ pub struct WebhookCreateArgs {
     /// What the endpoint is, for the admin page.
     #[arg(long, default_value = "")]
     pub description: String,
+    /// The server's session key, which seals the signing secret (default: the key file
+    /// `serve` keeps beside the database).
+    #[arg(long, env = "TOKENWARDEN_SESSION_KEY", hide_env_values = true)]
+    pub session_key: Option<String>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -519,7 +523,19 @@ pub fn session_key_path(database_url: &str) -> PathBuf {
 
 /// The session key from the environment, or else from (or newly into) its file.
 pub fn resolve_session_key(serve: &ServeArgs, database_url: &str) -> anyhow::Result<Vec<u8>> {
-    if let Some(key) = &serve.session_key {
+    session_key(serve.session_key.as_deref(), database_url, true)
+}
+
+/// The server's session key for a command that seals with it (`webhook create`): given, or
+/// read from its file. It is generated only beside a SQLite database, where `serve` finds
+/// it too; the PostgreSQL key file is in the working directory, and a key generated in
+/// another one would seal what the server cannot open.
+pub fn existing_session_key(given: Option<&str>, database_url: &str) -> anyhow::Result<Vec<u8>> {
+    session_key(given, database_url, !crate::db::is_postgres(database_url))
+}
+
+fn session_key(given: Option<&str>, database_url: &str, may_generate: bool) -> anyhow::Result<Vec<u8>> {
+    if let Some(key) = given {
         anyhow::ensure!(key.len() >= 32, "TOKENWARDEN_SESSION_KEY must be at least 32 bytes long");
         return Ok(key.as_bytes().to_vec());
     }
@@ -527,6 +543,11 @@ pub fn resolve_session_key(serve: &ServeArgs, database_url: &str) -> anyhow::Res
     match std::fs::read_to_string(&path) {
         Ok(text) if text.trim().len() >= 32 => Ok(text.trim().as_bytes().to_vec()),
         Ok(_) => anyhow::bail!("the session key file {} is too short", path.display()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound && !may_generate => anyhow::bail!(
+            "no session key: give the server's (TOKENWARDEN_SESSION_KEY or --session-key), or run \
+             where its key file is ({} was not found)",
+            path.display()
+        ),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
             let key = crate::domain::token_secret::random_base62(64);
             write_private(&path, &key)

@@ -818,6 +818,24 @@ async fn notifications_webhook_create_prints_the_signing_secret_alone_and_it_sig
     };
     assert!(!stored.contains(&secret[6..]), "stored sealed, not in clear");
 
+    // Found in review: run with another key (another directory's key file, another
+    // environment), it sealed a secret the server could not open, and every delivery failed.
+    let other = Command::new(env!("CARGO_BIN_EXE_tokenwarden"))
+        .args(["webhook", "create", "--url", &receiver.url(), "--session-key"])
+        .arg("not the server's key, though long enough to derive from")
+        .env("DATABASE_URL", &app.database_url)
+        .env("TOKENWARDEN_LOG", "warn")
+        .output()
+        .unwrap();
+    assert!(!other.status.success());
+    assert!(String::from_utf8_lossy(&other.stderr).contains("this session key is not the server's"));
+    assert!(other.stdout.is_empty(), "no secret printed");
+    let endpoints: i64 = {
+        use tokenwarden::db::schema::webhook_endpoints as e;
+        e::table.count().get_result(&mut conn(&app)).unwrap()
+    };
+    assert_eq!(endpoints, 1, "nothing registered");
+
     let bad = Command::new(env!("CARGO_BIN_EXE_tokenwarden"))
         .args(["webhook", "create", "--url", "gopher://x", "--event", "token.exploded"])
         .env("DATABASE_URL", &app.database_url)
