@@ -172,3 +172,48 @@ fn set_file_size_limit(pid: libc::pid_t, bytes: libc::rlim_t) {
     let rc = unsafe { libc::prlimit(pid, libc::RLIMIT_FSIZE, &limit, std::ptr::null_mut()) };
     assert_eq!(rc, 0, "prlimit: {}", std::io::Error::last_os_error());
 }
+
+/// Found in review: with its log unwritable (the disk under the log file full), every
+/// request that logged a line got no answer at all — the subscriber's report of its own
+/// failed write panicked. The log loses its lines; the clients get their answers.
+#[actix_web::test]
+async fn a_log_that_cannot_be_written_loses_its_lines_not_the_answers() {
+    let scratch = spawn_app().await;
+    if tokenwarden::db::is_postgres(&scratch.database_url) {
+        eprintln!("skipped: one binary on a SQLite file shows it on either suite");
+        return;
+    }
+    let db = std::path::Path::new(&scratch.database_url).with_file_name("unlogged.db");
+    let port = crate::helpers::free_port();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_tokenwarden"))
+        .args(["serve", "--bind", &format!("127.0.0.1:{port}")])
+        .env("DATABASE_URL", &db)
+        .env("TOKENWARDEN_LOG", "info")
+        .env("TOKENWARDEN_SESSION_KEY", "a test session key that is long enough to derive from")
+        // Every write fails with "no space left on device".
+        .stderr(std::fs::File::options().write(true).open("/dev/full").expect("/dev/full"))
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .expect("start tokenwarden");
+    let client = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+    let base = format!("http://127.0.0.1:{port}");
+    let mut up = false;
+    for _ in 0..100 {
+        if client.get(format!("{base}/healthz")).send().await.is_ok() {
+            up = true;
+            break;
+        }
+        actix_web::rt::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(up, "the server started");
+    for path in ["/healthz", "/login", "/setup", "/api/v1/users/self"] {
+        let res = client.get(format!("{base}{path}")).send().await;
+        assert!(res.is_ok(), "{path} is answered: {res:?}");
+    }
+    // A refusal that logs a warning is answered too.
+    let res = client.post(format!("{base}/login")).form(&[("login", "x"), ("password", "y")]).send().await;
+    assert_eq!(res.expect("answered").status(), StatusCode::FORBIDDEN, "no CSRF token");
+    assert!(child.try_wait().unwrap().is_none(), "still running");
+    let _ = child.kill();
+    let _ = child.wait();
+}

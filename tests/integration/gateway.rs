@@ -8,6 +8,8 @@ use std::time::Duration;
 
 use reqwest::StatusCode;
 
+use crate::helpers::free_port;
+
 /// An upstream service that answers every request with what it received, as JSON: the
 /// method, the path and every header — so a test sees what the gateway passed on.
 pub struct Echo {
@@ -56,10 +58,6 @@ impl Drop for TempDir {
     fn drop(&mut self) {
         let _ = std::fs::remove_dir_all(&self.0);
     }
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
 
 /// The `http {}` body that the README documents for nginx, with the ports filled in.

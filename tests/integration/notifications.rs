@@ -26,15 +26,11 @@ use tokenwarden::db::schema::{access_tokens, notifications as outbox, token_remi
 use tokenwarden::domain::now;
 use tokenwarden::models::Notification;
 
-use crate::helpers::{Browser, TestApp, location, spawn_app_on_with, spawn_app_with};
+use crate::helpers::{Browser, TestApp, free_port, location, spawn_app_on_with, spawn_app_with};
 use crate::tokens_page::shown_secret;
 
 // ---------------------------------------------------------------------------------------
 // A real SMTP server
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-}
 
 /// The Python of the virtualenv that `.ci/run` makes for aiosmtpd (or `SMTP_PYTHON`). The
 /// first test that needs it makes it when it is missing, as `.ci/run` would, so that

@@ -10,7 +10,7 @@ use std::time::Duration;
 use serde_json::json;
 use tokenwarden::domain::people::RoleMap;
 
-use crate::helpers::{PASSWORD, TestApp, spawn_app_with};
+use crate::helpers::{PASSWORD, TestApp, free_port, spawn_app_with};
 
 pub const CLIENT_ID: &str = "tokenwarden";
 pub const CLIENT_SECRET: &str = "a client secret for the tests";
@@ -47,10 +47,6 @@ fn installed(folder: &Path) {
             .expect("run npm (Node.js runs the test identity provider)");
         assert!(status.success(), "npm ci in tests/oidc failed");
     });
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
 
 impl Provider {
