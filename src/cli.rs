@@ -200,9 +200,12 @@ pub fn create_webhook(
 fn serve(database_url: String, args: ServeArgs) -> anyhow::Result<()> {
     crate::startup::tune_allocator();
     crate::startup::survive_file_size_limits();
-    let session_key = crate::config::resolve_session_key(&args, &database_url)?;
-    let settings = Settings { database_url, serve: args, session_key };
     actix_web::rt::System::new().block_on(async move {
+        // Settings that contradict each other stop the start before anything is written:
+        // no key file, no migration, no setup code.
+        crate::startup::check_settings(&args)?;
+        let session_key = crate::config::resolve_session_key(&args, &database_url)?;
+        let settings = Settings { database_url, serve: args, session_key };
         let app = crate::startup::Application::build(settings).await?;
         tracing::info!(port = app.port(), "tokenwarden is listening");
         app.run_until_stopped().await.context("the server stopped with an error")

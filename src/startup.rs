@@ -48,6 +48,27 @@ pub fn survive_file_size_limits() {
     }
 }
 
+/// Checks the settings that can be judged without the database — single sign-on's, the
+/// mail's — so that a contradiction stops the start before anything is written. (The
+/// application checks them again as it builds what they configure.)
+pub fn check_settings(serve: &crate::config::ServeArgs) -> anyhow::Result<()> {
+    use crate::domain::people::PasswordLogin;
+    serve.sso_config()?;
+    let placeholder = url::Url::parse("http://localhost/").expect("a URL");
+    crate::notify::mail::Mailer::new(
+        serve.notify.smtp_url.as_deref(),
+        serve.notify.mail_from.as_deref(),
+        placeholder,
+    )?;
+    if serve.password_login != PasswordLogin::BreakGlass && !serve.break_glass_logins.is_empty() {
+        tracing::warn!(
+            "--break-glass-logins is set but has no effect: it names who keeps a password under \
+             --password-login break-glass"
+        );
+    }
+    Ok(())
+}
+
 pub struct Application {
     port: u16,
     server: Server,

@@ -488,3 +488,31 @@ async fn user_import_applies_a_clean_file_and_a_second_run_changes_nothing() {
         stdout.contains("0 to create, 0 to change, 2 unchanged") && stdout.contains("Applied: 0 created")
     );
 }
+
+/// Found in review: settings that contradict each other were refused only after the
+/// database was migrated, a session key file written and a setup code printed — a code
+/// for a server that never ran. They now stop the start before anything is written.
+#[actix_web::test]
+async fn serve_with_contradictory_settings_stops_before_writing_anything() {
+    let dir = crate::helpers::tempfile_dir::TempDir::new();
+    let dir = &dir.0;
+    let db = dir.join("never.db");
+    let db = db.to_str().unwrap();
+    for (args, why) in [
+        (&["serve", "--password-login", "off"][..], "--password-login off needs single sign-on"),
+        (&["serve", "--oidc-issuer", "https://idp.example.edu"][..], "--oidc-issuer needs --oidc-client-id"),
+        (&["serve", "--smtp-url", "gopher://mail.example.edu"][..], "--smtp-url must start with smtp://"),
+        (
+            &["serve", "--mail-from", "not an address"][..],
+            "--mail-from \"not an address\" is not an email address",
+        ),
+    ] {
+        let out = tokenwarden(db, args, "");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "{args:?}");
+        assert!(stderr.contains(why), "{args:?}: {stderr}");
+        assert!(!stderr.contains("setup code"), "{args:?}: {stderr}");
+        let left: Vec<_> = std::fs::read_dir(dir).unwrap().map(|e| e.unwrap().file_name()).collect();
+        assert!(left.is_empty(), "{args:?}: nothing written, found {left:?}");
+    }
+}

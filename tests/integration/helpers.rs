@@ -57,7 +57,7 @@ impl Drop for DbGuard {
 }
 
 /// A tiny temporary directory, removed on drop (no extra crate needed).
-mod tempfile_dir {
+pub mod tempfile_dir {
     pub struct TempDir(pub std::path::PathBuf);
     impl TempDir {
         pub fn new() -> TempDir {
