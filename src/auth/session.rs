@@ -25,9 +25,6 @@ use crate::state::AppState;
 /// Session keys.
 pub const SESSION_ID_KEY: &str = "sid";
 
-/// How often `last_seen_at` is written at most: a page view is not a write.
-const TOUCH_EVERY_SECS: i64 = 60;
-
 /// The user behind this request.
 #[derive(Debug, Clone)]
 pub struct CurrentUser {
@@ -88,7 +85,7 @@ pub async fn load_user(
                 UserSession::end(conn, &digest)?;
                 return Ok(Lookup::Ended);
             }
-            if (now - row.last_seen_at).num_seconds() >= TOUCH_EVERY_SECS {
+            if timeouts.is_due_for_a_touch(now, row.last_seen_at) {
                 UserSession::touch(conn, &digest, now)?;
             }
             Ok(Lookup::SignedIn(CurrentUser {

@@ -20,11 +20,35 @@ impl SessionTimeouts {
     pub fn has_expired(&self, now: NaiveDateTime, created: NaiveDateTime, last_seen: NaiveDateTime) -> bool {
         now - last_seen > self.idle || now - created > self.absolute
     }
+
+    /// Whether a request at `now` records itself as the session's last (a page view is
+    /// not a write each time): once `last_seen` is a minute old, or a tenth of the idle
+    /// timeout when that is shorter — so a session in use ends at most that much before
+    /// its idle timeout.
+    pub fn is_due_for_a_touch(&self, now: NaiveDateTime, last_seen: NaiveDateTime) -> bool {
+        now - last_seen >= (self.idle / 10).min(Duration::minutes(1))
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Found in review: with a one-minute idle timeout, a request 44 s in was not recorded
+    /// (once a minute at most), and the session ended 16 s after it.
+    #[test]
+    fn a_session_in_use_ends_at_most_a_tenth_of_its_idle_timeout_early() {
+        let start = at(0);
+        let secs = |s: i64| start + Duration::seconds(s);
+        // One minute idle: touched every 6 seconds.
+        let short = SessionTimeouts::new(1, 12);
+        assert!(!short.is_due_for_a_touch(secs(5), start));
+        assert!(short.is_due_for_a_touch(secs(6), start));
+        // Thirty minutes idle: once a minute.
+        let usual = SessionTimeouts::new(30, 12);
+        assert!(!usual.is_due_for_a_touch(secs(59), start));
+        assert!(usual.is_due_for_a_touch(secs(60), start));
+    }
 
     fn at(minutes: i64) -> NaiveDateTime {
         chrono::DateTime::from_timestamp(1_800_000_000 + minutes * 60, 0).unwrap().naive_utc()
