@@ -57,7 +57,9 @@ pub fn complete(
             Ok(SignIn::Refused)
         }
         None => {
-            let shown: String = login.trim().chars().take(64).collect();
+            // As the log shows it: control characters escaped (a terminal reading the
+            // audit table takes no orders from a client), at most 64 characters.
+            let shown = crate::telemetry::Escaped(login.trim());
             NewAuditEvent::new(AuditAction::LoginFailed)
                 .details(format!("unknown login \"{shown}\""))
                 .ip(ip)

@@ -132,6 +132,25 @@ async fn a_huge_sign_in_form_is_refused_before_it_is_read_and_a_long_login_is_cu
     assert!(details.len() < 120, "the login is cut in the audit log: {details}");
 }
 
+/// Found in review: a login typed with terminal escapes was stored as it came, so whoever
+/// reads the audit log in a terminal (`sqlite3`, `psql`) had its colours or worse changed.
+/// It is kept as the log keeps it: control characters escaped.
+#[actix_web::test]
+async fn a_failed_sign_ins_login_is_recorded_with_its_control_characters_escaped() {
+    let app = spawn_app().await;
+    let b = app.browser();
+    let res = sign_in_at(&b, "/login", "ev\u{1b}[31mil\r\nforged", &[]).await;
+    assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
+    let mut conn = tokenwarden::db::connect(&app.database_url).expect("connect");
+    let details: String = audit_events::table
+        .filter(audit_events::action.eq("login.failed"))
+        .select(audit_events::details)
+        .first(&mut conn)
+        .expect("the failure is recorded");
+    assert!(!details.chars().any(char::is_control), "{details:?}");
+    assert!(details.contains(r"ev\u{1b}[31mil\r\nforged"), "{details:?}");
+}
+
 #[actix_web::test]
 async fn a_stranger_who_spends_a_logins_budget_does_not_lock_its_owner_out() {
     let app = spawn_app_with(|s| s.login_attempts_per_login = 3).await;
