@@ -5,7 +5,7 @@
 use super::{Actor, Error};
 use crate::db::{DbConnection, write_transaction};
 use crate::domain::authority::{self, AccountRoleChange, RoleFacts};
-use crate::domain::{DisplayName, Email, EnrollmentRole, Permission, ValidationError};
+use crate::domain::{DisplayName, Email, EnrollmentRole, Login, Permission, ValidationError};
 use crate::models::{
     AccountRole, AuditAction, CreateUserError, NewUserData, RoleSource, User, UserRoles, UserSession,
     UserState,
@@ -58,6 +58,18 @@ fn known_roles(conn: &mut DbConnection, ids: &[i64]) -> Result<Vec<AccountRole>,
         .collect()
 }
 
+/// Why a new user cannot have `login`: somebody has it.
+pub fn login_taken(login: &str) -> ValidationError {
+    ValidationError::new("login", format!("A user with the login “{login}” already exists."))
+}
+
+/// Whether `login` is somebody's already: for a form refused for other fields, to say so at
+/// once with the rest (creating checks it again).
+pub fn is_login_taken(conn: &mut DbConnection, actor: &Actor, login: &Login) -> Result<bool, Error> {
+    actor.require(Permission::ManageUsers)?;
+    Ok(User::find_by_login(conn, login)?.is_some())
+}
+
 /// Creates a user (the CLI, and later the web and provisioning). The actor needs
 /// `users.manage` and may give only account roles within their own permissions.
 pub fn create(conn: &mut DbConnection, actor: &Actor, data: &NewUserData) -> Result<User, Error> {
@@ -67,10 +79,7 @@ pub fn create(conn: &mut DbConnection, actor: &Actor, data: &NewUserData) -> Res
             authority::may_grant(actor.permissions, &facts(&role))?;
         }
         let user = User::create(conn, data).map_err(|e| match e {
-            CreateUserError::DuplicateLogin(login) => Error::invalid(ValidationError::new(
-                "login",
-                format!("A user with the login “{login}” already exists."),
-            )),
+            CreateUserError::DuplicateLogin(login) => Error::invalid(login_taken(&login)),
             CreateUserError::Database(e) => e.into(),
         })?;
         let roles = User::roles(conn, user.id)?;

@@ -194,6 +194,16 @@ async fn bad_input_is_shown_next_to_each_field_with_the_rest_kept_and_nothing_cr
     assert!(html.contains("id=\"login-error\">A user with the login “sam” already exists."));
     assert!(html.contains("value=\"Another Sam\""));
     assert_eq!(logins_like(&app.database_url, "sam%"), ["sam"]);
+
+    // Found in review: with another field wrong too, the taken login was said only once
+    // that field was fixed. Both are said at once.
+    let res = admin
+        .post_form("/admin/users", &[("login", "sam"), ("name", "Another Sam"), ("email", "nope")])
+        .await;
+    assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let html = res.text().await.unwrap();
+    assert!(html.contains("id=\"login-error\">A user with the login “sam” already exists."), "{html}");
+    assert!(html.contains("id=\"email-error\">Enter an email address"));
 }
 
 #[actix_web::test]

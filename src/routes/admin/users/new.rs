@@ -18,7 +18,8 @@ use crate::domain::{DisplayName, Email, EnrollmentRole, Login};
 use crate::error::AppError;
 use crate::models::{AccountRole, NewUserData};
 use crate::routes::{issued, read_form, render, render_with, see_other};
-use crate::services::{self, password_links, users::facts};
+use crate::services::users::{self, facts};
+use crate::services::{self, password_links};
 use crate::state::AppState;
 use crate::views::forms::FieldErrors;
 use crate::views::page::PageCtx;
@@ -149,7 +150,17 @@ pub async fn create(
             Err(_) => errors.add("account_roles", format!("There is no account role “{r}”.")),
         }
     }
-    let (Some(login), Some(name), Some(email), true) = (login, name, email, errors.is_empty()) else {
+    let (Some(login), Some(name), Some(email), true) = (login.clone(), name, email, errors.is_empty()) else {
+        // A login somebody has is said at once with the rest, not after they are fixed.
+        if let Some(login) = login {
+            let who = state.actor(&req, &me);
+            let shown = login.as_str().to_owned();
+            let taken =
+                crate::db::run(&state.pool, move |conn| users::is_login_taken(conn, &who, &login)).await?;
+            if taken {
+                errors.push(users::login_taken(&shown));
+            }
+        }
         return render_with(StatusCode::UNPROCESSABLE_ENTITY, &page(&state, &me, ctx, form, errors).await?);
     };
     let data = NewUserData { login, name, email, password_hash: String::new(), roles, account_role_ids };
