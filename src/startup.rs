@@ -10,7 +10,7 @@ use actix_session::config::{BrowserSession, CookieContentSecurity};
 use actix_session::storage::CookieSessionStore;
 use actix_web::cookie::{Key, SameSite};
 use actix_web::dev::Server;
-use actix_web::middleware::{Condition, DefaultHeaders, Logger, from_fn};
+use actix_web::middleware::{Condition, DefaultHeaders, from_fn};
 use actix_web::{App, HttpServer, web};
 use actix_web_flash_messages::FlashMessagesFramework;
 use anyhow::Context;
@@ -250,7 +250,7 @@ fn run(listener: TcpListener, state: web::Data<AppState>) -> anyhow::Result<Serv
     // only queue on the pool, and each idle one is a thread to wake and put back to sleep
     // for every query — under load that switching cost more than the queries themselves.
     let blocking_threads = (state.settings.db_pool_size() as usize).div_ceil(workers).max(1);
-    let request_log = tracing::enabled!(target: "actix_web::middleware::logger", tracing::Level::INFO);
+    let request_log = tracing::enabled!(target: crate::middleware::REQUEST_LOG, tracing::Level::INFO);
     let server = HttpServer::new(move || {
         let flash =
             FlashMessagesFramework::builder(crate::flash::FlashCookie::new(key.clone(), secure)).build();
@@ -281,16 +281,9 @@ fn run(listener: TcpListener, state: web::Data<AppState>) -> anyhow::Result<Serv
             .wrap(from_fn(crate::middleware::head_as_get))
             // One line per request. The path only: a query string may carry an
             // `access_token`, a one-time link's path its secret, and nothing secret is ever
-            // logged. Only where the log keeps it: Logger writes every line it formats, and
-            // at `warn` formatting them was 5% of an API request's time, for nothing.
-            .wrap(Condition::new(
-                request_log,
-                Logger::new(r#"%a "%{METHOD}xi %{PATH}xi" %s %b %Dms"#)
-                    .custom_request_replace("METHOD", |req| req.method().to_string())
-                    .custom_request_replace("PATH", |req| {
-                        crate::telemetry::loggable_path(req.path()).into_owned()
-                    }),
-            ))
+            // logged. Only where the log keeps it: formatting lines the log drops was 5% of
+            // an API request's time at `warn`, for nothing.
+            .wrap(Condition::new(request_log, from_fn(crate::middleware::request_log)))
             .wrap(
                 DefaultHeaders::new()
                     .add(("Content-Security-Policy", CSP))

@@ -425,8 +425,14 @@ pub struct Served {
 impl Served {
     /// Starts it at `level` (`info`, `debug`…) on the database at `db`.
     pub fn start(db: &str, level: &str) -> Served {
+        Served::start_with(db, level, &[])
+    }
+
+    /// [`Served::start`] with more of its settings from the environment.
+    pub fn start_with(db: &str, level: &str, env: &[(&str, &str)]) -> Served {
         let mut child = Command::new(env!("CARGO_BIN_EXE_tokenwarden"))
             .args(["serve", "--bind", "127.0.0.1:0"])
+            .envs(env.iter().copied())
             .env("DATABASE_URL", db)
             .env("TOKENWARDEN_LOG", level)
             .env("TOKENWARDEN_SESSION_KEY", "a test session key that is long enough to derive from")
@@ -445,8 +451,11 @@ impl Served {
                 logged.lock().unwrap()
             );
             logged.lock().unwrap().push(line.clone());
-            if let Some(i) = line.find("port=") {
-                break line[i + 5..].chars().take_while(char::is_ascii_digit).collect::<String>();
+            // `port=N` in text, `"port":N` in JSON.
+            if let Some(i) =
+                line.find("port=").map(|i| i + 5).or_else(|| line.find("\"port\":").map(|i| i + 7))
+            {
+                break line[i..].chars().take_while(char::is_ascii_digit).collect::<String>();
             }
         };
         let sink = logged.clone();

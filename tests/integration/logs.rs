@@ -73,11 +73,57 @@ async fn a_one_time_link_to_set_a_password_is_never_logged() {
     assert_eq!(res.status(), StatusCode::SEE_OTHER);
     assert_eq!(ada.get(&path).await.status(), StatusCode::GONE);
 
-    assert!(served.logged(&["GET /password/set/…\" 410"]).await, "the last request was logged");
+    assert!(
+        served.logged(&["method=GET", "path=/password/set/…", "status=410"]).await,
+        "the last request was logged"
+    );
     assert!(served.logged(&["refused a state-changing request", "/password/set/…"]).await);
     let logs = served.log();
     drop(served);
     assert!(!logs.contains(&secret), "the link's secret appears in the logs");
     assert!(!logs.contains(&secret[..12]), "no part of the secret is logged");
     assert!(!logs.contains(chosen), "the password appears in the logs");
+}
+
+/// Found in review: behind a trusted proxy the request log named the proxy, where the
+/// audit log named the client; and in JSON a request was one string, with nothing for a
+/// log pipeline to filter on. Each part is a field of its own, the client the one the
+/// proxy speaks for.
+#[actix_web::test]
+async fn each_request_is_logged_as_fields_naming_the_client_behind_a_trusted_proxy() {
+    let scratch = spawn_app().await;
+    let db = if tokenwarden::db::is_postgres(&scratch.database_url) {
+        scratch.database_url.clone()
+    } else {
+        std::path::Path::new(&scratch.database_url).with_file_name("fields.db").to_string_lossy().into_owned()
+    };
+    let served = Served::start_with(
+        &db,
+        "info",
+        &[("TOKENWARDEN_TRUST_PROXY", "true"), ("TOKENWARDEN_LOG_FORMAT", "json")],
+    );
+    // Nobody has an account yet: the sign-in page sends to the setup page.
+    let res = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
+        .get(format!("{}/login?access_token=tw_notlogged", served.base))
+        .header("X-Forwarded-For", "198.51.100.4, 203.0.113.7")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    assert!(served.logged(&["\"path\":\"/login\""]).await, "{}", served.log());
+    let logs = served.log();
+    drop(served);
+    let line: serde_json::Value = logs
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .find(|l| l["target"] == "tokenwarden::request" && l["path"] == "/login")
+        .expect("the request's line");
+    assert_eq!(line["client"], "203.0.113.7", "the client the proxy speaks for: {line}");
+    assert_eq!(line["method"], "GET");
+    assert_eq!(line["status"], 303);
+    assert!(line["bytes"].is_u64() && line["ms"].is_number(), "{line}");
+    assert!(!logs.contains("tw_notlogged"), "never the query");
 }
