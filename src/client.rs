@@ -37,6 +37,12 @@ pub fn site_address(req: &HttpRequest, serve: &ServeArgs) -> String {
         let info = req.connection_info();
         return format!("{}://{}", info.scheme(), info.host());
     }
-    let host = req.headers().get("host").and_then(|h| h.to_str().ok()).unwrap_or("localhost");
+    // A host that would break out of a link (`<…>` in a Link header, a path) is not used.
+    let host = req
+        .headers()
+        .get("host")
+        .and_then(|h| h.to_str().ok())
+        .filter(|h| !h.is_empty() && !h.contains(['/', '\\', '<', '>', ' ', '"']))
+        .unwrap_or("localhost");
     format!("{}://{host}", if serve.secure_cookies { "https" } else { "http" })
 }

@@ -131,5 +131,34 @@ impl ResponseError for AppError {
 
 /// For the routes' extractors: malformed forms, queries and paths are a 400, not a 500.
 pub fn bad_input(err: impl std::fmt::Display) -> actix_web::Error {
-    AppError::BadRequest(format!("The request could not be read: {err}")).into()
+    AppError::BadRequest(format!("The request could not be read: {}", in_words(&err.to_string()))).into()
+}
+
+/// An extractor's error as a client can act on it: without the name of the machinery that
+/// read it ("Query deserialize error: "), and a field given twice said so.
+fn in_words(err: &str) -> String {
+    let err = ["Query deserialize error: ", "Path deserialize error: ", "Parse error: "]
+        .iter()
+        .find_map(|p| err.strip_prefix(p))
+        .unwrap_or(err);
+    match err.strip_prefix("duplicate field `").and_then(|r| r.strip_suffix('`')) {
+        Some(field) => format!("{field} is given twice; give it once."),
+        None => err.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod words_tests {
+    use super::in_words;
+
+    /// Found in review: "Query deserialize error: duplicate field `page`" reached clients.
+    #[test]
+    fn an_extractors_error_is_said_without_its_machinery() {
+        assert_eq!(
+            in_words("Query deserialize error: duplicate field `page`"),
+            "page is given twice; give it once."
+        );
+        assert_eq!(in_words("Query deserialize error: invalid digit"), "invalid digit");
+        assert_eq!(in_words("something else"), "something else");
+    }
 }

@@ -28,15 +28,10 @@ const MAX_BODY: usize = 1024 * 1024;
 
 type Answer = Result<HttpResponse, ScimFailure>;
 
-/// SCIM's base URL as clients reach it: `--public-url` if set, else this request's host.
+/// SCIM's base URL as clients reach it: `--public-url` if set, else as this request
+/// reached the site ([`crate::client::site_address`]).
 pub fn base(req: &HttpRequest, state: &AppState) -> String {
-    match &state.settings.serve.public_url {
-        Some(url) => format!("{}/scim/v2", url.as_str().trim_end_matches('/')),
-        None => {
-            let info = req.connection_info();
-            format!("{}://{}/scim/v2", info.scheme(), info.host())
-        }
-    }
+    format!("{}/scim/v2", crate::client::site_address(req, &state.settings.serve))
 }
 
 /// A SCIM answer.

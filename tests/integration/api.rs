@@ -536,6 +536,14 @@ async fn a_misspelt_token_field_is_refused_not_ignored() {
             .await;
     assert_eq!((status, body["purpose"].as_str()), (StatusCode::OK, Some("Reader")), "{body}");
     assert_eq!(body["scopes"], json!([SHOW_USER]), "the scopes as they were");
+    // Found in review: a field given twice was "could not be read: unsupported value".
+    let twice = [("token[purpose]", "One"), ("token[purpose]", "Other")];
+    let (status, body) = json(api.put_form(&format!("{path}/{id}"), &twice).await).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    assert_eq!(message(&body), "The form field `token[purpose]` is given twice; give it once.");
+    let two_scopes =
+        [("token[purpose]", "Two"), ("token[scopes][]", SHOW_USER), ("token[scopes][]", SHOW_USER)];
+    assert_eq!(api.post_form(path, &two_scopes).await.status(), StatusCode::OK, "a list may repeat");
 }
 
 /// Sends `body` as `content_type` to `method path` with `secret`.
@@ -1113,6 +1121,8 @@ async fn page_and_per_page_are_whole_numbers_read_as_canvas_reads_them() {
         assert_eq!(status, StatusCode::BAD_REQUEST, "{query}");
         assert!(message(&body).contains("page"), "{query}: {body}");
     }
+    let (_, body) = json(api.get(&format!("{list}?page=1&page=2")).await).await;
+    assert_eq!(message(&body), "The request could not be read: page is given twice; give it once.");
     // ...while any number is taken, as Canvas takes it: above 100 is 100 (the document
     // says so and declares no maximum), below 1 the default; past the end, an empty page.
     let res = api.get(&format!("{list}?per_page=302&page=88491815735")).await;
@@ -1123,6 +1133,34 @@ async fn page_and_per_page_are_whole_numbers_read_as_canvas_reads_them() {
     let res = api.get(&format!("{list}?per_page=0&page=-3")).await;
     assert_eq!(res.status(), StatusCode::OK);
     assert!(link(&res, "current").unwrap().ends_with("page=1&per_page=10"));
+    // Found in review: a number past 64 bits was "not a whole number"; it is too large.
+    let (status, body) = json(api.get(&format!("{list}?page=99999999999999999999")).await).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(message(&body).starts_with("page is too large"), "{body}");
+}
+
+/// Found in review: the `Link` header's pages were at whatever `Host` the request named,
+/// where `--public-url` says where clients reach the server.
+#[actix_web::test]
+async fn the_link_header_leads_to_the_public_url() {
+    let app = crate::helpers::spawn_app_with(|s| {
+        s.public_url = Some("https://tokens.example.edu/".parse().unwrap());
+    })
+    .await;
+    app.create_user("tess", &["teacher"], &[]);
+    let secret = app.api_token("tess", None);
+    let res = reqwest::Client::new()
+        .get(format!("{}/api/v1/users/self/user_generated_tokens", app.address))
+        .bearer_auth(&secret)
+        .header("Host", "evil.example")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    assert_eq!(
+        link(&res, "first").unwrap(),
+        "https://tokens.example.edu/api/v1/users/self/user_generated_tokens?page=1&per_page=10"
+    );
 }
 
 // ---------------------------------------------------------------------------------------

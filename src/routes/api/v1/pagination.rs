@@ -2,7 +2,6 @@
 //! the query, and a `Link` header with `current`, `next`, `prev`, `first` and `last`.
 
 use actix_web::HttpRequest;
-use actix_web::http::header::HOST;
 use serde::Deserialize;
 use utoipa::IntoParams;
 
@@ -39,11 +38,12 @@ pub struct Page {
 fn whole_number(name: &str, value: Option<&str>) -> Result<Option<i64>, ApiError> {
     let Some(s) = value else { return Ok(None) };
     let digits = s.strip_prefix('-').unwrap_or(s);
-    if !digits.is_empty()
-        && digits.bytes().all(|b| b.is_ascii_digit())
-        && let Ok(n) = s.parse::<i64>()
-    {
-        return Ok(Some(n));
+    if !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit()) {
+        // Past 64 bits: outside the document's integer, said so (not "not a whole number").
+        return s
+            .parse::<i64>()
+            .map(Some)
+            .map_err(|_| ApiError::BadRequest(format!("{name} is too large: give at most {}.", i64::MAX)));
     }
     let shown: String = s.chars().take(40).collect();
     Err(ApiError::BadRequest(format!("{name} must be a whole number, e.g. {name}=2, not {shown:?}.")))
@@ -87,24 +87,10 @@ impl Page {
     }
 }
 
-/// The request's own URL without its query, absolute: links must not carry the caller's
-/// `access_token` along. The scheme and host come from the proxy's headers only when the
-/// proxy is trusted.
+/// This request's URL without its query, as clients reach it (`--public-url` when set):
+/// the base of the `Link` header's pages, which must not carry the caller's `access_token`.
 pub fn absolute_url(req: &HttpRequest, serve: &crate::config::ServeArgs) -> String {
-    let (scheme, host) = if crate::client::via_trusted_proxy(req, serve) {
-        let info = req.connection_info();
-        (info.scheme().to_owned(), info.host().to_owned())
-    } else {
-        let scheme = if req.app_config().secure() { "https" } else { "http" };
-        let host = req
-            .headers()
-            .get(HOST)
-            .and_then(|h| h.to_str().ok())
-            .filter(|h| !h.is_empty() && !h.contains(['/', '\\', '<', '>', ' ', '"']))
-            .map_or_else(|| req.app_config().host().to_owned(), str::to_owned);
-        (scheme.to_owned(), host)
-    };
-    format!("{scheme}://{host}{}", req.uri().path())
+    format!("{}{}", crate::client::site_address(req, serve), req.uri().path())
 }
 
 #[cfg(test)]
@@ -139,11 +125,17 @@ mod tests {
             (Some("+2"), None, "page"),
             (Some(" 2"), None, "page"),
             (Some("-"), None, "page"),
-            (Some("92233720368547758070"), None, "page"),
         ] {
             let err = Page::of(&query(p, pp)).unwrap_err();
             assert!(matches!(&err, ApiError::BadRequest(m) if m.starts_with(name)), "{p:?} {pp:?}: {err}");
         }
+    }
+
+    /// Found in review: a number past 64 bits was "not a whole number".
+    #[test]
+    fn a_number_past_64_bits_is_too_large() {
+        let err = Page::of(&query(Some("92233720368547758070"), None)).unwrap_err();
+        assert!(matches!(&err, ApiError::BadRequest(m) if m.starts_with("page is too large")), "{err}");
     }
 
     #[test]

@@ -400,6 +400,16 @@ fn unknown_token_field(body: &[u8], known: &[&str]) -> Option<String> {
         .map(std::borrow::Cow::into_owned)
 }
 
+/// The first field of one value that a form gives twice (`token[purpose]=a&token[purpose]=b`):
+/// which of the two was meant, nobody can tell. Lists (`…[]`) may repeat.
+fn repeated_field(body: &[u8]) -> Option<String> {
+    let mut seen = std::collections::HashSet::new();
+    url::form_urlencoded::parse(body)
+        .map(|(key, _)| key)
+        .find(|key| !key.ends_with("[]") && !seen.insert(key.clone()))
+        .map(std::borrow::Cow::into_owned)
+}
+
 /// A token's field without its `token` around it: `scopes`, `scopes[]`, `purpose`, …
 fn is_loose_token_field(key: &str) -> bool {
     let name = key.split('[').next().unwrap_or(key);
@@ -546,6 +556,9 @@ where
             "The form field `{field}` is not one of {}. Scopes are a list: one `token[scopes][]` per scope.",
             F::FIELDS.iter().map(|f| format!("`{f}`")).collect::<Vec<_>>().join(", ")
         )));
+    }
+    if let Some(field) = repeated_field(&body) {
+        return Err(ApiError::BadRequest(format!("The form field `{field}` is given twice; give it once.")));
     }
     serde_html_form::from_bytes::<F>(&body)
         .map(Into::into)
