@@ -236,8 +236,9 @@ fn refusal(slug: &Slug, refused: Refused) -> HttpResponse {
 
 #[derive(Deserialize)]
 pub struct IntrospectForm {
-    #[serde(default)]
-    token: String,
+    /// Required (RFC 7662, 2.1): a request without it, a JSON body say, is an
+    /// `invalid_request`, not an inactive token.
+    token: Option<String>,
     /// RFC 7662 lets the client say what the token is; there is one kind here.
     #[serde(default)]
     #[expect(dead_code, reason = "accepted and ignored: there is one kind of token")]
@@ -281,7 +282,10 @@ pub async fn introspect(req: HttpRequest, state: web::Data<AppState>, body: web:
         Err(e) => return refusal(&slug, e),
     };
     let inactive = || HttpResponse::Ok().json(serde_json::json!({ "active": false }));
-    let Some(digest) = verify_presented(form.token.trim()) else {
+    let Some(token) = form.token else {
+        return oauth_error(StatusCode::BAD_REQUEST, "invalid_request");
+    };
+    let Some(digest) = verify_presented(token.trim()) else {
         return inactive();
     };
     match gateway.verify(service, digest, None).await {

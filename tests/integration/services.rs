@@ -355,6 +355,23 @@ async fn introspection_says_active_with_this_services_scopes_or_inactive_and_nev
         .await
         .unwrap();
     assert_eq!(res.json::<serde_json::Value>().await.unwrap()["active"], true);
+    // Found in review: without a token (or with the token in JSON, which is not the
+    // protocol's), the answer was an inactive token; RFC 7662 requires the field.
+    for (content_type, body) in [
+        ("application/x-www-form-urlencoded", String::new()),
+        ("application/json", json!({"token": s.tess_read.secret}).to_string()),
+    ] {
+        let res = reqwest::Client::new()
+            .post(format!("{}/oauth/introspect", s.app.address))
+            .basic_auth("gradebook", Some(&s.gradebook_credential))
+            .header("Content-Type", content_type)
+            .body(body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), StatusCode::BAD_REQUEST, "{content_type}");
+        assert_eq!(res.json::<serde_json::Value>().await.unwrap()["error"], "invalid_request");
+    }
 }
 
 #[actix_web::test]
