@@ -63,7 +63,9 @@ pub async fn revoke(
     if !content_type.starts_with("application/json") {
         return Err(ApiError::UnsupportedMediaType { accept: "application/json" });
     }
-    let report: RevokeRequest = serde_json::from_slice(&body)
+    // An object only: serde would also read `["tw_…"]` as the struct's fields in order.
+    let report: RevokeRequest = serde_json::from_slice::<super::tokens::ObjectOnly<RevokeRequest>>(&body)
+        .map(|o| o.0)
         .map_err(|e| ApiError::BadRequest(format!("Send {{\"credentials\": [\"tw_…\", …]}}: {e}")))?;
     if report.credentials.len() > MAX_CREDENTIALS {
         return Err(ApiError::BadRequest(format!("Report at most {MAX_CREDENTIALS} credentials at a time.")));
