@@ -25,6 +25,17 @@ async fn sign_in_at(b: &Browser, path: &str, login: &str, headers: &[(&str, &str
     req.send().await.expect("POST")
 }
 
+/// What the audit log recorded of the first failed sign-in.
+fn first_failed_sign_in(app: &TestApp) -> String {
+    let mut conn = tokenwarden::db::connect(&app.database_url).expect("connect");
+    audit_events::table
+        .filter(audit_events::action.eq("login.failed"))
+        .order(audit_events::id)
+        .select(audit_events::details)
+        .first(&mut conn)
+        .expect("the failure is recorded")
+}
+
 /// The addresses the audit log recorded for failed sign-ins, oldest first.
 fn failed_sign_in_addresses(app: &TestApp) -> Vec<Option<String>> {
     let mut conn = tokenwarden::db::connect(&app.database_url).expect("connect");
@@ -123,12 +134,7 @@ async fn a_huge_sign_in_form_is_refused_before_it_is_read_and_a_long_login_is_cu
     assert!(failed_sign_in_addresses(&app).is_empty(), "nothing was counted or recorded");
     let res = sign_in_at(&b, "/login", &"b".repeat(4000), &[]).await;
     assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
-    let mut conn = tokenwarden::db::connect(&app.database_url).expect("connect");
-    let details: String = audit_events::table
-        .filter(audit_events::action.eq("login.failed"))
-        .select(audit_events::details)
-        .first(&mut conn)
-        .expect("the failure is recorded");
+    let details = first_failed_sign_in(&app);
     assert!(details.len() < 120, "the login is cut in the audit log: {details}");
 }
 
@@ -141,12 +147,7 @@ async fn a_failed_sign_ins_login_is_recorded_with_its_control_characters_escaped
     let b = app.browser();
     let res = sign_in_at(&b, "/login", "ev\u{1b}[31mil\r\nforged", &[]).await;
     assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
-    let mut conn = tokenwarden::db::connect(&app.database_url).expect("connect");
-    let details: String = audit_events::table
-        .filter(audit_events::action.eq("login.failed"))
-        .select(audit_events::details)
-        .first(&mut conn)
-        .expect("the failure is recorded");
+    let details = first_failed_sign_in(&app);
     assert!(!details.chars().any(char::is_control), "{details:?}");
     assert!(details.contains(r"ev\u{1b}[31mil\r\nforged"), "{details:?}");
 }
