@@ -52,7 +52,6 @@ pub fn survive_file_size_limits() {
 /// mail's — so that a contradiction stops the start before anything is written. (The
 /// application checks them again as it builds what they configure.)
 pub fn check_settings(serve: &crate::config::ServeArgs) -> anyhow::Result<()> {
-    use crate::domain::people::PasswordLogin;
     serve.sso_config()?;
     let placeholder = url::Url::parse("http://localhost/").expect("a URL");
     crate::notify::mail::Mailer::new(
@@ -60,10 +59,11 @@ pub fn check_settings(serve: &crate::config::ServeArgs) -> anyhow::Result<()> {
         serve.notify.mail_from.as_deref(),
         placeholder,
     )?;
-    if serve.password_login != PasswordLogin::BreakGlass && !serve.break_glass_logins.is_empty() {
+    // With single sign-on the list also keeps the provider's people off those accounts,
+    // whatever the mode; without it, it does nothing.
+    if serve.oidc_issuer.is_none() && !serve.break_glass_logins.is_empty() {
         tracing::warn!(
-            "--break-glass-logins is set but has no effect: it names who keeps a password under \
-             --password-login break-glass"
+            "--break-glass-logins is set but has no effect without single sign-on (--oidc-issuer)"
         );
     }
     Ok(())

@@ -23,8 +23,9 @@ pub fn init(level: &str, format: LogFormat) {
     };
 }
 
-/// A value from a client, as it may appear in a log line: control characters escaped (a
-/// login with a newline cannot forge a second line), and at most `MAX` characters of it.
+/// A value from a client, as it may appear in a log line: control characters and
+/// text-direction overrides escaped (a login with a newline cannot forge a second line,
+/// nor turn a terminal's colours), everything else as it is, and at most `MAX` characters.
 pub struct Escaped<'a>(pub &'a str);
 
 impl Escaped<'_> {
@@ -34,7 +35,11 @@ impl Escaped<'_> {
 impl std::fmt::Display for Escaped<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         for c in self.0.chars().take(Self::MAX) {
-            write!(f, "{}", c.escape_debug())?;
+            if crate::domain::text::is_forbidden_in_text(c) {
+                write!(f, "{}", c.escape_debug())?;
+            } else {
+                write!(f, "{c}")?;
+            }
         }
         if self.0.chars().nth(Self::MAX).is_some() {
             f.write_str("…")?;
@@ -80,5 +85,8 @@ mod tests {
         assert_eq!(Escaped("\u{1b}[31mred").to_string(), "\\u{1b}[31mred");
         assert_eq!(Escaped(&"x".repeat(100)).to_string(), format!("{}…", "x".repeat(64)));
         assert_eq!(Escaped("grace").to_string(), "grace");
+        // Review of ccec4f8: only what a terminal would act on; quotes stay as typed.
+        assert_eq!(Escaped("o'brien \"x\" \\").to_string(), "o'brien \"x\" \\");
+        assert_eq!(Escaped("a\u{202E}b").to_string(), "a\\u{202e}b");
     }
 }

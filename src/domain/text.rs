@@ -18,6 +18,17 @@ pub fn is_forbidden_in_text(c: char) -> bool {
     c.is_control() || matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')
 }
 
+/// A whole number as typed — digits with an optional `-`, nothing else — or `None`. One
+/// past 64 bits is `Err` with the nearest that there is (`i64::MAX`, `i64::MIN`): each
+/// caller decides whether that is out of range or simply far.
+pub fn whole_number(text: &str) -> Option<Result<i64, i64>> {
+    let digits = text.strip_prefix('-').unwrap_or(text);
+    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    Some(text.parse().map_err(|_| if text.starts_with('-') { i64::MIN } else { i64::MAX }))
+}
+
 /// Whether two names are the same but for case, in any script ("Schüler", "SCHÜLER"), and
 /// for spacing ("Account  Admin", " Account Admin"): the names of roles and groups, which
 /// people type and directories send as they please.

@@ -544,6 +544,9 @@ async fn a_misspelt_token_field_is_refused_not_ignored() {
     let two_scopes =
         [("token[purpose]", "Two"), ("token[scopes][]", SHOW_USER), ("token[scopes][]", SHOW_USER)];
     assert_eq!(api.post_form(path, &two_scopes).await.status(), StatusCode::OK, "a list may repeat");
+    let outside = [("utf8", "✓"), ("utf8", "✓"), ("token[purpose]", "Reader")];
+    let (status, body) = json(api.put_form(&format!("{path}/{id}"), &outside).await).await;
+    assert_eq!(status, StatusCode::OK, "fields outside token[…] are left alone, twice too: {body}");
 }
 
 /// Sends `body` as `content_type` to `method path` with `secret`.

@@ -324,7 +324,9 @@ pub struct ProfileQuery {
 
 impl ProfileQuery {
     fn page(&self) -> i64 {
-        self.tokens_page.trim().parse().unwrap_or(1)
+        // A number past 64 bits is out of range as any other: the nearest page.
+        crate::domain::text::whole_number(self.tokens_page.trim())
+            .map_or(1, |n| n.unwrap_or_else(|nearest| nearest))
     }
 }
 

@@ -37,13 +37,15 @@ pub struct Page {
 /// A query value that must be a whole number: digits, with an optional `-`.
 fn whole_number(name: &str, value: Option<&str>) -> Result<Option<i64>, ApiError> {
     let Some(s) = value else { return Ok(None) };
-    let digits = s.strip_prefix('-').unwrap_or(s);
-    if !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit()) {
-        // Past 64 bits: outside the document's integer, said so (not "not a whole number").
-        return s
-            .parse::<i64>()
-            .map(Some)
-            .map_err(|_| ApiError::BadRequest(format!("{name} is too large: give at most {}.", i64::MAX)));
+    match crate::domain::text::whole_number(s) {
+        Some(Ok(n)) => return Ok(Some(n)),
+        // Past 64 bits: outside the document's integer, said so (not "not a whole number");
+        // below them, below 1 as any negative number is.
+        Some(Err(i64::MIN)) => return Ok(Some(i64::MIN)),
+        Some(Err(_)) => {
+            return Err(ApiError::BadRequest(format!("{name} is too large: give at most {}.", i64::MAX)));
+        }
+        None => {}
     }
     let shown: String = s.chars().take(40).collect();
     Err(ApiError::BadRequest(format!("{name} must be a whole number, e.g. {name}=2, not {shown:?}.")))
@@ -136,6 +138,8 @@ mod tests {
     fn a_number_past_64_bits_is_too_large() {
         let err = Page::of(&query(Some("92233720368547758070"), None)).unwrap_err();
         assert!(matches!(&err, ApiError::BadRequest(m) if m.starts_with("page is too large")), "{err}");
+        // Below them: below 1, so the default, as any negative number.
+        assert_eq!(page(Some("-92233720368547758070"), Some("-92233720368547758070")), page(None, None));
     }
 
     #[test]

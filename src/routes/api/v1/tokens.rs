@@ -400,13 +400,14 @@ fn unknown_token_field(body: &[u8], known: &[&str]) -> Option<String> {
         .map(std::borrow::Cow::into_owned)
 }
 
-/// The first field of one value that a form gives twice (`token[purpose]=a&token[purpose]=b`):
-/// which of the two was meant, nobody can tell. Lists (`…[]`) may repeat.
+/// The first token field of one value that a form gives twice
+/// (`token[purpose]=a&token[purpose]=b`): which of the two was meant, nobody can tell.
+/// Lists (`…[]`) may repeat, and fields outside `token[…]` are left alone.
 fn repeated_field(body: &[u8]) -> Option<String> {
     let mut seen = std::collections::HashSet::new();
     url::form_urlencoded::parse(body)
         .map(|(key, _)| key)
-        .find(|key| !key.ends_with("[]") && !seen.insert(key.clone()))
+        .find(|key| key.starts_with("token[") && !key.ends_with("[]") && !seen.insert(key.clone()))
         .map(std::borrow::Cow::into_owned)
 }
 
