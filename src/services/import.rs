@@ -103,7 +103,8 @@ pub fn plan(conn: &mut DbConnection, actor: &Actor, content: &[u8]) -> Result<Pl
         }
     }
     // The last-admin rule judges the file as a whole, as applying it does: its new users
-    // are created first, then each change sees the ones before it.
+    // are created first, then each change sees the ones before it (an Account Admin given
+    // on line 2 may let line 3 take it from the last one).
     let is_admin_role = |id: &i64| all_roles.iter().any(|r| r.id == *id && r.built_in);
     let mut active_admins = User::active_admin_count(conn)?
         + plan.create.iter().filter(|p| p.account_roles.iter().any(is_admin_role)).count() as i64;
@@ -143,12 +144,12 @@ pub fn plan(conn: &mut DbConnection, actor: &Actor, content: &[u8]) -> Result<Pl
                 Some(active_admins),
             ),
             None => crate::domain::authority::may_manage(actor.permissions, before.permissions())
-                .map(|()| false)
+                .map(|()| 0)
                 .map_err(Error::from),
         };
         match judged {
-            Ok(demotes) => {
-                active_admins -= i64::from(demotes);
+            Ok(admins_moved) => {
+                active_admins += admins_moved;
                 plan.change.push(change)
             }
             Err(Error::Forbidden(why)) | Err(Error::Conflict(why)) => plan.bad.push(BadLine {

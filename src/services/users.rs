@@ -141,7 +141,8 @@ pub fn set_roles(
 ///
 /// `active_admins` is how many active Account Admins there are when the change would be
 /// made, for a change judged ahead of the changes before it (an import's preview); else
-/// they are counted. Returns whether the change takes Account Admin from an active holder.
+/// they are counted. Returns how the change moves that number: −1 when it takes Account
+/// Admin from an active holder, +1 when it gives it to an active user without it, else 0.
 pub(super) fn judge_admin_roles(
     conn: &mut DbConnection,
     actor: &Actor,
@@ -149,7 +150,7 @@ pub(super) fn judge_admin_roles(
     before: &UserRoles,
     account_role_ids: &[i64],
     active_admins: Option<i64>,
-) -> Result<bool, Error> {
+) -> Result<i64, Error> {
     authority::may_manage(actor.permissions, before.permissions())?;
     let sources = User::role_sources(conn, user.id)?;
     let (_, given_before) = sources.from(RoleSource::Admin);
@@ -165,6 +166,7 @@ pub(super) fn judge_admin_roles(
             .iter()
             .any(|(id, s)| *s != RoleSource::Admin && all.iter().any(|r| r.id == *id && r.built_in));
     let demotes = !admin_after && is_active_admin(user, before);
+    let promotes = admin_after && user.is_active() && !is_active_admin(user, before);
     let target_is_last_admin = demotes
         && match active_admins {
             Some(n) => n <= 1,
@@ -179,7 +181,7 @@ pub(super) fn judge_admin_roles(
         removed: removed.iter().map(|r| facts(r)).collect(),
         target_is_last_admin,
     })?;
-    Ok(demotes)
+    Ok(i64::from(promotes) - i64::from(demotes))
 }
 
 /// Sets a user's display name and email (an administrator's edit, or an import). The

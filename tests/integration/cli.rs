@@ -439,14 +439,24 @@ async fn user_import_previews_the_last_account_admin_rule_over_the_whole_file() 
     assert!(stdout.contains("line 3 (ben): This is the last active Account Admin"), "{stdout}");
     assert!(stderr.contains("1 bad line"), "{stderr}");
 
+    // Review: handed over in one file — to a new user, or to an existing one on an earlier
+    // line — the old Account Admins may go.
+    assert!(create(&app.database_url, "cy", &[]).status.success());
     let hand_over = CsvFile::new(
-        "login,name,email,roles\ncat,Cat,cat@example.edu,Account Admin\nann,Sam Student,sam@example.edu,\n\
-         ben,Sam Student,sam@example.edu,\n",
+        "login,name,email,roles\ndee,Dee,dee@example.edu,Account Admin\ncy,Sam Student,sam@example.edu,Account Admin\n\
+         ann,Sam Student,sam@example.edu,\nben,Sam Student,sam@example.edu,\n",
     );
-    let out = tokenwarden(&app.database_url, &["user", "import", "--csv", hand_over.path()], "");
+    let out = tokenwarden(&app.database_url, &["user", "import", "--csv", hand_over.path(), "--dry-run"], "");
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success(), "{stdout}{}", String::from_utf8_lossy(&out.stderr));
-    assert!(stdout.contains("Applied: 1 created, 2 changed"), "{stdout}");
+    let to_cy = CsvFile::new(
+        "login,name,email,roles\ncy,Sam Student,sam@example.edu,Account Admin\nann,Sam Student,sam@example.edu,\n\
+         ben,Sam Student,sam@example.edu,\n",
+    );
+    let out = tokenwarden(&app.database_url, &["user", "import", "--csv", to_cy.path()], "");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stdout}{}", String::from_utf8_lossy(&out.stderr));
+    assert!(stdout.contains("Applied: 0 created, 3 changed"), "{stdout}");
     assert_eq!(stdout.matches("Change:").count(), 1, "the preview once: {stdout}");
 }
 
