@@ -186,14 +186,15 @@ pub fn create_webhook(
     };
     let mut conn = db::connect(database_url)?;
     db::run_migrations(&mut conn)?;
-    // A key that opens none of the secrets sealed already is not the server's.
-    let sealed = crate::models::WebhookEndpoint::all(&mut conn)?;
-    anyhow::ensure!(
-        sealed.is_empty()
-            || sealed.iter().any(|e| notifications::open_secret(session_key, &e.secret_sealed).is_some()),
-        "this session key is not the server's: it opens none of the signing secrets sealed already. \
-         Give the key `serve` uses (TOKENWARDEN_SESSION_KEY or --session-key), or run where its key file is"
-    );
+    // The server records the check of its key at start: a key with another check is not
+    // the server's, and what it sealed the server could not open.
+    if let Some(check) = crate::models::AccountSettings::session_key_check(&mut conn)? {
+        anyhow::ensure!(
+            check == notifications::session_key_check(session_key),
+            "this session key is not the one the server last started with. Give the key `serve` uses \
+             (TOKENWARDEN_SESSION_KEY or --session-key), or run where its key file is"
+        );
+    }
     notifications::create_endpoint(&mut conn, &Actor::operator(), session_key, &input).map_err(refused)
 }
 

@@ -527,11 +527,10 @@ pub fn resolve_session_key(serve: &ServeArgs, database_url: &str) -> anyhow::Res
 }
 
 /// The server's session key for a command that seals with it (`webhook create`): given, or
-/// read from its file. It is generated only beside a SQLite database, where `serve` finds
-/// it too; the PostgreSQL key file is in the working directory, and a key generated in
-/// another one would seal what the server cannot open.
+/// read from its file; never generated, since a server given its key by the environment
+/// would not read a new file, and a secret sealed with it could not be opened.
 pub fn existing_session_key(given: Option<&str>, database_url: &str) -> anyhow::Result<Vec<u8>> {
-    session_key(given, database_url, !crate::db::is_postgres(database_url))
+    session_key(given, database_url, false)
 }
 
 fn session_key(given: Option<&str>, database_url: &str, may_generate: bool) -> anyhow::Result<Vec<u8>> {
@@ -545,7 +544,7 @@ fn session_key(given: Option<&str>, database_url: &str, may_generate: bool) -> a
         Ok(_) => anyhow::bail!("the session key file {} is too short", path.display()),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound && !may_generate => anyhow::bail!(
             "no session key: give the server's (TOKENWARDEN_SESSION_KEY or --session-key), or run \
-             where its key file is ({} was not found)",
+             where its key file is ({} was not found; `serve` makes it at its first start)",
             path.display()
         ),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {

@@ -89,6 +89,7 @@ impl Application {
         let url = settings.database_url.clone();
         let pool_size = settings.db_pool_size();
         let role_map = settings.serve.oidc_role_map.clone();
+        let key_check = crate::services::notifications::session_key_check(&settings.session_key);
         let (pool, user_count) = web::block(move || -> anyhow::Result<(DbPool, i64)> {
             let mut conn = db::connect(&url)?;
             let applied = db::run_migrations(&mut conn)?;
@@ -100,6 +101,8 @@ impl Application {
             {
                 tracing::info!(capped, "applied the student maximum lifetime to existing tokens");
             }
+            crate::models::AccountSettings::record_session_key_check(&mut conn, &key_check)
+                .context("could not record the session key's check")?;
             let count = User::count(&mut conn).context("could not count users")?;
             let roles = crate::models::AccountRole::all(&mut conn).context("could not read the account roles")?;
             for name in role_map.account_roles() {

@@ -64,6 +64,8 @@ diesel::table! {
         default_lifetime_days -> Integer,
         updated_at -> Timestamp,
         student_cap_applied_at -> Nullable<Timestamp>,
+        /// The check of the session key the server last started with (migration 000015).
+        session_key_check -> Nullable<Text>,
     }
 }
 

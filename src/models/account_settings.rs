@@ -48,6 +48,20 @@ impl AccountSettings {
             .execute(conn)
     }
 
+    /// Records the check of the session key this server started with.
+    pub fn record_session_key_check(conn: &mut DbConnection, check: &str) -> QueryResult<usize> {
+        diesel::update(account_settings::table.find(1_i64))
+            .set(account_settings::session_key_check.eq(check))
+            .execute(conn)
+    }
+
+    /// The check of the session key the server last started with; `None` before any has.
+    pub fn session_key_check(conn: &mut DbConnection) -> QueryResult<Option<String>> {
+        on_backend!(conn, |c| {
+            account_settings::table.find(1_i64).select(account_settings::session_key_check).get_result(c)
+        })
+    }
+
     pub fn as_change(&self) -> SettingsChange {
         SettingsChange {
             limit_personal_creation: self.limit_personal_creation,

@@ -296,6 +296,17 @@ fn sealer(server_key: &[u8]) -> StashKey {
 
 const SEALED_FOR: &str = "signing-secret";
 
+/// What tells one session key from another without telling the key: an HMAC of a fixed text
+/// under it. The server records its own at start; `webhook create` compares, so that it
+/// never seals with a key the server does not hold.
+pub fn session_key_check(server_key: &[u8]) -> String {
+    use hmac::{Hmac, Mac};
+    let mut mac =
+        <Hmac<sha2::Sha256> as Mac>::new_from_slice(server_key).expect("HMAC takes a key of any length");
+    mac.update(b"tokenwarden session key check v1");
+    hex::encode(&mac.finalize().into_bytes()[..16])
+}
+
 fn seal(server_key: &[u8], secret: &SigningSecret) -> Result<String, Error> {
     sealer(server_key).seal(SEALED_FOR, secret.bytes())
 }
