@@ -238,6 +238,12 @@ impl Scopes {
         self.is_unlimited() || self.contains(scope)
     }
 
+    /// Whether these scopes open nothing that `other` does not: no limitation only within
+    /// no limitation.
+    pub fn is_within(&self, other: &Scopes) -> bool {
+        other.is_unlimited() || (!self.is_unlimited() && self.iter().all(|s| other.contains(s)))
+    }
+
     /// "No limitation", the one scope's label, or "3 scopes".
     pub fn summary(&self) -> String {
         match self.0.as_slice() {
@@ -463,6 +469,18 @@ impl TokenAccess {
         }
         Ok(())
     }
+}
+
+/// Whether changing a token's scopes and expiry from `before` to `after` gives it more reach:
+/// a scope it did not have (no limitation, where it had scopes) or a later expiry (none,
+/// where it had one). Narrowing, or changing nothing, does not.
+pub fn widens(before: (&Scopes, Option<NaiveDateTime>), after: (&Scopes, Option<NaiveDateTime>)) -> bool {
+    let later = match (before.1, after.1) {
+        (None, _) => false,
+        (Some(_), None) => true,
+        (Some(was), Some(is)) => is > was,
+    };
+    later || !after.0.is_within(before.0)
 }
 
 // ---------------------------------------------------------------------------------------
@@ -828,5 +846,21 @@ mod tests {
         assert_eq!(TokenStatus::of(false, Some(n), n), TokenStatus::Expired);
         assert_eq!(TokenStatus::of(true, Some(n + Duration::days(30)), n), TokenStatus::Pending);
         assert_eq!(TokenStatus::of(true, Some(n - Duration::days(1)), n), TokenStatus::Expired);
+    }
+
+    #[test]
+    fn widening_is_any_new_scope_or_later_expiry() {
+        let scopes = |list: &[&str]| Scopes(list.iter().map(|s| (*s).to_owned()).collect());
+        let (read, both, none) = (scopes(&["a:read"]), scopes(&["a:read", "a:write"]), Scopes::default());
+        let (soon, later) = (Some(now()), Some(now() + Duration::days(1)));
+        assert!(!widens((&read, soon), (&read, soon)), "no change");
+        assert!(!widens((&both, later), (&read, soon)), "narrower on both");
+        assert!(!widens((&none, None), (&read, soon)), "from no limitation to scopes");
+        assert!(widens((&read, soon), (&both, soon)), "a scope added");
+        assert!(widens((&read, soon), (&none, soon)), "no limitation where it had scopes");
+        assert!(widens((&read, soon), (&read, later)), "a later expiry");
+        assert!(widens((&read, soon), (&read, None)), "no expiry where it had one");
+        assert!(widens((&both, later), (&scopes(&["a:admin"]), soon)), "a scope swapped for another");
+        assert!(read.is_within(&both) && both.is_within(&none) && !none.is_within(&both));
     }
 }

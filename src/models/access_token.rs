@@ -188,6 +188,17 @@ impl AccessToken {
             .execute(conn)
     }
 
+    /// Back to pending (widened by someone other than its owner), the secret kept.
+    pub fn suspend_until_activated(
+        conn: &mut DbConnection,
+        id: i64,
+        now: NaiveDateTime,
+    ) -> QueryResult<usize> {
+        diesel::update(access_tokens::table.find(id))
+            .set((access_tokens::workflow_state.eq(PENDING), access_tokens::updated_at.eq(now)))
+            .execute(conn)
+    }
+
     pub fn activate(conn: &mut DbConnection, id: i64, now: NaiveDateTime) -> QueryResult<usize> {
         diesel::update(access_tokens::table.find(id).filter(access_tokens::workflow_state.eq(PENDING)))
             .set((access_tokens::workflow_state.eq(ACTIVE), access_tokens::updated_at.eq(now)))

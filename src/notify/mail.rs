@@ -211,6 +211,7 @@ pub struct OnBehalf {
     pub by: String,
     pub token: TokenLine,
     pub regenerated: bool,
+    pub widened: bool,
 }
 email_templates!(OnBehalf, OnBehalfText = "email/on_behalf.txt", OnBehalfHtml = "email/on_behalf.html");
 
@@ -257,9 +258,11 @@ email_templates!(Digest, DigestText = "email/digest.txt", DigestHtml = "email/di
 /// Writes `mail` out: subject, plain text, HTML.
 pub fn render(mail: &Mail, links: &Links) -> askama::Result<Rendered> {
     match mail {
-        Mail::CreatedOnBehalf { name, by, token, regenerated } => {
+        Mail::CreatedOnBehalf { name, by, token, regenerated, widened } => {
             let subject = if *regenerated {
                 format!("Your access token “{}” was regenerated for you: activate it", token.purpose)
+            } else if *widened {
+                format!("Your access token “{}” was given more for you: activate it again", token.purpose)
             } else {
                 format!("An access token was created for you: activate “{}”", token.purpose)
             };
@@ -268,6 +271,7 @@ pub fn render(mail: &Mail, links: &Links) -> askama::Result<Rendered> {
                 by: by.clone(),
                 token: TokenLine::of(token),
                 regenerated: *regenerated,
+                widened: *widened,
             };
             view.write(subject, links)
         }
@@ -356,6 +360,7 @@ mod tests {
             by: "Ada Admin (admin)".into(),
             token: facts(),
             regenerated: false,
+            widened: false,
         };
         let r = render(&mail, &links()).unwrap();
         assert!(r.subject.contains("Grades <export> & sync"));
@@ -364,6 +369,24 @@ mod tests {
         assert!(r.html.contains("href=\"https://tokens.example.edu/settings/tokens\""), "{}", r.html);
         assert!(r.html.contains("Grades &#60;export&#62; &#38; sync"), "escaped in HTML: {}", r.html);
         assert!(r.text.contains("4 Mar 2027, 09:05 UTC"));
+    }
+
+    #[test]
+    fn a_token_widened_on_someones_behalf_asks_to_be_activated_again() {
+        let mail = Mail::CreatedOnBehalf {
+            name: "Sam".into(),
+            by: "Ada Admin (admin)".into(),
+            token: facts(),
+            regenerated: false,
+            widened: true,
+        };
+        let r = render(&mail, &links()).unwrap();
+        assert!(r.subject.contains("activate it again"), "{}", r.subject);
+        for body in [&r.text, &r.html] {
+            assert!(body.contains("more on your behalf"), "{body}");
+            assert!(body.contains("the same secret") && !body.contains("should hand it over"), "{body}");
+        }
+        assert_eq!(mail.event(), "email.token_widened_on_behalf");
     }
 
     #[test]

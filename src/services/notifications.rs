@@ -44,9 +44,16 @@ impl TokenFacts {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Mail {
-    /// A token created (or regenerated) for them by someone else: pending until they
-    /// activate it.
-    CreatedOnBehalf { name: String, by: String, token: TokenFacts, regenerated: bool },
+    /// A token created, regenerated or widened for them by someone else: pending until they
+    /// activate it. (`widened` is absent from messages written before it existed.)
+    CreatedOnBehalf {
+        name: String,
+        by: String,
+        token: TokenFacts,
+        regenerated: bool,
+        #[serde(default)]
+        widened: bool,
+    },
     /// Tokens of theirs revoked by someone else: one, or all of them.
     RevokedByAdmin { name: String, by: String, at: NaiveDateTime, tokens: Vec<TokenFacts>, all: bool },
     /// A token of theirs reported as leaked, and so revoked.
@@ -63,8 +70,9 @@ impl Mail {
     /// The outbox's `event` for this email.
     pub fn event(&self) -> &'static str {
         match self {
-            Mail::CreatedOnBehalf { regenerated: false, .. } => "email.token_created_on_behalf",
             Mail::CreatedOnBehalf { regenerated: true, .. } => "email.token_regenerated_on_behalf",
+            Mail::CreatedOnBehalf { widened: true, .. } => "email.token_widened_on_behalf",
+            Mail::CreatedOnBehalf { .. } => "email.token_created_on_behalf",
             Mail::RevokedByAdmin { all: false, .. } => "email.token_revoked",
             Mail::RevokedByAdmin { all: true, .. } => "email.tokens_revoked_all",
             Mail::Leaked { .. } => "email.token_leaked",
@@ -76,11 +84,21 @@ impl Mail {
     }
 }
 
+/// What someone else did to a token that left it pending for its owner.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OnBehalf {
+    Created,
+    Regenerated,
+    /// Updated to more scopes or a later expiry.
+    Widened,
+}
+
 /// What an outbox event is, for people (the admin page's delivery log).
 pub fn describe_event(event: &str) -> String {
     let known = match event {
         "email.token_created_on_behalf" => "Token created on your behalf",
         "email.token_regenerated_on_behalf" => "Token regenerated on your behalf",
+        "email.token_widened_on_behalf" => "Token widened on your behalf",
         "email.token_revoked" => "Token revoked by an administrator",
         "email.tokens_revoked_all" => "All tokens revoked by an administrator",
         "email.token_leaked" => "Token revoked as leaked",

@@ -5,12 +5,12 @@
 
 use chrono::NaiveDateTime;
 
-use super::notifications::{self, Mail, TokenFacts};
+use super::notifications::{self, Mail, OnBehalf, TokenFacts};
 use super::{Actor, Error};
 use crate::db::{DbConnection, write_transaction};
 use crate::domain::notification::Event;
 use crate::domain::token::{
-    Catalogue, CreationLimits, ExpiryChoice, ExpiryRule, Purpose, Scopes, TokenAccess, TokenChange,
+    Catalogue, CreationLimits, ExpiryChoice, ExpiryRule, Purpose, Scopes, TokenAccess, TokenChange, widens,
 };
 use crate::domain::token_secret::TokenSecret;
 use crate::domain::{ValidationError, now};
@@ -226,17 +226,22 @@ fn parse_draft(
         },
     };
     // Through a token: a new secret (create, regenerate) carries every field, so all are
-    // bounded; an update bounds what it changes.
+    // bounded; so does an update that widens the token (what it keeps would otherwise pass
+    // on more than the acting token has); an update that only narrows bounds what it sets.
     if let Some(reach) = actor.reach() {
-        let issues_secret = !matches!(mode, ExpiryMode::Keep);
+        let widened = match (current, &scopes, expires_at) {
+            (Some(t), Some(scopes), Some(at)) => widens((&t.scope_set(), t.expires_at), (scopes, at)),
+            _ => false,
+        };
+        let bounds_all = !matches!(mode, ExpiryMode::Keep) || widened;
         if let Some(scopes) = &scopes
-            && (issues_secret || draft.scopes.is_some())
+            && (bounds_all || draft.scopes.is_some())
             && let Err(e) = reach.bound_scopes(scopes)
         {
             errors.push(e);
         }
         if let Some(at) = expires_at
-            && (issues_secret || draft.expiry.is_some())
+            && (bounds_all || draft.expiry.is_some())
             && let Err(e) = reach.bound_expiry(at)
         {
             errors.push(e);
@@ -328,26 +333,27 @@ pub fn create(
         audit(actor, owner_id, token.id, AuditAction::TokenCreated, details).record(conn)?;
         notifications::token_event(conn, Some(actor), Event::TokenCreated, &ctx.owner, &token)?;
         if on_behalf {
-            tell_pending(conn, actor, &ctx.owner, &token, false)?;
+            tell_pending(conn, actor, &ctx.owner, &token, OnBehalf::Created)?;
         }
         Ok(Issued { token, secret })
     })
 }
 
-/// Emails the owner of a token someone else created or regenerated for them: it waits,
-/// pending, for them to activate it.
+/// Emails the owner of a token someone else created, regenerated or widened for them: it
+/// waits, pending, for them to activate it.
 fn tell_pending(
     conn: &mut DbConnection,
     actor: &Actor,
     owner: &User,
     token: &AccessToken,
-    regenerated: bool,
+    what: OnBehalf,
 ) -> Result<(), Error> {
     let mail = Mail::CreatedOnBehalf {
         name: owner.name.clone(),
         by: notifications::actor_name(conn, actor)?,
         token: TokenFacts::of(token),
-        regenerated,
+        regenerated: what == OnBehalf::Regenerated,
+        widened: what == OnBehalf::Widened,
     };
     notifications::email(conn, owner, &mail, Some(token.id))
 }
@@ -409,7 +415,10 @@ fn change(
     Ok((ctx, current, new, now))
 }
 
-/// Updates purpose, scopes and expiry; the secret stays (SPEC 4.6).
+/// Updates purpose, scopes and expiry; the secret stays (SPEC 4.6). Widened by someone other
+/// than its owner (a scope added, a later expiry), an active token goes back to pending,
+/// as a regenerated one does: whoever has seen its secret — the administrator who created
+/// it on the owner's behalf — cannot give a working token more than its owner accepted.
 pub fn update(
     conn: &mut DbConnection,
     actor: &Actor,
@@ -418,13 +427,23 @@ pub fn update(
     draft: &TokenDraft,
 ) -> Result<AccessToken, Error> {
     write_transaction(conn, |conn| {
-        let (ctx, current, new, _) = change(conn, actor, owner_id, token, draft, TokenChange::Update)?;
-        let changed = describe_changes(&current, &new);
+        let (ctx, current, new, now) = change(conn, actor, owner_id, token, draft, TokenChange::Update)?;
+        let mut changed = describe_changes(&current, &new);
+        let suspended = ctx.access.on_behalf()
+            && !current.is_pending()
+            && widens((&current.scope_set(), current.expires_at), (&new.scopes, new.expires_at));
+        if suspended {
+            AccessToken::suspend_until_activated(conn, current.id, now)?;
+            changed.push("widened on the user's behalf: pending until they activate it again".into());
+        }
         let details = if changed.is_empty() { "no change".to_owned() } else { changed.join("; ") };
         audit(actor, owner_id, current.id, AuditAction::TokenUpdated, details).record(conn)?;
         let updated = AccessToken::find_for_user(conn, owner_id, current.id)?;
         if !changed.is_empty() {
             notifications::token_event(conn, Some(actor), Event::TokenUpdated, &ctx.owner, &updated)?;
+        }
+        if suspended {
+            tell_pending(conn, actor, &ctx.owner, &updated, OnBehalf::Widened)?;
         }
         Ok(updated)
     })
@@ -460,7 +479,7 @@ pub fn regenerate(
         let token = AccessToken::find_for_user(conn, owner_id, current.id)?;
         notifications::token_event(conn, Some(actor), Event::TokenRegenerated, &ctx.owner, &token)?;
         if on_behalf {
-            tell_pending(conn, actor, &ctx.owner, &token, true)?;
+            tell_pending(conn, actor, &ctx.owner, &token, OnBehalf::Regenerated)?;
         }
         Ok(Issued { token, secret })
     })

@@ -410,6 +410,81 @@ async fn a_token_regenerated_on_the_profile_page_by_someone_else_is_pending() {
     assert!(page.contains(&format!("action=\"/settings/tokens/{}/activate\"", r.admins.id)), "shown pending");
 }
 
+/// The outbox's events about `token` (emails and webhooks), oldest first.
+fn outbox_events(app: &TestApp, token: i64) -> Vec<String> {
+    use tokenwarden::db::schema::notifications as outbox;
+    let mut conn = tokenwarden::db::connect(&app.database_url).expect("connect");
+    outbox::table
+        .filter(outbox::token_id.eq(token))
+        .order(outbox::id)
+        .select(outbox::event)
+        .load(&mut conn)
+        .expect("the outbox")
+}
+
+/// Attack 5c: Carl (create and update only) makes the Account Admin a narrow token on her
+/// behalf — he sees its secret — and once she has activated it, updates it to no
+/// limitation: he would hold her working admin token. Fixed, a widened token is pending
+/// until she activates it again (and is told why); a narrowed one stays active.
+#[actix_web::test]
+async fn a_token_widened_by_someone_else_is_pending_until_its_owner_activates_it_again() {
+    let r = regenerator().await;
+    let carl = r.app.api(&r.carl_token);
+    let (status, made) = json(
+        carl.post_json(
+            &format!("/api/v1/users/{}/tokens", r.admin_id),
+            &json!({"token": {"purpose": "Read my profile", "scopes": ["url:GET|/api/v1/users/:id"],
+                              "expires_at": in_days(7)}}),
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{made}");
+    let (id, secret) = (made["id"].as_i64().unwrap(), made["token"].as_str().unwrap().to_owned());
+    let activate = format!("/settings/tokens/{id}/activate");
+    assert_eq!(r.admin.post_form(&activate, &[]).await.status(), StatusCode::SEE_OTHER, "she activates it");
+    let held = r.app.api(&secret);
+    assert_eq!(held.get("/api/v1/users/self").await.status(), StatusCode::OK, "it works");
+
+    let url = format!("/api/v1/users/{}/tokens/{id}", r.admin_id);
+    let (status, token) = json(carl.put_json(&url, &json!({"token": {"scopes": []}})).await).await;
+    assert_eq!(status, StatusCode::OK, "{token}");
+    assert_eq!(token["workflow_state"], "pending", "{token}");
+    let res = held.get("/api/v1/users/self").await;
+    assert_eq!(res.status(), StatusCode::UNAUTHORIZED, "the widened token works for nobody yet");
+    assert!(outbox_events(&r.app, id).contains(&"email.token_widened_on_behalf".to_owned()), "she is told");
+
+    // A later expiry widens it too; nothing added leaves it working.
+    assert_eq!(r.admin.post_form(&activate, &[]).await.status(), StatusCode::SEE_OTHER);
+    let (_, token) = json(carl.put_json(&url, &json!({"token": {"expires_at": null}})).await).await;
+    assert_eq!(token["workflow_state"], "pending", "no expiry where it had one: {token}");
+    assert_eq!(r.admin.post_form(&activate, &[]).await.status(), StatusCode::SEE_OTHER);
+    let narrower = json!({"token": {"purpose": "Profile", "scopes": ["url:GET|/api/v1/users/:id"],
+                                    "expires_at": in_days(3)}});
+    let (status, token) = json(carl.put_json(&url, &narrower).await).await;
+    assert_eq!(status, StatusCode::OK, "{token}");
+    assert_eq!(token["workflow_state"], "active", "narrowed, it keeps working: {token}");
+    assert_eq!(held.get("/api/v1/users/self").await.status(), StatusCode::OK);
+
+    // The same on the profile page, where the Account Admin widens a token of Carl's: the
+    // edit form says so before, the message after.
+    let carls = r.app.issue_token("carl", Some(7), &["url:GET|/api/v1/users/:id"]);
+    let carl_id = r.app.user_id("carl");
+    let page = r.admin.get_html(&format!("/admin/users/{carl_id}/tokens/{}/edit", carls.id)).await;
+    assert!(page.contains("sends it back to pending"), "the edit page warns");
+    let res = r
+        .admin
+        .post_form(
+            &format!("/admin/users/{carl_id}/tokens/{}", carls.id),
+            &[("purpose", "Profile"), ("expires_in", "keep")],
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    assert_eq!(token_row(&r.app, carls.id).2, "pending", "no scopes given on the form: no limitation");
+    let page = r.admin.get_html(&location(&res)).await;
+    assert!(page.contains("pending until the user activates it"), "the message says so");
+}
+
 // ---------------------------------------------------------------------------------------
 // 6–7. A token never widens itself
 
@@ -487,6 +562,30 @@ async fn a_token_cannot_create_a_child_that_outlives_it() {
     assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
     assert!(error_fields(&body).contains(&"expires_at".to_owned()), "{body}");
     assert_eq!(token_count(&app, tess), 1, "no new token exists");
+}
+
+/// Attack 6c: a token that may only update tokens (7 days) gives an unlimited 3-day sibling
+/// a later expiry: the sibling's scopes, kept, would then be passed on for longer than any
+/// reach the acting token has. Narrowing the sibling, or changing its purpose, is fine.
+#[actix_web::test]
+async fn a_token_cannot_widen_a_sibling_beyond_its_own_reach_through_what_it_keeps() {
+    let app = spawn_app().await;
+    let (_, updater) = narrow_token(&app, &[UPDATE_SCOPE]);
+    let sibling = app.issue_token("tess", Some(3), &[]);
+    let before = token_row(&app, sibling.id);
+    let url = format!("/api/v1/users/self/tokens/{}", sibling.id);
+    let api = app.api(&updater.secret);
+    let (status, body) = json(api.put_json(&url, &json!({"token": {"expires_at": in_days(5)}})).await).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    assert!(error_fields(&body).contains(&"scopes".to_owned()), "the kept scopes are named: {body}");
+    let after = token_row(&app, sibling.id);
+    assert_eq!((&after.0, after.1), (&before.0, before.1), "unchanged");
+
+    let (status, body) =
+        json(api.put_json(&url, &json!({"token": {"purpose": "Renamed", "expires_at": in_days(1)}})).await)
+            .await;
+    assert_eq!(status, StatusCode::OK, "narrowing is no widening: {body}");
+    assert!(token_row(&app, sibling.id).1 < before.1, "its expiry came closer");
 }
 
 /// Attack 7: a scoped 7-day token, addressed by its own hint, drops its scopes and expiry.

@@ -363,6 +363,14 @@ pub async fn update(
     })
     .await;
     match result {
+        Ok(token) if token.is_pending() => {
+            FlashMessage::success(format!(
+                "Token “{}” updated. It is pending until the user activates it.",
+                token.purpose
+            ))
+            .send();
+            Ok(see_other(&page_of(id)))
+        }
         Ok(token) => {
             FlashMessage::success(format!("Token “{}” updated.", token.purpose)).send();
             Ok(see_other(&page_of(id)))
