@@ -358,6 +358,11 @@ pub struct NotifyArgs {
     /// (at most two hours), for a day.
     #[arg(long, env = "TOKENWARDEN_NOTIFY_RETRY_MS", default_value_t = 30_000, hide = true, value_parser = clap::value_parser!(u64).range(1..))]
     pub notify_retry_ms: u64,
+
+    /// How long the SMTP server has for a whole message, from connecting to its last
+    /// reply, in milliseconds: a server that stops answering is left for a later attempt.
+    #[arg(long, env = "TOKENWARDEN_NOTIFY_SEND_TIMEOUT_MS", default_value_t = 30_000, hide = true, value_parser = clap::value_parser!(u64).range(1..=60_000))]
+    pub notify_send_timeout_ms: u64,
 }
 
 impl Default for NotifyArgs {
@@ -368,6 +373,7 @@ impl Default for NotifyArgs {
             notify_poll_ms: 2000,
             notify_schedule_ms: 60_000,
             notify_retry_ms: 30_000,
+            notify_send_timeout_ms: 30_000,
         }
     }
 }

@@ -15,8 +15,13 @@ use crate::models::{DigestFigures, Notification};
 use crate::services::notifications::{Mail, TokenFacts};
 use crate::views::tokens::date_time;
 
-/// How long the SMTP server has to take a message.
+/// How long the SMTP server has to take a connection.
 const TIMEOUT: Duration = Duration::from_secs(15);
+
+/// How long it has for a whole message, by default: lettre's timeout covers connecting
+/// only, and a server that accepts and then stays silent would hold the worker's batch
+/// (every channel) until it hung up. Well inside the outbox's two-minute lease.
+const SEND_WITHIN: Duration = Duration::from_secs(30);
 
 /// Where the links in emails lead, from `--public-url`.
 #[derive(Debug, Clone)]
@@ -65,12 +70,16 @@ pub enum Sent {
 pub struct SendError {
     pub message: String,
     pub status: Option<i32>,
+    /// Trying again cannot help (an address that is not one, an email that cannot be
+    /// written): the message fails at once.
+    pub permanent: bool,
 }
 
 /// The SMTP transport (if any), the sender and the links.
 pub struct Mailer {
     transport: Option<AsyncSmtpTransport<Tokio1Executor>>,
     from: Option<Mailbox>,
+    send_within: Duration,
     links: Links,
     /// The domain of Message-IDs.
     host: String,
@@ -107,12 +116,17 @@ impl Mailer {
             }
         };
         let host = public_url.host_str().unwrap_or("localhost").to_owned();
-        Ok(Mailer { transport, from, links: Links::new(&public_url), host })
+        Ok(Mailer { transport, from, links: Links::new(&public_url), host, send_within: SEND_WITHIN })
+    }
+
+    /// How long the SMTP server has for a whole message.
+    pub fn send_within(self, send_within: Duration) -> Mailer {
+        Mailer { send_within, ..self }
     }
 
     /// Sends the email `mail` of the outbox message `message`.
     pub async fn send(&self, message: &Notification, mail: &Mail) -> Result<Sent, SendError> {
-        let fail = |m: String| SendError { message: m, status: None };
+        let fail = |m: String| SendError { message: m, status: None, permanent: true };
         let rendered =
             render(mail, &self.links).map_err(|e| fail(format!("the email could not be written: {e}")))?;
         let (Some(transport), Some(from)) = (&self.transport, &self.from) else {
@@ -136,11 +150,20 @@ impl Mailer {
             .header(header::MIME_VERSION_1_0)
             .multipart(MultiPart::alternative_plain_html(rendered.text, rendered.html))
             .map_err(|e| fail(format!("the email could not be built: {e}")))?;
-        match transport.send(email).await {
-            Ok(_) => Ok(Sent::Delivered),
-            Err(e) => Err(SendError {
+        match actix_web::rt::time::timeout(self.send_within, transport.send(email)).await {
+            Ok(Ok(_)) => Ok(Sent::Delivered),
+            Ok(Err(e)) => Err(SendError {
                 status: e.status().and_then(|c| c.to_string().parse().ok()),
                 message: describe(&e),
+                permanent: false,
+            }),
+            Err(_) => Err(SendError {
+                message: format!(
+                    "the SMTP server did not take it within {} s: it stopped answering",
+                    self.send_within.as_secs_f32()
+                ),
+                status: None,
+                permanent: false,
             }),
         }
     }

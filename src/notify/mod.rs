@@ -56,7 +56,8 @@ impl Notifier {
         Ok(Notifier {
             pool,
             server_key: settings.session_key.clone(),
-            mailer: mail::Mailer::new(args.smtp_url.as_deref(), args.mail_from.as_deref(), public_url)?,
+            mailer: mail::Mailer::new(args.smtp_url.as_deref(), args.mail_from.as_deref(), public_url)?
+                .send_within(Duration::from_millis(args.notify_send_timeout_ms)),
             webhooks: webhook::Sender::new().context("could not build the webhook client")?,
             instance: crate::domain::token_secret::random_base62(12),
             poll: Duration::from_millis(args.notify_poll_ms),
@@ -249,7 +250,8 @@ impl Notifier {
                 error: None,
                 status: None,
             },
-            Err(mail::SendError { message: error, status }) => self.retry(message, error, status),
+            Err(mail::SendError { message: error, permanent: true, .. }) => give_up(error),
+            Err(mail::SendError { message: error, status, .. }) => self.retry(message, error, status),
         }
     }
 

@@ -549,6 +549,73 @@ async fn notifications_while_smtp_is_down_the_mail_waits_and_arrives_once_it_is_
     assert!(sent[0].attempts >= 3, "attempts are counted: {}", sent[0].attempts);
 }
 
+/// An SMTP server that takes connections and never says a word (a hung relay, a
+/// firewall that swallows the conversation): holds every connection until dropped.
+struct SilentSmtp {
+    port: u16,
+    _held: Arc<Mutex<Vec<std::net::TcpStream>>>,
+}
+
+impl SilentSmtp {
+    fn start() -> SilentSmtp {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+        let port = listener.local_addr().unwrap().port();
+        let held: Arc<Mutex<Vec<std::net::TcpStream>>> = Arc::default();
+        let keep = held.clone();
+        std::thread::spawn(move || {
+            for stream in listener.incoming().flatten() {
+                keep.lock().unwrap().push(stream);
+            }
+        });
+        SilentSmtp { port, _held: held }
+    }
+}
+
+#[actix_web::test]
+async fn notifications_an_smtp_server_that_stops_answering_holds_up_neither_webhooks_nor_its_own_retries() {
+    let smtp = SilentSmtp::start();
+    let receiver = Receiver::start(0).await;
+    let app = spawn_app_with(|s| {
+        fast(s, Some(smtp.port));
+        s.notify.notify_send_timeout_ms = 1000;
+    })
+    .await;
+    let admin = app.setup_admin().await;
+    let sam = app.create_user("sam", &["student"], &[]);
+    add_endpoint(&admin, &receiver.url(), &[]).await;
+    // An email (to Sam: created on his behalf) and a webhook, claimed in one batch.
+    create_on_behalf(&app, &admin, sam, "Reading list").await;
+    let delivered =
+        eventually(10, "the webhook, while SMTP hangs", || receiver.deliveries().into_iter().next()).await;
+    assert_eq!(delivered.json()["type"], "token.created");
+    let waiting = eventually(10, "the email's failed attempts", || {
+        emails_of(&app, "email.token_created_on_behalf").into_iter().find(|m| m.attempts >= 2)
+    })
+    .await;
+    assert_eq!(waiting.state, "pending", "still waiting, not lost");
+    let error = waiting.last_error.unwrap_or_default();
+    assert!(error.contains("did not take it within") && error.contains("stopped answering"), "{error}");
+}
+
+#[actix_web::test]
+async fn notifications_an_email_to_an_address_that_is_none_fails_at_once_instead_of_for_a_day() {
+    use tokenwarden::db::schema::users;
+    let smtp = Smtp::start(free_port());
+    let app = spawn_app_with(|s| fast(s, Some(smtp.port))).await;
+    let admin = app.setup_admin().await;
+    let sam = app.create_user("sam", &["student"], &[]);
+    // As a directory may provision him: no email address.
+    diesel::update(users::table.find(sam)).set(users::email.eq("")).execute(&mut conn(&app)).unwrap();
+    create_on_behalf(&app, &admin, sam, "Reading list").await;
+    let failed = eventually(10, "the email's fate", || {
+        emails_of(&app, "email.token_created_on_behalf").into_iter().find(|m| m.state != "pending")
+    })
+    .await;
+    assert_eq!(failed.state, "failed", "nothing to retry: {failed:?}");
+    assert!(failed.last_error.unwrap_or_default().contains("address is not usable"));
+    assert!(smtp.received().is_empty());
+}
+
 #[actix_web::test]
 async fn notifications_leaks_and_the_student_cap_are_told_to_the_owner() {
     let smtp = Smtp::start(free_port());
