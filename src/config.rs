@@ -255,7 +255,8 @@ pub struct ServeArgs {
     #[arg(long, env = "TOKENWARDEN_LOGIN_ATTEMPTS_PER_IP", default_value_t = 20)]
     pub login_attempts_per_ip: u32,
 
-    /// Failed-login budget per login: this many at once, then one more every 90 seconds.
+    /// Sign-in budget per login: this many attempts at once, then one more every 90 seconds
+    /// (a browser that signed in before has a budget of its own, full again at each sign-in).
     #[arg(long, env = "TOKENWARDEN_LOGIN_ATTEMPTS_PER_LOGIN", default_value_t = 5)]
     pub login_attempts_per_login: u32,
 

@@ -230,12 +230,11 @@ pub async fn login(
                 Some(id) => landing(&state, id, next).await?,
                 None => next,
             };
+            // A new device cookie at every sign-in (as OWASP's device cookies have it): its
+            // budget is full again, so signing in and out does not spend it — only guesses do.
             let mut res = see_other(&to);
-            if device.is_none() {
-                let cookie =
-                    device_cookie(&state.cookie_key, &form.login, state.settings.serve.secure_cookies);
-                res.add_cookie(&cookie).map_err(|e| AppError::Unexpected(anyhow::anyhow!("cookie: {e}")))?;
-            }
+            let cookie = device_cookie(&state.cookie_key, &form.login, state.settings.serve.secure_cookies);
+            res.add_cookie(&cookie).map_err(|e| AppError::Unexpected(anyhow::anyhow!("cookie: {e}")))?;
             Ok(res)
         }
         SignIn::Refused => render_with(
