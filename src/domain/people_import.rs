@@ -380,6 +380,15 @@ pub fn parse_roles(field: &str, roles: &[RoleFacts<'_>]) -> WantedRoles {
     out
 }
 
+/// The name an import is shown and audited under: the uploaded file's, without control or
+/// text-direction characters (`grades\u{202E}vsc.exe` must not read as another name), at
+/// most 120 characters; "pasted lines" when there is none.
+pub fn file_label(uploaded: &str) -> String {
+    let name: String =
+        uploaded.trim().chars().filter(|c| !super::text::is_forbidden_in_text(*c)).take(120).collect();
+    if name.is_empty() { "pasted lines".to_owned() } else { name }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -524,5 +533,13 @@ mod tests {
     #[test]
     fn a_header_alone_lists_nobody() {
         assert_eq!(read_all("login,name,email,roles\n"), Roster::default());
+    }
+
+    #[test]
+    fn a_file_name_keeps_no_control_or_direction_characters() {
+        assert_eq!(file_label("grades\u{202E}vsc.exe"), "gradesvsc.exe");
+        assert_eq!(file_label(" people\u{2066}.csv\r\n"), "people.csv");
+        assert_eq!(file_label("\u{202D}"), "pasted lines");
+        assert_eq!(file_label(&"é".repeat(200)).chars().count(), 120);
     }
 }

@@ -288,18 +288,12 @@ pub fn stage(
     // It read, so it is UTF-8.
     let text = String::from_utf8_lossy(content).into_owned();
     let id = crate::domain::token_secret::random_base62(22);
-    let file_name: String = file_name.trim().chars().filter(|c| !c.is_control()).take(120).collect();
+    let file_name = people_import::file_label(file_name);
     write_transaction(conn, |conn| {
         UserImport::purge_before(conn, now() - chrono::Duration::minutes(STAGED_MINUTES))?;
         UserImport::put(
             conn,
-            &UserImport {
-                id: id.clone(),
-                user_id: me,
-                file_name: if file_name.is_empty() { "pasted lines".to_owned() } else { file_name },
-                content: text,
-                created_at: now(),
-            },
+            &UserImport { id: id.clone(), user_id: me, file_name, content: text, created_at: now() },
         )?;
         Ok::<_, Error>(())
     })?;
