@@ -263,7 +263,7 @@ pub struct ServeArgs {
     /// The address people reach this server at (`https://tokens.example.edu`): links in
     /// emails and the redirect URI to register at the identity provider
     /// (`<public-url>/login/oidc/callback`).
-    #[arg(long, env = "TOKENWARDEN_PUBLIC_URL")]
+    #[arg(long, env = "TOKENWARDEN_PUBLIC_URL", value_parser = base_url)]
     pub public_url: Option<url::Url>,
 
     /// The OpenID Connect issuer of the institution's identity provider (its discovery
@@ -364,6 +364,24 @@ pub struct NotifyArgs {
     /// reply, in milliseconds: a server that stops answering is left for a later attempt.
     #[arg(long, env = "TOKENWARDEN_NOTIFY_SEND_TIMEOUT_MS", default_value_t = 30_000, hide = true, value_parser = clap::value_parser!(u64).range(1..=60_000))]
     pub notify_send_timeout_ms: u64,
+}
+
+/// `--public-url` as a base the app's paths are joined to: `https://x.edu/tw` is the same
+/// as `https://x.edu/tw/` (else a join would replace `tw`, and links would lose it).
+fn base_url(given: &str) -> Result<url::Url, String> {
+    let mut url =
+        url::Url::parse(given.trim()).map_err(|e| format!("{e} (e.g. https://tokens.example.edu)"))?;
+    if !matches!(url.scheme(), "http" | "https") || url.cannot_be_a_base() {
+        return Err("an http:// or https:// address, e.g. https://tokens.example.edu".into());
+    }
+    if url.query().is_some() || url.fragment().is_some() {
+        return Err("an address without a query or fragment, e.g. https://tokens.example.edu/tokens".into());
+    }
+    if !url.path().ends_with('/') {
+        let path = format!("{}/", url.path());
+        url.set_path(&path);
+    }
+    Ok(url)
 }
 
 impl Default for NotifyArgs {
@@ -673,5 +691,18 @@ mod tests {
         assert_eq!(cli.serve.proxy_trust(), ProxyTrust::Peer);
         assert_eq!(Cli::try_parse_from(["tokenwarden"]).unwrap().serve.proxy_trust(), ProxyTrust::None);
         assert!(Cli::try_parse_from(["tokenwarden", "--trusted-proxies", "10.0.0.0/40"]).is_err());
+    }
+
+    #[test]
+    fn a_public_url_with_a_path_is_a_base_with_or_without_its_trailing_slash() {
+        for given in ["https://x.edu/tw", "https://x.edu/tw/", " https://x.edu/tw "] {
+            let url = base_url(given).unwrap();
+            assert_eq!(url.join("settings/tokens").unwrap().as_str(), "https://x.edu/tw/settings/tokens");
+        }
+        assert_eq!(base_url("https://x.edu").unwrap().join("a").unwrap().as_str(), "https://x.edu/a");
+        for refused in ["x.edu", "ftp://x.edu/", "mailto:a@x.edu", "https://x.edu/?a=1", "https://x.edu/#top"]
+        {
+            assert!(base_url(refused).is_err(), "{refused}");
+        }
     }
 }
