@@ -112,6 +112,12 @@ async fn htmx_creation_returns_the_workspace_with_the_new_row_and_the_secret() {
     assert_eq!(token_ids(&html).len(), 1);
     assert!(html.contains("hx-swap-oob"), "the flash message swaps in too");
     assert!(!b.get_html("/settings/tokens").await.contains(&secret));
+    // Found in review: any later change in place (a delete, an edit, a refusal) redrew the
+    // secret away before it was copied. It is shown outside the part redrawn; only a new
+    // secret replaces it.
+    let (area, workspace) = html.split_at(html.find("<div id=\"token-workspace\">").unwrap());
+    assert!(area.contains("<div id=\"secret-area\" hx-swap-oob=\"innerHTML\">") && area.contains(&secret));
+    assert!(!workspace.contains(&secret), "not in what the next change redraws");
 
     // Found in review: a refusal left the last change's message ("… created") above it.
     // The answer empties the message area.
@@ -120,6 +126,11 @@ async fn htmx_creation_returns_the_workspace_with_the_new_row_and_the_secret() {
     let html = res.text().await.unwrap();
     assert!(html.contains("<div id=\"flash-area\" hx-swap-oob=\"innerHTML\"></div>"), "{html}");
     assert!(html.contains("id=\"purpose-error\""));
+    assert!(!html.contains("secret-area"), "the secret shown stays shown");
+    let id = token_ids(&b.get_html("/settings/tokens").await)[0];
+    let html = b.htmx_post(&format!("/settings/tokens/{id}/delete"), &[]).await.text().await.unwrap();
+    assert!(html.contains("You have no access tokens") || token_ids(&html).is_empty());
+    assert!(!html.contains("secret-area"), "so does a delete's answer");
 }
 
 #[actix_web::test]
