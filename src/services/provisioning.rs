@@ -645,7 +645,10 @@ pub fn delete_user(conn: &mut DbConnection, actor: &Actor, map: &RoleMap, id: &s
 }
 
 /// Sets the roles SCIM gives a user to those the role map gives their groups. Only roles
-/// the map names, and only within the directory's permissions (the grant rule).
+/// the map names, only within the directory's permissions (the grant rule), and only for a
+/// user the directory may change: a group's new member or a renamed group is refused (403)
+/// for someone who holds more than the directory may give, as a change of their own record
+/// would be — when it would change their roles; a membership that gives nothing new is fine.
 fn sync_roles(conn: &mut DbConnection, actor: &Actor, map: &RoleMap, user_id: i64) -> Outcome<()> {
     let names: Vec<String> =
         ScimGroup::of_users(conn, &[user_id])?.into_iter().map(|(_, g)| g.display_name).collect();
@@ -658,6 +661,12 @@ fn sync_roles(conn: &mut DbConnection, actor: &Actor, map: &RoleMap, user_id: i6
             authority::may_grant(actor.permissions, &super::users::facts(role)).map_err(Error::from)?;
             ids.push(role.id);
         }
+    }
+    let (had_enrollment, had_account) = User::role_sources(conn, user_id)?.from(RoleSource::Scim);
+    use super::users::set_of;
+    if set_of(had_enrollment) != set_of(enrollment.clone()) || set_of(had_account) != set_of(ids.clone()) {
+        let user = User::find(conn, user_id)?;
+        may_change(conn, actor, &user)?;
     }
     super::users::sync_directory_roles(conn, actor, user_id, RoleSource::Scim, &enrollment, &ids)?;
     Ok(())

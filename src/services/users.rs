@@ -279,7 +279,7 @@ pub fn sync_directory_roles(
 }
 
 /// Roles as a set: sorted, each once, so that two lists compare whatever their order.
-fn set_of<T: Ord>(mut roles: Vec<T>) -> Vec<T> {
+pub(super) fn set_of<T: Ord>(mut roles: Vec<T>) -> Vec<T> {
     roles.sort_unstable();
     roles.dedup();
     roles

@@ -707,6 +707,34 @@ async fn a_role_the_map_does_not_name_is_never_given() {
     assert_eq!(state_of(&app, app.user_id("admin")), "active");
 }
 
+/// Found in review: a directory that may not change the Account Admin's record (403) made
+/// her a student by putting her in the Students group. A membership that changes the roles
+/// of someone out of the directory's reach is refused the same way, and changes nothing; a
+/// group that gives nothing may hold her.
+#[actix_web::test]
+async fn a_group_cannot_change_the_roles_of_someone_out_of_the_directorys_reach() {
+    let (app, scim) = world(MAP_WITHOUT_ADMIN).await;
+    let admin = app.user_id("admin").to_string();
+    let sam = scim.create_user("sam").await;
+    let both =
+        json!({"schemas": [GROUP], "displayName": "Students", "members": [{"value": sam}, {"value": admin}]});
+    let res = scim.post("/Groups", &both).await;
+    res.assert_error(403, None);
+    assert!(res.body["detail"].as_str().unwrap().contains("holds permissions beyond"), "{}", res.body);
+    assert!(scim.roles(&sam).await.is_empty(), "nothing of the refused group was kept");
+    let students = scim.create_group("Students", &[&sam]).await;
+    assert_eq!(scim.roles(&sam).await, [("student".to_owned(), "scim".to_owned())]);
+    scim.patch(
+        &format!("/Groups/{students}"),
+        json!([{"op": "add", "path": "members", "value": [{"value": admin}]}]),
+    )
+    .await
+    .assert_error(403, None);
+    let roles = scim.roles(&admin).await;
+    assert!(roles.iter().all(|(role, _)| role != "student"), "{roles:?}");
+    scim.create_group("Chess club", &[&admin]).await;
+}
+
 #[actix_web::test]
 async fn the_map_gives_account_admin_only_to_its_group_and_never_takes_the_last_one() {
     let (app, scim) = world(MAP).await;
