@@ -278,6 +278,10 @@ impl ExpiryChoice {
 
     /// From the form's select (`7`…`365`, `custom`, `never`) and date field.
     pub fn from_form(select: &str, date: &str) -> Result<ExpiryChoice, ValidationError> {
+        // A date typed beside another choice would be silently dropped: say so instead.
+        if !date.trim().is_empty() && select.trim() != "custom" {
+            return Err(Self::date_with_another_choice());
+        }
         match select.trim() {
             "never" => Ok(ExpiryChoice::Never),
             // A date picker sends nothing until a date is picked; typed into a plain text
@@ -293,6 +297,16 @@ impl ExpiryChoice {
                 _ => Err(ValidationError::new(Self::FIELD, "Choose one of the offered lifetimes.")),
             },
         }
+    }
+
+    /// The refusal of an expiry date entered beside another lifetime (a preset, no expiry,
+    /// keeping the current one).
+    pub fn date_with_another_choice() -> ValidationError {
+        ValidationError::new(
+            Self::FIELD,
+            "You entered an expiry date but chose another lifetime: choose “On a date of my choice…” \
+             to use the date, or clear the date.",
+        )
     }
 
     /// The moment chosen; a number of days past what a date can hold is refused (a preset
@@ -862,5 +876,18 @@ mod tests {
         assert!(widens((&read, soon), (&read, None)), "no expiry where it had one");
         assert!(widens((&both, later), (&scopes(&["a:admin"]), soon)), "a scope swapped for another");
         assert!(read.is_within(&both) && both.is_within(&none) && !none.is_within(&both));
+    }
+
+    #[test]
+    fn a_date_beside_another_lifetime_is_refused_not_dropped() {
+        for select in ["30", "never", "365"] {
+            let refused = ExpiryChoice::from_form(select, "2027-01-04").unwrap_err();
+            assert!(refused.message.contains("On a date of my choice"), "{select}");
+        }
+        assert_eq!(ExpiryChoice::from_form("30", "  ").unwrap(), ExpiryChoice::Days(30));
+        assert_eq!(
+            ExpiryChoice::from_form("custom", "2027-01-04").unwrap(),
+            ExpiryChoice::OnDate(NaiveDate::from_ymd_opt(2027, 1, 4).unwrap())
+        );
     }
 }

@@ -244,6 +244,19 @@
   if (refused) refused.focus();
   else if (shown) shown.focus();
 
+  // The expiry's choice and its date field go together: picking a date chooses "On a date
+  // of my choice…", choosing anything else clears the date (the server refuses a date
+  // beside another choice rather than drop it).
+  document.addEventListener('change', function (event) {
+    var el = event.target, form = el.form;
+    if (!form || !el.name) return;
+    var select = form.querySelector('select[name="expires_in"]');
+    var date = form.querySelector('input[name="expires_on"]');
+    if (!select || !date) return;
+    if (el === date && date.value && select.querySelector('option[value="custom"]')) select.value = 'custom';
+    else if (el === select && select.value !== 'custom') date.value = '';
+  });
+
   revealJsOnly();
   addConfirmCancels(document);
   showCurrentSection();

@@ -47,6 +47,20 @@ async fn a_student_creates_copies_edits_regenerates_and_deletes_a_token() {
     let allowed = [0, 1].map(|d| (Utc::now() + Duration::days(120 - d)).format("%Y-%m-%d").to_string());
     assert!(allowed.contains(&max), "max {max}, expected {}", allowed[0]);
     page.wait_text("#expires-help", "must expire within 120 days").await;
+    // Found in review: a date picked beside a preset was dropped. Picking one chooses "On a
+    // date of my choice…"; choosing a preset again clears it.
+    let picked = page
+        .js(
+            "const d = document.getElementById('expires_on'); d.value = arguments[0];\
+             d.dispatchEvent(new Event('change', {bubbles: true}));\
+             const chosen = document.getElementById('expires_in').value;\
+             const s = document.getElementById('expires_in'); s.value = '30';\
+             s.dispatchEvent(new Event('change', {bubbles: true}));\
+             return [chosen, d.value];",
+            vec![serde_json::json!(allowed[1])],
+        )
+        .await;
+    assert_eq!(picked, serde_json::json!(["custom", ""]), "the date chose its option, then went");
     j.shot(&page, "create-form").await;
 
     // A purpose left empty: said next to the field, which gets focus (found in review:

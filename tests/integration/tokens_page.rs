@@ -151,6 +151,29 @@ async fn a_blank_purpose_is_refused_next_to_the_field_and_the_rest_is_kept() {
     assert!(b.get_html("/settings/tokens").await.contains("No access tokens yet"));
 }
 
+/// Found in review: a date entered while the choice said "30 days" was silently dropped,
+/// and the token expired in 30 days. It is refused next to the choice, the rest kept.
+#[actix_web::test]
+async fn a_date_beside_another_lifetime_is_refused_not_dropped() {
+    let app = spawn_app().await;
+    app.create_user("tess", &["teacher"], &[]);
+    let b = app.signed_in("tess").await;
+    let date = date_in(10);
+    let fields = [("purpose", "Grade sync"), ("expires_in", "30"), ("expires_on", date.as_str())];
+    let res = b.post_form("/settings/tokens", &fields).await;
+    assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let html = res.text().await.unwrap();
+    assert!(html.contains("You entered an expiry date but chose another lifetime"), "{html}");
+    assert!(html.contains("value=\"Grade sync\"") && html.contains(&format!("value=\"{date}\"")), "kept");
+    assert!(token_ids(&html).is_empty(), "nothing was saved");
+    // Editing: "keep the current expiry" beside a date is refused the same way.
+    let id = token_ids(&b.create_token("Grade sync", "30").await)[0];
+    let fields = [("purpose", "Grade sync"), ("expires_in", "keep"), ("expires_on", date.as_str())];
+    let res = b.post_form(&format!("/settings/tokens/{id}"), &fields).await;
+    assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(res.text().await.unwrap().contains("choose “On a date of my choice…” to use the date"));
+}
+
 #[actix_web::test]
 async fn a_student_cannot_create_a_token_that_outlives_120_days_even_by_a_forged_post() {
     let app = spawn_app().await;
