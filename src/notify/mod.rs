@@ -174,9 +174,10 @@ impl Notifier {
             ),
         }
         // The result must be written, or the message is sent again when its lease is up:
-        // through a short database outage, keep trying for a while.
-        for wait in [0, 200, 1000, 3000, 10_000] {
-            actix_web::rt::time::sleep(Duration::from_millis(wait)).await;
+        // through a database outage, keep trying for as long as the lease lasts.
+        let lease_left = message.claimed_until.map_or(LEASE, |until| until - now());
+        for wait in recording_waits(lease_left) {
+            actix_web::rt::time::sleep(wait).await;
             let (id, me, outcome) = (message.id, self.instance.clone(), outcome.clone());
             let recorded = db::run_within(&self.pool, db::LONG_WORK_WITHIN, move |conn| {
                 Ok::<_, Error>(Notification::finish(conn, id, &me, &outcome, now())?)
@@ -297,6 +298,25 @@ impl Notifier {
     }
 }
 
+/// When to try writing a delivery's result, as waits before each try: at once, then
+/// sooner than later (a blip), then every two seconds — each try may also find the pool
+/// marked down by another's and be refused without reaching the database — until the
+/// claim's lease is nearly up (10 s before: after it, another instance may send the message
+/// again, and this one's result is no longer taken).
+fn recording_waits(lease_left: chrono::Duration) -> Vec<Duration> {
+    let budget = (lease_left - chrono::Duration::seconds(10)).to_std().unwrap_or_default();
+    let mut waits = vec![Duration::ZERO];
+    let mut spent = Duration::ZERO;
+    for next in [200, 500, 1000].into_iter().chain(std::iter::repeat(2000)).map(Duration::from_millis) {
+        if spent + next > budget {
+            break;
+        }
+        spent += next;
+        waits.push(next);
+    }
+    waits
+}
+
 /// A message that can never be delivered as it is: failed at once (an administrator may
 /// still resend it, say after an upgrade).
 fn give_up(error: String) -> Outcome {
@@ -306,5 +326,25 @@ fn give_up(error: String) -> Outcome {
         attempted: false,
         error: Some(error),
         status: None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Found in review: a result that could not be written within 14 s (a PostgreSQL blip
+    /// that killed the pooled connections, each try then refused while the pool was marked
+    /// down) was given up, and the message went out twice once its lease ran out.
+    #[test]
+    fn a_result_is_tried_until_the_lease_is_nearly_up() {
+        let waits = recording_waits(LEASE);
+        let total: Duration = waits.iter().sum();
+        assert_eq!(waits[0], Duration::ZERO, "at once first");
+        assert!(total > Duration::from_secs(100) && total <= Duration::from_secs(110), "{total:?}");
+        assert!(waits.iter().all(|w| *w <= Duration::from_secs(2)), "never long between tries");
+        // A lease nearly gone: one try; one already gone (a slow send): still one.
+        assert_eq!(recording_waits(chrono::Duration::seconds(5)), [Duration::ZERO]);
+        assert_eq!(recording_waits(chrono::Duration::seconds(-30)), [Duration::ZERO]);
     }
 }

@@ -148,6 +148,10 @@
     if (!target) return;
     if (target.tabIndex < 0 && !target.hasAttribute('tabindex')) target.setAttribute('tabindex', '-1');
     target.focus();
+    // Content swapped in above the reader (a secret, out of band) moves what they were
+    // looking at down, and may leave the target half above the screen, where focus does
+    // not scroll: bring it whole into view, clear of a message stuck at the top.
+    target.scrollIntoView({ block: 'nearest' });
   }
 
   document.addEventListener('htmx:load', function (event) {
