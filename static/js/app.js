@@ -116,15 +116,21 @@
     document.documentElement.style.scrollPaddingTop = Math.ceil(area.getBoundingClientRect().height + 16) + 'px';
   }
   document.addEventListener('htmx:beforeRequest', function () {
+    oobSwapped = [];
     document.body.classList.remove('flash-arrived');
     document.documentElement.style.scrollPaddingTop = '';
     arrivedFlash = null;
   });
   // (The event is dispatched on the request's own target; its detail names the element
   // swapped out of band.)
+  // Elements swapped out of band by the request under way (htmx swaps them before the
+  // request's own content, and announces them only with this event): focus may belong in
+  // one of them (a new secret).
+  var oobSwapped = [];
   document.addEventListener('htmx:oobAfterSwap', function (event) {
     var swapped = event.detail && event.detail.target;
     if (swapped && swapped.closest && swapped.closest('#flash-area')) flashArrived();
+    else if (swapped) oobSwapped.push(swapped);
   });
 
   // Where focus goes once a request's content is in: the first field refused; else what
@@ -133,6 +139,8 @@
   // was; else the message that says what was done. A Cancel gives focus back to its
   // asker instead.
   function focusAfterSwap(swapped) {
+    swapped = oobSwapped.concat(swapped);
+    oobSwapped = [];
     if (swapped.some(function (el) { return el.closest && el.closest('#flash-area'); })) flashArrived();
     var flash = arrivedFlash && document.contains(arrivedFlash) ? arrivedFlash : null;
     arrivedFlash = null;
@@ -148,10 +156,6 @@
     if (!target) return;
     if (target.tabIndex < 0 && !target.hasAttribute('tabindex')) target.setAttribute('tabindex', '-1');
     target.focus();
-    // Content swapped in above the reader (a secret, out of band) moves what they were
-    // looking at down, and may leave the target half above the screen, where focus does
-    // not scroll: bring it whole into view, clear of a message stuck at the top.
-    target.scrollIntoView({ block: 'nearest' });
   }
 
   document.addEventListener('htmx:load', function (event) {
