@@ -26,6 +26,13 @@ async fn the_login_tokens_profile_settings_provisioning_and_audit_pages_pass_the
     let button = page.find_text("main form", "button", "Sign in").await;
     page.click_and_load(button).await;
     page.wait_visible("#login-error").await;
+    // Found in review: focus went back to the login, kept, and not to the password, emptied.
+    let focused = page.js("return document.activeElement.id;", vec![]).await;
+    assert_eq!(focused, serde_json::json!("password"), "the cursor is in the password, to type it again");
+    assert_eq!(
+        page.js("return document.getElementById('login').value;", vec![]).await,
+        serde_json::json!("sam")
+    );
     assert_accessible(&page, "the login page with an error").await;
     j.shot(&page, "login-error").await;
 
