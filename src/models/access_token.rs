@@ -463,6 +463,27 @@ impl AccessToken {
     /// expiring after `limit` now expires at `limit`. Returns the owner of each changed
     /// token. One statement per 500 users, whatever their number: the upgrade applies it
     /// to every student-only user at once.
+    /// How many tokens of `user_ids` [`cap_expiry`](Self::cap_expiry) would shorten to
+    /// `limit`, and of how many owners.
+    pub fn count_beyond(
+        conn: &mut DbConnection,
+        user_ids: &[i64],
+        limit: NaiveDateTime,
+    ) -> QueryResult<(usize, usize)> {
+        let mut owners = Vec::new();
+        for chunk in user_ids.chunks(500) {
+            let beyond = access_tokens::table
+                .filter(access_tokens::user_id.eq_any(chunk))
+                .filter(access_tokens::expires_at.is_null().or(access_tokens::expires_at.gt(limit)))
+                .select(access_tokens::user_id);
+            owners.extend(on_backend!(conn, |c| beyond.load::<i64>(c))?);
+        }
+        let tokens = owners.len();
+        owners.sort_unstable();
+        owners.dedup();
+        Ok((tokens, owners.len()))
+    }
+
     pub fn cap_expiry(
         conn: &mut DbConnection,
         user_ids: &[i64],

@@ -3,9 +3,9 @@
 
 use super::{Actor, Error};
 use crate::db::{DbConnection, write_transaction};
-use crate::domain::token::{PRESET_DAYS, STUDENT_MAX_DAYS_CEILING};
-use crate::domain::{Permission, ValidationError};
-use crate::models::{AccountSettings, AuditAction, SettingsChange, User};
+use crate::domain::token::{ExpiryRule, PRESET_DAYS, STUDENT_MAX_DAYS_CEILING};
+use crate::domain::{Permission, ValidationError, now};
+use crate::models::{AccessToken, AccountSettings, AuditAction, SettingsChange, User};
 
 /// The settings' own rules: the student maximum within 1–120 days, the default lifetime
 /// one of the offered presets.
@@ -45,6 +45,40 @@ fn describe(before: &SettingsChange, after: &SettingsChange) -> String {
         ));
     }
     changes.join("; ")
+}
+
+/// What lowering the student maximum to `change`'s would shorten now, for the question
+/// asked before it is done: `None` when it shortens nothing (not lowered, or no token of a
+/// student-only user lives beyond the new maximum).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CapPreview {
+    pub from_days: i32,
+    pub to_days: i32,
+    pub tokens: usize,
+    pub owners: usize,
+}
+
+pub fn preview_cap(
+    conn: &mut DbConnection,
+    actor: &Actor,
+    change: &SettingsChange,
+) -> Result<Option<CapPreview>, Error> {
+    actor.require(Permission::AccountSettings)?;
+    check(change)?;
+    let before = AccountSettings::load(conn)?;
+    if change.student_max_days >= before.student_max_days {
+        return Ok(None);
+    }
+    let rule = ExpiryRule { owner_student_only: true, student_max_days: change.student_max_days };
+    let limit = rule.cap(None, now()).expect("a student-only rule always caps a missing expiry");
+    let students = User::student_only_ids(conn)?;
+    let (tokens, owners) = AccessToken::count_beyond(conn, &students, limit)?;
+    Ok((tokens > 0).then_some(CapPreview {
+        from_days: before.student_max_days,
+        to_days: change.student_max_days,
+        tokens,
+        owners,
+    }))
 }
 
 /// Saves the settings: `None` when nothing changed (and nothing was recorded), else how

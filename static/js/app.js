@@ -248,7 +248,7 @@
   // account's password, a new user) opens on the first such field, scrolled into view,
   // as a swap in place does; on a phone it may be a screen or two down.
   var refused = document.querySelector('main [aria-invalid="true"]');
-  var shown = document.querySelector('.secret-panel[data-autofocus]');
+  var shown = document.querySelector('.secret-panel[data-autofocus], .notice-danger[data-autofocus]');
   if (refused) refused.focus();
   else if (shown) shown.focus();
 

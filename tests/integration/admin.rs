@@ -284,7 +284,12 @@ async fn settings_changes_take_effect_on_the_next_request_and_are_audited() {
         .admin
         .post_form(
             "/admin/settings",
-            &[("block_students", "on"), ("student_max_days", "90"), ("default_lifetime_days", "30")],
+            &[
+                ("block_students", "on"),
+                ("student_max_days", "90"),
+                ("default_lifetime_days", "30"),
+                ("confirmed", "1"),
+            ],
         )
         .await;
     assert_eq!(res.status(), StatusCode::SEE_OTHER);
@@ -498,7 +503,10 @@ fn urlencode(s: &str) -> String {
 async fn the_default_lifetime_setting_is_preselected_and_students_get_at_most_their_maximum() {
     let w = world().await;
     w.admin
-        .post_form("/admin/settings", &[("student_max_days", "30"), ("default_lifetime_days", "90")])
+        .post_form(
+            "/admin/settings",
+            &[("student_max_days", "30"), ("default_lifetime_days", "90"), ("confirmed", "1")],
+        )
         .await;
     let tess = w.app.signed_in("tess").await;
     assert!(tess.get_html("/settings/tokens").await.contains("<option value=\"90\" selected>"));
@@ -763,10 +771,23 @@ async fn lowering_the_student_maximum_shortens_the_tokens_students_hold() {
             .to_owned();
         (chrono::DateTime::parse_from_rfc3339(&at).unwrap().to_utc() - chrono::Utc::now()).num_days()
     };
-    let res = w
-        .admin
-        .post_form("/admin/settings", &[("student_max_days", "30"), ("default_lifetime_days", "30")])
-        .await;
+    // Found in review: it was done at once, without a word of how many tokens it would
+    // shorten, and cannot be undone. The page asks first, naming them; nothing is changed.
+    let fields = [("student_max_days", "30"), ("default_lifetime_days", "30"), ("block_students", "on")];
+    let res = w.admin.post_form("/admin/settings", &fields).await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let question = res.text().await.unwrap();
+    assert!(question.contains("Shorten 2 tokens now?"), "Sam's two: {question}");
+    assert!(question.contains("from 120 to 30 days") && question.contains("of 1 student-only user"));
+    assert!(
+        question.contains("name=\"confirmed\" value=\"1\"")
+            && question.contains("href=\"/admin/settings\">Cancel")
+    );
+    assert!(question.contains("name=\"block_students\" value=\"on\""), "the other changes are carried");
+    assert!(expires(student.secret.clone()).await >= 99, "nothing shortened yet");
+    assert!(w.admin.get_html("/admin/settings").await.contains("value=\"120\""), "nothing saved yet");
+    let confirmed = [fields.as_slice(), &[("confirmed", "1")]].concat();
+    let res = w.admin.post_form("/admin/settings", &confirmed).await;
     assert_eq!(res.status(), StatusCode::SEE_OTHER);
     let page = w.admin.get_html("/admin/settings").await;
     assert!(

@@ -250,7 +250,8 @@ const NEW_TOKEN: Body = Body::Form(&[("purpose", "Made in the matrix {n}"), ("ex
 const RENAME: Body = Body::Form(&[("purpose", "Renamed {n}"), ("expires_in", "keep")]);
 const RENEW_30: Body = Body::Form(&[("expires_in", "30")]);
 /// Each actor posts values of their own: 110…118 days, never the current 120.
-const NEW_SETTINGS: Body = Body::Form(&[("student_max_days", "11{n}"), ("default_lifetime_days", "60")]);
+const NEW_SETTINGS: Body =
+    Body::Form(&[("student_max_days", "11{n}"), ("default_lifetime_days", "60"), ("confirmed", "1")]);
 const TEACHER: Body = Body::Form(&[("roles", "teacher")]);
 const NEW_ROLE: Body = Body::Form(&[("name", "New role {n}"), ("permissions", "users.manage")]);
 const USERS_MANAGE: Body = Body::Form(&[("permissions", "users.manage")]);

@@ -24,6 +24,8 @@ struct SettingsPage {
     errors: FieldErrors,
     presets: Vec<i64>,
     ceiling: i32,
+    /// A lowered student maximum that would shorten tokens now: asked before it is saved.
+    confirm: Option<settings::CapPreview>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -36,6 +38,9 @@ pub struct SettingsForm {
     student_max_days: String,
     #[serde(default)]
     default_lifetime_days: String,
+    /// Set by the question's button: the tokens it shortens were named and accepted.
+    #[serde(default)]
+    confirmed: Option<String>,
 }
 
 impl SettingsForm {
@@ -45,6 +50,7 @@ impl SettingsForm {
             block_students: s.block_students.then(|| "on".into()),
             student_max_days: s.student_max_days.to_string(),
             default_lifetime_days: s.default_lifetime_days.to_string(),
+            confirmed: None,
         }
     }
 
@@ -84,7 +90,14 @@ impl SettingsForm {
 }
 
 fn page(ctx: PageCtx, form: SettingsForm, errors: FieldErrors) -> SettingsPage {
-    SettingsPage { ctx, form, errors, presets: PRESET_DAYS.to_vec(), ceiling: STUDENT_MAX_DAYS_CEILING }
+    SettingsPage {
+        ctx,
+        form,
+        errors,
+        presets: PRESET_DAYS.to_vec(),
+        ceiling: STUDENT_MAX_DAYS_CEILING,
+        confirm: None,
+    }
 }
 
 /// `GET /admin/settings`
@@ -114,6 +127,15 @@ pub async fn save(
         return render_with(StatusCode::UNPROCESSABLE_ENTITY, &page(ctx, form, errors));
     };
     let who = state.actor(&req, &me);
+    if form.confirmed.is_none() {
+        // Shortening students' tokens cannot be undone: say how many first.
+        let asking = who.clone();
+        let preview =
+            crate::db::run(&state.pool, move |conn| settings::preview_cap(conn, &asking, &change)).await?;
+        if let Some(preview) = preview {
+            return render(&SettingsPage { confirm: Some(preview), ..page(ctx, form, errors) });
+        }
+    }
     let saved = crate::db::run(&state.pool, move |conn| settings::save(conn, &who, &change)).await?;
     FlashMessage::success(match saved {
         None => "Nothing to save: the settings are unchanged.".to_owned(),
