@@ -418,6 +418,26 @@ async fn a_question_never_leads_back_off_the_site() {
     }
 }
 
+/// Found in review: a profile's recent activity lists what the user did and what was done
+/// to them, but its "Full history" led to the second only — on an administrator's profile,
+/// their sign-ins, none of the roles they created. It leads to both.
+#[actix_web::test]
+async fn a_profiles_full_history_leads_to_what_was_done_to_them_and_what_they_did() {
+    let w = world().await;
+    let admin_id = w.app.user_id("admin");
+    let html = w.admin.get_html(&format!("/admin/users/{admin_id}")).await;
+    assert!(html.contains("role.created"), "the recent activity shows what she did");
+    let by = "href=\"/admin/audit?actor=admin\">by Ada Admin</a>";
+    assert!(
+        html.contains("href=\"/admin/audit?subject=admin\">about Ada Admin</a>") && html.contains(by),
+        "{html}"
+    );
+    assert!(
+        w.admin.get_html("/admin/audit?actor=admin").await.contains("role.created"),
+        "and the link shows it"
+    );
+}
+
 #[actix_web::test]
 async fn the_audit_log_records_logins_and_failed_logins_with_the_address() {
     let w = world().await;
