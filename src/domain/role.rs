@@ -75,6 +75,13 @@ impl RoleName {
         if s.is_empty() || s.chars().count() > 60 || s.chars().any(super::text::is_forbidden_in_text) {
             return Err(super::ValidationError::new(Self::FIELD, "Enter a role name of 1 to 60 characters."));
         }
+        if s.chars().any(super::text::is_invisible) {
+            return Err(super::ValidationError::new(
+                Self::FIELD,
+                "A role name cannot contain invisible characters (a zero-width space, a soft hyphen): \
+                 two roles that look the same must not be two roles.",
+            ));
+        }
         // Spaced as people read it: one space between words.
         Ok(RoleName(s.split_whitespace().collect::<Vec<_>>().join(" ")))
     }
@@ -88,6 +95,17 @@ impl RoleName {
 mod tests {
     use super::EnrollmentRole::*;
     use super::*;
+
+    #[test]
+    fn a_role_name_that_only_looks_like_another_is_refused() {
+        for lookalike in
+            ["Acc\u{200B}ount Admin", "Account\u{00AD} Admin", "\u{FEFF}Account Admin", "Admin\u{2060}"]
+        {
+            assert!(RoleName::parse(lookalike).is_err(), "{lookalike:?}");
+        }
+        assert_eq!(RoleName::parse("  Help   desk ").unwrap().as_str(), "Help desk");
+        assert!(RoleName::parse("Équipe 教务").is_ok(), "letters of any script are fine");
+    }
 
     #[test]
     fn a_student_is_student_only() {

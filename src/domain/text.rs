@@ -18,6 +18,31 @@ pub fn is_forbidden_in_text(c: char) -> bool {
     c.is_control() || matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')
 }
 
+/// Whether `c` is drawn as nothing (a zero-width space or joiner, a soft hyphen, a
+/// direction mark, a byte-order mark: Unicode's format characters): in a short name people
+/// tell apart by sight, it makes a lookalike ("Acc\u{200B}ount Admin").
+pub fn is_invisible(c: char) -> bool {
+    matches!(
+        c,
+        '\u{00AD}'
+            | '\u{034F}'
+            | '\u{061C}'
+            | '\u{115F}'
+            | '\u{1160}'
+            | '\u{17B4}'
+            | '\u{17B5}'
+            | '\u{180B}'..='\u{180F}'
+            | '\u{200B}'..='\u{200F}'
+            | '\u{202A}'..='\u{202E}'
+            | '\u{2060}'..='\u{206F}'
+            | '\u{3164}'
+            | '\u{FE00}'..='\u{FE0F}'
+            | '\u{FEFF}'
+            | '\u{FFA0}'
+            | '\u{FFF0}'..='\u{FFFB}'
+    )
+}
+
 /// A whole number as typed — digits with an optional `-`, nothing else — or `None`. One
 /// past 64 bits is `Err` with the nearest that there is (`i64::MAX`, `i64::MIN`): each
 /// caller decides whether that is out of range or simply far.
