@@ -105,6 +105,15 @@ impl AccessToken {
         access_tokens::table.filter(access_tokens::user_id.eq(user_id)).count().get_result(conn)
     }
 
+    /// How many of the user's tokens wait, pending, for them to activate them.
+    pub fn count_pending_for_user(conn: &mut DbConnection, user_id: i64) -> QueryResult<i64> {
+        access_tokens::table
+            .filter(access_tokens::user_id.eq(user_id))
+            .filter(access_tokens::workflow_state.eq(PENDING))
+            .count()
+            .get_result(conn)
+    }
+
     /// "This token of this user": someone else's token id is not found.
     pub fn find_for_user(conn: &mut DbConnection, user_id: i64, id: i64) -> QueryResult<AccessToken> {
         access_tokens::table

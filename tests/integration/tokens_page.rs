@@ -532,6 +532,39 @@ async fn another_users_token_id_is_answered_404_and_left_alone() {
     assert!(html.contains("Tess&#39;s") || html.contains("Tess's"));
 }
 
+/// Found in review: the start page, where people land after signing in, invited a student
+/// to create tokens when the account forbade it, and said nothing of the tokens waiting for
+/// them to activate them.
+#[actix_web::test]
+async fn the_start_page_says_what_waits_and_whether_tokens_may_be_created() {
+    let app = spawn_app().await;
+    let admin = app.setup_admin().await;
+    let sam_id = app.create_user("sam", &["student"], &[]);
+    let sam = app.signed_in("sam").await;
+    let home = sam.get_html("/").await;
+    assert!(home.contains("Create a token for a script") && !home.contains("pending-notice"));
+    for purpose in ["Library sync", "Quiz bot"] {
+        let res = admin
+            .post_form(
+                &format!("/admin/users/{sam_id}/tokens"),
+                &[("purpose", purpose), ("expires_in", "30")],
+            )
+            .await;
+        assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    }
+    let res = admin
+        .post_form(
+            "/admin/settings",
+            &[("block_students", "on"), ("student_max_days", "120"), ("default_lifetime_days", "30")],
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    let home = sam.get_html("/").await;
+    assert!(home.contains("2 tokens wait for you to activate them."), "{home}");
+    assert!(home.contains("Creating tokens is unavailable: Students may not create"), "{home}");
+    assert!(!home.contains("Create a token for a script"));
+}
+
 #[actix_web::test]
 async fn limiting_personal_creation_explains_why_and_refuses_changes_but_allows_delete() {
     let app = spawn_app().await;
