@@ -21,13 +21,16 @@ pub trait PermissionMarker {
         Self::ANY_OF.iter().any(|p| held.contains(*p))
     }
 
-    /// "You need the users.manage permission for this." (or "… one of …").
+    /// In words first, for whoever followed a link here (a student, say), then the
+    /// permission an administrator would look for: "This page is for administrators who may
+    /// manage users (the users.manage permission). …".
     fn refusal() -> String {
-        let keys: Vec<&str> = Self::ANY_OF.iter().map(|p| p.key()).collect();
-        match keys.as_slice() {
-            [one] => format!("You need the {one} permission for this."),
-            many => format!("You need one of the permissions {} for this.", many.join(", ")),
-        }
+        let what: Vec<String> =
+            Self::ANY_OF.iter().map(|p| format!("{} (the {} permission)", p.label(), p.key())).collect();
+        format!(
+            "This page is for administrators who may {}. If your work needs it, ask an Account Admin.",
+            what.join(", or ")
+        )
     }
 }
 

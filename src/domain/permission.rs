@@ -47,6 +47,17 @@ impl Permission {
         }
     }
 
+    /// What it lets its holder do, to finish "administrators who may …".
+    pub const fn label(self) -> &'static str {
+        match self {
+            Permission::ViewTokens => "see everyone's access tokens",
+            Permission::CreateUpdateTokens => "create and change tokens on other people's behalf",
+            Permission::DeleteTokens => "revoke other people's tokens",
+            Permission::ManageUsers => "manage users",
+            Permission::AccountSettings => "change the account settings",
+        }
+    }
+
     /// A sentence for the roles page.
     pub const fn description(self) -> &'static str {
         match self {

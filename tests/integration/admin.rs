@@ -118,6 +118,13 @@ async fn students_and_teachers_are_refused_every_admin_page_and_action() {
         }
     }
     assert_untouched(&w).await;
+    // Found in review: the refusal spoke only in permission keys ("You need the
+    // access_tokens.view permission for this."); it says what the page is for first.
+    let res = w.app.signed_in("sam").await.get("/admin/tokens").await;
+    let page = res.text().await.unwrap();
+    let why = "This page is for administrators who may see everyone&#39;s access tokens (the \
+               access_tokens.view permission). If your work needs it, ask an Account Admin.";
+    assert!(page.contains(why), "{page}");
 }
 
 #[actix_web::test]
