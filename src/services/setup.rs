@@ -4,7 +4,8 @@ use super::{Error, sessions};
 use crate::db::{DbConnection, write_transaction};
 use crate::models::{AccountRole, AuditAction, NewAuditEvent, NewUserData, User};
 
-pub const DONE: &str = "Setup is complete: an administrator already exists. Sign in instead.";
+pub const DONE: &str =
+    "Setup is complete: an administrator already exists. The start page takes you to sign in.";
 
 /// Creates the first user as `Account Admin` and signs them in; refused once any user
 /// exists (checked inside the transaction: two setup forms may race). Returns the new
