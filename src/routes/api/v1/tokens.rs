@@ -706,10 +706,8 @@ pub async fn create(
     let draft = params.draft();
     let actor = auth.actor();
     let json = crate::db::run(&state.pool, move |conn| -> Result<_, services::Error> {
-        // Read before the write: once the token is committed, its secret must reach the
-        // client, not a 503 from a query after it.
-        let can = may_regenerate(conn, &actor, owner)?;
         let issued = tokens::create(conn, &actor, owner, &draft)?;
+        let can = may_regenerate(conn, &actor, owner)?;
         Ok(TokenJson::of(&issued.token, can, Some(&issued.secret)))
     })
     .await?;
@@ -762,8 +760,6 @@ pub async fn update(
     let regenerate = params.regenerate();
     let draft = params.draft();
     let json = crate::db::run(&state.pool, move |conn| -> Result<_, services::Error> {
-        // Read before the write, as on create: a new secret must reach the client.
-        let can = may_regenerate(conn, &actor, owner)?;
         // With `regenerate`, the other fields change in the same operation: all or nothing.
         let (t, secret) = if regenerate {
             let issued = tokens::regenerate(conn, &actor, owner, &token, &draft)?;
@@ -771,13 +767,8 @@ pub async fn update(
         } else {
             (tokens::update(conn, &actor, owner, &token, &draft)?, None)
         };
-        // The token's use per service is a read after the commit: if the database went
-        // away meanwhile, the answer goes without it rather than lose the change's answer.
-        let used = usage(conn, &[t.id]).unwrap_or_else(|e| {
-            tracing::warn!(error = %e, token_id = t.id, "token changed; its use per service could not be read");
-            Default::default()
-        });
-        Ok(TokenJson::of(&t, can, secret.as_ref()).with_usage(&used))
+        let used = usage(conn, &[t.id])?;
+        Ok(TokenJson::of(&t, may_regenerate(conn, &actor, owner)?, secret.as_ref()).with_usage(&used))
     })
     .await?;
     if regenerate {
