@@ -107,6 +107,70 @@ impl AuditAction {
     }
 }
 
+impl AuditAction {
+    /// In words, for the audit log's filter (the key beside it).
+    pub const fn label(self) -> &'static str {
+        match self {
+            AuditAction::Login => "Signed in",
+            AuditAction::LoginFailed => "Sign-in refused",
+            AuditAction::Logout => "Signed out",
+            AuditAction::LogoutEverywhere => "Signed out everywhere",
+            AuditAction::SetupCompleted => "First administrator set up",
+            AuditAction::UserCreated => "User created",
+            AuditAction::UserSuspended => "User suspended",
+            AuditAction::UserReactivated => "User reactivated",
+            AuditAction::PasswordChanged => "Password changed",
+            AuditAction::SessionsEnded => "Sessions ended",
+            AuditAction::TokenCreated => "Token created",
+            AuditAction::TokenUpdated => "Token edited",
+            AuditAction::TokenRegenerated => "Token regenerated",
+            AuditAction::TokenDeleted => "Token revoked",
+            AuditAction::TokenActivated => "Token activated",
+            AuditAction::SettingsChanged => "Account settings changed",
+            AuditAction::RolesChanged => "Roles changed",
+            AuditAction::TokensCapped => "Tokens shortened to the student maximum",
+            AuditAction::TokensRevokedAll => "All tokens of a user revoked",
+            AuditAction::RoleCreated => "Role created",
+            AuditAction::RoleUpdated => "Role changed",
+            AuditAction::RoleDeleted => "Role deleted",
+            AuditAction::ServiceCreated => "Service registered",
+            AuditAction::ServiceUpdated => "Service changed",
+            AuditAction::ServiceCredentialRotated => "Service credential rotated",
+            AuditAction::ServiceDeleted => "Service removed",
+            AuditAction::TokenLeaked => "Token revoked as leaked",
+            AuditAction::UserLinked => "Account linked to single sign-on",
+            AuditAction::UserUpdated => "User details changed",
+            AuditAction::PasswordLinkIssued => "Password link issued",
+            AuditAction::PasswordSet => "Password set with a link",
+            AuditAction::UsersImported => "Users imported",
+            AuditAction::ProvisioningCredentialCreated => "Provisioning credential created",
+            AuditAction::ProvisioningCredentialRevoked => "Provisioning credential revoked",
+            AuditAction::UserDeprovisioned => "User deprovisioned by the directory",
+            AuditAction::GroupCreated => "Directory group created",
+            AuditAction::GroupUpdated => "Directory group changed",
+            AuditAction::GroupDeleted => "Directory group deleted",
+            AuditAction::WebhookCreated => "Webhook endpoint added",
+            AuditAction::WebhookUpdated => "Webhook endpoint changed",
+            AuditAction::WebhookSecretRotated => "Webhook secret rotated",
+            AuditAction::WebhookDeleted => "Webhook endpoint removed",
+            AuditAction::WebhookTested => "Webhook test sent",
+            AuditAction::NotificationResent => "Notification resent",
+            AuditAction::NotificationPreferencesChanged => "Email preferences changed",
+        }
+    }
+
+    /// The part of the account it concerns, to group the filter's choices.
+    pub fn area(self) -> &'static str {
+        match self.key().split('.').next().unwrap_or_default() {
+            "token" | "tokens" => "Tokens",
+            "login" | "logout" | "setup" | "user" | "users" => "People and sign-in",
+            "role" | "settings" => "Roles and settings",
+            "service" | "provisioning" | "group" => "Services and directory",
+            _ => "Notifications",
+        }
+    }
+}
+
 #[derive(Debug, Clone, Queryable, Selectable, Identifiable)]
 #[diesel(table_name = audit_events)]
 pub struct AuditEvent {

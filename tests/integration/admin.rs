@@ -454,6 +454,13 @@ async fn the_audit_log_records_logins_and_failed_logins_with_the_address() {
     assert!(html.contains("127.0.0.1"));
     let html = w.admin.get_html("/admin/audit?action=login&actor=sam").await;
     assert!(html.contains("<code>login</code>"));
+    // Found in review: the action filter listed 46 bare keys. Each is in words now, by area,
+    // the key beside it, the one chosen still selected.
+    assert!(html.contains("<optgroup label=\"People and sign-in\"><option value=\"login\" selected>Signed in (login)</option>"), "{html}");
+    assert!(html.contains("<optgroup label=\"Tokens\"><option value=\"token.revocations\">Any revocation"));
+    assert!(
+        html.contains("<option value=\"user.notification_preferences_changed\">Email preferences changed (")
+    );
 }
 
 #[actix_web::test]

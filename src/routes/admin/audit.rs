@@ -45,7 +45,8 @@ struct AuditPage {
     action: String,
     from: String,
     to: String,
-    actions: Vec<&'static str>,
+    /// The filter's choices: (group, [(key, label)]), the revocations first.
+    actions: Vec<(&'static str, Vec<(&'static str, &'static str)>)>,
     rows: Vec<AuditRow>,
     next: Option<String>,
     /// The pages' addresses: the next (older), and from a later page the first.
@@ -139,12 +140,42 @@ pub async fn index(
         action: filter.action,
         from: filter.from,
         to: filter.to,
-        actions: std::iter::once(AuditAction::REVOCATIONS.0)
-            .chain(AuditAction::ALL.iter().map(|a| a.key()))
-            .collect(),
+        actions: action_choices(),
         rows,
         next,
         first,
         errors,
     })
+}
+
+/// The audit log's action filter, grouped by area in a fixed order, each action in words.
+fn action_choices() -> Vec<(&'static str, Vec<(&'static str, &'static str)>)> {
+    let mut groups: Vec<(&'static str, Vec<(&'static str, &'static str)>)> =
+        ["Tokens", "People and sign-in", "Roles and settings", "Services and directory", "Notifications"]
+            .into_iter()
+            .map(|area| (area, Vec::new()))
+            .collect();
+    groups[0].1.push((AuditAction::REVOCATIONS.0, "Any revocation (one, all, leaked)"));
+    for action in AuditAction::ALL {
+        if let Some(group) = groups.iter_mut().find(|(area, _)| *area == action.area()) {
+            group.1.push((action.key(), action.label()));
+        }
+    }
+    groups
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_action_is_offered_once_in_its_group() {
+        let offered: Vec<&str> =
+            action_choices().iter().flat_map(|(_, c)| c.iter().map(|(key, _)| *key)).collect();
+        assert_eq!(offered.len(), AuditAction::ALL.len() + 1, "each action, and the revocations");
+        for action in AuditAction::ALL {
+            assert!(offered.contains(&action.key()), "{}", action.key());
+            assert!(!action.label().is_empty());
+        }
+    }
 }
