@@ -417,7 +417,7 @@ async fn a_regeneration_keeps_the_expiry_or_takes_a_date_of_ones_choice() {
     assert_eq!(res.status(), StatusCode::SEE_OTHER);
     let id = token_ids(&b.get_html("/settings/tokens").await)[0];
     let ask = b.get_html(&format!("/settings/tokens/{id}/regenerate")).await;
-    assert!(ask.contains("<option value=\"keep\" selected>Keep the current expiry ("), "{ask}");
+    assert!(ask.contains("<option value=\"keep\" selected>Keep: "), "{ask}");
     assert!(ask.contains("<option value=\"custom\">On a date of my choice…</option>"), "{ask}");
     assert!(
         ask.contains(&format!("id=\"regen-{id}-expires_on\" name=\"expires_on\" type=\"date\"")),
