@@ -486,15 +486,24 @@ impl TokenAccess {
 }
 
 /// Whether changing a token's scopes and expiry from `before` to `after` gives it more reach:
-/// a scope it did not have (no limitation, where it had scopes) or a later expiry (none,
-/// where it had one). Narrowing, or changing nothing, does not.
+/// a scope it did not have (no limitation, where it had scopes), or a later expiry (none,
+/// where it had one). No limitation opens the API, not a service that refuses unscoped
+/// tokens (SPEC 11): a service's scope given to an unscoped token opens that service, so it
+/// widens the token too (whether or not that service would have taken it unscoped: the
+/// safe side). Narrowing, or changing nothing, does not.
 pub fn widens(before: (&Scopes, Option<NaiveDateTime>), after: (&Scopes, Option<NaiveDateTime>)) -> bool {
     let later = match (before.1, after.1) {
         (None, _) => false,
         (Some(_), None) => true,
         (Some(was), Some(is)) => is > was,
     };
-    later || !after.0.is_within(before.0)
+    let into_a_service = before.0.is_unlimited() && after.0.iter().any(|s| !is_api_scope(s));
+    later || into_a_service || !after.0.is_within(before.0)
+}
+
+/// Whether `scope` names one of the API's own routes (`url:GET|/api/v1/…`), not a service's.
+fn is_api_scope(scope: &str) -> bool {
+    SCOPE_CATALOGUE.iter().any(|d| d.scope == scope)
 }
 
 // ---------------------------------------------------------------------------------------
@@ -869,13 +878,18 @@ mod tests {
         let (soon, later) = (Some(now()), Some(now() + Duration::days(1)));
         assert!(!widens((&read, soon), (&read, soon)), "no change");
         assert!(!widens((&both, later), (&read, soon)), "narrower on both");
-        assert!(!widens((&none, None), (&read, soon)), "from no limitation to scopes");
+        let api = scopes(&["url:GET|/api/v1/users/:id"]);
+        assert!(!widens((&none, None), (&api, soon)), "from no limitation to the API's scopes");
         assert!(widens((&read, soon), (&both, soon)), "a scope added");
         assert!(widens((&read, soon), (&none, soon)), "no limitation where it had scopes");
         assert!(widens((&read, soon), (&read, later)), "a later expiry");
         assert!(widens((&read, soon), (&read, None)), "no expiry where it had one");
         assert!(widens((&both, later), (&scopes(&["a:admin"]), soon)), "a scope swapped for another");
         assert!(read.is_within(&both) && both.is_within(&none) && !none.is_within(&both));
+        // Found in review: no limitation does not open a service that refuses unscoped
+        // tokens; its scope does.
+        assert!(!widens((&none, soon), (&api, soon)), "an API route: narrower");
+        assert!(widens((&none, soon), (&read, soon)), "a service's scope: into the service");
     }
 
     #[test]

@@ -1096,3 +1096,34 @@ async fn a_refused_service_form_says_what_is_wrong_and_only_that() {
     );
     assert!(admin.get_html("/admin/services").await.contains("No services yet"), "nothing registered");
 }
+
+/// Review of b3aee2f: an administrator who gives an unscoped token of someone else's a
+/// service's scope opens that service to it (no limitation does not, for a service that
+/// refuses unscoped tokens): that widens it, and it waits for its owner again.
+#[actix_web::test]
+async fn a_service_scope_given_to_someone_elses_unscoped_token_sends_it_back_to_pending() {
+    let s = school().await;
+    let ask = |secret: String| {
+        let app = &s.app;
+        async move { verify(app, Gateway::Nginx, "gradebook", Some(&secret), "GET", "/grades/7").await.status }
+    };
+    assert_eq!(
+        ask(s.unscoped.secret.clone()).await,
+        StatusCode::FORBIDDEN,
+        "unscoped: not into the gradebook"
+    );
+    let tess = s.app.user_id("tess");
+    let res = s
+        .admin
+        .post_form(
+            &format!("/admin/users/{tess}/tokens/{}", s.unscoped.id),
+            &[("purpose", "API test"), ("expires_in", "keep"), ("scopes", "gradebook:read")],
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    assert_eq!(
+        ask(s.unscoped.secret.clone()).await,
+        StatusCode::UNAUTHORIZED,
+        "pending until Tess activates it"
+    );
+}
