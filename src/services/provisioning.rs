@@ -662,9 +662,23 @@ fn sync_roles(conn: &mut DbConnection, actor: &Actor, map: &RoleMap, user_id: i6
             ids.push(role.id);
         }
     }
-    let (had_enrollment, had_account) = User::role_sources(conn, user_id)?.from(RoleSource::Scim);
+    // Their roles as they would be: the other sources' and these. Only a change of what
+    // they hold asks whether the directory may change them (a role they hold already from
+    // an administrator, now from SCIM too, changes nothing).
     use super::users::set_of;
-    if set_of(had_enrollment) != set_of(enrollment.clone()) || set_of(had_account) != set_of(ids.clone()) {
+    let sources = User::role_sources(conn, user_id)?;
+    let held = |e: &[(crate::domain::EnrollmentRole, RoleSource)], a: &[(i64, RoleSource)]| {
+        (set_of(e.iter().map(|(r, _)| *r).collect()), set_of(a.iter().map(|(r, _)| *r).collect()))
+    };
+    let now = held(&sources.enrollment, &sources.account);
+    let others_enrollment =
+        sources.enrollment.iter().filter(|(_, s)| *s != RoleSource::Scim).map(|(r, _)| *r);
+    let others_account = sources.account.iter().filter(|(_, s)| *s != RoleSource::Scim).map(|(r, _)| *r);
+    let then = (
+        set_of(others_enrollment.chain(enrollment.iter().copied()).collect()),
+        set_of(others_account.chain(ids.iter().copied()).collect()),
+    );
+    if now != then {
         let user = User::find(conn, user_id)?;
         may_change(conn, actor, &user)?;
     }
