@@ -377,10 +377,11 @@ fn base_url(given: &str) -> Result<url::Url, String> {
     if url.query().is_some() || url.fragment().is_some() {
         return Err("an address without a query or fragment, e.g. https://tokens.example.edu/tokens".into());
     }
-    if !url.path().ends_with('/') {
-        let path = format!("{}/", url.path());
-        url.set_path(&path);
+    if !url.username().is_empty() || url.password().is_some() {
+        return Err("an address without a user or password: it goes into every email's links".into());
     }
+    let path = format!("{}/", url.path().trim_end_matches('/'));
+    url.set_path(&path);
     Ok(url)
 }
 
@@ -700,8 +701,16 @@ mod tests {
             assert_eq!(url.join("settings/tokens").unwrap().as_str(), "https://x.edu/tw/settings/tokens");
         }
         assert_eq!(base_url("https://x.edu").unwrap().join("a").unwrap().as_str(), "https://x.edu/a");
-        for refused in ["x.edu", "ftp://x.edu/", "mailto:a@x.edu", "https://x.edu/?a=1", "https://x.edu/#top"]
-        {
+        let doubled = base_url("https://x.edu/tw//").unwrap();
+        assert_eq!(doubled.join("a").unwrap().as_str(), "https://x.edu/tw/a", "as the pages' links have it");
+        for refused in [
+            "x.edu",
+            "ftp://x.edu/",
+            "mailto:a@x.edu",
+            "https://x.edu/?a=1",
+            "https://x.edu/#top",
+            "https://u:p@x.edu/",
+        ] {
             assert!(base_url(refused).is_err(), "{refused}");
         }
     }

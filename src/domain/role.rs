@@ -98,9 +98,14 @@ mod tests {
 
     #[test]
     fn a_role_name_that_only_looks_like_another_is_refused() {
-        for lookalike in
-            ["Acc\u{200B}ount Admin", "Account\u{00AD} Admin", "\u{FEFF}Account Admin", "Admin\u{2060}"]
-        {
+        for lookalike in [
+            "Acc\u{200B}ount Admin",
+            "Account\u{00AD} Admin",
+            "\u{FEFF}Account Admin",
+            "Admin\u{2060}",
+            "Admin\u{E0020}",
+            "Admin\u{E0100}",
+        ] {
             assert!(RoleName::parse(lookalike).is_err(), "{lookalike:?}");
         }
         assert_eq!(RoleName::parse("  Help   desk ").unwrap().as_str(), "Help desk");

@@ -314,7 +314,7 @@ impl TokenForm {
     /// `None` when the form keeps the current expiry.
     pub fn expiry(&self) -> Option<Result<ExpiryChoice, ValidationError>> {
         match self.expires_in.trim() {
-            "keep" if !self.expires_on.trim().is_empty() => {
+            "keep" | "" if !self.expires_on.trim().is_empty() => {
                 Some(Err(ExpiryChoice::date_with_another_choice()))
             }
             "keep" | "" => None,
