@@ -25,9 +25,14 @@ pub fn check(data: &[u8]) {
         let editing = form.draft(false);
         let regenerating = form.regenerate_draft();
         let keep = matches!(form.expires_in.trim(), "" | "keep");
-        // The create form always names an expiry; an edit without one keeps it.
+        let dated = !form.expires_on.trim().is_empty();
+        // The create form always names an expiry; an edit without one keeps it — unless it
+        // sends a date, which is refused rather than dropped.
         assert!(creating.expiry.is_some());
-        assert_eq!(editing.expiry.is_none(), keep);
+        assert_eq!(editing.expiry.is_none(), keep && !dated);
+        if keep && dated {
+            assert!(matches!(editing.expiry, Some(Err(_))), "a date beside keeping is refused");
+        }
         assert_eq!(regenerating.expiry, editing.expiry);
         assert!(regenerating.purpose.is_none() && regenerating.scopes.is_none());
         if !keep {
