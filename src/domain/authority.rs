@@ -133,7 +133,9 @@ pub fn may_edit_role(
 
 /// What a token may give the tokens it creates or changes (SPEC 4.13): at most its own
 /// scopes (an unscoped token only may give unscoped) and its own expiry (no expiry only
-/// if it has none itself).
+/// if it has none itself). No limitation opens the API, not a service that refuses
+/// unscoped tokens (SPEC 11), so an unscoped token may give the API's scopes but no
+/// service's — as [`widens`](super::token::widens) counts one given to an unscoped token.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TokenReach {
     pub token_id: i64,
@@ -145,7 +147,18 @@ impl TokenReach {
     /// Whether scopes set by the acting token stay within its own.
     pub fn bound_scopes(&self, wanted: &Scopes) -> Result<(), ValidationError> {
         if self.scopes.is_unlimited() {
-            return Ok(());
+            return match wanted.iter().find(|s| !super::token::is_api_scope(s)) {
+                None => Ok(()),
+                Some(service_scope) => Err(ValidationError::new(
+                    Scopes::FIELD,
+                    format!(
+                        "This access token has no limitation, which opens the API but no service \
+                         that refuses unscoped tokens, so it cannot give the scope {service_scope}. \
+                         Create that token on the Access Tokens page, or with a token that holds \
+                         the scope."
+                    ),
+                )),
+            };
         }
         if wanted.is_unlimited() {
             return Err(ValidationError::new(
@@ -284,10 +297,23 @@ mod tests {
     }
 
     #[test]
-    fn an_unscoped_token_may_give_anything() {
+    fn an_unscoped_token_may_give_the_apis_scopes_or_none_but_no_services() {
+        use crate::domain::token::{Catalogue, ServiceScopeDef};
+        let catalogue = Catalogue {
+            services: vec![ServiceScopeDef {
+                scope: "gradebook:read".into(),
+                service: "Gradebook".into(),
+                label: "Read grades".into(),
+                holders: Default::default(),
+            }],
+        };
         let reach = TokenReach { token_id: 1, scopes: Scopes::default(), expires_at: None };
         assert!(reach.bound_scopes(&Scopes::default()).is_ok());
-        assert!(reach.bound_scopes(&Scopes::parse(&[SHOW], &Default::default()).unwrap()).is_ok());
+        assert!(reach.bound_scopes(&Scopes::parse(&[SHOW], &catalogue).unwrap()).is_ok());
+        let refused = reach.bound_scopes(&Scopes::parse(&[SHOW, "gradebook:read"], &catalogue).unwrap());
+        let refused = refused.expect_err("no limitation does not open a service that refuses it");
+        assert_eq!(refused.field, "scopes");
+        assert!(refused.message.contains("cannot give the scope gradebook:read"), "{}", refused.message);
         assert!(reach.bound_expiry(None).is_ok());
     }
 

@@ -502,7 +502,7 @@ pub fn widens(before: (&Scopes, Option<NaiveDateTime>), after: (&Scopes, Option<
 }
 
 /// Whether `scope` names one of the API's own routes (`url:GET|/api/v1/…`), not a service's.
-fn is_api_scope(scope: &str) -> bool {
+pub fn is_api_scope(scope: &str) -> bool {
     SCOPE_CATALOGUE.iter().any(|d| d.scope == scope)
 }
 

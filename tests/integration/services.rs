@@ -274,7 +274,11 @@ async fn missing_mangled_expired_pending_revoked_and_suspended_tokens_get_401_wi
 #[actix_web::test]
 async fn a_regenerated_token_works_with_its_new_secret_only() {
     let s = school().await;
-    let api = s.app.api(&s.unscoped.secret);
+    // Through a token that holds the gradebook's scope (an unscoped one does not open the
+    // gradebook, so it may not make a secret that does: rule 13).
+    let regenerator =
+        s.app.issue_token("tess", None, &["gradebook:read", "url:PUT|/api/v1/users/:user_id/tokens/:id"]);
+    let api = s.app.api(&regenerator.secret);
     let res = api
         .put_form(&format!("/api/v1/users/self/tokens/{}", s.tess_read.id), &[("token[regenerate]", "1")])
         .await;
@@ -543,6 +547,61 @@ async fn the_token_forms_offer_each_services_scopes_to_whoever_may_hold_them() {
     )
     .await;
     assert_eq!(status, StatusCode::BAD_REQUEST, "an unknown scope");
+}
+
+#[actix_web::test]
+async fn an_unscoped_token_cannot_give_a_service_it_does_not_open_rule_13() {
+    let s = school().await;
+    // Tess's unscoped token is refused by the gradebook (it takes no unscoped tokens) …
+    assert_eq!(
+        verify(&s.app, Gateway::Nginx, "gradebook", Some(&s.unscoped.secret), "GET", "/grades/1")
+            .await
+            .status,
+        StatusCode::FORBIDDEN
+    );
+    // … so it cannot make a token that opens the gradebook either.
+    let tess = s.app.api(&s.unscoped.secret);
+    let (status, body) = crate::api::json(
+        tess.post_json(
+            "/api/v1/users/self/tokens",
+            &json!({"token": {"purpose": "Grades bot", "scopes": ["gradebook:read"]}}),
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    let message = body["errors"]["scopes"][0]["message"].as_str().unwrap_or_default();
+    assert!(message.contains("cannot give the scope gradebook:read"), "{body}");
+    // Nor give that scope to a token it changes.
+    let (_, plain) = crate::api::json(
+        tess.post_json("/api/v1/users/self/tokens", &json!({"token": {"purpose": "Plain"}})).await,
+    )
+    .await;
+    let path = format!("/api/v1/users/self/tokens/{}", plain["id"]);
+    let (status, body) =
+        crate::api::json(tess.put_json(&path, &json!({"token": {"scopes": ["gradebook:read"]}})).await).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    let (_, unchanged) = crate::api::json(tess.get(&path).await).await;
+    assert_eq!(unchanged["scopes"], json!([]), "nothing changed");
+    // The API's own scopes it may still give; and the page, where Tess herself acts, gives
+    // the gradebook's.
+    let (status, _) = crate::api::json(
+        tess.post_json(
+            "/api/v1/users/self/tokens",
+            &json!({"token": {"purpose": "Reader", "scopes": ["url:GET|/api/v1/users/:id"]}}),
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    let page = s.app.signed_in("tess").await;
+    let res = page
+        .post_form(
+            "/settings/tokens",
+            &[("purpose", "Grades bot"), ("expires_in", "30"), ("scopes", "gradebook:read")],
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
 }
 
 #[actix_web::test]
