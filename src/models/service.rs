@@ -240,23 +240,35 @@ impl TokenUsage {
             .execute(c))
     }
 
-    /// Each token's uses per service since `since` (a day), for a page of tokens:
-    /// (token id, service id, uses).
+    /// Each token's uses per service since `since` (a day), for some of one owner's tokens
+    /// (a page of them, or one): (token id, service id, uses).
+    ///
+    /// The query names the owner and the ids' range, not the ids themselves: an `IN` list
+    /// of as many ids as the page has is a new statement for each length, parsed and
+    /// planned again on every request (SQLite also builds a temporary table of the list).
+    /// A page's tokens are a run of the owner's tokens in id order, so the range holds them
+    /// and few others; those are dropped here.
     pub fn totals_since(
         conn: &mut DbConnection,
+        owner: i64,
         token_ids: &[i64],
         since: NaiveDate,
     ) -> QueryResult<Vec<(i64, i64, i64)>> {
-        if token_ids.is_empty() {
+        use crate::db::schema::access_tokens;
+        let (Some(&low), Some(&high)) = (token_ids.iter().min(), token_ids.iter().max()) else {
             return Ok(Vec::new());
-        }
+        };
         // Summed here, not in SQL: PostgreSQL's sum(bigint) is a numeric, SQLite's an integer,
         // and a page of tokens over a month is a few hundred rows at most.
-        let rows: Vec<(i64, i64, i64)> = token_usage::table
-            .filter(token_usage::token_id.eq_any(token_ids))
+        let rows: Vec<(i64, i64, i64)> = on_backend!(conn, |c| access_tokens::table
+            .inner_join(token_usage::table.on(token_usage::token_id.eq(access_tokens::id)))
+            .filter(access_tokens::user_id.eq(owner))
+            .filter(access_tokens::id.between(low, high))
             .filter(token_usage::day.ge(since))
             .select((token_usage::token_id, token_usage::service_id, token_usage::uses))
-            .load(conn)?;
+            .load(c))?;
+        let wanted: std::collections::HashSet<i64> = token_ids.iter().copied().collect();
+        let rows = rows.into_iter().filter(|(token, _, _)| wanted.contains(token));
         let mut totals: std::collections::BTreeMap<(i64, i64), i64> = std::collections::BTreeMap::new();
         for (token, service, uses) in rows {
             *totals.entry((token, service)).or_default() += uses;

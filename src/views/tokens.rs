@@ -99,16 +99,17 @@ pub struct ServiceUse {
 /// How many days of use a token's row shows.
 pub const USAGE_DAYS: i64 = 30;
 
-/// Each token's uses per service over the last [`USAGE_DAYS`] days (two queries for a
-/// whole page of tokens).
+/// Each token's uses per service over the last [`USAGE_DAYS`] days, for some of one
+/// owner's tokens (two queries for a whole page of them).
 pub fn usage_of(
     conn: &mut crate::db::DbConnection,
+    owner: i64,
     token_ids: &[i64],
     today: chrono::NaiveDate,
 ) -> diesel::QueryResult<HashMap<i64, Vec<ServiceUse>>> {
     use crate::models::service::{API_SERVICE_ID, Service, TokenUsage};
     let since = today - Duration::days(USAGE_DAYS - 1);
-    let totals = TokenUsage::totals_since(conn, token_ids, since)?;
+    let totals = TokenUsage::totals_since(conn, owner, token_ids, since)?;
     if totals.is_empty() {
         return Ok(HashMap::new());
     }

@@ -190,19 +190,21 @@ async fn workspace(
     let owner = actor.require_user()?;
     let (ctx, tokens, names, usage, leaks) =
         crate::db::run(&state.pool, move |conn| -> Result<_, AppError> {
-            let (ctx, tokens) = tokens::list(conn, &actor, owner)?;
-            let mut creators: Vec<i64> = tokens.iter().filter_map(|t| t.real_user_id).collect();
-            creators.sort_unstable();
-            creators.dedup();
-            let names: HashMap<i64, String> = User::names(conn, &creators)?.into_iter().collect();
-            let ids: Vec<i64> = tokens.iter().map(|t| t.id).collect();
-            let usage = crate::views::tokens::usage_of(conn, &ids, now().date())?;
-            let since = now() - chrono::Duration::days(30);
-            let leaks = AuditEvent::recent_of_kind(conn, owner, AuditAction::TokenLeaked, since, 5)?
-                .into_iter()
-                .map(|e| format!("{}: {}", crate::views::tokens::date_time(e.occurred_at), e.details))
-                .collect();
-            Ok((ctx, tokens, names, usage, leaks))
+            crate::db::read_together(conn, |conn| {
+                let (ctx, tokens) = tokens::list(conn, &actor, owner)?;
+                let mut creators: Vec<i64> = tokens.iter().filter_map(|t| t.real_user_id).collect();
+                creators.sort_unstable();
+                creators.dedup();
+                let names: HashMap<i64, String> = User::names(conn, &creators)?.into_iter().collect();
+                let ids: Vec<i64> = tokens.iter().map(|t| t.id).collect();
+                let usage = crate::views::tokens::usage_of(conn, owner, &ids, now().date())?;
+                let since = now() - chrono::Duration::days(30);
+                let leaks = AuditEvent::recent_of_kind(conn, owner, AuditAction::TokenLeaked, since, 5)?
+                    .into_iter()
+                    .map(|e| format!("{}: {}", crate::views::tokens::date_time(e.occurred_at), e.details))
+                    .collect();
+                Ok((ctx, tokens, names, usage, leaks))
+            })
         })
         .await?;
     let mut ws = build_workspace(&ctx, &tokens, &names, &usage, csrf, create);

@@ -196,42 +196,44 @@ pub(super) async fn load_profile(
 ) -> Result<ProfileData, AppError> {
     let rule = state.password_rule();
     crate::db::run_within(&state.pool, crate::db::ACCOUNT_VIEW_WITHIN, move |conn| -> Result<_, AppError> {
-        let user = User::find(conn, id)?;
-        let roles = User::roles(conn, id)?;
-        let sources = User::role_sources(conn, id)?;
-        let all_roles = AccountRole::all(conn)?;
-        let token_ctx = Context::load(conn, &who, id)?;
-        let (tokens, pager) = if with_tokens {
-            let pager = TokenPager::new(tokens_page, AccessToken::count_for_user(conn, id)?);
-            (AccessToken::page_for_user(conn, id, true, pager.offset(), TOKENS_PER_PAGE)?, pager)
-        } else {
-            (Vec::new(), TokenPager::new(1, 0))
-        };
-        let mut creators: Vec<i64> = tokens.iter().filter_map(|t| t.real_user_id).collect();
-        creators.sort_unstable();
-        creators.dedup();
-        let names = User::names(conn, &creators)?.into_iter().collect();
-        let ids: Vec<i64> = tokens.iter().map(|t| t.id).collect();
-        let usage = crate::views::tokens::usage_of(conn, &ids, now().date())?;
-        let events = AuditEvent::recent_for_user(conn, id, 15)?;
-        let audit = audit_rows(conn, events)?;
-        let sessions = UserSession::count_for_user(conn, id)?;
-        let open_link = PasswordSetup::open_for_user(conn, id, now())?;
-        Ok(ProfileData {
-            passwords_allowed: rule.allows(&user.login),
-            open_link,
-            link: None,
-            user,
-            roles,
-            sources,
-            all_roles,
-            token_ctx,
-            tokens,
-            pager,
-            names,
-            usage,
-            audit,
-            sessions,
+        crate::db::read_together(conn, |conn| {
+            let user = User::find(conn, id)?;
+            let roles = User::roles(conn, id)?;
+            let sources = User::role_sources(conn, id)?;
+            let all_roles = AccountRole::all(conn)?;
+            let token_ctx = Context::load(conn, &who, id)?;
+            let (tokens, pager) = if with_tokens {
+                let pager = TokenPager::new(tokens_page, AccessToken::count_for_user(conn, id)?);
+                (AccessToken::page_for_user(conn, id, true, pager.offset(), TOKENS_PER_PAGE)?, pager)
+            } else {
+                (Vec::new(), TokenPager::new(1, 0))
+            };
+            let mut creators: Vec<i64> = tokens.iter().filter_map(|t| t.real_user_id).collect();
+            creators.sort_unstable();
+            creators.dedup();
+            let names = User::names(conn, &creators)?.into_iter().collect();
+            let ids: Vec<i64> = tokens.iter().map(|t| t.id).collect();
+            let usage = crate::views::tokens::usage_of(conn, id, &ids, now().date())?;
+            let events = AuditEvent::recent_for_user(conn, id, 15)?;
+            let audit = audit_rows(conn, events)?;
+            let sessions = UserSession::count_for_user(conn, id)?;
+            let open_link = PasswordSetup::open_for_user(conn, id, now())?;
+            Ok(ProfileData {
+                passwords_allowed: rule.allows(&user.login),
+                open_link,
+                link: None,
+                user,
+                roles,
+                sources,
+                all_roles,
+                token_ctx,
+                tokens,
+                pager,
+                names,
+                usage,
+                audit,
+                sessions,
+            })
         })
     })
     .await

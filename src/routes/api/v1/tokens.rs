@@ -124,9 +124,10 @@ impl TokenJson {
 /// The uses of these tokens, for their Token objects.
 fn usage(
     conn: &mut DbConnection,
+    owner: i64,
     ids: &[i64],
 ) -> Result<std::collections::HashMap<i64, Vec<ServiceUse>>, services::Error> {
-    Ok(usage_of(conn, ids, crate::domain::now().date())?)
+    Ok(usage_of(conn, owner, ids, crate::domain::now().date())?)
 }
 
 // ---------------------------------------------------------------------------------------
@@ -614,7 +615,7 @@ pub async fn list(
     let actor = auth.actor();
     let (ctx, rows, total, used) = crate::db::run(&state.pool, move |conn| -> Result<_, services::Error> {
         let (ctx, rows, total) = tokens::page(conn, &actor, owner, page.offset(), page.per_page)?;
-        let used = usage(conn, &rows.iter().map(|t| t.id).collect::<Vec<_>>())?;
+        let used = usage(conn, owner, &rows.iter().map(|t| t.id).collect::<Vec<_>>())?;
         Ok((ctx, rows, total, used))
     })
     .await?;
@@ -656,7 +657,7 @@ pub async fn show(
     let actor = auth.actor();
     let json = crate::db::run(&state.pool, move |conn| -> Result<_, services::Error> {
         let t = tokens::get(conn, &actor, owner, &token)?;
-        let used = usage(conn, &[t.id])?;
+        let used = usage(conn, t.user_id, &[t.id])?;
         Ok(TokenJson::of(&t, may_regenerate(conn, &actor, owner)?, None).with_usage(&used))
     })
     .await?;
@@ -767,7 +768,7 @@ pub async fn update(
         } else {
             (tokens::update(conn, &actor, owner, &token, &draft)?, None)
         };
-        let used = usage(conn, &[t.id])?;
+        let used = usage(conn, t.user_id, &[t.id])?;
         Ok(TokenJson::of(&t, may_regenerate(conn, &actor, owner)?, secret.as_ref()).with_usage(&used))
     })
     .await?;
