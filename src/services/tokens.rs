@@ -53,6 +53,13 @@ pub struct Issued {
     pub secret: TokenSecret,
 }
 
+/// A token after an update, and whether the update changed anything.
+#[derive(Debug)]
+pub struct Updated {
+    pub token: AccessToken,
+    pub changed: bool,
+}
+
 /// What the rules say about one owner, for one actor: loaded once, used by forms too.
 #[derive(Debug, Clone)]
 pub struct Context {
@@ -396,7 +403,7 @@ fn describe_changes(current: &AccessToken, new: &Parsed) -> Vec<String> {
 }
 
 /// The part an update and a regeneration share: may the actor make `kind` of change to
-/// this token, and what do its fields become — written, not yet audited.
+/// this token, and what do its fields become — neither written nor audited yet.
 fn change(
     conn: &mut DbConnection,
     actor: &Actor,
@@ -411,24 +418,33 @@ fn change(
     let now = now();
     let mode = if kind == TokenChange::Regenerate { ExpiryMode::Regenerate } else { ExpiryMode::Keep };
     let new = parse_draft(&ctx, actor, draft, Some(&current), mode, now)?;
-    AccessToken::update_details(conn, current.id, new.purpose.as_str(), &new.scopes, new.expires_at, now)?;
     Ok((ctx, current, new, now))
+}
+
+fn write_details(conn: &mut DbConnection, id: i64, new: &Parsed, now: NaiveDateTime) -> Result<(), Error> {
+    AccessToken::update_details(conn, id, new.purpose.as_str(), &new.scopes, new.expires_at, now)?;
+    Ok(())
 }
 
 /// Updates purpose, scopes and expiry; the secret stays (SPEC 4.6). Widened by someone other
 /// than its owner (a scope added, a later expiry), an active token goes back to pending,
 /// as a regenerated one does: whoever has seen its secret — the administrator who created
 /// it on the owner's behalf — cannot give a working token more than its owner accepted.
+/// A draft that changes nothing writes, audits and announces nothing.
 pub fn update(
     conn: &mut DbConnection,
     actor: &Actor,
     owner_id: i64,
     token: &TokenRef,
     draft: &TokenDraft,
-) -> Result<AccessToken, Error> {
+) -> Result<Updated, Error> {
     write_transaction(conn, |conn| {
         let (ctx, current, new, now) = change(conn, actor, owner_id, token, draft, TokenChange::Update)?;
         let mut changed = describe_changes(&current, &new);
+        if changed.is_empty() {
+            return Ok(Updated { token: current, changed: false });
+        }
+        write_details(conn, current.id, &new, now)?;
         let suspended = ctx.access.on_behalf()
             && !current.is_pending()
             && widens((&current.scope_set(), current.expires_at), (&new.scopes, new.expires_at));
@@ -436,16 +452,13 @@ pub fn update(
             AccessToken::suspend_until_activated(conn, current.id, now)?;
             changed.push("widened on the user's behalf: pending until they activate it again".into());
         }
-        let details = if changed.is_empty() { "no change".to_owned() } else { changed.join("; ") };
-        audit(actor, owner_id, current.id, AuditAction::TokenUpdated, details).record(conn)?;
+        audit(actor, owner_id, current.id, AuditAction::TokenUpdated, changed.join("; ")).record(conn)?;
         let updated = AccessToken::find_for_user(conn, owner_id, current.id)?;
-        if !changed.is_empty() {
-            notifications::token_event(conn, Some(actor), Event::TokenUpdated, &ctx.owner, &updated)?;
-        }
+        notifications::token_event(conn, Some(actor), Event::TokenUpdated, &ctx.owner, &updated)?;
         if suspended {
             tell_pending(conn, actor, &ctx.owner, &updated, OnBehalf::Widened)?;
         }
-        Ok(updated)
+        Ok(Updated { token: updated, changed: true })
     })
 }
 
@@ -463,6 +476,7 @@ pub fn regenerate(
 ) -> Result<Issued, Error> {
     write_transaction(conn, |conn| {
         let (ctx, current, new, now) = change(conn, actor, owner_id, token, draft, TokenChange::Regenerate)?;
+        write_details(conn, current.id, &new, now)?;
         let secret = TokenSecret::generate();
         let on_behalf = ctx.access.on_behalf();
         // By its owner, the new secret is one only they know: a pending token so becomes

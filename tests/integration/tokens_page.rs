@@ -345,6 +345,32 @@ async fn editing_changes_purpose_scopes_and_expiry_and_keeps_the_secret() {
 }
 
 #[actix_web::test]
+async fn saving_an_edit_that_changes_nothing_says_so_and_leaves_no_trace() {
+    let app = spawn_app().await;
+    let tess_id = app.create_user("tess", &["teacher"], &[]);
+    let b = app.signed_in("tess").await;
+    let id = token_ids(&b.create_token("As it was", "30").await)[0];
+    let res = b
+        .post_form(&format!("/settings/tokens/{id}"), &[("purpose", "As it was"), ("expires_in", "keep")])
+        .await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    let html = b.get_html("/settings/tokens").await;
+    assert!(html.contains("Nothing to save: “As it was” is as it was."), "{html}");
+    assert!(!html.contains("updated."), "not called an update");
+    let mut conn = tokenwarden::db::connect(&app.database_url).unwrap();
+    let events = tokenwarden::models::AuditEvent::recent_for_user(&mut conn, tess_id, 20).unwrap();
+    let actions: Vec<&str> =
+        events.iter().filter(|e| e.token_id == Some(id)).map(|e| e.action.as_str()).collect();
+    assert_eq!(actions, ["token.created"], "no “token.updated: no change” in the audit log");
+    // A real change is still an update.
+    let res = b
+        .post_form(&format!("/settings/tokens/{id}"), &[("purpose", "As it is"), ("expires_in", "keep")])
+        .await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    assert!(b.get_html("/settings/tokens").await.contains("Token “As it is” updated."));
+}
+
+#[actix_web::test]
 async fn an_edit_with_a_blank_purpose_changes_nothing() {
     let app = spawn_app().await;
     app.create_user("tess", &["teacher"], &[]);

@@ -430,7 +430,11 @@ pub async fn update_token(
         crate::db::run(&state.pool, move |conn| tokens::update(conn, &who, owner, &TokenRef::Id(id), &draft))
             .await;
     match result {
-        Ok(token) => {
+        Ok(tokens::Updated { token, changed: false }) => {
+            let message = format!("Nothing to save: “{}” is as it was.", token.purpose);
+            after_change(&req, ctx, &me, &session, &state, message, None).await
+        }
+        Ok(tokens::Updated { token, .. }) => {
             let message = format!("Token “{}” updated. Its secret is unchanged.", token.purpose);
             after_change(&req, ctx, &me, &session, &state, message, None).await
         }

@@ -363,7 +363,11 @@ pub async fn update(
     })
     .await;
     match result {
-        Ok(token) if token.is_pending() => {
+        Ok(tokens::Updated { token, changed: false }) => {
+            FlashMessage::success(format!("Nothing to save: “{}” is as it was.", token.purpose)).send();
+            Ok(see_other(&page_of(id)))
+        }
+        Ok(tokens::Updated { token, .. }) if token.is_pending() => {
             FlashMessage::success(format!(
                 "Token “{}” updated. It is pending until the user activates it.",
                 token.purpose
@@ -371,7 +375,7 @@ pub async fn update(
             .send();
             Ok(see_other(&page_of(id)))
         }
-        Ok(token) => {
+        Ok(tokens::Updated { token, .. }) => {
             FlashMessage::success(format!("Token “{}” updated.", token.purpose)).send();
             Ok(see_other(&page_of(id)))
         }

@@ -766,7 +766,7 @@ pub async fn update(
             let issued = tokens::regenerate(conn, &actor, owner, &token, &draft)?;
             (issued.token, Some(issued.secret))
         } else {
-            (tokens::update(conn, &actor, owner, &token, &draft)?, None)
+            (tokens::update(conn, &actor, owner, &token, &draft)?.token, None)
         };
         let used = usage(conn, t.user_id, &[t.id])?;
         Ok(TokenJson::of(&t, may_regenerate(conn, &actor, owner)?, secret.as_ref()).with_usage(&used))
