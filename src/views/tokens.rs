@@ -50,6 +50,10 @@ pub struct SecretView {
     pub value: String,
     pub purpose: String,
     pub regenerated: bool,
+    /// The token it opens, so the page can say so when that token is deleted before the
+    /// secret is copied (none for a service's or a directory's credential).
+    #[serde(default)]
+    pub token_id: Option<i64>,
 }
 
 impl SecretView {
@@ -58,6 +62,7 @@ impl SecretView {
             value: issued.secret.expose().to_owned(),
             purpose: issued.token.purpose.clone(),
             regenerated,
+            token_id: Some(issued.token.id),
         }
     }
 }

@@ -265,6 +265,21 @@
     else if (el === select && select.value !== 'custom') date.value = '';
   });
 
+  // A secret whose token was deleted in place before it was copied opens nothing any more:
+  // the panel says so instead of offering it for copying (every action on this page keeps
+  // the row's id, so a row that is gone is a token that is gone).
+  document.addEventListener('htmx:afterSettle', function () {
+    var panel = document.querySelector('#secret-area .secret-panel[data-token-id]');
+    if (!panel || !document.getElementById('token-workspace')) return;
+    if (document.getElementById('token-' + panel.getAttribute('data-token-id'))) return;
+    var gone = panel.querySelector('.secret-gone');
+    if (!gone || !gone.hidden) return;
+    Array.prototype.forEach.call(panel.querySelectorAll('.warning, .secret-row, .help'), function (el) {
+      el.remove();
+    });
+    gone.hidden = false;
+  });
+
   revealJsOnly();
   addConfirmCancels(document);
   showCurrentSection();

@@ -201,6 +201,10 @@ async fn a_student_creates_copies_edits_regenerates_and_deletes_a_token() {
     assert_eq!(focused(&page).await.0, "list-title", "focus on the list, where the row was");
     assert_flash_in_view(&page, "deleted").await;
     assert!(page.marker_survives().await, "deleting swapped the page in place");
+    // The secret regenerated above was still on the page: it opened the token just
+    // deleted, so the panel says so instead of offering it for copying.
+    page.wait_text("#new-token .secret-gone", "has been deleted, so this secret no longer works").await;
+    assert!(!page.is_visible("#new-token-secret").await, "a deleted token's secret is not offered");
     j.shot(&page, "deleted-empty").await;
     page.close().await;
 }

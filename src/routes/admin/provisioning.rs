@@ -155,6 +155,7 @@ pub async fn create(
                 value: issued.secret.expose().to_owned(),
                 purpose: issued.credential.purpose.clone(),
                 regenerated: false,
+                token_id: None,
             };
             issued::stash(&state, &me, &session, PAGE, view).await?;
             FlashMessage::success(format!(

@@ -231,6 +231,7 @@ async fn show_credential_once(
         value: registered.credential.expose().to_owned(),
         purpose: registered.service.name.clone(),
         regenerated: rotated,
+        token_id: None,
     };
     issued::stash(state, me, session, PAGE, view).await
 }

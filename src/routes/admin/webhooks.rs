@@ -162,6 +162,7 @@ async fn show_secret_once(
         value: registered.secret.expose(),
         purpose: registered.endpoint.url.clone(),
         regenerated: rotated,
+        token_id: None,
     };
     issued::stash(state, me, session, PAGE, view).await
 }
