@@ -405,7 +405,18 @@ async fn the_import_preview_names_every_bad_line_and_nothing_applies_until_the_f
     assert!(audit.contains("file “people.csv”: 4 created, 1 changed, 1 unchanged"));
     assert!(admin.get_html("/admin/audit?action=user.created").await.contains("dee"));
 
-    assert_eq!(admin.post_form(&preview, &[]).await.status(), StatusCode::NOT_FOUND, "applied once only");
+    // Applied once only. Reached again (browser Back, a second click on Apply), the upload
+    // says why it is gone and where its people are, and a second apply changes nothing.
+    let res = admin.post_form(&preview, &[]).await;
+    assert_eq!(res.status(), StatusCode::NOT_FOUND, "applied once only");
+    let again = res.text().await.unwrap();
+    assert!(again.contains("This upload is no longer waiting"), "{again}");
+    assert!(again.contains("href=\"/admin/users\"") && again.contains("in the audit log"), "{again}");
+    let res = admin.get(&preview).await;
+    assert_eq!(res.status(), StatusCode::NOT_FOUND);
+    assert!(res.text().await.unwrap().contains("is gone once it has been applied"));
+    let audit = admin.get_html("/admin/audit?action=users.imported").await;
+    assert_eq!(audit.matches("file “people.csv”: 4 created").count(), 1, "imported once");
 }
 
 #[actix_web::test]

@@ -234,11 +234,28 @@ pub async fn preview(
 ) -> Result<HttpResponse, AppError> {
     let (who, id) = (state.actor(&req, &me), path.into_inner());
     let key = id.clone();
-    let (file, plan) = crate::db::run_within(&state.pool, crate::db::LONG_WORK_WITHIN, move |conn| {
+    let found = crate::db::run_within(&state.pool, crate::db::LONG_WORK_WITHIN, move |conn| {
         import::preview_staged(conn, &who, &key)
     })
-    .await?;
+    .await;
+    let (file, plan) = match found {
+        Err(services::Error::NotFound) => return gone(ctx),
+        other => other?,
+    };
     render(&PreviewPage::new(ctx, id, file.file_name, &plan, false, &state))
+}
+
+#[derive(Template)]
+#[template(path = "admin/users_import_gone.html")]
+struct GonePage {
+    ctx: PageCtx,
+}
+
+/// An upload that no longer waits — applied, or left longer than it waits — as its preview
+/// is reached again (browser Back after applying, a bookmark, a second click on Apply):
+/// a 404 that says why and where its people are, not the bare one.
+fn gone(ctx: PageCtx) -> Result<HttpResponse, AppError> {
+    render_with(StatusCode::NOT_FOUND, &GonePage { ctx })
 }
 
 /// `POST /admin/users/import/{id}` — applies the uploaded file, all or nothing: with any bad
@@ -254,10 +271,14 @@ pub async fn apply(
 ) -> Result<HttpResponse, AppError> {
     let (who, id) = (state.actor(&req, &me), path.into_inner());
     let key = id.clone();
-    let (file, outcome) = crate::db::run_within(&state.pool, crate::db::LONG_WORK_WITHIN, move |conn| {
+    let applied = crate::db::run_within(&state.pool, crate::db::LONG_WORK_WITHIN, move |conn| {
         import::apply_staged(conn, &who, &key)
     })
-    .await?;
+    .await;
+    let (file, outcome) = match applied {
+        Err(services::Error::NotFound) => return gone(ctx),
+        other => other?,
+    };
     match outcome {
         import::Outcome::Applied(summary) => {
             let mut message = format!("Imported “{}”: {}", file.file_name, summary_sentence(&summary));
