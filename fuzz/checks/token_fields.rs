@@ -12,6 +12,7 @@ fn catalogue() -> Catalogue {
         service: "Gradebook".into(),
         label: scope.into(),
         holders: Holders::default(),
+        accepts_unscoped: false,
     };
     Catalogue { services: vec![def("gradebook:read"), def("gradebook:write")] }
 }

@@ -134,8 +134,9 @@ pub fn may_edit_role(
 /// What a token may give the tokens it creates or changes (SPEC 4.13): at most its own
 /// scopes (an unscoped token only may give unscoped) and its own expiry (no expiry only
 /// if it has none itself). No limitation opens the API, not a service that refuses
-/// unscoped tokens (SPEC 11), so an unscoped token may give the API's scopes but no
-/// service's — as [`widens`](super::token::widens) counts one given to an unscoped token.
+/// unscoped tokens (SPEC 11), so an unscoped token may give the API's scopes, and those of
+/// services that take unscoped tokens, but no other service's it does not find on the
+/// token already.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TokenReach {
     pub token_id: i64,
@@ -144,18 +145,25 @@ pub struct TokenReach {
 }
 
 impl TokenReach {
-    /// Whether scopes set by the acting token stay within its own.
-    pub fn bound_scopes(&self, wanted: &Scopes) -> Result<(), ValidationError> {
+    /// Whether scopes set by the acting token stay within its own. `kept` are the scopes
+    /// the token keeps without a new secret (an update's current scopes; none for a new
+    /// secret): giving a token back what it has opens nothing new to the acting token.
+    pub fn bound_scopes(
+        &self,
+        wanted: &Scopes,
+        kept: &Scopes,
+        catalogue: &super::token::Catalogue,
+    ) -> Result<(), ValidationError> {
         if self.scopes.is_unlimited() {
-            return match wanted.iter().find(|s| !super::token::is_api_scope(s)) {
+            let beyond = wanted.iter().find(|s| !kept.contains(s) && !catalogue.opened_without_scopes(s));
+            return match beyond {
                 None => Ok(()),
                 Some(service_scope) => Err(ValidationError::new(
                     Scopes::FIELD,
                     format!(
                         "This access token has no limitation, which opens the API but no service \
                          that refuses unscoped tokens, so it cannot give the scope {service_scope}. \
-                         Create that token on the Access Tokens page, or with a token that holds \
-                         the scope."
+                         Give it on the web pages, or through a token that holds the scope."
                     ),
                 )),
             };
@@ -197,6 +205,7 @@ mod tests {
     use chrono::{Duration, NaiveDate};
 
     use super::*;
+    use crate::domain::token::{Catalogue, ServiceScopeDef};
 
     fn set(perms: &[Permission]) -> PermissionSet {
         perms.iter().copied().collect()
@@ -291,29 +300,55 @@ mod tests {
             scopes: Scopes::parse(&[CREATE], &Default::default()).unwrap(),
             expires_at: None,
         };
-        assert!(reach.bound_scopes(&Scopes::parse(&[CREATE], &Default::default()).unwrap()).is_ok());
-        assert_eq!(reach.bound_scopes(&Scopes::default()).unwrap_err().field, "scopes");
-        assert!(reach.bound_scopes(&Scopes::parse(&[CREATE, SHOW], &Default::default()).unwrap()).is_err());
+        let (none, catalogue) = (Scopes::default(), Catalogue::default());
+        let bound = |wanted: &[&str]| {
+            reach.bound_scopes(&Scopes::parse(wanted, &catalogue).unwrap(), &none, &catalogue)
+        };
+        assert!(bound(&[CREATE]).is_ok());
+        assert_eq!(reach.bound_scopes(&none, &none, &catalogue).unwrap_err().field, "scopes");
+        assert!(bound(&[CREATE, SHOW]).is_err());
     }
 
     #[test]
-    fn an_unscoped_token_may_give_the_apis_scopes_or_none_but_no_services() {
-        use crate::domain::token::{Catalogue, ServiceScopeDef};
-        let catalogue = Catalogue {
-            services: vec![ServiceScopeDef {
-                scope: "gradebook:read".into(),
-                service: "Gradebook".into(),
-                label: "Read grades".into(),
-                holders: Default::default(),
-            }],
+    fn an_unscoped_token_gives_only_what_no_limitation_opens_or_the_token_keeps() {
+        let def = |scope: &str, accepts_unscoped| ServiceScopeDef {
+            scope: scope.into(),
+            service: "Some service".into(),
+            label: scope.into(),
+            holders: Default::default(),
+            accepts_unscoped,
         };
+        // The gradebook refuses unscoped tokens; the library takes them.
+        let catalogue = Catalogue {
+            services: vec![
+                def("gradebook:read", false),
+                def("gradebook:write", false),
+                def("library:read", true),
+            ],
+        };
+        let scopes = |s: &[&str]| Scopes::parse(s, &catalogue).unwrap();
+        let none = Scopes::default();
         let reach = TokenReach { token_id: 1, scopes: Scopes::default(), expires_at: None };
-        assert!(reach.bound_scopes(&Scopes::default()).is_ok());
-        assert!(reach.bound_scopes(&Scopes::parse(&[SHOW], &catalogue).unwrap()).is_ok());
-        let refused = reach.bound_scopes(&Scopes::parse(&[SHOW, "gradebook:read"], &catalogue).unwrap());
+        assert!(reach.bound_scopes(&none, &none, &catalogue).is_ok());
+        assert!(reach.bound_scopes(&scopes(&[SHOW]), &none, &catalogue).is_ok(), "the API's");
+        assert!(
+            reach.bound_scopes(&scopes(&["library:read"]), &none, &catalogue).is_ok(),
+            "a service it opens"
+        );
+        let refused = reach.bound_scopes(&scopes(&[SHOW, "gradebook:read"]), &none, &catalogue);
         let refused = refused.expect_err("no limitation does not open a service that refuses it");
         assert_eq!(refused.field, "scopes");
         assert!(refused.message.contains("cannot give the scope gradebook:read"), "{}", refused.message);
+        // Narrowing a gradebook token it does not open gives it nothing.
+        let kept = scopes(&["gradebook:read", "gradebook:write"]);
+        assert!(reach.bound_scopes(&scopes(&["gradebook:read"]), &kept, &catalogue).is_ok());
+        assert!(
+            reach.bound_scopes(&scopes(&["gradebook:write", "gradebook:read"]), &kept, &catalogue).is_ok()
+        );
+        // A scope of a service removed since (the catalogue no longer knows it) might open
+        // that service again one day: not given either.
+        let removed = Scopes::from_stored("cafeteria:eat");
+        assert!(reach.bound_scopes(&removed, &none, &catalogue).is_err());
         assert!(reach.bound_expiry(None).is_ok());
     }
 

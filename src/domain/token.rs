@@ -115,6 +115,8 @@ pub struct ServiceScopeDef {
     pub label: String,
     /// Who may hold it.
     pub holders: super::service::Holders,
+    /// Whether its service takes unscoped tokens too (SPEC 11: by default it does not).
+    pub accepts_unscoped: bool,
 }
 
 /// Every scope a token may be given: the API's own ([`SCOPE_CATALOGUE`]) and those of the
@@ -127,6 +129,14 @@ pub struct Catalogue {
 impl Catalogue {
     pub fn service_scope(&self, scope: &str) -> Option<&ServiceScopeDef> {
         self.services.iter().find(|d| d.scope == scope)
+    }
+
+    /// Whether a token with no limitation opens what `scope` names already: an API route
+    /// (a retired one opens nothing at all), or a service that takes unscoped tokens. Not
+    /// a service that refuses them, nor one removed (registered again, it would be opened
+    /// by its old scopes).
+    pub fn opened_without_scopes(&self, scope: &str) -> bool {
+        scope.starts_with("url:") || self.service_scope(scope).is_some_and(|d| d.accepts_unscoped)
     }
 
     fn knows(&self, scope: &str) -> bool {
@@ -502,7 +512,7 @@ pub fn widens(before: (&Scopes, Option<NaiveDateTime>), after: (&Scopes, Option<
 }
 
 /// Whether `scope` names one of the API's own routes (`url:GET|/api/v1/…`), not a service's.
-pub fn is_api_scope(scope: &str) -> bool {
+fn is_api_scope(scope: &str) -> bool {
     SCOPE_CATALOGUE.iter().any(|d| d.scope == scope)
 }
 
@@ -750,6 +760,7 @@ mod tests {
             service: "Gradebook".into(),
             label: label.into(),
             holders: crate::domain::service::Holders::parse(holders).unwrap(),
+            accepts_unscoped: false,
         };
         Catalogue {
             services: vec![

@@ -19,6 +19,7 @@ pub fn catalogue(conn: &mut DbConnection) -> Result<Catalogue, Error> {
             service: service.name,
             label: scope.label,
             holders: Holders::from_stored(&scope.holders),
+            accepts_unscoped: service.accept_unscoped,
         })
         .collect();
     Ok(Catalogue { services })

@@ -241,9 +241,15 @@ fn parse_draft(
             _ => false,
         };
         let bounds_all = !matches!(mode, ExpiryMode::Keep) || widened;
+        // What the token keeps without a new secret: the acting token learns no secret of
+        // it, so giving those scopes back gives it nothing.
+        let kept = match (current, mode) {
+            (Some(t), ExpiryMode::Keep) => t.scope_set(),
+            _ => Scopes::default(),
+        };
         if let Some(scopes) = &scopes
             && (bounds_all || draft.scopes.is_some())
-            && let Err(e) = reach.bound_scopes(scopes)
+            && let Err(e) = reach.bound_scopes(scopes, &kept, &ctx.catalogue)
         {
             errors.push(e);
         }

@@ -583,6 +583,23 @@ async fn an_unscoped_token_cannot_give_a_service_it_does_not_open_rule_13() {
     assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
     let (_, unchanged) = crate::api::json(tess.get(&path).await).await;
     assert_eq!(unchanged["scopes"], json!([]), "nothing changed");
+    // A gradebook token it may narrow: that gives it nothing (it learns no secret).
+    let writer = format!("/api/v1/users/self/tokens/{}", s.tess_write.id);
+    let (status, body) =
+        crate::api::json(tess.put_json(&writer, &json!({"token": {"scopes": ["gradebook:read"]}})).await)
+            .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["scopes"], json!(["gradebook:read"]));
+    // The library takes unscoped tokens: its scope is within this token's reach.
+    let (status, body) = crate::api::json(
+        tess.post_json(
+            "/api/v1/users/self/tokens",
+            &json!({"token": {"purpose": "Loans", "scopes": ["library:read"]}}),
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
     // The API's own scopes it may still give; and the page, where Tess herself acts, gives
     // the gradebook's.
     let (status, _) = crate::api::json(
