@@ -300,35 +300,40 @@ pub fn stage(
     Ok(id)
 }
 
-/// The file `id` that the actor uploaded in the last hour; anyone else's is not found.
-pub fn staged(conn: &mut DbConnection, actor: &Actor, id: &str) -> Result<UserImport, Error> {
+/// The file `id` that the actor uploaded in the last hour, if it still waits: `None` once
+/// applied, after its hour, or when it is anyone else's (all alike to the asker).
+pub fn waiting(conn: &mut DbConnection, actor: &Actor, id: &str) -> Result<Option<UserImport>, Error> {
     actor.require(Permission::ManageUsers)?;
     let me = actor.require_user()?;
     let since = now() - chrono::Duration::minutes(STAGED_MINUTES);
-    UserImport::find_for(conn, id, me, since)?.ok_or(Error::NotFound)
+    Ok(UserImport::find_for(conn, id, me, since)?)
 }
 
-/// The file `id` and what it would do now.
-pub fn preview_staged(conn: &mut DbConnection, actor: &Actor, id: &str) -> Result<(UserImport, Plan), Error> {
-    let file = staged(conn, actor, id)?;
+/// The file `id` and what it would do now; `None` when it no longer waits.
+pub fn preview_staged(
+    conn: &mut DbConnection,
+    actor: &Actor,
+    id: &str,
+) -> Result<Option<(UserImport, Plan)>, Error> {
+    let Some(file) = waiting(conn, actor, id)? else { return Ok(None) };
     let plan = plan(conn, actor, file.content.as_bytes())?;
-    Ok((file, plan))
+    Ok(Some((file, plan)))
 }
 
 /// Applies the file `id` (read again from where it waits), all or nothing; once applied,
-/// it is gone.
+/// it is gone. `None` when it no longer waits: nothing is applied.
 pub fn apply_staged(
     conn: &mut DbConnection,
     actor: &Actor,
     id: &str,
-) -> Result<(UserImport, Outcome), Error> {
+) -> Result<Option<(UserImport, Outcome)>, Error> {
     write_transaction(conn, |conn| {
-        let file = staged(conn, actor, id)?;
+        let Some(file) = waiting(conn, actor, id)? else { return Ok(None) };
         let outcome = apply(conn, actor, file.content.as_bytes(), &format!("file “{}”", file.file_name))?;
         if matches!(outcome, Outcome::Applied(_)) {
             UserImport::delete(conn, &file.id)?;
         }
-        Ok((file, outcome))
+        Ok(Some((file, outcome)))
     })
 }
 

@@ -415,6 +415,10 @@ async fn the_import_preview_names_every_bad_line_and_nothing_applies_until_the_f
     let res = admin.get(&preview).await;
     assert_eq!(res.status(), StatusCode::NOT_FOUND);
     assert!(res.text().await.unwrap().contains("is gone once it has been applied"));
+    let id = preview.rsplit('/').next().unwrap();
+    let res = admin.get(&format!("/admin/users/import?from={id}")).await;
+    assert_eq!(res.status(), StatusCode::NOT_FOUND, "its lines are not asked back either");
+    assert!(res.text().await.unwrap().contains("This upload is no longer waiting"));
     let audit = admin.get_html("/admin/audit?action=users.imported").await;
     assert_eq!(audit.matches("file “people.csv”: 4 created").count(), 1, "imported once");
 }

@@ -77,8 +77,12 @@ pub async fn form(
     let pasted = match query.into_inner().from {
         Some(id) => {
             let who = state.actor(&req, &me);
-            let file = crate::db::run(&state.pool, move |conn| import::staged(conn, &who, &id)).await?;
-            if file.file_name == PASTED { file.content } else { String::new() }
+            let file = crate::db::run(&state.pool, move |conn| import::waiting(conn, &who, &id)).await?;
+            match file {
+                Some(file) if file.file_name == PASTED => file.content,
+                Some(_) => String::new(),
+                None => return gone(ctx),
+            }
         }
         None => String::new(),
     };
@@ -237,11 +241,8 @@ pub async fn preview(
     let found = crate::db::run_within(&state.pool, crate::db::LONG_WORK_WITHIN, move |conn| {
         import::preview_staged(conn, &who, &key)
     })
-    .await;
-    let (file, plan) = match found {
-        Err(services::Error::NotFound) => return gone(ctx),
-        other => other?,
-    };
+    .await?;
+    let Some((file, plan)) = found else { return gone(ctx) };
     render(&PreviewPage::new(ctx, id, file.file_name, &plan, false, &state))
 }
 
@@ -252,8 +253,8 @@ struct GonePage {
 }
 
 /// An upload that no longer waits — applied, or left longer than it waits — as its preview
-/// is reached again (browser Back after applying, a bookmark, a second click on Apply):
-/// a 404 that says why and where its people are, not the bare one.
+/// is reached again (browser Back after applying, a bookmark, a second click on Apply, its
+/// pasted lines asked back): a 404 that says why and where its people are, not the bare one.
 fn gone(ctx: PageCtx) -> Result<HttpResponse, AppError> {
     render_with(StatusCode::NOT_FOUND, &GonePage { ctx })
 }
@@ -274,11 +275,8 @@ pub async fn apply(
     let applied = crate::db::run_within(&state.pool, crate::db::LONG_WORK_WITHIN, move |conn| {
         import::apply_staged(conn, &who, &key)
     })
-    .await;
-    let (file, outcome) = match applied {
-        Err(services::Error::NotFound) => return gone(ctx),
-        other => other?,
-    };
+    .await?;
+    let Some((file, outcome)) = applied else { return gone(ctx) };
     match outcome {
         import::Outcome::Applied(summary) => {
             let mut message = format!("Imported “{}”: {}", file.file_name, summary_sentence(&summary));
