@@ -3,6 +3,7 @@
 
 use super::{assert_clean_text, text};
 use tokenwarden::domain::service::Holders;
+use tokenwarden::domain::text::is_forbidden_in_text;
 use tokenwarden::domain::token::{Catalogue, Purpose, SCOPE_CATALOGUE, Scopes, ServiceScopeDef};
 
 /// The API's scopes and one service's two.
@@ -39,14 +40,16 @@ pub fn check(data: &[u8]) {
     let s = text(data);
     let s = s.as_ref();
 
-    // Purpose: trimmed, 1–255 characters, no control characters, the same when parsed again.
+    // Purpose: trimmed, 1–255 characters, no control characters and none that reorders the
+    // text around it (a direction override), the same when parsed again.
     if let Ok(p) = Purpose::parse(s) {
         assert_clean_text("purpose", s, p.as_str(), Purpose::MAX_CHARS);
+        assert!(!p.as_str().chars().any(is_forbidden_in_text), "kept a direction override: {s:?}");
         assert_eq!(Purpose::parse(p.as_str()).as_ref(), Ok(&p));
     } else {
         let t = s.trim();
         assert!(
-            t.is_empty() || t.chars().count() > Purpose::MAX_CHARS || t.chars().any(char::is_control),
+            t.is_empty() || t.chars().count() > Purpose::MAX_CHARS || t.chars().any(is_forbidden_in_text),
             "refused a good purpose {s:?}"
         );
     }
