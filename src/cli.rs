@@ -195,7 +195,9 @@ pub fn create_webhook(
              (TOKENWARDEN_SESSION_KEY or --session-key), or run where its key file is"
         );
     }
-    notifications::create_endpoint(&mut conn, &Actor::operator(), session_key, &input).map_err(refused)
+    let reach = crate::domain::net::OutboundReach::new(args.webhook_allow_networks.clone());
+    notifications::create_endpoint(&mut conn, &Actor::operator(), &reach, session_key, &input)
+        .map_err(refused)
 }
 
 fn serve(database_url: String, args: ServeArgs) -> anyhow::Result<()> {

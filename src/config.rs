@@ -104,6 +104,9 @@ pub struct WebhookCreateArgs {
     /// `serve` keeps beside the database).
     #[arg(long, env = "TOKENWARDEN_SESSION_KEY", hide_env_values = true)]
     pub session_key: Option<String>,
+    /// Private networks webhooks may go to, as `serve` is given them (default: none).
+    #[arg(long, env = "TOKENWARDEN_WEBHOOK_ALLOW_NETWORKS", value_delimiter = ',', value_parser = clap::value_parser!(crate::domain::net::Cidr))]
+    pub webhook_allow_networks: Vec<crate::domain::net::Cidr>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -346,6 +349,13 @@ pub struct NotifyArgs {
     #[arg(long, env = "TOKENWARDEN_MAIL_FROM")]
     pub mail_from: Option<String>,
 
+    /// Private networks that webhooks may be delivered into, as addresses or CIDR blocks
+    /// (`10.20.0.0/16,fd00:1::/32`; `127.0.0.0/8` for a receiver on this host). By default
+    /// webhooks go to public addresses only: an endpoint's URL must not reach the server's
+    /// own loopback services, the cloud's metadata address or the intranet.
+    #[arg(long, env = "TOKENWARDEN_WEBHOOK_ALLOW_NETWORKS", value_delimiter = ',', value_parser = clap::value_parser!(crate::domain::net::Cidr))]
+    pub webhook_allow_networks: Vec<crate::domain::net::Cidr>,
+
     /// How often the delivery worker looks for messages that are due, in milliseconds.
     #[arg(long, env = "TOKENWARDEN_NOTIFY_POLL_MS", default_value_t = 2000, hide = true, value_parser = clap::value_parser!(u64).range(10..))]
     pub notify_poll_ms: u64,
@@ -385,11 +395,19 @@ fn base_url(given: &str) -> Result<url::Url, String> {
     Ok(url)
 }
 
+impl NotifyArgs {
+    /// Where webhooks may be delivered: the public internet and the allowed networks.
+    pub fn outbound_reach(&self) -> crate::domain::net::OutboundReach {
+        crate::domain::net::OutboundReach::new(self.webhook_allow_networks.clone())
+    }
+}
+
 impl Default for NotifyArgs {
     fn default() -> Self {
         NotifyArgs {
             smtp_url: None,
             mail_from: None,
+            webhook_allow_networks: Vec::new(),
             notify_poll_ms: 2000,
             notify_schedule_ms: 60_000,
             notify_retry_ms: 30_000,

@@ -1,6 +1,7 @@
-//! Client addresses behind proxies, and the keys that throttles count them by.
+//! Client addresses behind proxies, the keys that throttles count them by, and which
+//! addresses the server itself may reach (webhooks).
 
-use std::net::{IpAddr, Ipv6Addr};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::str::FromStr;
 
 /// An address block, as `10.0.0.0/8`, `fd00::/8` or a single address.
@@ -132,6 +133,109 @@ pub fn throttle_key(ip: IpAddr) -> IpAddr {
     }
 }
 
+/// What `ip` is when it is not an address on the public internet ("a loopback address",
+/// "an address in a private network", …): the special-purpose blocks of RFC 6890 and its
+/// updates, and the IPv6 forms that carry such an IPv4 address (mapped, NAT64, 6to4).
+/// `None` for a public address.
+pub fn special_purpose(ip: IpAddr) -> Option<&'static str> {
+    match canonical(ip) {
+        IpAddr::V4(v4) => special_v4(v4),
+        IpAddr::V6(v6) => special_v6(v6),
+    }
+}
+
+fn special_v4(ip: Ipv4Addr) -> Option<&'static str> {
+    let [a, b, c, _] = ip.octets();
+    Some(match (a, b, c) {
+        _ if ip.is_loopback() => "a loopback address",
+        _ if ip.is_private() => "an address in a private network",
+        _ if ip.is_link_local() => "a link-local address (where cloud metadata services answer)",
+        (0, _, _) => "an address of this host's own network",
+        (100, 64..=127, _) => "an address in carrier-grade NAT's shared space",
+        (192, 0, 0) => "an address reserved for protocol assignments",
+        (198, 18..=19, _) => "an address reserved for benchmarking",
+        _ if ip.is_documentation() => "an address reserved for documentation",
+        _ if ip.is_multicast() => "a multicast address",
+        (240..=255, _, _) => "a reserved or broadcast address",
+        _ => return None,
+    })
+}
+
+fn special_v6(ip: Ipv6Addr) -> Option<&'static str> {
+    let bits = u128::from(ip);
+    let embedded_v4 = |shift: u32| Ipv4Addr::from((bits >> shift) as u32);
+    let in_block = |net: u128, prefix: u32| bits >> (128 - prefix) == net >> (128 - prefix);
+    Some(match ip {
+        _ if ip.is_loopback() => "a loopback address",
+        _ if ip.is_unspecified() => "an address of this host's own network",
+        _ if ip.is_unique_local() => "an address in a private network",
+        _ if ip.is_unicast_link_local() => "a link-local address (where cloud metadata services answer)",
+        _ if ip.is_multicast() => "a multicast address",
+        // NAT64 (64:ff9b::/96) and 6to4 (2002::/16) reach the IPv4 address they carry.
+        _ if in_block(0x0064_ff9b << 96, 96) => return special_v4(embedded_v4(0)),
+        _ if in_block(0x2002 << 112, 16) => return special_v4(embedded_v4(80)),
+        _ if in_block(0x2001_0db8 << 96, 32) => "an address reserved for documentation",
+        _ if in_block(0xfec0 << 112, 10) => "a site-local address",
+        _ if bits >> 32 == 0 => "an IPv4-compatible address (deprecated)",
+        _ => return None,
+    })
+}
+
+/// The address a URL names as its host (`http://10.0.0.1/`, `http://[::1]/`), which a
+/// client connects to without resolving anything; `None` for a name.
+pub fn host_address(url: &url::Url) -> Option<IpAddr> {
+    match url.host()? {
+        url::Host::Ipv4(v4) => Some(IpAddr::V4(v4)),
+        url::Host::Ipv6(v6) => Some(IpAddr::V6(v6)),
+        url::Host::Domain(_) => None,
+    }
+}
+
+/// The addresses the server's own requests (webhook deliveries) may go to: the public
+/// internet, and the blocks the operator allowed on top (`--webhook-allow-networks`). What
+/// an administrator types into a form must not turn the server into a way into its own
+/// network: its loopback services, the cloud's metadata service, the intranet.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct OutboundReach {
+    allowed: Vec<Cidr>,
+}
+
+impl OutboundReach {
+    pub fn new(allowed: Vec<Cidr>) -> OutboundReach {
+        OutboundReach { allowed }
+    }
+
+    /// What `ip` is when the server may not send to it ("an address in a private network"),
+    /// or `None` when it may.
+    pub fn refused(&self, ip: IpAddr) -> Option<&'static str> {
+        special_purpose(ip).filter(|_| !self.allowed.iter().any(|b| b.contains(ip)))
+    }
+
+    /// Why the server may not send to `ip` ("10.1.2.3 is an address in a private network"),
+    /// or `None` when it may.
+    pub fn refusal(&self, ip: IpAddr) -> Option<String> {
+        self.refused(ip).map(|what| format!("{} is {what}", canonical(ip)))
+    }
+
+    /// Why the server may not send to `url`'s host (an address, `[::1]`, or a name):
+    /// addresses are checked here, and `localhost` with its subdomains (RFC 6761: always the
+    /// loopback); any other name only once it is resolved, at each delivery.
+    pub fn refusal_for_url(&self, url: &url::Url) -> Option<String> {
+        if let Some(ip) = host_address(url) {
+            return self.refusal(ip);
+        }
+        match url.host()? {
+            url::Host::Ipv4(_) | url::Host::Ipv6(_) => None,
+            url::Host::Domain(name) => {
+                let name = name.trim_end_matches('.').to_ascii_lowercase();
+                let loopback = name == "localhost" || name.ends_with(".localhost");
+                (loopback && self.refused(IpAddr::V4(Ipv4Addr::LOCALHOST)).is_some())
+                    .then(|| format!("{name} is the server itself (a loopback address)"))
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -195,5 +299,80 @@ mod tests {
         assert_ne!(throttle_key(ip("2001:db8:1:2::1")), throttle_key(ip("2001:db8:1:3::1")));
         assert_eq!(throttle_key(ip("192.0.2.1")), ip("192.0.2.1"));
         assert_eq!(throttle_key(ip("::ffff:192.0.2.1")), ip("192.0.2.1"));
+    }
+
+    #[test]
+    fn special_purpose_addresses_are_named_and_public_ones_are_not() {
+        for (addr, what) in [
+            ("127.0.0.1", "loopback"),
+            ("::1", "loopback"),
+            ("::ffff:127.0.0.1", "loopback"),
+            ("10.2.3.4", "private"),
+            ("172.16.0.1", "private"),
+            ("172.31.255.255", "private"),
+            ("192.168.1.1", "private"),
+            ("fd12:3456::1", "private"),
+            ("169.254.169.254", "link-local"),
+            ("fe80::1", "link-local"),
+            ("0.0.0.0", "own network"),
+            ("::", "own network"),
+            ("100.64.0.1", "carrier-grade"),
+            ("198.18.0.1", "benchmarking"),
+            ("192.0.2.1", "documentation"),
+            ("2001:db8::1", "documentation"),
+            ("224.0.0.1", "multicast"),
+            ("ff02::1", "multicast"),
+            ("255.255.255.255", "broadcast"),
+            ("64:ff9b::a9fe:a9fe", "link-local"),
+            ("2002:7f00:1::", "loopback"),
+            ("2002:0a00:0001::1", "private"),
+            ("::7f00:1", "IPv4-compatible"),
+            ("fec0::1", "site-local"),
+        ] {
+            let named = special_purpose(ip(addr)).unwrap_or_else(|| panic!("{addr} is special"));
+            assert!(named.contains(what), "{addr}: {named}");
+        }
+        for public in
+            ["203.0.114.9", "8.8.8.8", "172.32.0.1", "100.128.0.1", "2606:4700::1111", "64:ff9b::808:808"]
+        {
+            assert_eq!(special_purpose(ip(public)), None, "{public} is public");
+        }
+    }
+
+    #[test]
+    fn the_server_reaches_public_addresses_and_only_the_private_blocks_it_was_allowed() {
+        let none = OutboundReach::default();
+        assert_eq!(none.refusal(ip("8.8.8.8")), None);
+        assert_eq!(
+            none.refusal(ip("::ffff:10.0.0.5")).as_deref(),
+            Some("10.0.0.5 is an address in a private network")
+        );
+        let lab = OutboundReach::new(vec!["10.20.0.0/16".parse().unwrap(), "::1".parse().unwrap()]);
+        assert_eq!(lab.refusal(ip("10.20.3.4")), None, "an allowed block");
+        assert!(lab.refusal(ip("10.21.3.4")).is_some(), "a private address outside it");
+        assert_eq!(lab.refusal(ip("::1")), None);
+        assert!(lab.refusal(ip("127.0.0.1")).is_some(), "::1 allowed is not 127.0.0.1 allowed");
+    }
+
+    #[test]
+    fn hosts_are_checked_by_address_and_localhost_by_its_name() {
+        let none = OutboundReach::default();
+        let url = |host: &str| url::Url::parse(&format!("http://{host}/")).unwrap();
+        for refused in [
+            "127.0.0.1",
+            "[::1]",
+            "[::ffff:169.254.169.254]",
+            "localhost",
+            "LocalHost.",
+            "api.localhost",
+            "0x7f.1",
+        ] {
+            assert!(none.refusal_for_url(&url(refused)).is_some(), "{refused}");
+        }
+        for later in ["hooks.example.edu", "localhost.example.edu", "203.0.114.9"] {
+            assert_eq!(none.refusal_for_url(&url(later)), None, "{later}");
+        }
+        let loopback = OutboundReach::new(vec!["127.0.0.0/8".parse().unwrap()]);
+        assert_eq!(loopback.refusal_for_url(&url("localhost")), None);
     }
 }

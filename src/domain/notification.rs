@@ -176,6 +176,12 @@ impl WebhookUrl {
     pub fn as_str(&self) -> &str {
         &self.0
     }
+
+    /// Why the server may not post to this URL's host, when it may not (see
+    /// [`OutboundReach::refusal_for_url`](crate::domain::net::OutboundReach::refusal_for_url)).
+    pub fn refusal(&self, reach: &crate::domain::net::OutboundReach) -> Option<String> {
+        reach.refusal_for_url(&url::Url::parse(&self.0).ok()?)
+    }
 }
 
 /// The scheme, host and port of a URL (`https://hooks.example.edu`), for the audit log:

@@ -3,8 +3,11 @@
 //! attempt), `webhook-signature` (`v1,` + base64 of HMAC-SHA256 over
 //! `{id}.{timestamp}.{body}` with the endpoint's secret).
 
+use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::Duration;
 
+use crate::domain::net::{OutboundReach, canonical};
 use crate::domain::notification::SigningSecret;
 
 /// How long an endpoint has to answer.
@@ -18,20 +21,26 @@ pub struct PostError {
 }
 
 /// The HTTP client for every endpoint: no redirects followed (a delivery goes where the
-/// administrator said, or fails), a timeout, TLS through the vendored OpenSSL.
+/// administrator said, or fails), only addresses within the server's reach connected to
+/// (checked on the addresses a name resolves to, at each delivery, so that a name which
+/// later resolves into the intranet reaches nothing there), a timeout, TLS through the
+/// vendored OpenSSL.
 pub struct Sender {
     client: reqwest::Client,
+    reach: Arc<OutboundReach>,
 }
 
 impl Sender {
-    pub fn new() -> reqwest::Result<Sender> {
+    pub fn new(reach: OutboundReach) -> reqwest::Result<Sender> {
+        let reach = Arc::new(reach);
         let client = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
+            .dns_resolver(Arc::new(WithinReach(reach.clone())))
             .timeout(TIMEOUT)
             .connect_timeout(Duration::from_secs(10))
             .user_agent(concat!("tokenwarden-webhooks/", env!("CARGO_PKG_VERSION")))
             .build()?;
-        Ok(Sender { client })
+        Ok(Sender { client, reach })
     }
 
     /// Posts `body` to `url`; the status when the endpoint answered 2xx.
@@ -42,6 +51,14 @@ impl Sender {
         id: &str,
         body: &str,
     ) -> Result<i32, PostError> {
+        // An address in the URL is connected to as it is, without the resolver: check it here.
+        let address = url::Url::parse(url).ok().and_then(|u| crate::domain::net::host_address(&u));
+        if let Some(why) = address.and_then(|ip| self.reach.refusal(ip)) {
+            return Err(PostError {
+                message: format!("not sent: {why}, outside the server's reach"),
+                status: None,
+            });
+        }
         let timestamp = chrono::Utc::now().timestamp();
         let res = self
             .client
@@ -72,6 +89,31 @@ impl Sender {
     }
 }
 
+/// The system's resolver, keeping only the addresses the server may reach: a name that
+/// resolves only to refused ones fails to connect, and says why.
+struct WithinReach(Arc<OutboundReach>);
+
+impl reqwest::dns::Resolve for WithinReach {
+    fn resolve(&self, name: reqwest::dns::Name) -> reqwest::dns::Resolving {
+        let reach = self.0.clone();
+        Box::pin(async move { resolve_within(&reach, name.as_str()).await })
+    }
+}
+
+type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+async fn resolve_within(reach: &OutboundReach, host: &str) -> Result<reqwest::dns::Addrs, BoxError> {
+    let found: Vec<SocketAddr> = tokio::net::lookup_host((host, 0)).await?.collect();
+    let (kept, refused): (Vec<SocketAddr>, Vec<SocketAddr>) =
+        found.into_iter().partition(|a| reach.refused(a.ip()).is_none());
+    match (kept.is_empty(), refused.first().and_then(|a| Some((a.ip(), reach.refused(a.ip())?)))) {
+        (true, Some((ip, what))) => {
+            Err(format!("{host} resolves to {}, {what}, outside the server's reach", canonical(ip)).into())
+        }
+        _ => Ok(Box::new(kept.into_iter())),
+    }
+}
+
 /// A transport error in words, with its causes ("could not connect: Connection refused").
 fn describe(e: &reqwest::Error) -> String {
     let what = if e.is_timeout() {
@@ -90,5 +132,25 @@ fn describe(e: &reqwest::Error) -> String {
     match causes.last() {
         Some(root) => format!("{what}: {root}"),
         None => what.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_name_that_resolves_only_outside_the_reach_is_not_connected_to() {
+        let refused =
+            resolve_within(&OutboundReach::default(), "localhost").await.err().map(|e| e.to_string());
+        let refused = refused.expect("localhost is the loopback");
+        assert!(
+            refused.starts_with("localhost resolves to ")
+                && refused.ends_with(", a loopback address, outside the server's reach"),
+            "{refused}"
+        );
+        let allowed = OutboundReach::new(vec!["127.0.0.0/8".parse().unwrap(), "::1".parse().unwrap()]);
+        let found: Vec<SocketAddr> = resolve_within(&allowed, "localhost").await.expect("allowed").collect();
+        assert!(!found.is_empty() && found.iter().all(|a| a.ip().is_loopback()), "{found:?}");
     }
 }

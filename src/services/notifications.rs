@@ -14,6 +14,7 @@ use serde_json::{Value, json};
 use super::stash::StashKey;
 use super::{Actor, Error, Principal, Via};
 use crate::db::{DbConnection, write_transaction};
+use crate::domain::net::OutboundReach;
 use crate::domain::notification::{self, Event, EventSet, SigningSecret, Threshold, WebhookUrl};
 use crate::domain::{Permission, ValidationError, now};
 use crate::models::notification::{EMAIL, NewNotification, TokenReminder, WEBHOOK, state};
@@ -350,9 +351,24 @@ struct ParsedEndpoint {
     events: EventSet,
 }
 
-fn parse_endpoint(input: &EndpointInput) -> Result<ParsedEndpoint, Error> {
+/// The endpoint's fields, and its URL within the server's reach: an address, or
+/// `localhost`, that is not on the public internet is refused here, unless the server was
+/// allowed its network (a name is checked again at each delivery, where it is resolved).
+fn parse_endpoint(input: &EndpointInput, reach: &OutboundReach) -> Result<ParsedEndpoint, Error> {
     let mut errors = Vec::new();
-    let url = WebhookUrl::parse(&input.url).map_err(|e| errors.push(e)).ok();
+    let url = WebhookUrl::parse(&input.url)
+        .and_then(|url| match url.refusal(reach) {
+            Some(why) => Err(ValidationError::new(
+                WebhookUrl::FIELD,
+                format!(
+                    "Webhooks go to public addresses only: {why}. The server's operator can allow a \
+                     private network with --webhook-allow-networks."
+                ),
+            )),
+            None => Ok(url),
+        })
+        .map_err(|e| errors.push(e))
+        .ok();
     let events = EventSet::parse(&input.events).map_err(|e| errors.push(e)).ok();
     let description = input.description.trim().to_owned();
     if description.chars().count() > 200 {
@@ -392,11 +408,12 @@ fn describe_endpoint(id: i64, url: &str, events: &EventSet, enabled: bool) -> St
 pub fn create_endpoint(
     conn: &mut DbConnection,
     actor: &Actor,
+    reach: &OutboundReach,
     server_key: &[u8],
     input: &EndpointInput,
 ) -> Result<Registered, Error> {
     require_webhooks(actor)?;
-    let parsed = parse_endpoint(input)?;
+    let parsed = parse_endpoint(input, reach)?;
     let secret = SigningSecret::generate();
     let sealed = seal(server_key, &secret)?;
     write_transaction(conn, |conn| {
@@ -427,11 +444,12 @@ pub fn create_endpoint(
 pub fn update_endpoint(
     conn: &mut DbConnection,
     actor: &Actor,
+    reach: &OutboundReach,
     id: i64,
     input: &EndpointInput,
 ) -> Result<WebhookEndpoint, Error> {
     require_webhooks(actor)?;
-    let parsed = parse_endpoint(input)?;
+    let parsed = parse_endpoint(input, reach)?;
     write_transaction(conn, |conn| {
         let before = WebhookEndpoint::find(conn, id)?;
         WebhookEndpoint::update(

@@ -859,6 +859,8 @@ impl World {
             s.oidc_client_id = Some("tokenwarden".to_owned());
             s.public_url = Some("http://127.0.0.1/".parse().unwrap());
             s.oidc_role_map = ROLE_MAP.parse().unwrap();
+            // The webhook endpoints post to a closed port on this host.
+            s.notify.webhook_allow_networks = vec!["127.0.0.0/8".parse().unwrap()];
         })
         .await;
         let admin = app.setup_admin().await;
@@ -1170,10 +1172,17 @@ impl World {
             enabled,
             ..Default::default()
         };
-        services::notifications::create_endpoint(&mut conn, &Actor::operator(), b"a matrix key", &input)
-            .expect("an endpoint")
-            .endpoint
-            .id
+        let reach = tokenwarden::domain::net::OutboundReach::new(vec!["127.0.0.0/8".parse().unwrap()]);
+        services::notifications::create_endpoint(
+            &mut conn,
+            &Actor::operator(),
+            &reach,
+            b"a matrix key",
+            &input,
+        )
+        .expect("an endpoint")
+        .endpoint
+        .id
     }
 
     /// A token of the user `id`'s own (a victim, not in `ids`).

@@ -252,6 +252,9 @@ fn fast(serve: &mut ServeArgs, smtp: Option<u16>) {
     serve.notify.notify_poll_ms = 50;
     serve.notify.notify_retry_ms = 200;
     serve.notify.notify_schedule_ms = 100;
+    // The receivers of these tests listen on this host, a network webhooks reach only when
+    // the operator allows it.
+    serve.notify.webhook_allow_networks = vec!["127.0.0.0/8".parse().unwrap()];
 }
 
 /// Waits up to `secs` seconds for `f` to give something.
@@ -846,6 +849,103 @@ async fn notifications_an_endpoint_gets_only_its_events_and_a_disabled_one_none(
 }
 
 #[actix_web::test]
+async fn notifications_webhooks_reach_public_addresses_only_unless_the_operator_allows_a_network() {
+    // Found in review: an administrator's form could point deliveries at the server's own
+    // loopback services, the cloud's metadata address or the intranet, and read what each
+    // answered in the delivery log.
+    use tokenwarden::db::schema::webhook_endpoints as e;
+    let receiver = Receiver::start(0).await;
+    let app = spawn_app_with(|s| {
+        fast(s, None);
+        s.notify.webhook_allow_networks.clear();
+    })
+    .await;
+    let admin = app.setup_admin().await;
+    let urls =
+        |app: &TestApp| -> Vec<String> { e::table.select(e::url).order(e::id).load(&mut conn(app)).unwrap() };
+    assert!(
+        admin.get_html("/admin/webhooks/new").await.contains("A public address only"),
+        "the form says where deliveries may go"
+    );
+    for (url, why) in [
+        (receiver.url(), "127.0.0.1 is a loopback address"),
+        (format!("http://localhost:{}/hooks", receiver.port), "localhost is the server itself"),
+        ("http://169.254.169.254/latest/meta-data/".to_owned(), "169.254.169.254 is a link-local address"),
+        ("http://[::ffff:10.0.0.7]/in".to_owned(), "10.0.0.7 is an address in a private network"),
+        ("http://0x7f.1/in".to_owned(), "127.0.0.1 is a loopback address"),
+    ] {
+        let res = admin
+            .post_form(
+                "/admin/webhooks",
+                &[("url", &url), ("description", "Intranet probe"), ("enabled", "on")],
+            )
+            .await;
+        assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY, "{url}");
+        let html = res.text().await.unwrap();
+        assert!(html.contains(&format!("Webhooks go to public addresses only: {why}")), "{url}: {html}");
+        assert!(html.contains("Intranet probe") && html.contains(&url), "the input is kept: {url}");
+    }
+    assert!(urls(&app).is_empty(), "nothing registered");
+
+    let public = "https://hooks.example.edu/tokenwarden";
+    add_endpoint(&admin, public, &["token.created"]).await;
+    let id: i64 = e::table.select(e::id).first(&mut conn(&app)).unwrap();
+    let res = admin
+        .post_form(
+            &format!("/admin/webhooks/{id}"),
+            &[("url", "http://192.168.1.20/hook"), ("enabled", "on")],
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY, "an edit is held to the same rule");
+    assert!(res.text().await.unwrap().contains("192.168.1.20 is an address in a private network"));
+    assert_eq!(urls(&app), [public], "unchanged");
+
+    // An endpoint kept from before (or whose name resolves somewhere else now) is held to
+    // it at each delivery: the addresses its name resolves to, or the address it names.
+    let refused = |app: &TestApp, n: usize| {
+        let errors: Vec<String> = messages(app).into_iter().filter_map(|m| m.last_error).collect();
+        (errors.len() >= n).then_some(errors)
+    };
+    let by_name = format!("http://localhost:{}/hooks/tokenwarden", receiver.port);
+    diesel::update(e::table.find(id)).set(e::url.eq(&by_name)).execute(&mut conn(&app)).unwrap();
+    app.issue_token("admin", Some(30), &[]);
+    let errors = eventually(10, "the delivery refused", || refused(&app, 1)).await;
+    assert!(
+        errors[0].contains("localhost resolves to ")
+            && errors[0].ends_with(", a loopback address, outside the server's reach"),
+        "{errors:?}"
+    );
+    diesel::update(e::table.find(id)).set(e::url.eq(receiver.url())).execute(&mut conn(&app)).unwrap();
+    app.issue_token("admin", Some(30), &[]);
+    let errors = eventually(10, "the second delivery refused", || refused(&app, 2)).await;
+    assert!(
+        errors.iter().any(|m| m == "not sent: 127.0.0.1 is a loopback address, outside the server's reach"),
+        "{errors:?}"
+    );
+    pause(300).await;
+    assert!(receiver.deliveries().is_empty(), "the receiver on this host got nothing");
+    let page = admin.get_html("/admin/webhooks").await;
+    assert!(
+        page.contains("127.0.0.1 is a loopback address, outside the server"),
+        "the delivery log says why"
+    );
+
+    // The operator allows the network (a receiver on this host): delivered.
+    let allowed = spawn_app_with(|s| fast(s, None)).await;
+    let admin = allowed.setup_admin().await;
+    assert!(
+        admin
+            .get_html("/admin/webhooks/new")
+            .await
+            .contains("or one in 127.0.0.0/8 (allowed on this server)")
+    );
+    add_endpoint(&admin, &by_name, &["token.created"]).await;
+    allowed.issue_token("admin", Some(30), &[]);
+    let d = eventually(10, "the delivery by name", || receiver.deliveries().into_iter().next()).await;
+    assert_eq!(d.json()["type"], "token.created");
+}
+
+#[actix_web::test]
 async fn notifications_webhook_create_prints_the_signing_secret_alone_and_it_signs_the_deliveries() {
     let receiver = Receiver::start(0).await;
     let app = spawn_app_with(|s| fast(s, None)).await;
@@ -901,6 +1001,7 @@ async fn notifications_webhook_create_prints_the_signing_secret_alone_and_it_sig
         .env("DATABASE_URL", &app.database_url)
         .env("TOKENWARDEN_LOG", "warn")
         .env("TOKENWARDEN_SESSION_KEY", "a test session key that is long enough to derive from")
+        .env("TOKENWARDEN_WEBHOOK_ALLOW_NETWORKS", "10.0.0.0/8,127.0.0.0/8")
         .output()
         .expect("run tokenwarden");
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
@@ -917,6 +1018,21 @@ async fn notifications_webhook_create_prints_the_signing_secret_alone_and_it_sig
         e::table.select(e::secret_sealed).first(&mut conn(&app)).unwrap()
     };
     assert!(!stored.contains(&secret[6..]), "stored sealed, not in clear");
+
+    // Without the network allowed, the command holds to the admin page's rule.
+    let local = Command::new(env!("CARGO_BIN_EXE_tokenwarden"))
+        .args(["webhook", "create", "--url", &receiver.url()])
+        .env("DATABASE_URL", &app.database_url)
+        .env("TOKENWARDEN_SESSION_KEY", "a test session key that is long enough to derive from")
+        .env_remove("TOKENWARDEN_WEBHOOK_ALLOW_NETWORKS")
+        .output()
+        .unwrap();
+    assert!(!local.status.success() && local.stdout.is_empty());
+    let stderr = String::from_utf8_lossy(&local.stderr);
+    assert!(
+        stderr.contains("url: Webhooks go to public addresses only: 127.0.0.1 is a loopback address"),
+        "{stderr}"
+    );
 
     let bad = Command::new(env!("CARGO_BIN_EXE_tokenwarden"))
         .args(["webhook", "create", "--url", "gopher://x", "--event", "token.exploded"])

@@ -89,11 +89,30 @@ struct FormPage {
     form: EndpointForm,
     events: Vec<(&'static str, &'static str, bool)>,
     errors: FieldErrors,
+    /// Under the URL field: where deliveries may go, on this server.
+    url_help: String,
 }
 
 impl FormPage {
-    fn new(ctx: PageCtx, id: Option<i64>, form: EndpointForm, errors: FieldErrors) -> FormPage {
-        FormPage { ctx, id, events: event_choices(&form.events), form, errors }
+    fn new(
+        ctx: PageCtx,
+        state: &AppState,
+        id: Option<i64>,
+        form: EndpointForm,
+        errors: FieldErrors,
+    ) -> FormPage {
+        let allowed = &state.settings.serve.notify.webhook_allow_networks;
+        let reach = if allowed.is_empty() {
+            "A public address only: this server does not post into private networks.".to_owned()
+        } else {
+            let list: Vec<String> = allowed.iter().map(ToString::to_string).collect();
+            format!("A public address, or one in {} (allowed on this server).", list.join(", "))
+        };
+        let url_help = format!(
+            "Where deliveries are posted, https:// (or http://). {reach} No user name or password \
+             in it: the receiver checks the signature."
+        );
+        FormPage { ctx, id, events: event_choices(&form.events), form, errors, url_help }
     }
 }
 
@@ -147,7 +166,7 @@ pub async fn new(
     // No form for what would be refused when sent.
     notifications::require_webhooks(&state.actor(&req, &me))?;
     let form = EndpointForm { enabled: Some("on".into()), ..EndpointForm::default() };
-    render(&FormPage::new(ctx, None, form, FieldErrors::new()))
+    render(&FormPage::new(ctx, &state, None, form, FieldErrors::new()))
 }
 
 /// The signing secret, shown once on the list after the redirect.
@@ -180,8 +199,11 @@ pub async fn create(
 ) -> Result<HttpResponse, AppError> {
     let form: EndpointForm = read_form(&body)?;
     let (who, input, key) = (state.actor(&req, &me), form.input(), state.settings.session_key.clone());
-    match crate::db::run(&state.pool, move |conn| notifications::create_endpoint(conn, &who, &key, &input))
-        .await
+    let reach = state.settings.serve.notify.outbound_reach();
+    match crate::db::run(&state.pool, move |conn| {
+        notifications::create_endpoint(conn, &who, &reach, &key, &input)
+    })
+    .await
     {
         Ok(registered) => {
             show_secret_once(&state, &me, &session, &registered, false).await?;
@@ -192,9 +214,10 @@ pub async fn create(
             .send();
             Ok(see_other(PAGE))
         }
-        Err(services::Error::Invalid(errors)) => {
-            render_with(StatusCode::UNPROCESSABLE_ENTITY, &FormPage::new(ctx, None, form, errors.into()))
-        }
+        Err(services::Error::Invalid(errors)) => render_with(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            &FormPage::new(ctx, &state, None, form, errors.into()),
+        ),
         Err(e) => Err(e.into()),
     }
 }
@@ -210,7 +233,7 @@ pub async fn edit(
 ) -> Result<HttpResponse, AppError> {
     let (who, id) = (state.actor(&req, &me), path.into_inner());
     let endpoint = crate::db::run(&state.pool, move |conn| notifications::endpoint(conn, &who, id)).await?;
-    render(&FormPage::new(ctx, Some(id), EndpointForm::of(&endpoint), FieldErrors::new()))
+    render(&FormPage::new(ctx, &state, Some(id), EndpointForm::of(&endpoint), FieldErrors::new()))
 }
 
 /// `POST /admin/webhooks/{id}` — change an endpoint (URL, description, events, enabled).
@@ -227,8 +250,11 @@ pub async fn update(
     let id = path.into_inner();
     let form: EndpointForm = read_form(&body)?;
     let (who, input) = (state.actor(&req, &me), form.input());
-    match crate::db::run(&state.pool, move |conn| notifications::update_endpoint(conn, &who, id, &input))
-        .await
+    let reach = state.settings.serve.notify.outbound_reach();
+    match crate::db::run(&state.pool, move |conn| {
+        notifications::update_endpoint(conn, &who, &reach, id, &input)
+    })
+    .await
     {
         Ok(endpoint) => {
             FlashMessage::success(if endpoint.enabled {
@@ -242,9 +268,10 @@ pub async fn update(
             .send();
             Ok(see_other(PAGE))
         }
-        Err(services::Error::Invalid(errors)) => {
-            render_with(StatusCode::UNPROCESSABLE_ENTITY, &FormPage::new(ctx, Some(id), form, errors.into()))
-        }
+        Err(services::Error::Invalid(errors)) => render_with(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            &FormPage::new(ctx, &state, Some(id), form, errors.into()),
+        ),
         Err(e) => Err(e.into()),
     }
 }
