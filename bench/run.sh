@@ -179,6 +179,8 @@ ADMIN_VIEWS=(
   "/admin/users?q=smith"
   "/admin/users?q=teacher%2004242"
   "/admin/users?q=ab"
+  "/admin/users?sort=newest"
+  "/admin/users?q=smith&sort=newest"
   "/admin/audit"
   "/admin/audit?action=token.created"
   "/admin/audit?actor=bench-admin"

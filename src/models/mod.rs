@@ -31,7 +31,9 @@ pub use secret_stash::SecretStash;
 pub use service::{Service, ServiceDefinition, ServiceFields, TokenUsage};
 pub use session::UserSession;
 pub use token_tally::TokenFigures;
-pub use user::{CreateUserError, NewUserData, RoleSource, RoleSources, User, UserPage, UserRoles, UserState};
+pub use user::{
+    CreateUserError, NewUserData, RoleSource, RoleSources, User, UserOrder, UserPage, UserRoles, UserState,
+};
 pub use user_import::UserImport;
 
 /// Whether a diesel error is a unique-constraint violation (same on both backends).

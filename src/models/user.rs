@@ -240,16 +240,60 @@ fn case_variants(needle: &str) -> Vec<String> {
     variants
 }
 
+/// The order of a list of users: as they were created, or the newest first (where the
+/// people an import has just created are).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum UserOrder {
+    #[default]
+    Oldest,
+    Newest,
+}
+
+impl UserOrder {
+    /// `sort=newest` in an address; anything else is the default.
+    pub fn parse(given: &str) -> UserOrder {
+        if given == "newest" { UserOrder::Newest } else { UserOrder::Oldest }
+    }
+
+    /// As an address writes it (`None` for the default).
+    pub fn param(self) -> Option<&'static str> {
+        (self == UserOrder::Newest).then_some("newest")
+    }
+}
+
 impl User {
-    /// Users whose login, name or email contains `query` (case-insensitive), in id order,
-    /// after `after` (keyset pagination). From three characters on, a trigram index finds
-    /// them — FTS5's trigram tokenizer on SQLite, `pg_trgm` on PostgreSQL (migration
-    /// 2026-12-03-000010, on the kept `search_text` since 2026-12-04-000012) — instead of
-    /// reading every user. A shorter query makes no trigram and reads users in id order until
-    /// a page is full: at once for a common pair of letters, every user for a rare one.
-    pub fn search(conn: &mut DbConnection, query: &str, after: i64, per_page: i64) -> QueryResult<UserPage> {
+    /// Users whose login, name or email contains `query` (case-insensitive), in `order`,
+    /// past the user `after` in it (keyset pagination; 0 for the first page). From three
+    /// characters on, a trigram index finds them — FTS5's trigram tokenizer on SQLite,
+    /// `pg_trgm` on PostgreSQL (migration 2026-12-03-000010, on the kept `search_text`
+    /// since 2026-12-04-000012) — instead of reading every user. A shorter query makes no
+    /// trigram and reads users in order until a page is full: at once for a common pair of
+    /// letters, every user for a rare one.
+    pub fn search(
+        conn: &mut DbConnection,
+        query: &str,
+        order: UserOrder,
+        after: i64,
+        per_page: i64,
+    ) -> QueryResult<UserPage> {
         let needle: String = query.trim().to_lowercase().chars().filter(|c| !c.is_control()).collect();
         let pattern = format!("%{}%", escape_like(&needle));
+        let newest = order == UserOrder::Newest;
+        // Past `after` in the list's order: below it for the newest first.
+        let past = match (newest, after) {
+            (true, 0) => i64::MAX,
+            _ => after,
+        };
+        // A boxed query on any backend, past the cursor in the list's order.
+        macro_rules! in_order {
+            ($q:expr) => {
+                if newest {
+                    $q.filter(users::id.lt(past)).order(users::id.desc())
+                } else {
+                    $q.filter(users::id.gt(past)).order(users::id.asc())
+                }
+            };
+        }
         let mut users: Vec<User> = match conn {
             DbConnection::Sqlite(c) if needle.chars().count() >= 3 => {
                 #[derive(QueryableByName)]
@@ -259,25 +303,27 @@ impl User {
                 }
                 // A quoted FTS5 string: with the trigram tokenizer, "contains".
                 let phrase = format!("\"{}\"", needle.replace('"', "\"\""));
-                let ids: Vec<i64> = diesel::sql_query(
+                let sql = if newest {
+                    "SELECT rowid AS id FROM users_search WHERE users_search MATCH ? AND rowid < ? \
+                     ORDER BY rowid DESC LIMIT ?"
+                } else {
                     "SELECT rowid AS id FROM users_search WHERE users_search MATCH ? AND rowid > ? \
-                     ORDER BY rowid LIMIT ?",
-                )
-                .bind::<diesel::sql_types::Text, _>(phrase)
-                .bind::<diesel::sql_types::BigInt, _>(after)
-                .bind::<diesel::sql_types::BigInt, _>(per_page + 1)
-                .load::<Found>(c)?
-                .into_iter()
-                .map(|f| f.id)
-                .collect();
-                users::table
-                    .filter(users::id.eq_any(ids))
-                    .order(users::id.asc())
-                    .select(User::as_select())
-                    .load(c)?
+                     ORDER BY rowid LIMIT ?"
+                };
+                let ids: Vec<i64> = diesel::sql_query(sql)
+                    .bind::<diesel::sql_types::Text, _>(phrase)
+                    .bind::<diesel::sql_types::BigInt, _>(past)
+                    .bind::<diesel::sql_types::BigInt, _>(per_page + 1)
+                    .load::<Found>(c)?
+                    .into_iter()
+                    .map(|f| f.id)
+                    .collect();
+                let mut found =
+                    users::table.filter(users::id.eq_any(ids)).select(User::as_select()).load(c)?;
+                found.sort_by_key(|u: &User| if newest { -u.id } else { u.id });
+                found
             }
-            DbConnection::Pg(c) if !needle.is_empty() => users::table
-                .filter(users::id.gt(after))
+            DbConnection::Pg(c) if !needle.is_empty() => in_order!(users::table.into_boxed())
                 .filter(
                     // The lowercased login, name and email, kept by PostgreSQL itself
                     // (migration 2026-12-04-000012), with the trigram index on it.
@@ -285,12 +331,11 @@ impl User {
                         .bind::<diesel::sql_types::Text, _>(pattern)
                         .sql(" ESCAPE '\\'"),
                 )
-                .order(users::id.asc())
                 .limit(per_page + 1)
                 .select(User::as_select())
                 .load(c)?,
             conn => {
-                let mut q = users::table.filter(users::id.gt(after)).into_boxed();
+                let mut q = in_order!(users::table.into_boxed());
                 // SQLite's LIKE ignores the case of ASCII letters, and its `lower()` folds
                 // only those: lowercasing each column of every user (the search under three
                 // letters reads them all) found nothing more and took half the time. Other
@@ -309,7 +354,7 @@ impl User {
                     [a, b] => q.filter(like(a).or(like(b))),
                     [a, b, c, ..] => q.filter(like(a).or(like(b)).or(like(c))),
                 };
-                q.order(users::id.asc()).limit(per_page + 1).select(User::as_select()).load(conn)?
+                q.limit(per_page + 1).select(User::as_select()).load(conn)?
             }
         };
         let next_after = if users.len() as i64 > per_page {

@@ -479,14 +479,38 @@ async fn search_and_pagination_find_the_right_users_among_10000() {
         "exactly one match"
     );
     // walk every page of the whole list: each user appears exactly once
-    let mut seen = std::collections::HashSet::new();
-    let mut next = Some("/admin/users".to_owned());
+    let oldest = walk(&admin, "/admin/users").await;
+    let seen: std::collections::HashSet<&String> = oldest.iter().collect();
+    assert_eq!(seen.len(), oldest.len(), "a user appeared twice");
+    assert_eq!(seen.len(), 10_002, "the admin, zora and 10,000 seeded users");
+
+    // Newest first (where an import leads, to the people it created): the same users in
+    // the opposite order, through the search's trigram index and its short path alike.
+    let mut newest = walk(&admin, "/admin/users?sort=newest").await;
+    assert_eq!(newest[0], "zora.needle", "the last created first");
+    newest.reverse();
+    assert_eq!(newest, oldest);
+    for q in ["tea", "ch", "zora"] {
+        let mut newest = walk(&admin, &format!("/admin/users?q={q}&sort=newest")).await;
+        newest.reverse();
+        assert_eq!(newest, walk(&admin, &format!("/admin/users?q={q}")).await, "q={q}");
+        assert!(!newest.is_empty(), "q={q}");
+    }
+    let html = admin.get_html("/admin/users?sort=newest").await;
+    assert!(html.contains("<option value=\"newest\" selected>Newest first</option>"), "the order is shown");
+    assert!(html.contains("All users, newest first</caption>"));
+}
+
+/// The logins of every page of a list of users, from `start`, following "Next page".
+async fn walk(admin: &crate::helpers::Browser, start: &str) -> Vec<String> {
+    let mut logins = Vec::new();
+    let mut next = Some(start.to_owned());
     let mut pages = 0;
     while let Some(path) = next {
         let html = admin.get_html(&path).await;
         for (i, _) in html.match_indices("<td data-label=\"Login\"><code>") {
             let rest = &html[i + 29..];
-            assert!(seen.insert(rest[..rest.find('<').unwrap()].to_owned()), "a user appeared twice");
+            logins.push(rest[..rest.find('<').unwrap()].to_owned());
         }
         next = html.find("rel=\"next\"").map(|rel| {
             let start = html[..rel].rfind("href=\"").unwrap() + 6;
@@ -496,7 +520,7 @@ async fn search_and_pagination_find_the_right_users_among_10000() {
         pages += 1;
         assert!(pages < 500);
     }
-    assert_eq!(seen.len(), 10_002, "the admin, zora and 10,000 seeded users");
+    logins
 }
 
 /// The search reads login, name and email through a trigram index from three characters

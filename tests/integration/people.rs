@@ -383,9 +383,16 @@ async fn the_import_preview_names_every_bad_line_and_nothing_applies_until_the_f
     assert!(html.contains("The people created have no password until you make each a link"), "{html}");
     let res = admin.post_form(&preview, &[]).await;
     assert_eq!(res.status(), StatusCode::SEE_OTHER);
-    assert_eq!(location(&res), "/admin/users");
-    let list = admin.get_html("/admin/users").await;
+    // Found in review: the list is oldest first, so the people just created were on its
+    // last pages. The import leads to it newest first.
+    assert_eq!(location(&res), "/admin/users?sort=newest");
+    let list = admin.get_html("/admin/users?sort=newest").await;
     assert!(list.contains("Imported “people.csv”: 4 created, 1 changed, 1 unchanged."), "{list}");
+    let rows: Vec<usize> = ["dee", "cy", "bob", "ada"]
+        .iter()
+        .map(|l| list.find(&format!("<code>{l}</code>")).unwrap())
+        .collect();
+    assert!(rows.windows(2).all(|w| w[0] < w[1]), "the people created at the top, the last first");
     assert!(list.contains("The people created have no password yet: make each a link"), "{list}");
     for login in ["ada", "bob", "cy", "dee"] {
         assert_eq!(logins_like(&app.database_url, login), [login]);

@@ -19,7 +19,7 @@ use tokenwarden::domain::now;
 use tokenwarden::domain::owner_roles::OwnerFilter;
 use tokenwarden::domain::{EnrollmentRole, PermissionSet};
 use tokenwarden::models::{
-    AccessToken, AuditAction, AuditEvent, AuditQuery, Cursor, TokenFigures, TokenFilter, User,
+    AccessToken, AuditAction, AuditEvent, AuditQuery, Cursor, TokenFigures, TokenFilter, User, UserOrder,
 };
 
 use crate::helpers::spawn_app;
@@ -179,14 +179,16 @@ async fn every_account_wide_view_reads_an_index_range() {
         &mut explaining,
     );
 
-    for q in ["tess@", "ab"] {
+    for (q, order) in [("tess@", UserOrder::Oldest), ("ab", UserOrder::Oldest), ("tess@", UserOrder::Newest)]
+    {
         let sqls = captured(&mut conn, &log, |c| {
-            User::search(c, q, 0, 50).unwrap();
+            User::search(c, q, order, 0, 50).unwrap();
         });
         let index: &[&str] = if q.len() >= 3 { &["users_search"] } else { &[] };
         // PostgreSQL plans this statement with its values each time (diesel sends it
         // unprepared: it has SQL of its own), so its plan is the one for these values.
-        let values = [String::from("0"), format!("'%{q}%'"), String::from("51")];
+        let past = if order == UserOrder::Newest { i64::MAX } else { 0 };
+        let values = [past.to_string(), format!("'%{q}%'"), String::from("51")];
         let text: Vec<String> = sqls
             .iter()
             .map(|s| {
@@ -201,7 +203,8 @@ async fn every_account_wide_view_reads_an_index_range() {
             );
         }
         plans.report.push_str(&format!(
-            "## /admin/users?q={q}\n{}\n{}\n\n",
+            "## /admin/users?q={q}{}\n{}\n{}\n\n",
+            order.param().map(|p| format!("&sort={p}")).unwrap_or_default(),
             sqls.join("\n"),
             text.join("\n")
         ));

@@ -284,7 +284,8 @@ pub async fn apply(
                 message.push_str(NO_PASSWORD_YET);
             }
             FlashMessage::success(message).send();
-            Ok(see_other("/admin/users"))
+            // The newest first: the people it created are at the top.
+            Ok(see_other("/admin/users?sort=newest"))
         }
         import::Outcome::Refused(plan) => render_with(
             StatusCode::UNPROCESSABLE_ENTITY,

@@ -14,7 +14,7 @@ use serde::Deserialize;
 
 use crate::auth::guard::{ManageUsers, Require};
 use crate::error::AppError;
-use crate::models::{User, UserRoles};
+use crate::models::{User, UserOrder, UserRoles};
 use crate::routes::render;
 use crate::state::AppState;
 use crate::views::page::PageCtx;
@@ -45,7 +45,10 @@ pub(super) fn role_labels(roles: &UserRoles) -> Vec<String> {
 struct UsersPage {
     ctx: PageCtx,
     q: String,
+    newest: bool,
     rows: Vec<UserRow>,
+    /// The first and the next page's query strings.
+    first: String,
     next: Option<String>,
     first_page: bool,
 }
@@ -54,12 +57,16 @@ struct UsersPage {
 pub struct UsersQuery {
     #[serde(default)]
     q: String,
+    /// `newest` for the newest first; anything else is the order they were created in.
+    #[serde(default)]
+    sort: String,
     /// As written in the address: anything but a number is the first page.
     #[serde(default)]
     after: String,
 }
 
-/// `GET /admin/users` — search by login, name or email; keyset-paginated.
+/// `GET /admin/users` — search by login, name or email, oldest or newest first;
+/// keyset-paginated.
 #[get("/admin/users")]
 pub async fn index(
     ctx: PageCtx,
@@ -67,14 +74,15 @@ pub async fn index(
     state: web::Data<AppState>,
     query: web::Query<UsersQuery>,
 ) -> Result<HttpResponse, AppError> {
-    let UsersQuery { q, after } = query.into_inner();
+    let UsersQuery { q, sort, after } = query.into_inner();
     let after: i64 = after.trim().parse().unwrap_or(0);
+    let order = UserOrder::parse(sort.trim());
     let needle = q.clone();
     let (page, roles) = crate::db::run_within(
         &state.pool,
         crate::db::ACCOUNT_VIEW_WITHIN,
         move |conn| -> Result<_, AppError> {
-            let page = User::search(conn, &needle, after, PER_PAGE)?;
+            let page = User::search(conn, &needle, order, after, PER_PAGE)?;
             let ids: Vec<i64> = page.users.iter().map(|u| u.id).collect();
             let roles = User::roles_of_many(conn, &ids)?;
             Ok((page, roles))
@@ -93,8 +101,20 @@ pub async fn index(
             suspended: !u.is_active(),
         })
         .collect();
-    let next = page.next_after.map(|after| {
-        serde_urlencoded::to_string([("q", q.as_str()), ("after", &after.to_string())]).unwrap_or_default()
-    });
-    render(&UsersPage { ctx, q, rows, next, first_page: after == 0 })
+    let at = |after: Option<i64>| {
+        let mut params = vec![("q", q.clone())];
+        params.extend(order.param().map(|p| ("sort", p.to_owned())));
+        params.extend(after.map(|a| ("after", a.to_string())));
+        serde_urlencoded::to_string(params).unwrap_or_default()
+    };
+    let (first, next) = (at(None), page.next_after.map(|a| at(Some(a))));
+    render(&UsersPage {
+        ctx,
+        newest: order == UserOrder::Newest,
+        rows,
+        first,
+        next,
+        first_page: after == 0,
+        q,
+    })
 }
