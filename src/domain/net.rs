@@ -161,6 +161,9 @@ fn special_v4(ip: Ipv4Addr) -> Option<&'static str> {
     })
 }
 
+/// An IPv6 address that carries an IPv4 one (NAT64, 6to4) names what it carries.
+const CARRIES_SPECIAL_V4: &str = "an IPv6 form of a loopback, private or otherwise non-public IPv4 address";
+
 fn special_v6(ip: Ipv6Addr) -> Option<&'static str> {
     let bits = u128::from(ip);
     let embedded_v4 = |shift: u32| Ipv4Addr::from((bits >> shift) as u32);
@@ -171,9 +174,13 @@ fn special_v6(ip: Ipv6Addr) -> Option<&'static str> {
         _ if ip.is_unique_local() => "an address in a private network",
         _ if ip.is_unicast_link_local() => "a link-local address (where cloud metadata services answer)",
         _ if ip.is_multicast() => "a multicast address",
-        // NAT64 (64:ff9b::/96) and 6to4 (2002::/16) reach the IPv4 address they carry.
-        _ if in_block(0x0064_ff9b << 96, 96) => return special_v4(embedded_v4(0)),
-        _ if in_block(0x2002 << 112, 16) => return special_v4(embedded_v4(80)),
+        // NAT64 (64:ff9b::/96), IPv4-translated (::ffff:0:0/96) and 6to4 (2002::/16)
+        // addresses reach the IPv4 address they carry.
+        _ if in_block(0x0064_ff9b << 96, 96) || in_block(0xffff_0000 << 32, 96) => {
+            special_v4(embedded_v4(0)).map(|_| CARRIES_SPECIAL_V4)?
+        }
+        _ if in_block(0x2002 << 112, 16) => special_v4(embedded_v4(80)).map(|_| CARRIES_SPECIAL_V4)?,
+        _ if in_block(0x0064_ff9b_0001 << 80, 48) => "an address of a local NAT64 translator",
         _ if in_block(0x2001_0db8 << 96, 32) => "an address reserved for documentation",
         _ if in_block(0xfec0 << 112, 10) => "a site-local address",
         _ if bits >> 32 == 0 => "an IPv4-compatible address (deprecated)",
@@ -323,9 +330,14 @@ mod tests {
             ("224.0.0.1", "multicast"),
             ("ff02::1", "multicast"),
             ("255.255.255.255", "broadcast"),
-            ("64:ff9b::a9fe:a9fe", "link-local"),
-            ("2002:7f00:1::", "loopback"),
-            ("2002:0a00:0001::1", "private"),
+            ("64:ff9b::a9fe:a9fe", "IPv6 form of"),
+            ("::ffff:0:7f00:1", "IPv6 form of"),
+            ("64:ff9b:1::a00:1", "local NAT64"),
+            ("2002:7f00:1::", "IPv6 form of"),
+            ("2002:0a00:0001::1", "IPv6 form of"),
+            ("fc00::1", "private"),
+            ("192.0.0.192", "protocol assignments"),
+            ("240.0.0.1", "reserved"),
             ("::7f00:1", "IPv4-compatible"),
             ("fec0::1", "site-local"),
         ] {
@@ -360,6 +372,10 @@ mod tests {
         let url = |host: &str| url::Url::parse(&format!("http://{host}/")).unwrap();
         for refused in [
             "127.0.0.1",
+            "127.0.0.1.",
+            "2130706433",
+            "0177.1",
+            "[::127.0.0.1]",
             "[::1]",
             "[::ffff:169.254.169.254]",
             "localhost",

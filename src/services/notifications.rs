@@ -361,8 +361,8 @@ fn parse_endpoint(input: &EndpointInput, reach: &OutboundReach) -> Result<Parsed
             Some(why) => Err(ValidationError::new(
                 WebhookUrl::FIELD,
                 format!(
-                    "Webhooks go to public addresses only: {why}. The server's operator can allow a \
-                     private network with --webhook-allow-networks."
+                    "Webhooks go to public addresses only: {why}. The server's operator can allow \
+                     its network with --webhook-allow-networks."
                 ),
             )),
             None => Ok(url),
