@@ -236,8 +236,10 @@ impl OutboundReach {
             url::Host::Domain(name) => {
                 let name = name.trim_end_matches('.').to_ascii_lowercase();
                 let loopback = name == "localhost" || name.ends_with(".localhost");
-                (loopback && self.refused(IpAddr::V4(Ipv4Addr::LOCALHOST)).is_some())
-                    .then(|| format!("{name} is the server itself (a loopback address)"))
+                let reachable = [IpAddr::V4(Ipv4Addr::LOCALHOST), IpAddr::V6(Ipv6Addr::LOCALHOST)]
+                    .into_iter()
+                    .any(|ip| self.refused(ip).is_none());
+                (loopback && !reachable).then(|| format!("{name} is the server itself (a loopback address)"))
             }
         }
     }
@@ -390,5 +392,7 @@ mod tests {
         }
         let loopback = OutboundReach::new(vec!["127.0.0.0/8".parse().unwrap()]);
         assert_eq!(loopback.refusal_for_url(&url("localhost")), None);
+        let v6 = OutboundReach::new(vec!["::1".parse().unwrap()]);
+        assert_eq!(v6.refusal_for_url(&url("localhost")), None, "it may resolve to ::1");
     }
 }
