@@ -354,17 +354,17 @@ struct ParsedEndpoint {
 /// The endpoint's fields, and its URL within the server's reach: an address, or
 /// `localhost`, that is not on the public internet is refused here, unless the server was
 /// allowed its network (a name is checked again at each delivery, where it is resolved).
-fn parse_endpoint(input: &EndpointInput, reach: &OutboundReach) -> Result<ParsedEndpoint, Error> {
+/// The endpoint's `kept` URL, saved again as it is, is not: its deliveries are held to the
+/// reach anyway, and an administrator must be able to disable or describe it.
+fn parse_endpoint(
+    input: &EndpointInput,
+    reach: &OutboundReach,
+    kept: Option<&str>,
+) -> Result<ParsedEndpoint, Error> {
     let mut errors = Vec::new();
     let url = WebhookUrl::parse(&input.url)
-        .and_then(|url| match url.refusal(reach) {
-            Some(why) => Err(ValidationError::new(
-                WebhookUrl::FIELD,
-                format!(
-                    "Webhooks go to public addresses only: {why}. The server's operator can allow \
-                     its network with --webhook-allow-networks."
-                ),
-            )),
+        .and_then(|url| match url.refusal(reach).filter(|_| Some(url.as_str()) != kept) {
+            Some(why) => Err(ValidationError::new(WebhookUrl::FIELD, outside_reach(&why))),
             None => Ok(url),
         })
         .map_err(|e| errors.push(e))
@@ -383,6 +383,14 @@ fn parse_endpoint(input: &EndpointInput, reach: &OutboundReach) -> Result<Parsed
         (Some(url), Some(events), true) => Ok(ParsedEndpoint { url, description, events }),
         _ => Err(Error::Invalid(errors)),
     }
+}
+
+/// What an administrator is told of a URL outside the server's reach, and whom to ask.
+pub fn outside_reach(why: &str) -> String {
+    format!(
+        "Webhooks go to public addresses only: {why}. To post into your institution's network, ask \
+         whoever runs tokenwarden to allow it (TOKENWARDEN_WEBHOOK_ALLOW_NETWORKS)."
+    )
 }
 
 /// An endpoint and its signing secret, shown this once.
@@ -413,7 +421,7 @@ pub fn create_endpoint(
     input: &EndpointInput,
 ) -> Result<Registered, Error> {
     require_webhooks(actor)?;
-    let parsed = parse_endpoint(input, reach)?;
+    let parsed = parse_endpoint(input, reach, None)?;
     let secret = SigningSecret::generate();
     let sealed = seal(server_key, &secret)?;
     write_transaction(conn, |conn| {
@@ -439,25 +447,40 @@ pub fn create_endpoint(
     })
 }
 
+/// An endpoint after a save, and whether the save changed it.
+pub struct SavedEndpoint {
+    pub endpoint: WebhookEndpoint,
+    pub changed: bool,
+}
+
 /// Changes an endpoint's URL, description, events and whether it is enabled. A disabled
 /// endpoint gets no new messages, and those waiting for it wait until it is enabled again.
+/// Saved as it was, nothing is written or recorded.
 pub fn update_endpoint(
     conn: &mut DbConnection,
     actor: &Actor,
     reach: &OutboundReach,
     id: i64,
     input: &EndpointInput,
-) -> Result<WebhookEndpoint, Error> {
+) -> Result<SavedEndpoint, Error> {
     require_webhooks(actor)?;
-    let parsed = parse_endpoint(input, reach)?;
     write_transaction(conn, |conn| {
         let before = WebhookEndpoint::find(conn, id)?;
+        let parsed = parse_endpoint(input, reach, Some(&before.url))?;
+        let events = parsed.events.to_stored();
+        let same = before.url == parsed.url.as_str()
+            && before.description == parsed.description
+            && before.events == events
+            && before.enabled == input.enabled;
+        if same {
+            return Ok(SavedEndpoint { endpoint: before, changed: false });
+        }
         WebhookEndpoint::update(
             conn,
             id,
             parsed.url.as_str(),
             &parsed.description,
-            &parsed.events.to_stored(),
+            &events,
             input.enabled,
             now(),
         )?;
@@ -469,7 +492,7 @@ pub fn update_endpoint(
                 describe_endpoint(id, parsed.url.as_str(), &parsed.events, input.enabled)
             ))
             .record(conn)?;
-        Ok(WebhookEndpoint::find(conn, id)?)
+        Ok(SavedEndpoint { endpoint: WebhookEndpoint::find(conn, id)?, changed: true })
     })
 }
 

@@ -17,11 +17,15 @@ pub struct EndpointRow {
     pub enabled: bool,
     pub secret_hint: String,
     pub created: String,
+    /// Why its URL is outside the server's reach, when its address says so (one saved
+    /// before, or while its network was allowed): nothing is delivered to it.
+    pub outside_reach: Option<String>,
 }
 
 impl EndpointRow {
-    pub fn of(e: WebhookEndpoint) -> EndpointRow {
+    pub fn of(e: WebhookEndpoint, reach: &crate::domain::net::OutboundReach) -> EndpointRow {
         EndpointRow {
+            outside_reach: url::Url::parse(&e.url).ok().and_then(|u| reach.refusal_for_url(&u)),
             id: e.id,
             events: EventSet::from_stored(&e.events).describe(),
             url: e.url,

@@ -928,6 +928,28 @@ async fn notifications_webhooks_reach_public_addresses_only_unless_the_operator_
         page.contains("127.0.0.1 is a loopback address, outside the server"),
         "the delivery log says why"
     );
+    // Found in review: such an endpoint looked like any other, and could not be saved
+    // again (to disable it, or describe it) without changing its URL.
+    assert!(
+        page.contains("Nothing is delivered here: 127.0.0.1 is a loopback address, outside this server"),
+        "its card says so"
+    );
+    let updates = |app: &TestApp| -> i64 {
+        use tokenwarden::db::schema::audit_events as a;
+        a::table.filter(a::action.eq("webhook.updated")).count().get_result(&mut conn(app)).unwrap()
+    };
+    let kept = receiver.url();
+    let disabled = [("url", kept.as_str()), ("description", "Paused until the network is allowed")];
+    let res = admin.post_form(&format!("/admin/webhooks/{id}"), &disabled).await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER, "its URL, saved again as it is, is kept");
+    assert!(admin.get_html("/admin/webhooks").await.contains("Paused until the network is allowed"));
+    assert_eq!(updates(&app), 1);
+    // Saved again with nothing changed: nothing written, nothing recorded, and it says so.
+    let res = admin.post_form(&format!("/admin/webhooks/{id}"), &disabled).await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    let page = admin.get_html("/admin/webhooks").await;
+    assert!(page.contains(&format!("Nothing to save: endpoint {kept} is as it was.")), "{page}");
+    assert_eq!(updates(&app), 1, "no audit event for a save that changed nothing");
 
     // The operator allows the network (a receiver on this host): delivered.
     let allowed = spawn_app_with(|s| fast(s, None)).await;

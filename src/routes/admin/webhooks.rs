@@ -103,7 +103,9 @@ impl FormPage {
     ) -> FormPage {
         let allowed = &state.settings.serve.notify.webhook_allow_networks;
         let reach = if allowed.is_empty() {
-            "A public address only: this server does not post into private networks.".to_owned()
+            "A public address only: this server does not post to itself (localhost) or into private \
+             networks."
+                .to_owned()
         } else {
             let list: Vec<String> = allowed.iter().map(ToString::to_string).collect();
             format!("A public address, or one in {} (allowed on this server).", list.join(", "))
@@ -147,7 +149,10 @@ pub async fn index(
     let at = now();
     render(&WebhooksPage {
         ctx,
-        endpoints: endpoints.into_iter().map(EndpointRow::of).collect(),
+        endpoints: {
+            let reach = state.settings.serve.notify.outbound_reach();
+            endpoints.into_iter().map(|e| EndpointRow::of(e, &reach)).collect()
+        },
         deliveries: deliveries.into_iter().map(|(n, url)| MessageRow::of(n, url, at)).collect(),
         emails: emails.into_iter().map(|(n, _)| MessageRow::of(n, None, at)).collect(),
         secret,
@@ -256,7 +261,11 @@ pub async fn update(
     })
     .await
     {
-        Ok(endpoint) => {
+        Ok(notifications::SavedEndpoint { endpoint, changed: false }) => {
+            FlashMessage::info(format!("Nothing to save: endpoint {} is as it was.", endpoint.url)).send();
+            Ok(see_other(PAGE))
+        }
+        Ok(notifications::SavedEndpoint { endpoint, .. }) => {
             FlashMessage::success(if endpoint.enabled {
                 format!("Endpoint {} saved.", endpoint.url)
             } else {
