@@ -34,6 +34,18 @@ pub struct FlashView {
     pub text: String,
 }
 
+impl FlashView {
+    /// The style of a message of this level.
+    pub fn class_of(level: Level) -> &'static str {
+        match level {
+            Level::Error => "flash-error",
+            Level::Warning => "flash-warning",
+            Level::Success => "flash-success",
+            _ => "flash-info",
+        }
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct PageCtx {
     pub user: Option<NavUser>,
@@ -81,12 +93,7 @@ impl FromRequest for PageCtx {
                 ctx.flashes = messages
                     .iter()
                     .map(|m| FlashView {
-                        class: match m.level() {
-                            Level::Error => "flash-error",
-                            Level::Warning => "flash-warning",
-                            Level::Success => "flash-success",
-                            _ => "flash-info",
-                        },
+                        class: FlashView::class_of(m.level()),
                         text: m.content().to_owned(),
                     })
                     .collect();

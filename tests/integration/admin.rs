@@ -499,6 +499,14 @@ async fn search_and_pagination_find_the_right_users_among_10000() {
     let html = admin.get_html("/admin/users?sort=newest").await;
     assert!(html.contains("<option value=\"newest\" selected>Newest first</option>"), "the order is shown");
     assert!(html.contains("All users, newest first</caption>"));
+    assert!(html.contains("<th scope=\"col\">Added</th>"), "the order can be seen");
+    // Found in review: past the end, the list said there were no users yet.
+    let past = admin.get_html("/admin/users?sort=newest&after=1").await;
+    assert!(
+        past.contains("No more users") && past.contains("href=\"/admin/users?q=&#38;sort=newest\""),
+        "{past}"
+    );
+    assert!(!past.contains("There are no users yet"));
 }
 
 /// The logins of every page of a list of users, from `start`, following "Next page".

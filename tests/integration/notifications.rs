@@ -884,6 +884,8 @@ async fn notifications_webhooks_reach_public_addresses_only_unless_the_operator_
         let html = res.text().await.unwrap();
         assert!(html.contains(&format!("Webhooks go to public addresses only: {why}")), "{url}: {html}");
         assert!(html.contains("Intranet probe") && html.contains(&url), "the input is kept: {url}");
+        // Found in review: the field's help was no longer read out once it had an error.
+        assert!(html.contains("aria-invalid=\"true\" aria-describedby=\"url-error url-help\""), "{html}");
     }
     assert!(urls(&app).is_empty(), "nothing registered");
 

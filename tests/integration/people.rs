@@ -418,7 +418,10 @@ async fn the_import_preview_names_every_bad_line_and_nothing_applies_until_the_f
     assert_eq!(res.status(), StatusCode::NOT_FOUND, "applied once only");
     let again = res.text().await.unwrap();
     assert!(again.contains("This upload is no longer waiting"), "{again}");
-    assert!(again.contains("href=\"/admin/users\"") && again.contains("in the audit log"), "{again}");
+    assert!(
+        again.contains("href=\"/admin/users?sort=newest\"") && again.contains("in the audit log"),
+        "{again}"
+    );
     let res = admin.get(&preview).await;
     assert_eq!(res.status(), StatusCode::NOT_FOUND);
     assert!(res.text().await.unwrap().contains("is gone once it has been applied"));

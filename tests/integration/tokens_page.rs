@@ -355,7 +355,8 @@ async fn saving_an_edit_that_changes_nothing_says_so_and_leaves_no_trace() {
         .await;
     assert_eq!(res.status(), StatusCode::SEE_OTHER);
     let html = b.get_html("/settings/tokens").await;
-    assert!(html.contains("Nothing to save: “As it was” is as it was."), "{html}");
+    // A note, not a success (found in review: it was styled as one).
+    assert!(html.contains("class=\"flash flash-info\">Nothing to save: “As it was” is as it was."), "{html}");
     assert!(!html.contains("updated."), "not called an update");
     let mut conn = tokenwarden::db::connect(&app.database_url).unwrap();
     let events = tokenwarden::models::AuditEvent::recent_for_user(&mut conn, tess_id, 20).unwrap();

@@ -8,7 +8,7 @@ use actix_session::Session;
 use actix_web::http::StatusCode;
 use actix_web::http::header::{HeaderName, HeaderValue};
 use actix_web::{HttpRequest, HttpResponse, get, post, web};
-use actix_web_flash_messages::FlashMessage;
+use actix_web_flash_messages::{FlashMessage, Level};
 use askama::Template;
 
 use crate::auth::CurrentUser;
@@ -276,19 +276,19 @@ async fn after_change(
     me: &CurrentUser,
     session: &Session,
     state: &AppState,
-    message: String,
+    (level, message): (Level, String),
     secret: Option<SecretView>,
 ) -> Result<HttpResponse, AppError> {
     if is_htmx(req) {
         let mut ws = workspace(state, state.actor(req, me), ctx.csrf, CreateForm::default()).await?;
-        ws.flash = Some(FlashView { class: "flash-success", text: message });
+        ws.flash = Some(FlashView { class: FlashView::class_of(level), text: message });
         ws.secret = secret;
         return workspace_fragment(StatusCode::OK, ws);
     }
     if let Some(secret) = secret {
         issued::stash(state, me, session, PAGE, secret).await?;
     }
-    FlashMessage::success(message).send();
+    FlashMessage::new(message, level).send();
     Ok(see_other(PAGE))
 }
 
@@ -333,8 +333,16 @@ pub async fn create_token(
         Ok(issued) => {
             tracing::info!(token_id = issued.token.id, "token created");
             let message = format!("Token “{}” created. Copy its secret now.", issued.token.purpose);
-            after_change(&req, ctx, &me, &session, &state, message, Some(SecretView::of(&issued, false)))
-                .await
+            after_change(
+                &req,
+                ctx,
+                &me,
+                &session,
+                &state,
+                (Level::Success, message),
+                Some(SecretView::of(&issued, false)),
+            )
+            .await
         }
         Err(services::Error::Invalid(errors)) => {
             let create = CreateForm { form, errors: errors.into() };
@@ -432,11 +440,11 @@ pub async fn update_token(
     match result {
         Ok(tokens::Updated { token, changed: false }) => {
             let message = format!("Nothing to save: “{}” is as it was.", token.purpose);
-            after_change(&req, ctx, &me, &session, &state, message, None).await
+            after_change(&req, ctx, &me, &session, &state, (Level::Info, message), None).await
         }
         Ok(tokens::Updated { token, .. }) => {
             let message = format!("Token “{}” updated. Its secret is unchanged.", token.purpose);
-            after_change(&req, ctx, &me, &session, &state, message, None).await
+            after_change(&req, ctx, &me, &session, &state, (Level::Success, message), None).await
         }
         Err(services::Error::Invalid(errors)) => {
             let edit = edit_form(
@@ -483,7 +491,16 @@ pub async fn regenerate_token(
         Ok(issued) => {
             let message =
                 format!("Token “{}” regenerated: the old secret no longer works.", issued.token.purpose);
-            after_change(&req, ctx, &me, &session, &state, message, Some(SecretView::of(&issued, true))).await
+            after_change(
+                &req,
+                ctx,
+                &me,
+                &session,
+                &state,
+                (Level::Success, message),
+                Some(SecretView::of(&issued, true)),
+            )
+            .await
         }
         // A refused expiry is asked about again, with the message next to it and the choice
         // kept: in the row with htmx, on the question's page without.
@@ -526,7 +543,7 @@ pub async fn delete_token(
     match result {
         Ok(token) => {
             let message = format!("Token “{}” deleted. It no longer works.", token.purpose);
-            after_change(&req, ctx, &me, &session, &state, message, None).await
+            after_change(&req, ctx, &me, &session, &state, (Level::Success, message), None).await
         }
         Err(e) => refused(&req, ctx, &me, &state, e).await,
     }
@@ -549,7 +566,7 @@ pub async fn activate_token(
     match result {
         Ok(token) => {
             let message = format!("Token “{}” is now active.", token.purpose);
-            after_change(&req, ctx, &me, &session, &state, message, None).await
+            after_change(&req, ctx, &me, &session, &state, (Level::Success, message), None).await
         }
         Err(e) => refused(&req, ctx, &me, &state, e).await,
     }

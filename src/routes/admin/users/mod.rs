@@ -29,6 +29,8 @@ pub struct UserRow {
     pub email: String,
     pub roles: Vec<String>,
     pub suspended: bool,
+    /// When they were created (the list's order).
+    pub added: String,
 }
 
 pub(super) fn role_labels(roles: &UserRoles) -> Vec<String> {
@@ -99,6 +101,7 @@ pub async fn index(
             email: u.email.clone(),
             roles: roles.get(&u.id).map(role_labels).unwrap_or_default(),
             suspended: !u.is_active(),
+            added: crate::views::tokens::date(u.created_at),
         })
         .collect();
     let at = |after: Option<i64>| {

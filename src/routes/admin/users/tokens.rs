@@ -364,7 +364,7 @@ pub async fn update(
     .await;
     match result {
         Ok(tokens::Updated { token, changed: false }) => {
-            FlashMessage::success(format!("Nothing to save: “{}” is as it was.", token.purpose)).send();
+            FlashMessage::info(format!("Nothing to save: “{}” is as it was.", token.purpose)).send();
             Ok(see_other(&page_of(id)))
         }
         Ok(tokens::Updated { token, .. }) if token.is_pending() => {
