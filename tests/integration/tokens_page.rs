@@ -745,6 +745,57 @@ async fn with_htmx_the_confirmation_is_fetched_into_the_row() {
     assert!(row.contains("Yes, delete token") && row.contains("hx-get=\"/settings/tokens\""), "{row}");
 }
 
+/// Found in review: a token deleted in another tab (or by an administrator) while the page
+/// was open answered its row's buttons with a bare "Page not found", and the row stayed.
+/// With htmx the list comes back as it is now, with a note; without, a 404 that says so.
+#[actix_web::test]
+async fn a_token_deleted_elsewhere_answers_its_rows_buttons_with_the_list_as_it_is_now() {
+    let app = spawn_app().await;
+    app.create_user("tess", &["teacher"], &[]);
+    let b = app.signed_in("tess").await;
+    let ids = token_ids(&b.create_token("Old laptop", "30").await);
+    let kept = token_ids(&b.create_token("Grading script", "30").await);
+    let gone = ids[0];
+    let kept: Vec<i64> = kept.into_iter().filter(|id| *id != gone).collect();
+    let other_tab = b.clone_session();
+    let res = other_tab.post_form(&format!("/settings/tokens/{gone}/delete"), &[]).await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER, "deleted in the other tab");
+
+    let htmx_get = |path: String| {
+        let b = &b;
+        async move { b.client.get(b.url(&path)).header("HX-Request", "true").send().await.unwrap() }
+    };
+    for what in ["delete", "regenerate", "edit"] {
+        let res = htmx_get(format!("/settings/tokens/{gone}/{what}")).await;
+        assert_eq!(res.status(), StatusCode::OK, "{what}");
+        assert_eq!(res.headers()["hx-retarget"], "#token-workspace", "{what}: the whole list is replaced");
+        let html = res.text().await.unwrap();
+        assert!(html.contains("That token is no longer in your list"), "{what}: {html}");
+        assert_eq!(token_ids(&html), kept, "{what}: the row is gone, the others stay");
+        let res = b.get(&format!("/settings/tokens/{gone}/{what}")).await;
+        assert_eq!(res.status(), StatusCode::NOT_FOUND, "{what}, without JavaScript");
+        let html = res.text().await.unwrap();
+        assert!(
+            html.contains("This token is not in your list") && html.contains("href=\"/settings/tokens\""),
+            "{what}: {html}"
+        );
+    }
+    // Its forms, posted from the page still open: nothing changes, and the same answers.
+    for (path, fields) in [
+        (format!("/settings/tokens/{gone}/delete"), vec![]),
+        (format!("/settings/tokens/{gone}/regenerate"), vec![("expires_in", "keep")]),
+        (format!("/settings/tokens/{gone}"), vec![("purpose", "Renamed"), ("expires_in", "keep")]),
+    ] {
+        let res = b.htmx_post_on("/settings/tokens", &path, &fields).await;
+        assert_eq!(res.status(), StatusCode::OK, "{path}");
+        let html = res.text().await.unwrap();
+        assert!(html.contains("That token is no longer in your list"), "{path}: {html}");
+        let res = b.post_form(&path, &fields).await;
+        assert_eq!(res.status(), StatusCode::NOT_FOUND, "{path}, without JavaScript");
+    }
+    assert_eq!(token_ids(&b.get_html("/settings/tokens").await), kept);
+}
+
 /// Someone else's token: no question is asked about it.
 #[actix_web::test]
 async fn a_confirmation_for_another_users_token_is_404() {

@@ -113,12 +113,16 @@ async fn confirmation(
 ) -> Result<HttpResponse, AppError> {
     let who = state.actor(&req, &me);
     let owner = me.id;
-    let (rules, token) = crate::db::run(&state.pool, move |conn| -> Result<_, AppError> {
+    let found = crate::db::run(&state.pool, move |conn| -> Result<_, AppError> {
         let rules = Context::load(conn, &who, owner)?;
         let token = tokens::get(conn, &who, owner, &TokenRef::Id(id))?;
         Ok((rules, token))
     })
-    .await?;
+    .await;
+    let (rules, token) = match found {
+        Err(AppError::NotFound) => return gone(&req, ctx, &me, &state).await,
+        found => found?,
+    };
     let c = Confirmation {
         back_url: PAGE.to_owned(),
         back_label: "Back to your access tokens".to_owned(),
@@ -292,6 +296,35 @@ async fn after_change(
     Ok(see_other(PAGE))
 }
 
+#[derive(Template)]
+#[template(path = "settings/tokens/gone.html")]
+struct GonePage {
+    ctx: PageCtx,
+}
+
+/// What a token that is not in the list answers, whichever of its buttons was used: most
+/// often it was deleted while this page was open, in another tab or window or by an
+/// administrator. With htmx, the list as it is now with a note (the row goes); without, a
+/// 404 that says so and leads back. Rather than the bare "not found" either way.
+async fn gone(
+    req: &HttpRequest,
+    ctx: PageCtx,
+    me: &CurrentUser,
+    state: &AppState,
+) -> Result<HttpResponse, AppError> {
+    if is_htmx(req) {
+        let mut ws = workspace(state, state.actor(req, me), ctx.csrf, CreateForm::default()).await?;
+        ws.flash = Some(FlashView {
+            class: FlashView::class_of(Level::Warning),
+            text: "That token is no longer in your list: it was deleted, perhaps in another tab or by an \
+                   administrator. The list below is as it is now."
+                .to_owned(),
+        });
+        return workspace_fragment(StatusCode::OK, ws);
+    }
+    render_with(StatusCode::NOT_FOUND, &GonePage { ctx })
+}
+
 /// A change the rules refused or that named no token of this user.
 async fn refused(
     req: &HttpRequest,
@@ -302,6 +335,7 @@ async fn refused(
 ) -> Result<HttpResponse, AppError> {
     let text = match error {
         services::Error::Forbidden(_) | services::Error::Invalid(_) => error.sentence(),
+        services::Error::NotFound => return gone(req, ctx, me, state).await,
         other => return Err(other.into()),
     };
     if is_htmx(req) {
@@ -410,7 +444,11 @@ pub async fn edit_token(
 ) -> Result<HttpResponse, AppError> {
     let edit =
         edit_form(&state, state.actor(&req, &me), me.id, *path, ctx.csrf.clone(), None, FieldErrors::new())
-            .await?;
+            .await;
+    let edit = match edit {
+        Err(AppError::NotFound) => return gone(&req, ctx, &me, &state).await,
+        edit => edit?,
+    };
     if is_htmx(&req) {
         return render(&EditRow { edit });
     }
