@@ -968,3 +968,65 @@ fn form_action(html: &str, prefix: &str) -> String {
     let end = start + html[start..].find('"').unwrap();
     html[start..end].replace("&amp;", "&")
 }
+
+/// Found walking the pages: a token revoked meanwhile (by its owner, another administrator,
+/// another tab) answered an administrator's Revoke…, Regenerate… and Edit with a bare
+/// "Page not found", and the row stayed. Each now says the token is no longer in the list
+/// and leads back to it as it is; nothing is changed. A user who is not there is still a 404.
+#[actix_web::test]
+async fn a_token_revoked_meanwhile_answers_an_administrators_buttons_with_a_note() {
+    let app = spawn_app().await;
+    let admin = app.setup_admin().await;
+    let sam = app.create_user("sam", &["student"], &[]);
+    let gone = app.issue_token("sam", Some(30), &[]).id;
+    let kept = app.issue_token("sam", Some(30), &[]).id;
+    let owner = app.signed_in("sam").await;
+    let res = owner.post_form(&format!("/settings/tokens/{gone}/delete"), &[]).await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER, "deleted by its owner");
+    let note = "That token is no longer in this list: it was revoked or deleted while the page was open";
+    let base = format!("/admin/users/{sam}/tokens/{gone}");
+
+    for what in ["revoke", "regenerate"] {
+        let res = admin
+            .client
+            .get(admin.url(&format!("{base}/{what}")))
+            .header("HX-Request", "true")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), StatusCode::OK, "{what}");
+        let row = res.text().await.unwrap();
+        assert!(row.starts_with(&format!("<tr id=\"token-{gone}\"")) && row.contains(note), "{what}: {row}");
+        assert!(row.contains(&format!("href=\"/admin/users/{sam}\"")), "{what}: leads to the list: {row}");
+        let res = admin.get(&format!("{base}/{what}?back=/admin/tokens")).await;
+        assert_eq!(res.status(), StatusCode::NOT_FOUND, "{what}, without JavaScript");
+        let page = res.text().await.unwrap();
+        assert!(
+            page.contains(note) && page.contains("href=\"/admin/tokens\">Back to all tokens</a>"),
+            "{page}"
+        );
+    }
+    let res = admin.get(&format!("{base}/edit")).await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    assert_eq!(location(&res), format!("/admin/users/{sam}"));
+    assert!(admin.get_html(&format!("/admin/users/{sam}")).await.contains(note));
+
+    for (path, fields) in [
+        (format!("{base}/revoke"), vec![]),
+        (format!("{base}/regenerate"), vec![("expires_in", "keep")]),
+        (base.clone(), vec![("purpose", "Renamed"), ("expires_in", "keep")]),
+    ] {
+        let res = admin.post_form(&path, &fields).await;
+        assert_eq!(res.status(), StatusCode::SEE_OTHER, "{path}");
+        let page = admin.get_html(&location(&res)).await;
+        assert!(page.contains(note), "{path}: {page}");
+        assert!(page.contains(&format!("id=\"token-{kept}\"")), "the list as it is: {page}");
+    }
+    let res = admin.post_form(&format!("{base}/revoke?back=/admin/tokens"), &[]).await;
+    assert_eq!(location(&res), "/admin/tokens", "back to All tokens, where it came from");
+
+    let res = admin.get(&format!("/admin/users/999999/tokens/{gone}/edit")).await;
+    assert_eq!(res.status(), StatusCode::NOT_FOUND, "nobody's token");
+    let res = admin.get(&format!("/admin/users/999999/tokens/{gone}/revoke")).await;
+    assert_eq!(res.status(), StatusCode::NOT_FOUND);
+}

@@ -59,7 +59,10 @@ async fn confirmation(
     let (user, rules, token) = crate::db::run(&state.pool, move |conn| -> Result<_, AppError> {
         let user = User::find(conn, id)?;
         let rules = Context::load(conn, &who, id)?;
-        let token = tokens::get(conn, &who, id, &TokenRef::Id(token_id))?;
+        let token = match tokens::get(conn, &who, id, &TokenRef::Id(token_id)) {
+            Err(services::Error::NotFound) => None,
+            token => Some(token?),
+        };
         Ok((user, rules, token))
     })
     .await?;
@@ -68,6 +71,9 @@ async fn confirmation(
         (ListSwap::ALL_TOKENS, Nav::AllTokens, "Back to all tokens".to_owned())
     } else {
         (ListSwap::PROFILE, Nav::Profile, format!("Back to {}'s profile", user.name))
+    };
+    let Some(token) = token else {
+        return confirm::gone(ctx, (token_id, is_htmx(&req)), (list, nav), (&back_url, &back_label));
     };
     let c =
         Confirmation { back_label, ..Confirmation::about(token_id, ctx.csrf.clone(), is_htmx(&req), list) };
@@ -152,10 +158,16 @@ pub async fn revoke(
 ) -> Result<HttpResponse, AppError> {
     let (id, token_id) = path.into_inner();
     let who = state.actor(&req, &me);
-    let token =
+    let revoked =
         crate::db::run(&state.pool, move |conn| tokens::delete(conn, &who, id, &TokenRef::Id(token_id)))
-            .await?;
-    FlashMessage::success(format!("Token “{}” revoked. It no longer works.", token.purpose)).send();
+            .await;
+    match revoked {
+        Ok(token) => FlashMessage::success(format!("Token “{}” revoked. It no longer works.", token.purpose)),
+        // Gone meanwhile: back to the list as it is now, which says so.
+        Err(services::Error::NotFound) => FlashMessage::warning(confirm::GONE),
+        Err(e) => return Err(e.into()),
+    }
+    .send();
     Ok(see_other(&redirect_back(&req, id, back.back.as_deref())))
 }
 
@@ -299,6 +311,10 @@ pub async fn regenerate(
             return Ok(res);
         }
         Err(e @ services::Error::Invalid(_)) => FlashMessage::error(e.sentence()).send(),
+        Err(services::Error::NotFound) => {
+            FlashMessage::warning(confirm::GONE).send();
+            return Ok(see_other(&back_url));
+        }
         Err(e) => return Err(e.into()),
     }
     Ok(see_other(&done))
@@ -340,7 +356,16 @@ pub async fn edit(
     state: web::Data<AppState>,
     path: web::Path<(i64, i64)>,
 ) -> Result<HttpResponse, AppError> {
-    render(&edit_page(&req, ctx, &me, &state, path.into_inner(), None, FieldErrors::new()).await?)
+    let (id, token_id) = path.into_inner();
+    match edit_page(&req, ctx, &me, &state, (id, token_id), None, FieldErrors::new()).await {
+        Err(AppError::NotFound) => {
+            // The user is there (else this is their 404), their token is not.
+            crate::db::run(&state.pool, move |conn| Ok::<_, AppError>(User::find(conn, id)?)).await?;
+            FlashMessage::warning(confirm::GONE).send();
+            Ok(see_other(&page_of(id)))
+        }
+        page => render(&page?),
+    }
 }
 
 /// `POST /admin/users/{id}/tokens/{token_id}` — update on the user's behalf.
@@ -382,6 +407,10 @@ pub async fn update(
         Err(services::Error::Invalid(errors)) => {
             let page = edit_page(&req, ctx, &me, &state, (id, token_id), Some(form), errors.into()).await?;
             render_with(StatusCode::UNPROCESSABLE_ENTITY, &page)
+        }
+        Err(services::Error::NotFound) => {
+            FlashMessage::warning(confirm::GONE).send();
+            Ok(see_other(&page_of(id)))
         }
         Err(e) => Err(e.into()),
     }
