@@ -20,8 +20,11 @@ use super::users::{self, facts};
 use super::{Actor, Error};
 use crate::db::{DbConnection, write_transaction};
 use crate::domain::people_import::{self, BadLine, Person};
+use crate::domain::token::ExpiryRule;
 use crate::domain::{EnrollmentRole, Permission, ValidationError, now};
-use crate::models::{AccountRole, AuditAction, NewUserData, RoleSource, User, UserImport};
+use crate::models::{
+    AccessToken, AccountRole, AccountSettings, AuditAction, NewUserData, RoleSource, User, UserImport,
+};
 
 /// How long an uploaded file waits for its apply.
 pub const STAGED_MINUTES: i64 = 60;
@@ -44,6 +47,9 @@ pub struct Change {
     pub email: Option<FieldChange>,
     /// The roles an administrator gives them, in words.
     pub roles: Option<FieldChange>,
+    /// How many of their tokens the student maximum would shorten: they become
+    /// student-only (SPEC 4.3), and these tokens expire later than it allows (or never).
+    pub caps: usize,
 }
 
 /// What a file would do, line by line.
@@ -56,6 +62,9 @@ pub struct Plan {
     pub bad: Vec<BadLine>,
     /// The names of the account roles, by id, to show a person's roles.
     pub role_names: HashMap<i64, String>,
+    /// The student maximum in days, which the tokens of people who become student-only
+    /// are shortened to.
+    pub student_max_days: i32,
 }
 
 impl Plan {
@@ -105,11 +114,17 @@ pub fn plan(conn: &mut DbConnection, actor: &Actor, content: &[u8]) -> Result<Pl
     // The last-admin rule judges the file as a whole, as applying it does: its new users
     // are created first, then each change sees the ones before it (an Account Admin given
     // on line 2 may let line 3 take it from the last one).
+    let settings = AccountSettings::load(conn)?;
+    plan.student_max_days = settings.student_max_days;
+    let cap_limit = ExpiryRule { owner_student_only: true, student_max_days: settings.student_max_days }
+        .cap(None, now())
+        .expect("a student-only rule always caps a missing expiry");
     let is_admin_role = |id: &i64| all_roles.iter().any(|r| r.id == *id && r.built_in);
     let mut active_admins = User::active_admin_count(conn)?
         + plan.create.iter().filter(|p| p.account_roles.iter().any(is_admin_role)).count() as i64;
     for (person, user) in known {
-        let (mut enrollment, mut account) = User::role_sources(conn, user.id)?.from(RoleSource::Admin);
+        let sources = User::role_sources(conn, user.id)?;
+        let (mut enrollment, mut account) = sources.from(RoleSource::Admin);
         enrollment.sort();
         enrollment.dedup();
         account.sort_unstable();
@@ -127,6 +142,7 @@ pub fn plan(conn: &mut DbConnection, actor: &Actor, content: &[u8]) -> Result<Pl
                     after: role_words(&person.enrollment, &person.account_roles, &plan.role_names),
                 }
             }),
+            caps: 0,
             person,
         };
         if change.name.is_none() && change.email.is_none() && change.roles.is_none() {
@@ -134,6 +150,31 @@ pub fn plan(conn: &mut DbConnection, actor: &Actor, content: &[u8]) -> Result<Pl
             continue;
         }
         let before = User::roles(conn, user.id)?;
+        let mut change = change;
+        if change.roles.is_some() && !before.is_student_only() {
+            // Their roles after: the file's, and those single sign-on or SCIM gave.
+            let mut enrollment_after: Vec<EnrollmentRole> = sources
+                .enrollment
+                .iter()
+                .filter(|(_, s)| *s != RoleSource::Admin)
+                .map(|(r, _)| *r)
+                .chain(change.person.enrollment.iter().copied())
+                .collect();
+            enrollment_after.sort();
+            enrollment_after.dedup();
+            let mut account_after: Vec<i64> = sources
+                .account
+                .iter()
+                .filter(|(_, s)| *s != RoleSource::Admin)
+                .map(|(id, _)| *id)
+                .chain(change.person.account_roles.iter().copied())
+                .collect();
+            account_after.sort_unstable();
+            account_after.dedup();
+            if crate::domain::role::is_student_only(&enrollment_after, account_after.len()) {
+                change.caps = AccessToken::count_beyond(conn, &[user.id], cap_limit)?.0;
+            }
+        }
         let judged = match &change.roles {
             Some(_) => users::judge_admin_roles(
                 conn,

@@ -29,6 +29,9 @@ pub struct PreviewRow {
     pub roles: String,
     /// For a change: each field that changes, with its value before and after.
     pub changes: Vec<(&'static str, String, String)>,
+    /// For a change that makes them student-only: what it does to their tokens ("2 tokens
+    /// shortened to the student maximum of 120 days"), else empty.
+    pub caps: String,
 }
 
 /// A bad line: its number, its login as written, why.
@@ -46,23 +49,35 @@ pub struct PlanView {
     pub change: Vec<PreviewRow>,
     pub unchanged: Vec<PreviewRow>,
     pub bad: Vec<BadRow>,
+    /// Tokens shortened in all, and whose.
+    pub capped_tokens: usize,
+    pub capped_people: usize,
+    pub student_max_days: i32,
 }
 
 impl PlanView {
     pub fn of(plan: &Plan) -> PlanView {
-        let row = |p: &crate::domain::people_import::Person, changes| PreviewRow {
+        let row = |p: &crate::domain::people_import::Person, changes, caps: usize| PreviewRow {
             line: p.line,
             login: p.login.as_str().to_owned(),
             name: p.name.as_str().to_owned(),
             email: p.email.as_str().to_owned(),
             roles: plan.roles_of(p),
             changes,
+            caps: match caps {
+                0 => String::new(),
+                n => format!(
+                    "becomes student-only: {} shortened to the student maximum of {} days",
+                    crate::domain::count(n, "token", "tokens"),
+                    plan.student_max_days
+                ),
+            },
         };
         let field = |label: &'static str, c: &Option<FieldChange>| {
             c.as_ref().map(|c| (label, c.before.clone(), c.after.clone()))
         };
         PlanView {
-            create: plan.create.iter().map(|p| row(p, Vec::new())).collect(),
+            create: plan.create.iter().map(|p| row(p, Vec::new(), 0)).collect(),
             change: plan
                 .change
                 .iter()
@@ -72,16 +87,39 @@ impl PlanView {
                             .into_iter()
                             .flatten()
                             .collect();
-                    row(&c.person, changes)
+                    row(&c.person, changes, c.caps)
                 })
                 .collect(),
-            unchanged: plan.unchanged.iter().map(|p| row(p, Vec::new())).collect(),
+            unchanged: plan.unchanged.iter().map(|p| row(p, Vec::new(), 0)).collect(),
             bad: plan
                 .bad
                 .iter()
                 .map(|b| BadRow { line: b.line, login: b.login.clone(), reasons: b.reasons.clone() })
                 .collect(),
+            capped_tokens: plan.change.iter().map(|c| c.caps).sum(),
+            capped_people: plan.change.iter().filter(|c| c.caps > 0).count(),
+            student_max_days: plan.student_max_days,
         }
+    }
+
+    /// The question before applying: "Create 2 users and change 1 user now? This shortens
+    /// 3 tokens of 1 person to the student maximum of 120 days." (a part with none is left out).
+    pub fn question(&self) -> String {
+        let create = (!self.create.is_empty())
+            .then(|| format!("create {}", crate::domain::count(self.create.len(), "user", "users")));
+        let change = (!self.change.is_empty())
+            .then(|| format!("change {}", crate::domain::count(self.change.len(), "user", "users")));
+        let what = create.into_iter().chain(change).collect::<Vec<_>>().join(" and ");
+        let mut q = format!("{}{} now?", what[..1].to_uppercase(), &what[1..]);
+        if self.capped_tokens > 0 {
+            q.push_str(&format!(
+                " This shortens {} of {} to the student maximum of {} days.",
+                crate::domain::count(self.capped_tokens, "token", "tokens"),
+                crate::domain::count(self.capped_people, "person", "people"),
+                self.student_max_days
+            ));
+        }
+        q
     }
 
     pub fn is_clean(&self) -> bool {
@@ -133,6 +171,7 @@ impl PlanView {
                         .changes
                         .iter()
                         .map(|(f, before, after)| format!("{f} {before} → {after}"))
+                        .chain((!r.caps.is_empty()).then(|| r.caps.clone()))
                         .collect();
                     format!("line {}: {} — {}", r.line, r.login, what.join("; "))
                 })

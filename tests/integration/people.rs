@@ -447,6 +447,20 @@ async fn an_import_that_makes_a_teacher_student_only_caps_their_tokens() {
         upload(&admin, "login,name,email,roles\ntess,Tess Example,tess@example.edu,student\n").await;
     let html = admin.get_html(&preview).await;
     assert!(html.contains("<strong>roles</strong>: Teacher → Student"), "{html}");
+    // Found walking the pages: only the message after applying said tokens were capped.
+    // The preview says it of the person, and the question before applying in all.
+    assert!(
+        html.contains(
+            "<strong>tokens</strong>: becomes student-only: 2 tokens shortened to the student maximum of 120 days"
+        ),
+        "{html}"
+    );
+    assert!(
+        html.contains(
+            "<p>Change 1 user now? This shortens 2 tokens of 1 person to the student maximum of 120 days."
+        ),
+        "{html}"
+    );
     let res = admin.post_form(&preview, &[]).await;
     assert_eq!(res.status(), StatusCode::SEE_OTHER);
     let list = admin.get_html("/admin/users").await;
