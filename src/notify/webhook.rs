@@ -106,7 +106,14 @@ impl reqwest::dns::Resolve for WithinReach {
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
 async fn resolve_within(reach: &OutboundReach, host: &str) -> Result<reqwest::dns::Addrs, BoxError> {
-    let found: Vec<SocketAddr> = tokio::net::lookup_host((host, 0)).await?.collect();
+    let found: Vec<SocketAddr> = tokio::net::lookup_host((host, 0))
+        .await
+        .map_err(|e| {
+            let detail = e.to_string();
+            let detail = detail.strip_prefix("failed to lookup address information: ").unwrap_or(&detail);
+            format!("the name {host} could not be resolved ({detail})")
+        })?
+        .collect();
     let (kept, refused): (Vec<SocketAddr>, Vec<SocketAddr>) =
         found.into_iter().partition(|a| reach.refused(a.ip()).is_none());
     // Which address it was is not said: the delivery log would otherwise answer DNS

@@ -607,6 +607,12 @@ async fn all_tokens_takes_its_form_as_sent() {
     // what was typed kept, nothing listed.
     let html = browser.get_html("/admin/tokens?show=unused&days=soon&owner=ta").await;
     assert!(html.contains("id=\"days-error\">“soon” is not a number of days from 1 to 3650."), "{html}");
+    // Found walking the pages: "N days" was explained only by a placeholder, gone once typed.
+    assert!(
+        html.contains("aria-describedby=\"days-error days-help\" aria-invalid=\"true\"")
+            && html.contains("(empty: 7) and “Not used for N days” (empty: 30)"),
+        "{html}"
+    );
     assert!(html.contains("value=\"soon\"") && html.contains("<option value=\"ta\" selected>"), "{html}");
     assert_eq!(rows(&html), 0);
     let html = browser.get_html("/admin/tokens?show=expiring&from=30&days=7").await;

@@ -520,8 +520,14 @@ async fn upload_problems_are_shown_next_to_the_file_field_and_pasted_lines_work_
     let pasted = "login,name,email,roles\npia,Pia,pia@example.edu,observer\n";
     let res = admin.post_multipart("/admin/users/import", &[("csv", pasted)]).await;
     assert_eq!(res.status(), StatusCode::SEE_OTHER);
-    let html = admin.get_html(&location(&res)).await;
+    let pia = location(&res);
+    let html = admin.get_html(&pia).await;
     assert!(html.contains("Import preview: pasted lines") && html.contains("1 to create"));
+    // Found walking the pages: the message read 'Imported “pasted lines”', as if a file.
+    let res = admin.post_form(&pia, &[]).await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    let list = admin.get_html(&location(&res)).await;
+    assert!(list.contains("Imported the pasted lines: 1 created"), "{list}");
 
     // Found in review: pasted lines with a bad one were lost on the way back to be
     // corrected. They come back in the form.
@@ -533,6 +539,7 @@ async fn upload_problems_are_shown_next_to_the_file_field_and_pasted_lines_work_
     let again = format!("/admin/users/import?from={id}");
     assert!(html.contains(&format!("href=\"{again}\">Correct the pasted lines</a>")), "{html}");
     assert!(!html.contains("in your file"), "no file was given");
+    assert!(html.contains("These lines cannot be applied: 1 line is wrong."), "{html}");
     let form = admin.get_html(&again).await;
     assert!(form.contains("quin,Quin,quin@example.edu,headmaster"), "{form}");
     // Another's staged upload is not theirs to read.

@@ -279,7 +279,12 @@ pub async fn apply(
     let Some((file, outcome)) = applied else { return gone(ctx) };
     match outcome {
         import::Outcome::Applied(summary) => {
-            let mut message = format!("Imported “{}”: {}", file.file_name, summary_sentence(&summary));
+            let what = if file.file_name == PASTED {
+                "the pasted lines".to_owned()
+            } else {
+                format!("“{}”", file.file_name)
+            };
+            let mut message = format!("Imported {what}: {}", summary_sentence(&summary));
             if summary.created > 0 && passwords_on(&state) {
                 message.push_str(NO_PASSWORD_YET);
             }
