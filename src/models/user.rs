@@ -144,9 +144,18 @@ impl RoleSources {
 
     /// The roles one source gave: enrollment roles and account role ids.
     pub fn from(&self, source: RoleSource) -> (Vec<EnrollmentRole>, Vec<i64>) {
+        self.matching(|s| s == source)
+    }
+
+    /// The roles every other source gave (what stays when `source` replaces its own).
+    pub fn besides(&self, source: RoleSource) -> (Vec<EnrollmentRole>, Vec<i64>) {
+        self.matching(|s| s != source)
+    }
+
+    fn matching(&self, wanted: impl Fn(RoleSource) -> bool) -> (Vec<EnrollmentRole>, Vec<i64>) {
         (
-            self.enrollment.iter().filter(|(_, s)| *s == source).map(|(r, _)| *r).collect(),
-            self.account.iter().filter(|(_, s)| *s == source).map(|(id, _)| *id).collect(),
+            self.enrollment.iter().filter(|(_, s)| wanted(*s)).map(|(r, _)| *r).collect(),
+            self.account.iter().filter(|(_, s)| wanted(*s)).map(|(id, _)| *id).collect(),
         )
     }
 }

@@ -153,22 +153,11 @@ pub fn plan(conn: &mut DbConnection, actor: &Actor, content: &[u8]) -> Result<Pl
         let mut change = change;
         if change.roles.is_some() && !before.is_student_only() {
             // Their roles after: the file's, and those single sign-on or SCIM gave.
-            let mut enrollment_after: Vec<EnrollmentRole> = sources
-                .enrollment
-                .iter()
-                .filter(|(_, s)| *s != RoleSource::Admin)
-                .map(|(r, _)| *r)
-                .chain(change.person.enrollment.iter().copied())
-                .collect();
+            let (mut enrollment_after, mut account_after) = sources.besides(RoleSource::Admin);
+            enrollment_after.extend(change.person.enrollment.iter().copied());
             enrollment_after.sort();
             enrollment_after.dedup();
-            let mut account_after: Vec<i64> = sources
-                .account
-                .iter()
-                .filter(|(_, s)| *s != RoleSource::Admin)
-                .map(|(id, _)| *id)
-                .chain(change.person.account_roles.iter().copied())
-                .collect();
+            account_after.extend(change.person.account_roles.iter().copied());
             account_after.sort_unstable();
             account_after.dedup();
             if crate::domain::role::is_student_only(&enrollment_after, account_after.len()) {
