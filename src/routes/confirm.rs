@@ -41,6 +41,21 @@ pub fn respond(ctx: PageCtx, c: Confirmation, nav: Nav) -> Result<HttpResponse, 
     render(&ConfirmPage { ctx, c, nav })
 }
 
+/// What a request for a question was answered with: the question, or, its token gone
+/// meanwhile, a note instead (which a refused answer must not dress up as its question).
+pub enum Asked {
+    Question(HttpResponse),
+    Gone(HttpResponse),
+}
+
+impl Asked {
+    pub fn into_response(self) -> HttpResponse {
+        match self {
+            Asked::Question(res) | Asked::Gone(res) => res,
+        }
+    }
+}
+
 /// What an administrator is told of a token that is no longer in the list they acted from.
 pub const GONE: &str = "That token is no longer in this list: it was revoked or deleted while the page was open \
                         (by its owner, another administrator, or in another tab). Nothing was changed.";

@@ -151,7 +151,8 @@ pub fn plan(conn: &mut DbConnection, actor: &Actor, content: &[u8]) -> Result<Pl
         }
         let before = User::roles(conn, user.id)?;
         let mut change = change;
-        if change.roles.is_some() && !before.is_student_only() {
+        // As applying does: whoever the new roles leave student-only is capped.
+        if change.roles.is_some() {
             // Their roles after: the file's, and those single sign-on or SCIM gave.
             let (mut enrollment_after, mut account_after) = sources.besides(RoleSource::Admin);
             enrollment_after.extend(change.person.enrollment.iter().copied());

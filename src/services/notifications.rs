@@ -389,7 +389,8 @@ fn parse_endpoint(
 pub fn outside_reach(why: &str) -> String {
     format!(
         "Webhooks go to public addresses only: {why}. To post into your institution's network, ask \
-         whoever runs tokenwarden to allow it (TOKENWARDEN_WEBHOOK_ALLOW_NETWORKS)."
+         whoever runs tokenwarden to allow it (--webhook-allow-networks, or \
+         TOKENWARDEN_WEBHOOK_ALLOW_NETWORKS)."
     )
 }
 

@@ -110,7 +110,9 @@ impl PlanView {
         let change = (!self.change.is_empty())
             .then(|| format!("change {}", crate::domain::count(self.change.len(), "user", "users")));
         let what = create.into_iter().chain(change).collect::<Vec<_>>().join(" and ");
-        let mut q = format!("{}{} now?", what[..1].to_uppercase(), &what[1..]);
+        let mut letters = what.chars();
+        let Some(first) = letters.next() else { return "Apply nothing?".to_owned() };
+        let mut q = format!("{}{} now?", first.to_uppercase(), letters.as_str());
         if self.capped_tokens > 0 {
             q.push_str(&format!(
                 " This shortens {} of {} to the student maximum of {} days.",

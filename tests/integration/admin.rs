@@ -1029,4 +1029,9 @@ async fn a_token_revoked_meanwhile_answers_an_administrators_buttons_with_a_note
     assert_eq!(res.status(), StatusCode::NOT_FOUND, "nobody's token");
     let res = admin.get(&format!("/admin/users/999999/tokens/{gone}/revoke")).await;
     assert_eq!(res.status(), StatusCode::NOT_FOUND);
+    // Found in review: the posts said the token was revoked meanwhile.
+    for (what, fields) in [("/revoke", vec![]), ("/regenerate", vec![("expires_in", "keep")]), ("", vec![])] {
+        let res = admin.post_form(&format!("/admin/users/999999/tokens/{gone}{what}"), &fields).await;
+        assert_eq!(res.status(), StatusCode::NOT_FOUND, "post {what}");
+    }
 }

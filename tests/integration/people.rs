@@ -463,6 +463,7 @@ async fn an_import_that_makes_a_teacher_student_only_caps_their_tokens() {
     );
     let res = admin.post_form(&preview, &[]).await;
     assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    assert_eq!(location(&res), "/admin/users", "nobody created: the list as it is");
     let list = admin.get_html("/admin/users").await;
     assert!(
         list.contains("0 created, 1 changed, 0 unchanged. Capped to the student maximum lifetime: 2 tokens"),

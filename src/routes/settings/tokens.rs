@@ -16,7 +16,7 @@ use crate::domain::now;
 use crate::domain::token::TokenChange;
 use crate::error::AppError;
 use crate::models::{AccessToken, AuditAction, AuditEvent, User};
-use crate::routes::confirm::{self, Nav};
+use crate::routes::confirm::{self, Asked, Nav};
 use crate::routes::{is_htmx, issued, read_form, render, render_with, see_other};
 use crate::services::tokens::{self, Context, TokenRef};
 use crate::services::{self, Actor};
@@ -110,7 +110,7 @@ async fn confirmation(
     state: web::Data<AppState>,
     id: i64,
     ask: Ask,
-) -> Result<HttpResponse, AppError> {
+) -> Result<Asked, AppError> {
     let who = state.actor(&req, &me);
     let owner = me.id;
     let found = crate::db::run(&state.pool, move |conn| -> Result<_, AppError> {
@@ -120,7 +120,7 @@ async fn confirmation(
     })
     .await;
     let (rules, token) = match found {
-        Err(AppError::NotFound) => return gone(&req, ctx, &me, &state).await,
+        Err(AppError::NotFound) => return gone(&req, ctx, &me, &state).await.map(Asked::Gone),
         found => found?,
     };
     let c = Confirmation {
@@ -157,7 +157,7 @@ async fn confirmation(
             ..c
         },
     };
-    confirm::respond(ctx, c, Nav::OwnTokens)
+    confirm::respond(ctx, c, Nav::OwnTokens).map(Asked::Question)
 }
 
 /// `GET /settings/tokens/{id}/regenerate` — asks before a new secret replaces the old.
@@ -169,7 +169,9 @@ pub async fn confirm_regenerate(
     state: web::Data<AppState>,
     path: web::Path<i64>,
 ) -> Result<HttpResponse, AppError> {
-    confirmation(req, ctx, me, state, path.into_inner(), Ask::Regenerate(None)).await
+    confirmation(req, ctx, me, state, path.into_inner(), Ask::Regenerate(None))
+        .await
+        .map(Asked::into_response)
 }
 
 /// `GET /settings/tokens/{id}/delete` — asks before the token is deleted.
@@ -181,7 +183,7 @@ pub async fn confirm_delete(
     state: web::Data<AppState>,
     path: web::Path<i64>,
 ) -> Result<HttpResponse, AppError> {
-    confirmation(req, ctx, me, state, path.into_inner(), Ask::Delete).await
+    confirmation(req, ctx, me, state, path.into_inner(), Ask::Delete).await.map(Asked::into_response)
 }
 
 /// Loads the rules and the list for the signed-in user.
@@ -545,7 +547,10 @@ pub async fn regenerate_token(
         Err(services::Error::Invalid(errors)) if RefusedExpiry::concerns(&errors) => {
             let again = RefusedExpiry::of(&form, errors);
             let htmx = is_htmx(&req);
-            let mut res = confirmation(req, ctx, me, state, id, Ask::Regenerate(Some(again))).await?;
+            let mut res = match confirmation(req, ctx, me, state, id, Ask::Regenerate(Some(again))).await? {
+                Asked::Question(res) => res,
+                Asked::Gone(res) => return Ok(res),
+            };
             *res.status_mut() = StatusCode::UNPROCESSABLE_ENTITY;
             if htmx {
                 let headers = res.headers_mut();

@@ -290,7 +290,7 @@ pub async fn apply(
             }
             FlashMessage::success(message).send();
             // The newest first: the people it created are at the top.
-            Ok(see_other("/admin/users?sort=newest"))
+            Ok(see_other(if summary.created > 0 { "/admin/users?sort=newest" } else { "/admin/users" }))
         }
         import::Outcome::Refused(plan) => render_with(
             StatusCode::UNPROCESSABLE_ENTITY,

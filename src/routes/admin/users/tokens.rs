@@ -15,7 +15,7 @@ use crate::domain::token::TokenChange;
 use crate::domain::{Permission, now};
 use crate::error::AppError;
 use crate::models::User;
-use crate::routes::confirm::{self, Nav};
+use crate::routes::confirm::{self, Asked, Nav};
 use crate::routes::settings::tokens::{EditForm, edit_form};
 use crate::routes::{is_htmx, issued, read_form, render, render_with, see_other};
 use crate::services;
@@ -54,7 +54,7 @@ async fn confirmation(
     (id, token_id): (i64, i64),
     back: Back,
     ask: Ask,
-) -> Result<HttpResponse, AppError> {
+) -> Result<Asked, AppError> {
     let who = state.actor(&req, me);
     let (user, rules, token) = crate::db::run(&state.pool, move |conn| -> Result<_, AppError> {
         let user = User::find(conn, id)?;
@@ -73,7 +73,8 @@ async fn confirmation(
         (ListSwap::PROFILE, Nav::Profile, format!("Back to {}'s profile", user.name))
     };
     let Some(token) = token else {
-        return confirm::gone(ctx, (token_id, is_htmx(&req)), (list, nav), (&back_url, &back_label));
+        return confirm::gone(ctx, (token_id, is_htmx(&req)), (list, nav), (&back_url, &back_label))
+            .map(Asked::Gone);
     };
     let c =
         Confirmation { back_label, ..Confirmation::about(token_id, ctx.csrf.clone(), is_htmx(&req), list) };
@@ -113,7 +114,7 @@ async fn confirmation(
             ..c
         },
     };
-    confirm::respond(ctx, Confirmation { back_url, ..c }, nav)
+    confirm::respond(ctx, Confirmation { back_url, ..c }, nav).map(Asked::Question)
 }
 
 /// `GET /admin/users/{id}/tokens/{token_id}/regenerate` — asks before a new secret replaces
@@ -127,7 +128,9 @@ pub async fn confirm_regenerate(
     path: web::Path<(i64, i64)>,
     back: web::Query<Back>,
 ) -> Result<HttpResponse, AppError> {
-    confirmation(req, ctx, &me, &state, path.into_inner(), back.into_inner(), Ask::Regenerate(None)).await
+    confirmation(req, ctx, &me, &state, path.into_inner(), back.into_inner(), Ask::Regenerate(None))
+        .await
+        .map(Asked::into_response)
 }
 
 /// `GET /admin/users/{id}/tokens/{token_id}/revoke` — asks before the token is revoked.
@@ -140,7 +143,9 @@ pub async fn confirm_revoke(
     path: web::Path<(i64, i64)>,
     back: web::Query<Back>,
 ) -> Result<HttpResponse, AppError> {
-    confirmation(req, ctx, &me, &state, path.into_inner(), back.into_inner(), Ask::Revoke).await
+    confirmation(req, ctx, &me, &state, path.into_inner(), back.into_inner(), Ask::Revoke)
+        .await
+        .map(Asked::into_response)
 }
 
 /// `POST /admin/users/{id}/tokens/{token_id}/revoke` — deletes one token at once and goes
@@ -161,14 +166,24 @@ pub async fn revoke(
     let revoked =
         crate::db::run(&state.pool, move |conn| tokens::delete(conn, &who, id, &TokenRef::Id(token_id)))
             .await;
+    let back_to = redirect_back(&req, id, back.back.as_deref());
     match revoked {
-        Ok(token) => FlashMessage::success(format!("Token “{}” revoked. It no longer works.", token.purpose)),
+        Ok(token) => {
+            FlashMessage::success(format!("Token “{}” revoked. It no longer works.", token.purpose)).send();
+            Ok(see_other(&back_to))
+        }
         // Gone meanwhile: back to the list as it is now, which says so.
-        Err(services::Error::NotFound) => FlashMessage::warning(confirm::GONE),
-        Err(e) => return Err(e.into()),
+        Err(services::Error::NotFound) => token_gone(&state, id, &back_to).await,
+        Err(e) => Err(e.into()),
     }
-    .send();
-    Ok(see_other(&redirect_back(&req, id, back.back.as_deref())))
+}
+
+/// A token of `user_id` not found by a post: the user is there (else this is their 404)
+/// and the token is not, so back to the list with a note that says so.
+async fn token_gone(state: &AppState, user_id: i64, back_to: &str) -> Result<HttpResponse, AppError> {
+    crate::db::run(&state.pool, move |conn| Ok::<_, AppError>(User::find(conn, user_id)?)).await?;
+    FlashMessage::warning(confirm::GONE).send();
+    Ok(see_other(back_to))
 }
 
 /// The account-wide token list.
@@ -304,17 +319,15 @@ pub async fn regenerate(
         // A refused expiry is asked about again, the reason next to it and the choice kept.
         Err(services::Error::Invalid(errors)) if RefusedExpiry::concerns(&errors) => {
             let again = RefusedExpiry::of(&form, errors);
-            let mut res =
+            let asked =
                 confirmation(req, ctx, &me, &state, (id, token_id), back, Ask::Regenerate(Some(again)))
                     .await?;
+            let Asked::Question(mut res) = asked else { return Ok(asked.into_response()) };
             *res.status_mut() = StatusCode::UNPROCESSABLE_ENTITY;
             return Ok(res);
         }
         Err(e @ services::Error::Invalid(_)) => FlashMessage::error(e.sentence()).send(),
-        Err(services::Error::NotFound) => {
-            FlashMessage::warning(confirm::GONE).send();
-            return Ok(see_other(&back_url));
-        }
+        Err(services::Error::NotFound) => return token_gone(&state, id, &back_url).await,
         Err(e) => return Err(e.into()),
     }
     Ok(see_other(&done))
@@ -358,12 +371,7 @@ pub async fn edit(
 ) -> Result<HttpResponse, AppError> {
     let (id, token_id) = path.into_inner();
     match edit_page(&req, ctx, &me, &state, (id, token_id), None, FieldErrors::new()).await {
-        Err(AppError::NotFound) => {
-            // The user is there (else this is their 404), their token is not.
-            crate::db::run(&state.pool, move |conn| Ok::<_, AppError>(User::find(conn, id)?)).await?;
-            FlashMessage::warning(confirm::GONE).send();
-            Ok(see_other(&page_of(id)))
-        }
+        Err(AppError::NotFound) => token_gone(&state, id, &page_of(id)).await,
         page => render(&page?),
     }
 }
@@ -408,10 +416,7 @@ pub async fn update(
             let page = edit_page(&req, ctx, &me, &state, (id, token_id), Some(form), errors.into()).await?;
             render_with(StatusCode::UNPROCESSABLE_ENTITY, &page)
         }
-        Err(services::Error::NotFound) => {
-            FlashMessage::warning(confirm::GONE).send();
-            Ok(see_other(&page_of(id)))
-        }
+        Err(services::Error::NotFound) => token_gone(&state, id, &page_of(id)).await,
         Err(e) => Err(e.into()),
     }
 }
