@@ -268,6 +268,15 @@ impl UserOrder {
     pub fn param(self) -> Option<&'static str> {
         (self == UserOrder::Newest).then_some("newest")
     }
+
+    /// The other way round: the users before a cursor in one order are those after it in
+    /// the other.
+    pub fn reversed(self) -> UserOrder {
+        match self {
+            UserOrder::Oldest => UserOrder::Newest,
+            UserOrder::Newest => UserOrder::Oldest,
+        }
+    }
 }
 
 impl User {

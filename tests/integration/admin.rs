@@ -511,24 +511,65 @@ async fn search_and_pagination_find_the_right_users_among_10000() {
 
 /// The logins of every page of a list of users, from `start`, following "Next page".
 async fn walk(admin: &crate::helpers::Browser, start: &str) -> Vec<String> {
-    let mut logins = Vec::new();
+    list_pages(admin, start, "next").await.into_iter().flatten().collect()
+}
+
+/// The logins of each page of a list of users, from `start`, following the link `rel`
+/// ("next" or "prev").
+async fn list_pages(admin: &crate::helpers::Browser, start: &str, rel: &str) -> Vec<Vec<String>> {
+    let mut pages = Vec::new();
     let mut next = Some(start.to_owned());
-    let mut pages = 0;
     while let Some(path) = next {
         let html = admin.get_html(&path).await;
+        let mut logins = Vec::new();
         for (i, _) in html.match_indices("<td data-label=\"Login\"><code>") {
             let rest = &html[i + 29..];
             logins.push(rest[..rest.find('<').unwrap()].to_owned());
         }
-        next = html.find("rel=\"next\"").map(|rel| {
-            let start = html[..rel].rfind("href=\"").unwrap() + 6;
-            let end = start + html[start..].find('"').unwrap();
-            html[start..end].replace("&#38;", "&").replace("&amp;", "&")
-        });
-        pages += 1;
-        assert!(pages < 500);
+        pages.push(logins);
+        next = link(&html, rel);
+        assert!(pages.len() < 500);
     }
-    logins
+    pages
+}
+
+/// The address of the link `rel` on a page.
+fn link(html: &str, rel: &str) -> Option<String> {
+    html.find(&format!("rel=\"{rel}\"")).map(|at| {
+        let start = html[..at].rfind("href=\"").unwrap() + 6;
+        let end = start + html[start..].find('"').unwrap();
+        html[start..end].replace("&#38;", "&").replace("&amp;", "&")
+    })
+}
+
+/// Found walking the pages: the users list had no Previous page. Walked back from its last
+/// page, it gives the pages walked forward, in the opposite order, in either order and with
+/// a search.
+#[actix_web::test]
+async fn the_users_list_walks_back_through_the_pages_it_walked_forward() {
+    let app = spawn_app().await;
+    let admin = app.setup_admin().await;
+    let mut conn = tokenwarden::db::connect(&app.database_url).unwrap();
+    tokenwarden::seed::run(&mut conn, 120, 0, false).unwrap();
+    for start in
+        ["/admin/users", "/admin/users?sort=newest", "/admin/users?q=edu", "/admin/users?q=xa&sort=newest"]
+    {
+        let forward = list_pages(&admin, start, "next").await;
+        assert!(forward.len() >= 2, "{start}: more than a page");
+        // The last page's address: follow Next to the end.
+        let mut last = start.to_owned();
+        while let Some(next) = link(&admin.get_html(&last).await, "next") {
+            last = next;
+        }
+        let first = admin.get_html(start).await;
+        assert!(
+            link(&first, "prev").is_none() && !first.contains(">First page<"),
+            "{start}: none before the first"
+        );
+        let mut back = list_pages(&admin, &last, "prev").await;
+        back.reverse();
+        assert_eq!(back, forward, "{start}");
+    }
 }
 
 /// The search reads login, name and email through a trigram index from three characters

@@ -51,6 +51,7 @@ struct UsersPage {
     rows: Vec<UserRow>,
     /// The first and the next page's query strings.
     first: String,
+    previous: Option<String>,
     next: Option<String>,
     first_page: bool,
 }
@@ -65,6 +66,9 @@ pub struct UsersQuery {
     /// As written in the address: anything but a number is the first page.
     #[serde(default)]
     after: String,
+    /// The page before this user (Previous page); anything but a number is ignored.
+    #[serde(default)]
+    before: String,
 }
 
 /// `GET /admin/users` — search by login, name or email, oldest or newest first;
@@ -76,15 +80,23 @@ pub async fn index(
     state: web::Data<AppState>,
     query: web::Query<UsersQuery>,
 ) -> Result<HttpResponse, AppError> {
-    let UsersQuery { q, sort, after } = query.into_inner();
+    let UsersQuery { q, sort, after, before } = query.into_inner();
     let after: i64 = after.trim().parse().unwrap_or(0);
+    let before: i64 = before.trim().parse().ok().filter(|b| *b > 0).unwrap_or(0);
     let order = UserOrder::parse(sort.trim());
     let needle = q.clone();
     let (page, roles) = crate::db::run_within(
         &state.pool,
         crate::db::ACCOUNT_VIEW_WITHIN,
         move |conn| -> Result<_, AppError> {
-            let page = User::search(conn, &needle, order, after, PER_PAGE)?;
+            let page = if before > 0 {
+                // The page before: the users past `before` the other way round, turned back.
+                let mut page = User::search(conn, &needle, order.reversed(), before, PER_PAGE)?;
+                page.users.reverse();
+                page
+            } else {
+                User::search(conn, &needle, order, after, PER_PAGE)?
+            };
             let ids: Vec<i64> = page.users.iter().map(|u| u.id).collect();
             let roles = User::roles_of_many(conn, &ids)?;
             Ok((page, roles))
@@ -104,20 +116,28 @@ pub async fn index(
             added: crate::views::tokens::date(u.created_at),
         })
         .collect();
-    let at = |after: Option<i64>| {
+    let at = |cursor: Option<(&str, i64)>| {
         let mut params = vec![("q", q.clone())];
         params.extend(order.param().map(|p| ("sort", p.to_owned())));
-        params.extend(after.map(|a| ("after", a.to_string())));
+        params.extend(cursor.map(|(name, id)| (name, id.to_string())));
         serde_urlencoded::to_string(params).unwrap_or_default()
     };
-    let (first, next) = (at(None), page.next_after.map(|a| at(Some(a))));
+    let (first_id, last_id) = (page.users.first().map(|u| u.id), page.users.last().map(|u| u.id));
+    // Coming back (`before`), there is a page after this one, and one before it while the
+    // search found more than a page; going forward, the other way round.
+    let (has_previous, has_next) =
+        if before > 0 { (page.next_after.is_some(), true) } else { (after > 0, page.next_after.is_some()) };
+    let previous = first_id.filter(|_| has_previous).map(|id| at(Some(("before", id))));
+    let next = last_id.filter(|_| has_next).map(|id| at(Some(("after", id))));
     render(&UsersPage {
         ctx,
         newest: order == UserOrder::Newest,
         rows,
-        first,
+        first: at(None),
+        // A page reached backwards past the start (a hand-made `before`) is past the end.
+        first_page: previous.is_none() && after == 0 && (before == 0 || !page.users.is_empty()),
+        previous,
         next,
-        first_page: after == 0,
         q,
     })
 }
