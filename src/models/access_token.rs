@@ -5,7 +5,7 @@ use super::user::join_roles;
 use super::{AccountRole, User, UserRoles};
 use crate::db::MultiBackend;
 use crate::db::schema::{access_tokens, user_roles, users};
-use crate::db::{DbConnection, on_backend};
+use crate::db::{AtMostDsl, DbConnection, on_backend};
 use crate::domain::owner_roles::{OwnerFilter, OwnerRoles};
 use crate::domain::token::{Scopes, TokenStatus};
 use crate::domain::token_secret::TokenDigest;
@@ -98,7 +98,8 @@ impl AccessToken {
         } else {
             query.order(access_tokens::id.asc())
         };
-        query.offset(offset).limit(limit).select(AccessToken::as_select()).load(conn)
+        let limit = u32::try_from(limit.max(0)).unwrap_or(u32::MAX);
+        query.select(AccessToken::as_select()).at_most(limit).after(offset).load(conn)
     }
 
     pub fn count_for_user(conn: &mut DbConnection, user_id: i64) -> QueryResult<i64> {
@@ -134,8 +135,8 @@ impl AccessToken {
             .filter(access_tokens::user_id.eq(user_id))
             .filter(access_tokens::hint.eq(hint))
             .order(access_tokens::id.desc())
-            .limit(2)
             .select(AccessToken::as_select())
+            .at_most(2)
             .load(conn)
     }
 

@@ -1,8 +1,8 @@
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
-use crate::db::DbConnection;
 use crate::db::schema::audit_events;
+use crate::db::{AtMostDsl, DbConnection};
 use crate::models::Cursor;
 
 /// What happened, as stored in `audit_events.action`.
@@ -390,15 +390,15 @@ impl AuditEvent {
         user_id: i64,
         action: AuditAction,
         since: NaiveDateTime,
-        limit: i64,
+        limit: u32,
     ) -> QueryResult<Vec<AuditEvent>> {
         audit_events::table
             .filter(audit_events::subject_user_id.eq(user_id))
             .filter(audit_events::action.eq(action.key()))
             .filter(audit_events::occurred_at.ge(since))
             .order(audit_events::id.desc())
-            .limit(limit)
             .select(AuditEvent::as_select())
+            .at_most(limit)
             .load(conn)
     }
 
@@ -406,13 +406,13 @@ impl AuditEvent {
     pub fn recent_for_user(
         conn: &mut DbConnection,
         user_id: i64,
-        limit: i64,
+        limit: u32,
     ) -> QueryResult<Vec<AuditEvent>> {
         audit_events::table
             .filter(audit_events::subject_user_id.eq(user_id).or(audit_events::actor_id.eq(user_id)))
             .order(audit_events::id.desc())
-            .limit(limit)
             .select(AuditEvent::as_select())
+            .at_most(limit)
             .load(conn)
     }
 }
