@@ -1,6 +1,9 @@
 //! The database: one connection type over SQLite and PostgreSQL, the pool, migrations.
 
 pub mod schema;
+mod time;
+
+pub use time::{MaybeTime, Time};
 
 use std::ops::{Deref, DerefMut};
 use std::sync::Arc;

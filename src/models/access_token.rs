@@ -24,9 +24,13 @@ pub struct AccessToken {
     pub digest: String,
     pub hint: String,
     pub workflow_state: String,
+    #[diesel(deserialize_as = crate::db::Time)]
     pub created_at: NaiveDateTime,
+    #[diesel(deserialize_as = crate::db::Time)]
     pub updated_at: NaiveDateTime,
+    #[diesel(deserialize_as = crate::db::MaybeTime)]
     pub expires_at: Option<NaiveDateTime>,
+    #[diesel(deserialize_as = crate::db::MaybeTime)]
     pub last_used_at: Option<NaiveDateTime>,
 }
 

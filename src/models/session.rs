@@ -14,7 +14,9 @@ use crate::db::{DbConnection, on_backend};
 pub struct UserSession {
     pub id_digest: String,
     pub user_id: i64,
+    #[diesel(deserialize_as = crate::db::Time)]
     pub created_at: NaiveDateTime,
+    #[diesel(deserialize_as = crate::db::Time)]
     pub last_seen_at: NaiveDateTime,
     pub ip: Option<String>,
     pub user_agent: Option<String>,

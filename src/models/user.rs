@@ -32,7 +32,9 @@ pub struct User {
     pub state: String,
     pub time_zone: String,
     pub locale: String,
+    #[diesel(deserialize_as = crate::db::Time)]
     pub created_at: NaiveDateTime,
+    #[diesel(deserialize_as = crate::db::Time)]
     pub updated_at: NaiveDateTime,
     /// `issuer|subject` of the identity provider's account, for a user who signs in with it.
     pub oidc_subject: Option<String>,
