@@ -202,6 +202,7 @@ pub fn create_webhook(
 
 fn serve(database_url: String, args: ServeArgs) -> anyhow::Result<()> {
     crate::startup::tune_allocator();
+    crate::startup::tune_sqlite();
     crate::startup::survive_file_size_limits();
     actix_web::rt::System::new().block_on(async move {
         // Settings that contradict each other stop the start before anything is written:
