@@ -2,7 +2,7 @@ use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
 use crate::db::schema::audit_events;
-use crate::db::{AtMostDsl, DbConnection};
+use crate::db::{AtMostDsl, DbConnection, on_backend};
 use crate::models::Cursor;
 
 /// What happened, as stored in `audit_events.action`.
@@ -392,14 +392,14 @@ impl AuditEvent {
         since: NaiveDateTime,
         limit: u32,
     ) -> QueryResult<Vec<AuditEvent>> {
-        audit_events::table
+        on_backend!(conn, |c| audit_events::table
             .filter(audit_events::subject_user_id.eq(user_id))
             .filter(audit_events::action.eq(action.key()))
             .filter(audit_events::occurred_at.ge(since))
             .order(audit_events::id.desc())
             .select(AuditEvent::as_select())
             .at_most(limit)
-            .load(conn)
+            .load(c))
     }
 
     /// The most recent events about a user (as subject or actor), newest first.
