@@ -298,7 +298,8 @@ pub fn run_migrations(conn: &mut DbConnection) -> anyhow::Result<usize> {
 ///
 /// Through the multi-backend connection every query is serialised to SQL again on each
 /// execution, even when its prepared statement is cached; on the concrete connection a
-/// cached statement is found by its type alone. The queries that run on every request
+/// cached statement is found by its type alone (by its SQL, written out once, for a query
+/// whose type does not say it all, such as [`AtMost`]). The queries that run on every request
 /// (the bearer-token and session look-ups, roles, settings) go this way.
 macro_rules! on_backend {
     ($conn:expr, |$c:ident| $body:expr) => {

@@ -102,8 +102,17 @@ impl AccessToken {
         } else {
             query.order(access_tokens::id.asc())
         };
+        // A client chooses the API's page size: asked for at most the next power of two,
+        // the surplus dropped here, so any page size makes one of eight statements (AtMost
+        // keeps one per number), not one of a hundred.
         let limit = u32::try_from(limit.max(0)).unwrap_or(u32::MAX);
-        query.select(AccessToken::as_select()).at_most(limit).after(offset).load(conn)
+        let mut rows = query
+            .select(AccessToken::as_select())
+            .at_most(limit.checked_next_power_of_two().unwrap_or(limit))
+            .after(offset)
+            .load(conn)?;
+        rows.truncate(usize::try_from(limit).unwrap_or(usize::MAX));
+        Ok(rows)
     }
 
     pub fn count_for_user(conn: &mut DbConnection, user_id: i64) -> QueryResult<i64> {
