@@ -5,7 +5,7 @@ use super::user::join_roles;
 use super::{AccountRole, User, UserRoles};
 use crate::db::MultiBackend;
 use crate::db::schema::{access_tokens, user_roles, users};
-use crate::db::{AtMostDsl, DbConnection, on_backend};
+use crate::db::{AtMostDsl, DbConnection, PlannedEachTimeDsl, on_backend};
 use crate::domain::owner_roles::{OwnerFilter, OwnerRoles};
 use crate::domain::token::{Scopes, TokenStatus};
 use crate::domain::token_secret::TokenDigest;
@@ -367,14 +367,7 @@ fn cmp_in(order: Order, a: &Cursor, b: &Cursor) -> std::cmp::Ordering {
     if desc { ordering.reverse() } else { ordering }
 }
 
-type Listed =
-    diesel::dsl::IntoBoxed<'static, diesel::dsl::InnerJoin<access_tokens::table, users::table>, MultiBackend>;
-
-/// A page of the account's tokens with their owners, as [`AccessToken::list_query`] selects it.
-type ListedWithOwners = diesel::dsl::Select<
-    Listed,
-    (diesel::dsl::AsSelect<AccessToken, MultiBackend>, diesel::dsl::AsSelect<User, MultiBackend>),
->;
+type Listed = diesel::dsl::IntoBoxed<'static, access_tokens::table, MultiBackend>;
 
 impl AccessToken {
     /// One page of every token in the account with its owner, in the filter's order, from
@@ -389,50 +382,121 @@ impl AccessToken {
         owner: OwnerFilter,
         after: Option<Cursor>,
         now: NaiveDateTime,
-        per_page: i64,
+        per_page: u32,
     ) -> QueryResult<AdminTokenPage> {
         let order = filter.order();
-        let mut rows: Vec<(AccessToken, User)> = if owner == OwnerFilter::Anyone {
-            Self::list_query(filter, None, after, now).limit(per_page + 1).load(conn)?
+        let page = |roles| {
+            Self::listed(filter, roles, after, now)
+                .select(AccessToken::as_select())
+                .at_most(per_page + 1)
+                .planned_each_time()
+        };
+        let mut tokens: Vec<AccessToken> = if owner == OwnerFilter::Anyone {
+            page(None).load(conn)?
         } else {
             let mut all = Vec::new();
-            for roles in super::token_tally::owner_roles_in_use(conn)? {
-                if owner.admits(roles) {
-                    all.extend(
-                        Self::list_query(filter, Some(roles), after, now).limit(per_page + 1).load::<(
-                            AccessToken,
-                            User,
-                        )>(
-                            conn
-                        )?,
-                    );
-                }
+            for roles in Self::owner_groups(conn, owner)? {
+                all.extend(page(Some(roles)).load::<AccessToken>(conn)?);
             }
-            all.sort_by(|(a, _), (b, _)| cmp_in(order, &Cursor::of(a, order), &Cursor::of(b, order)));
+            all.sort_by(|a, b| cmp_in(order, &Cursor::of(a, order), &Cursor::of(b, order)));
             all
         };
-        let next = if rows.len() as i64 > per_page {
-            rows.truncate(per_page as usize);
-            rows.last().map(|(t, _)| Cursor::of(t, order))
+        let next = if tokens.len() > per_page as usize {
+            tokens.truncate(per_page as usize);
+            tokens.last().map(|t| Cursor::of(t, order))
         } else {
             None
         };
+        // The page's owners, by their ids: the list itself reads tokens alone, so that
+        // its count reads no owner at all.
+        let mut owner_ids: Vec<i64> = tokens.iter().map(|t| t.user_id).collect();
+        owner_ids.sort_unstable();
+        owner_ids.dedup();
+        let owners = users::table.filter(users::id.eq_any(&owner_ids)).select(User::as_select());
+        let owners: std::collections::HashMap<i64, User> =
+            owners.load::<User>(conn)?.into_iter().map(|u| (u.id, u)).collect();
+        let rows =
+            tokens.into_iter().filter_map(|t| owners.get(&t.user_id).cloned().map(|o| (t, o))).collect();
         Ok((rows, next))
     }
 
-    fn list_query(
+    /// How many tokens of the whole list (every page) the filters admit, counted up to
+    /// `cap`: `None` when there are more. Each owner group's count walks the list's own
+    /// index range, in the list's order, and stops after `cap + 1` tokens, so a count costs
+    /// at most what that many tokens' index entries do, however many match (the exact
+    /// number of a large set is on the dashboard). In no order, PostgreSQL took the
+    /// unused tokens of student-only users for spread through the table and read 270,000
+    /// rows to count a thousand.
+    pub fn admin_count(
+        conn: &mut DbConnection,
+        filter: TokenFilter,
+        owner: OwnerFilter,
+        now: NaiveDateTime,
+        cap: u32,
+    ) -> QueryResult<Option<u32>> {
+        let groups = match owner {
+            OwnerFilter::Anyone => vec![None],
+            owner => Self::owner_groups(conn, owner)?.into_iter().map(Some).collect(),
+        };
+        let mut counted: usize = 0;
+        for roles in groups {
+            let ids = Self::listed(filter, roles, None, now).select(access_tokens::id);
+            counted += ids.at_most(cap + 1).planned_each_time().load::<i64>(conn)?.len();
+            if counted > cap as usize {
+                return Ok(None);
+            }
+        }
+        Ok(u32::try_from(counted).ok())
+    }
+
+    /// The sets of roles that `owner` admits and that some owner of a token holds.
+    fn owner_groups(conn: &mut DbConnection, owner: OwnerFilter) -> QueryResult<Vec<OwnerRoles>> {
+        let in_use = super::token_tally::owner_roles_in_use(conn)?;
+        Ok(in_use.into_iter().filter(|roles| owner.admits(*roles)).collect())
+    }
+
+    /// The list's query before its selection: the tokens of owners with these roles that
+    /// the filter admits, from `after` on, in the filter's order.
+    fn listed(
         filter: TokenFilter,
         roles: Option<OwnerRoles>,
         after: Option<Cursor>,
         now: NaiveDateTime,
-    ) -> ListedWithOwners {
-        use chrono::Duration;
-        let live = || access_tokens::expires_at.is_null().or(access_tokens::expires_at.gt(now));
-        let mut q: Listed = access_tokens::table.inner_join(users::table).into_boxed();
+    ) -> Listed {
+        let mut q: Listed = access_tokens::table.into_boxed();
         if let Some(roles) = roles {
             q = q.filter(access_tokens::owner_roles.eq(roles.0));
         }
-        q = match filter {
+        q = Self::matching(q, filter, now);
+        let activity = || coalesce(access_tokens::last_used_at, access_tokens::created_at);
+        // Keyset: `at >= t AND (at > t OR id > i)` starts the index range at `t`.
+        q = match (filter.order(), after) {
+            (_, None) => q,
+            (Order::NewestFirst, Some(c)) => q.filter(access_tokens::id.lt(c.id)),
+            (_, Some(Cursor { at: None, .. })) => q,
+            (Order::SoonestToExpire, Some(Cursor { at: Some(t), id })) => q
+                .filter(access_tokens::expires_at.ge(t))
+                .filter(access_tokens::expires_at.gt(t).or(access_tokens::id.gt(id))),
+            (Order::LatestExpired, Some(Cursor { at: Some(t), id })) => q
+                .filter(access_tokens::expires_at.le(t))
+                .filter(access_tokens::expires_at.lt(t).or(access_tokens::id.lt(id))),
+            (Order::LongestUnused, Some(Cursor { at: Some(t), id })) => {
+                q.filter(activity().ge(t)).filter(activity().gt(t).or(access_tokens::id.gt(id)))
+            }
+        };
+        match filter.order() {
+            Order::NewestFirst => q.order(access_tokens::id.desc()),
+            Order::SoonestToExpire => q.order((access_tokens::expires_at.asc(), access_tokens::id.asc())),
+            Order::LatestExpired => q.order((access_tokens::expires_at.desc(), access_tokens::id.desc())),
+            Order::LongestUnused => q.order((activity().asc(), access_tokens::id.asc())),
+        }
+    }
+
+    /// The tokens of `q` that the filter admits.
+    fn matching(q: Listed, filter: TokenFilter, now: NaiveDateTime) -> Listed {
+        use chrono::Duration;
+        let live = || access_tokens::expires_at.is_null().or(access_tokens::expires_at.gt(now));
+        match filter {
             TokenFilter::All => q,
             TokenFilter::Active => q.filter(access_tokens::workflow_state.eq(ACTIVE)).filter(live()),
             TokenFilter::NoExpiry => q.filter(access_tokens::expires_at.is_null()),
@@ -456,36 +520,9 @@ impl AccessToken {
                 ))
                 .filter(live()),
             TokenFilter::Expired => q.filter(access_tokens::expires_at.le(now)),
-        };
-        let activity = || coalesce(access_tokens::last_used_at, access_tokens::created_at);
-        // Keyset: `at >= t AND (at > t OR id > i)` starts the index range at `t`.
-        q = match (filter.order(), after) {
-            (_, None) => q,
-            (Order::NewestFirst, Some(c)) => q.filter(access_tokens::id.lt(c.id)),
-            (_, Some(Cursor { at: None, .. })) => q,
-            (Order::SoonestToExpire, Some(Cursor { at: Some(t), id })) => q
-                .filter(access_tokens::expires_at.ge(t))
-                .filter(access_tokens::expires_at.gt(t).or(access_tokens::id.gt(id))),
-            (Order::LatestExpired, Some(Cursor { at: Some(t), id })) => q
-                .filter(access_tokens::expires_at.le(t))
-                .filter(access_tokens::expires_at.lt(t).or(access_tokens::id.lt(id))),
-            (Order::LongestUnused, Some(Cursor { at: Some(t), id })) => {
-                q.filter(activity().ge(t)).filter(activity().gt(t).or(access_tokens::id.gt(id)))
-            }
-        };
-        q = match filter.order() {
-            Order::NewestFirst => q.order(access_tokens::id.desc()),
-            Order::SoonestToExpire => q.order((access_tokens::expires_at.asc(), access_tokens::id.asc())),
-            Order::LatestExpired => q.order((access_tokens::expires_at.desc(), access_tokens::id.desc())),
-            Order::LongestUnused => q.order((activity().asc(), access_tokens::id.asc())),
-        };
-        q.select((AccessToken::as_select(), User::as_select()))
+        }
     }
 
-    /// The retroactive cap (SPEC 4.3) for these users: every token without an expiry or
-    /// expiring after `limit` now expires at `limit`. Returns the owner of each changed
-    /// token. One statement per 500 users, whatever their number: the upgrade applies it
-    /// to every student-only user at once.
     /// How many tokens of `user_ids` [`cap_expiry`](Self::cap_expiry) would shorten to
     /// `limit`, and of how many owners.
     pub fn count_beyond(
@@ -507,6 +544,10 @@ impl AccessToken {
         Ok((tokens, owners.len()))
     }
 
+    /// The retroactive cap (SPEC 4.3) for these users: every token without an expiry or
+    /// expiring after `limit` now expires at `limit`. Returns the owner of each changed
+    /// token. One statement per 500 users, whatever their number: the upgrade applies it
+    /// to every student-only user at once.
     pub fn cap_expiry(
         conn: &mut DbConnection,
         user_ids: &[i64],

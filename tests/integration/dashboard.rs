@@ -569,6 +569,56 @@ async fn the_dated_audit_log_holds_at_its_edges() {
     }
 }
 
+/// All tokens says how many tokens its filters match on all of its pages, not only how many
+/// one page shows, and past a thousand says "more than" rather than count a million.
+#[actix_web::test]
+async fn all_tokens_says_how_many_tokens_match() {
+    let app = spawn_app().await;
+    let browser = app.setup_admin().await;
+    let tess = app.create_user("tess", &["teacher"], &[]);
+    let sam = app.create_user("sam", &["student"], &[]);
+    let c = &mut tokenwarden::db::connect(&app.database_url).unwrap();
+    for _ in 0..55 {
+        create(c, tess, tess, ExpiryChoice::Days(30));
+    }
+    create(c, sam, sam, ExpiryChoice::Days(30));
+    let total = |html: &str| {
+        html.split_once("<span id=\"list-total\">")
+            .and_then(|(_, rest)| rest.split_once("</span>"))
+            .map(|(total, _)| total.to_owned())
+    };
+
+    let html = browser.get_html("/admin/tokens?owner=teacher").await;
+    assert_eq!(total(&html).as_deref(), Some("55 tokens match."), "{html}");
+    let next = html.split("href=\"").find_map(|s| s.split_once("\" rel=\"next\"")).expect("a next page").0;
+    let html = browser.get_html(&next.replace("&#38;", "&")).await;
+    assert_eq!(total(&html).as_deref(), Some("55 tokens match."), "the same on the next page: {html}");
+    let html = browser.get_html("/admin/tokens?owner=student_only").await;
+    assert_eq!(total(&html).as_deref(), Some("1 token matches."), "{html}");
+    let html = browser.get_html("/admin/tokens?show=active").await;
+    assert_eq!(total(&html).as_deref(), Some("56 tokens match."), "{html}");
+    let html = browser.get_html("/admin/tokens?show=expired").await;
+    assert_eq!(total(&html), None, "an empty list says so instead: {html}");
+    assert!(html.contains("No token matches these filters."));
+
+    tokenwarden::seed::run(c, 240, 4, true).unwrap();
+    let html = browser.get_html("/admin/tokens").await;
+    assert_eq!(total(&html).as_deref(), Some("More than 1,000 tokens match."), "{html}");
+    let html = browser.get_html("/admin/tokens?owner=student_only").await;
+    let students: usize = total(&html)
+        .and_then(|t| t.strip_suffix(" tokens match.").map(|n| n.replace(',', "")))
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("a number under a thousand: {html}"));
+    let of_students =
+        access_tokens::table.filter(access_tokens::owner_roles.eq(OwnerRoles::bit(EnrollmentRole::Student)));
+    let student_only_tokens: i64 = match c {
+        DbConnection::Sqlite(c) => of_students.count().get_result(c),
+        DbConnection::Pg(c) => of_students.count().get_result(c),
+    }
+    .unwrap();
+    assert_eq!(students as i64, student_only_tokens, "every student-only owner's token, counted");
+}
+
 /// Found in review: All tokens' form sends the fields left empty (`days=&owner=`), and an
 /// empty number was a 400 error page — so was every "Next 50 tokens" link; a bar's range
 /// (`from=7&days=30`) was lost on filtering again, as the form had no field for it.

@@ -17,7 +17,9 @@ use crate::views::forms::FieldErrors;
 use crate::views::page::PageCtx;
 use crate::views::tokens::TokenRow;
 
-const PER_PAGE: i64 = 50;
+const PER_PAGE: u32 = 50;
+/// The list counts its tokens up to this many; past it, it says "more than".
+const COUNT_UP_TO: u32 = 1000;
 
 #[derive(Deserialize, Default, Clone)]
 pub struct Filters {
@@ -122,6 +124,17 @@ impl Filters {
     }
 }
 
+/// "1 token matches", "640 tokens match", "More than 1,000 tokens match".
+fn how_many(counted: Option<u32>) -> String {
+    match counted {
+        Some(1) => "1 token matches.".to_owned(),
+        Some(n) => format!("{} tokens match.", crate::views::dashboard::thousands(i64::from(n))),
+        None => {
+            format!("More than {} tokens match.", crate::views::dashboard::thousands(i64::from(COUNT_UP_TO)))
+        }
+    }
+}
+
 pub struct AdminTokenRow {
     pub owner_id: i64,
     pub owner_name: String,
@@ -143,6 +156,8 @@ struct TokensPage {
     errors: FieldErrors,
     /// What the list shows, and in which order.
     description: String,
+    /// How many tokens the list holds on all its pages, in words.
+    total: String,
     rows: Vec<AdminTokenRow>,
     next: Option<String>,
     /// The pages' addresses: the next, and from a later page the first.
@@ -169,18 +184,24 @@ pub async fn index(
     };
     let after = Cursor::parse(&filters.after);
     let now = now();
-    let (rows, next) = match token_filter {
+    let ((rows, next), total) = match token_filter {
         Some(token_filter) => {
             crate::db::run_within(
                 &state.pool,
                 crate::db::ACCOUNT_VIEW_WITHIN,
                 move |conn| -> Result<_, AppError> {
-                    Ok(AccessToken::admin_page(conn, token_filter, owner_filter, after, now, PER_PAGE)?)
+                    crate::db::read_together(conn, |conn| {
+                        let page =
+                            AccessToken::admin_page(conn, token_filter, owner_filter, after, now, PER_PAGE)?;
+                        let total =
+                            AccessToken::admin_count(conn, token_filter, owner_filter, now, COUNT_UP_TO)?;
+                        Ok((page, total))
+                    })
                 },
             )
             .await?
         }
-        None => (Vec::new(), None),
+        None => ((Vec::new(), None), Some(0)),
     };
     let names = Default::default();
     let rows = rows
@@ -207,6 +228,7 @@ pub async fn index(
     let next = next.map(|c| page(&c.param()));
     let first = after.is_some().then(|| page(""));
     let description = token_filter.map(|f| filters.describe(f, owner_filter)).unwrap_or_default();
+    let total = how_many(total);
     render(&TokensPage {
         ctx,
         show: filters.show,
@@ -215,6 +237,7 @@ pub async fn index(
         owner: filters.owner,
         errors,
         description,
+        total,
         rows,
         next,
         first,

@@ -1,0 +1,2 @@
+DROP INDEX access_tokens_pending_expiry_idx;
+DROP INDEX access_tokens_owner_pending_expiry_idx;
