@@ -408,13 +408,17 @@ impl AccessToken {
             None
         };
         // The page's owners, by their ids: the list itself reads tokens alone, so that
-        // its count reads no owner at all.
+        // its count reads no owner at all. (A token's owner cannot be missing: deleting a
+        // user deletes their tokens.)
         let mut owner_ids: Vec<i64> = tokens.iter().map(|t| t.user_id).collect();
         owner_ids.sort_unstable();
         owner_ids.dedup();
-        let owners = users::table.filter(users::id.eq_any(&owner_ids)).select(User::as_select());
-        let owners: std::collections::HashMap<i64, User> =
-            owners.load::<User>(conn)?.into_iter().map(|u| (u.id, u)).collect();
+        let owners: std::collections::HashMap<i64, User> = if owner_ids.is_empty() {
+            Default::default()
+        } else {
+            let owners = users::table.filter(users::id.eq_any(&owner_ids)).select(User::as_select());
+            owners.load::<User>(conn)?.into_iter().map(|u| (u.id, u)).collect()
+        };
         let rows =
             tokens.into_iter().filter_map(|t| owners.get(&t.user_id).cloned().map(|o| (t, o))).collect();
         Ok((rows, next))
@@ -422,9 +426,9 @@ impl AccessToken {
 
     /// How many tokens of the whole list (every page) the filters admit, counted up to
     /// `cap`: `None` when there are more. Each owner group's count walks the list's own
-    /// index range, in the list's order, and stops after `cap + 1` tokens, so a count costs
-    /// at most what that many tokens' index entries do, however many match (the exact
-    /// number of a large set is on the dashboard). In no order, PostgreSQL took the
+    /// index range, in the list's order, and all of them stop after `cap + 1` tokens in
+    /// all, so a count costs at most what that many tokens' index entries do, however
+    /// many match. In no order, PostgreSQL took the
     /// unused tokens of student-only users for spread through the table and read 270,000
     /// rows to count a thousand.
     pub fn admin_count(
@@ -438,15 +442,18 @@ impl AccessToken {
             OwnerFilter::Anyone => vec![None],
             owner => Self::owner_groups(conn, owner)?.into_iter().map(Some).collect(),
         };
-        let mut counted: usize = 0;
+        let mut counted: u32 = 0;
         for roles in groups {
+            // What is left to read before the count is past `cap`: 1,001 ids in all.
+            let left = cap.saturating_add(1).saturating_sub(counted);
             let ids = Self::listed(filter, roles, None, now).select(access_tokens::id);
-            counted += ids.at_most(cap + 1).planned_each_time().load::<i64>(conn)?.len();
-            if counted > cap as usize {
+            let found = ids.at_most(left).planned_each_time().load::<i64>(conn)?.len();
+            counted = counted.saturating_add(u32::try_from(found).unwrap_or(u32::MAX));
+            if counted > cap {
                 return Ok(None);
             }
         }
-        Ok(u32::try_from(counted).ok())
+        Ok(Some(counted))
     }
 
     /// The sets of roles that `owner` admits and that some owner of a token holds.

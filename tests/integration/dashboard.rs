@@ -619,6 +619,29 @@ async fn all_tokens_says_how_many_tokens_match() {
     assert_eq!(students as i64, student_only_tokens, "every student-only owner's token, counted");
 }
 
+/// The count stops as soon as it is past its cap, whichever owner group takes it there,
+/// and is exact up to it.
+#[actix_web::test]
+async fn the_count_of_all_tokens_is_exact_up_to_its_cap_across_owner_groups() {
+    let app = spawn_app().await;
+    let tess = app.create_user("tess", &["teacher"], &[]);
+    let tom = app.create_user("tom", &["teacher", "student"], &[]);
+    let c = &mut tokenwarden::db::connect(&app.database_url).unwrap();
+    for owner in [tess, tess, tom, tom] {
+        create(c, owner, owner, ExpiryChoice::Days(30));
+    }
+    let teachers = OwnerFilter::Enrollment(EnrollmentRole::Teacher);
+    let count = |c: &mut DbConnection, cap| {
+        AccessToken::admin_count(c, TokenFilter::All, teachers, now(), cap).unwrap()
+    };
+    assert_eq!(count(c, 5), Some(4));
+    assert_eq!(count(c, 4), Some(4), "exactly the cap is still a number");
+    assert_eq!(count(c, 3), None, "past it, in the second group");
+    assert_eq!(count(c, 1), None, "past it, in the first group");
+    let students = AccessToken::admin_count(c, TokenFilter::All, OwnerFilter::StudentOnly, now(), 5).unwrap();
+    assert_eq!(students, Some(0), "no owner group at all");
+}
+
 /// Found in review: All tokens' form sends the fields left empty (`days=&owner=`), and an
 /// empty number was a 400 error page — so was every "Next 50 tokens" link; a bar's range
 /// (`from=7&days=30`) was lost on filtering again, as the form had no field for it.
