@@ -4,11 +4,18 @@
 
 use base64::Engine;
 
-/// A client id and secret, as the client sent them (decoded).
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// A client id and secret, as the client sent them (decoded). Its `Debug` shows the id
+/// only.
+#[derive(Clone, PartialEq, Eq)]
 pub struct ClientCredentials {
     pub id: String,
     pub secret: String,
+}
+
+impl std::fmt::Debug for ClientCredentials {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ClientCredentials").field("id", &self.id).field("secret", &"(redacted)").finish()
+    }
 }
 
 /// An `Authorization` value that says `Basic` but does not read as one.
@@ -77,6 +84,14 @@ mod tests {
 
     fn basic(pair: &str) -> String {
         format!("Basic {}", base64::engine::general_purpose::STANDARD.encode(pair))
+    }
+
+    #[test]
+    fn credentials_formatted_for_a_log_show_the_id_and_not_the_secret() {
+        let given = credentials(&basic("gradebook:s3cret-value")).unwrap().unwrap();
+        assert_eq!(given.secret, "s3cret-value");
+        let shown = format!("{given:?}");
+        assert!(shown.contains("gradebook") && !shown.contains("s3cret"), "{shown}");
     }
 
     #[test]

@@ -327,6 +327,10 @@ mod tests {
             },
             ip: None,
         };
+        let mut sam = user(&[]);
+        sam.owner.user.password_hash = "$argon2id$v=19$m=9216,t=4,p=1$c2FsdA$aGFzaA".into();
+        let shown = format!("{sam:?}");
+        assert!(shown.contains("\"sam\"") && !shown.contains("argon2"), "no hash in a log: {shown}");
         assert!(user(&[]).require_scope(DeleteToken::SCOPE).is_ok());
         let limited = user(&[ShowUser::SCOPE]);
         assert!(limited.require_scope(ShowUser::SCOPE).is_ok());

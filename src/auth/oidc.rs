@@ -91,8 +91,9 @@ pub enum SsoError {
     Rejected(String),
 }
 
-/// The configuration single sign-on needs (from `serve`'s settings).
-#[derive(Debug, Clone)]
+/// The configuration single sign-on needs (from `serve`'s settings). Its `Debug` leaves
+/// out the client secret.
+#[derive(Clone)]
 pub struct SsoConfig {
     pub issuer: IssuerUrl,
     pub client_id: String,
@@ -103,6 +104,20 @@ pub struct SsoConfig {
     pub roles_claim: String,
     /// The provider's name on the button.
     pub name: String,
+}
+
+impl std::fmt::Debug for SsoConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SsoConfig")
+            .field("issuer", &self.issuer)
+            .field("client_id", &self.client_id)
+            .field("client_secret", &self.client_secret.as_ref().map(|_| "(redacted)"))
+            .field("redirect", &self.redirect)
+            .field("scopes", &self.scopes)
+            .field("roles_claim", &self.roles_claim)
+            .field("name", &self.name)
+            .finish()
+    }
 }
 
 /// The institution's identity provider, as this server knows it.
@@ -300,6 +315,22 @@ fn error_chain(e: &dyn std::error::Error) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_sso_configuration_formatted_for_a_log_shows_no_client_secret() {
+        let config = SsoConfig {
+            issuer: IssuerUrl::new("https://idp.example.edu".into()).unwrap(),
+            client_id: "tokenwarden".into(),
+            client_secret: Some("client-s3cret".into()),
+            redirect: RedirectUrl::new("https://tokens.example.edu/login/oidc/callback".into()).unwrap(),
+            scopes: vec!["openid".into()],
+            roles_claim: "groups".into(),
+            name: "Campus sign-in".into(),
+        };
+        let shown = format!("{config:?}");
+        assert!(shown.contains("tokenwarden") && shown.contains("(redacted)"), "{shown}");
+        assert!(!shown.contains("s3cret"), "{shown}");
+    }
 
     #[test]
     fn groups_come_from_the_configured_claim_as_a_list_or_one_string() {

@@ -21,7 +21,9 @@ impl UserState {
     }
 }
 
-#[derive(Debug, Clone, Queryable, Selectable, Identifiable, PartialEq, Eq)]
+/// A user's row. Its `Debug` leaves out the password hash: a user is carried through the
+/// API's and the gateways' requests, and nothing that formats one may log the hash.
+#[derive(Clone, Queryable, Selectable, Identifiable, PartialEq, Eq)]
 #[diesel(table_name = users)]
 pub struct User {
     pub id: i64,
@@ -40,6 +42,25 @@ pub struct User {
     pub oidc_subject: Option<String>,
     /// SCIM's `externalId`, as the provisioning client gave it.
     pub scim_external_id: Option<String>,
+}
+
+impl std::fmt::Debug for User {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("User")
+            .field("id", &self.id)
+            .field("login", &self.login)
+            .field("name", &self.name)
+            .field("email", &self.email)
+            .field("password_hash", &if self.password_hash.is_empty() { "(none)" } else { "(redacted)" })
+            .field("state", &self.state)
+            .field("time_zone", &self.time_zone)
+            .field("locale", &self.locale)
+            .field("created_at", &self.created_at)
+            .field("updated_at", &self.updated_at)
+            .field("oidc_subject", &self.oidc_subject)
+            .field("scim_external_id", &self.scim_external_id)
+            .finish()
+    }
 }
 
 /// Where a role a user holds came from.
@@ -88,8 +109,7 @@ struct NewUser<'a> {
     updated_at: NaiveDateTime,
 }
 
-/// A user to create, every field already parsed.
-#[derive(Debug)]
+/// A user to create, every field already parsed (not `Debug`: it holds a password hash).
 pub struct NewUserData {
     pub login: Login,
     pub name: DisplayName,
@@ -662,6 +682,33 @@ mod tests {
 
     fn role(id: i64, name: &str, built_in: bool) -> AccountRole {
         AccountRole { id, name: name.into(), permissions: 0, built_in, created_at: crate::domain::now() }
+    }
+
+    /// Whatever formats a user for a log shows who it is, never the password hash (and so
+    /// does whatever holds one: the API request's owner, a gateway's verification).
+    #[test]
+    fn a_user_formatted_for_a_log_shows_no_password_hash() {
+        let hash = "$argon2id$v=19$m=9216,t=4,p=1$c2FsdHNhbHQ$aGFzaGhhc2hoYXNo";
+        let user = User {
+            id: 7,
+            login: "sam".into(),
+            name: "Sam".into(),
+            email: "sam@example.edu".into(),
+            password_hash: hash.into(),
+            state: "active".into(),
+            time_zone: "Etc/UTC".into(),
+            locale: "en".into(),
+            created_at: crate::domain::now(),
+            updated_at: crate::domain::now(),
+            oidc_subject: None,
+            scim_external_id: None,
+        };
+        for shown in [format!("{user:?}"), format!("{user:#?}")] {
+            assert!(!shown.contains("argon2") && !shown.contains("c2FsdHNhbHQ"), "{shown}");
+            assert!(shown.contains("\"sam\"") && shown.contains("(redacted)"), "{shown}");
+        }
+        let without = User { password_hash: String::new(), ..user };
+        assert!(format!("{without:?}").contains("(none)"), "a user without a password says so");
     }
 
     #[test]
