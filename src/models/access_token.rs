@@ -428,9 +428,8 @@ impl AccessToken {
     /// `cap`: `None` when there are more. Each owner group's count walks the list's own
     /// index range, in the list's order, and all of them stop after `cap + 1` tokens in
     /// all, so a count costs at most what that many tokens' index entries do, however
-    /// many match. In no order, PostgreSQL took the
-    /// unused tokens of student-only users for spread through the table and read 270,000
-    /// rows to count a thousand.
+    /// many match. (In no order, PostgreSQL took the unused tokens of student-only users
+    /// for spread through the table, and read 270,000 rows to count a thousand.)
     pub fn admin_count(
         conn: &mut DbConnection,
         filter: TokenFilter,
