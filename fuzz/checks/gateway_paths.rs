@@ -57,7 +57,8 @@ pub fn check(data: &[u8]) {
     let s = text(data);
     let (uri, written) = (line(&s, 0), line(&s, 1));
     let slug = Slug::parse("vault").expect("a slug");
-    let rules: Vec<RouteRule> = RULES.iter().map(|r| RouteRule::parse(&slug, r).expect("a rule")).collect();
+    let rules: Vec<RouteRule> =
+        RULES.iter().map(|r| RouteRule::parse(slug.as_str(), r).expect("a rule")).collect();
     let scopes =
         [("vault:read".to_owned(), Holders::default()), ("vault:admin".to_owned(), Holders::default())];
     let policy = ServicePolicy { slug: "vault", accept_unscoped: false, scopes: &scopes, rules: &rules };
@@ -117,11 +118,11 @@ pub fn check(data: &[u8]) {
     let open = ServicePolicy { rules: &[], ..policy };
     assert!(opens(&open, &["vault:read"], uri));
 
-    if let Ok(rule) = RouteRule::parse(&slug, written) {
+    if let Ok(rule) = RouteRule::parse(slug.as_str(), written) {
         // A rule's path is in the one reading every service agrees on, and reads back.
         let path = RequestPath::parse(&rule.path).unwrap_or_else(|e| panic!("{written:?}: {e:?}"));
         assert_eq!(path.readings().collect::<Vec<_>>(), [rule.path.as_str()], "{written:?}");
-        assert_eq!(RouteRule::parse(&slug, &rule.to_string()).as_ref(), Ok(&rule), "{written:?}");
+        assert_eq!(RouteRule::parse(slug.as_str(), &rule.to_string()).as_ref(), Ok(&rule), "{written:?}");
         assert!(rule.scope.starts_with("vault:"), "{written:?}");
         // It matches its own path with `*` segments filled in.
         let example =

@@ -4,7 +4,7 @@
 
 use super::{Actor, Error};
 use crate::db::{DbConnection, write_transaction};
-use crate::domain::service::{Holders, RouteRule, Slug, parse_scope};
+use crate::domain::service::{Holders, RouteRule, SLUG_STAND_IN, Slug, parse_scope};
 use crate::domain::token::{Catalogue, ServiceScopeDef};
 use crate::domain::token_secret::ServiceSecret;
 use crate::domain::{DisplayName, Permission, ValidationError, now};
@@ -48,15 +48,16 @@ struct Parsed {
     rules: Vec<(String, String, String)>,
 }
 
-/// One row of the scopes a form gives: the scope (with the service's slug), its label (the
-/// scope when left empty) and who may hold it, as stored; or why the row is refused.
+/// One row of the scopes a form gives: the scope (with the service's slug, `service`), its
+/// label (the scope when left empty) and who may hold it, as stored; or why the row is
+/// refused.
 pub fn scope_row(
-    slug: &Slug,
+    service: &str,
     scope: &str,
     label: &str,
     holders: &str,
 ) -> Result<(String, String, String), ValidationError> {
-    let scope = parse_scope(slug, scope)?;
+    let scope = parse_scope(service, scope)?;
     let label = label.trim();
     let label = if label.is_empty() { scope.clone() } else { label.chars().take(100).collect() };
     if label.chars().any(crate::domain::text::is_forbidden_in_text) {
@@ -83,42 +84,42 @@ fn parse(input: &ServiceInput) -> Result<Parsed, Error> {
     }
     let mut scopes = Vec::new();
     let mut rules = Vec::new();
-    if let Some(slug) = &slug {
-        let given = input.scopes.iter().filter(|(s, _, _)| !s.trim().is_empty()).count();
-        for (scope, label, holders) in input.scopes.iter().filter(|(s, _, _)| !s.trim().is_empty()) {
-            match scope_row(slug, scope, label, holders) {
-                Ok(s) if scopes.iter().any(|(have, _, _)| *have == s.0) => {
-                    errors.push(ValidationError::new("scopes", format!("The scope {} is listed twice.", s.0)))
-                }
-                Ok(s) => scopes.push(s),
-                Err(e) => errors.push(e),
+    // Checked whatever the slug, so that a form says everything that is wrong at once.
+    let service = slug.as_ref().map_or(SLUG_STAND_IN, Slug::as_str);
+    let given = input.scopes.iter().filter(|(s, _, _)| !s.trim().is_empty()).count();
+    for (scope, label, holders) in input.scopes.iter().filter(|(s, _, _)| !s.trim().is_empty()) {
+        match scope_row(service, scope, label, holders) {
+            Ok(s) if scopes.iter().any(|(have, _, _)| *have == s.0) => {
+                errors.push(ValidationError::new("scopes", format!("The scope {} is listed twice.", s.0)))
             }
+            Ok(s) => scopes.push(s),
+            Err(e) => errors.push(e),
         }
-        // Rows given but refused have said why already.
-        if given == 0 {
-            errors.push(ValidationError::new(
-                "scopes",
-                "Give the service at least one scope, e.g. read=Read grades.",
-            ));
-        }
-        if scopes.len() > 50 {
-            errors.push(ValidationError::new("scopes", "A service has at most 50 scopes."));
-        }
-        for line in input.rules.iter().map(|r| r.trim()).filter(|r| !r.is_empty()) {
-            match RouteRule::parse(slug, line) {
-                Ok(rule) if !scopes.iter().any(|(s, _, _)| *s == rule.scope) => {
-                    errors.push(ValidationError::new(
-                        RouteRule::FIELD,
-                        format!("The rule “{rule}” names a scope the service does not have."),
-                    ))
-                }
-                Ok(rule) => rules.push((rule.method, rule.path, rule.scope)),
-                Err(e) => errors.push(e),
+    }
+    // Rows given but refused have said why already.
+    if given == 0 {
+        errors.push(ValidationError::new(
+            "scopes",
+            "Give the service at least one scope, e.g. read=Read grades.",
+        ));
+    }
+    if scopes.len() > 50 {
+        errors.push(ValidationError::new("scopes", "A service has at most 50 scopes."));
+    }
+    for line in input.rules.iter().map(|r| r.trim()).filter(|r| !r.is_empty()) {
+        match RouteRule::parse(service, line) {
+            Ok(rule) if !scopes.iter().any(|(s, _, _)| *s == rule.scope) => {
+                errors.push(ValidationError::new(
+                    RouteRule::FIELD,
+                    format!("The rule “{rule}” names a scope the service does not have."),
+                ))
             }
+            Ok(rule) => rules.push((rule.method, rule.path, rule.scope)),
+            Err(e) => errors.push(e),
         }
-        if rules.len() > 100 {
-            errors.push(ValidationError::new(RouteRule::FIELD, "A service has at most 100 rules."));
-        }
+    }
+    if rules.len() > 100 {
+        errors.push(ValidationError::new(RouteRule::FIELD, "A service has at most 100 rules."));
     }
     match (slug, name, errors.is_empty()) {
         (Some(slug), Some(name), true) => Ok(Parsed { slug, name, description, scopes, rules }),

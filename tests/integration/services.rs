@@ -1173,6 +1173,39 @@ async fn a_refused_service_form_says_what_is_wrong_and_only_that() {
     assert!(admin.get_html("/admin/services").await.contains("No services yet"), "nothing registered");
 }
 
+/// A slug that is not one hid every refusal of the scopes and rules (they are written under
+/// it): the administrator fixed the slug only to be refused again. Everything is said at once.
+#[actix_web::test]
+async fn a_bad_slug_does_not_hide_what_is_wrong_with_the_scopes_and_rules() {
+    let app = spawn_app().await;
+    let admin = app.setup_admin().await;
+    let res = admin
+        .post_form(
+            "/admin/services",
+            &[
+                ("name", "Print service"),
+                ("slug", "Print Service"),
+                ("scope", "jobs"),
+                ("label", "Print jobs"),
+                ("holders", "wizard"),
+                ("scope", "Admin!"),
+                ("label", ""),
+                ("holders", ""),
+                ("rules", "GET queue=jobs"),
+            ],
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let html = res.text().await.unwrap();
+    assert!(html.contains("A slug has 2 to 40 lower-case letters"), "{html}");
+    assert!(html.contains("Scope 1: Unknown role “wizard”"), "the first row's holder: {html}");
+    assert!(html.contains("Scope 2: A scope is SLUG:NAME, the name 1 to 40 lower-case letters"), "{html}");
+    assert!(html.contains("The path starts with / and has no spaces"), "the rule: {html}");
+    assert!(html.contains("value=\"Print Service\""), "the slug as typed is kept: {html}");
+    assert!(html.contains("GET queue=jobs"), "the rules as typed are kept");
+    assert!(admin.get_html("/admin/services").await.contains("No services yet"), "nothing registered");
+}
+
 /// Review of b3aee2f: an administrator who gives an unscoped token of someone else's a
 /// service's scope opens that service to it (no limitation does not, for a service that
 /// refuses unscoped tokens): that widens it, and it waits for its owner again.

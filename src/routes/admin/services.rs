@@ -10,7 +10,7 @@ use serde::Deserialize;
 
 use crate::auth::CurrentUser;
 use crate::auth::guard::{AccountSettings, Require};
-use crate::domain::service::{Holders, Slug};
+use crate::domain::service::{Holders, SLUG_STAND_IN, Slug};
 use crate::error::AppError;
 use crate::models::ServiceDefinition;
 use crate::routes::{issued, read_form, render, render_with, see_other};
@@ -169,17 +169,19 @@ impl FormPage {
     fn new(ctx: PageCtx, id: Option<i64>, form: ServiceForm, errors: FieldErrors) -> FormPage {
         // A row's own refusal is said beside it; the scopes' other refusals (none given, one
         // listed twice, too many) under them all.
-        let row_errors: Vec<Option<String>> = match Slug::parse(&form.slug) {
-            Ok(slug) if !errors.is_empty() => form
-                .scope_rows()
+        let slug = Slug::parse(&form.slug).ok();
+        let service = slug.as_ref().map_or(SLUG_STAND_IN, Slug::as_str);
+        let row_errors: Vec<Option<String>> = if errors.is_empty() {
+            Vec::new()
+        } else {
+            form.scope_rows()
                 .iter()
                 .map(|(_, scope, label, holders)| {
                     (!scope.trim().is_empty())
-                        .then(|| registry::scope_row(&slug, scope, label, holders).err().map(|e| e.message))
+                        .then(|| registry::scope_row(service, scope, label, holders).err().map(|e| e.message))
                         .flatten()
                 })
-                .collect(),
-            _ => Vec::new(),
+                .collect()
         };
         FormPage { ctx, id, form, errors, row_errors }
     }
