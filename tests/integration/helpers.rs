@@ -500,6 +500,24 @@ pub fn target_dir() -> std::path::PathBuf {
 }
 
 /// A port nobody listens on now, for a server a test starts.
+///
+/// Taken below the kernel's ephemeral range (32768 and up on Linux), where the system's
+/// own choice (binding port 0) would fall: a port is free between this call and the
+/// server's start, and in that time any outgoing connection of the tests running beside
+/// (to the app, to PostgreSQL) could be given it — an "Address already in use" that came
+/// and went. Ports are handed out in turn, so no two tests of this run are given the same.
 pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    use std::sync::atomic::{AtomicU32, Ordering};
+    const FIRST: u32 = 20_000;
+    const COUNT: u32 = 32_768 - FIRST;
+    static NEXT: AtomicU32 = AtomicU32::new(u32::MAX);
+    // Each run starts somewhere else, so that a server left from the run before is not met.
+    let _ = NEXT.compare_exchange(u32::MAX, std::process::id() % COUNT, Ordering::Relaxed, Ordering::Relaxed);
+    for _ in 0..COUNT {
+        let port = (FIRST + NEXT.fetch_add(1, Ordering::Relaxed) % COUNT) as u16;
+        if std::net::TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            return port;
+        }
+    }
+    panic!("no free port between {FIRST} and 32767");
 }
