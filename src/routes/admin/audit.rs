@@ -17,7 +17,7 @@ use crate::views::audit::{AuditRow, audit_rows};
 use crate::views::forms::FieldErrors;
 use crate::views::page::PageCtx;
 
-const PER_PAGE: i64 = 50;
+const PER_PAGE: u32 = 50;
 
 #[derive(Deserialize, Default)]
 pub struct AuditFilter {

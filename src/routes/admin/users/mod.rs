@@ -19,7 +19,7 @@ use crate::routes::render;
 use crate::state::AppState;
 use crate::views::page::PageCtx;
 
-const PER_PAGE: i64 = 25;
+const PER_PAGE: u32 = 25;
 
 /// A user as a list shows them.
 pub struct UserRow {
