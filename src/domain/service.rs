@@ -136,7 +136,12 @@ pub const SLUG_STAND_IN: &str = "SLUG";
 /// [`SLUG_STAND_IN`]).
 pub fn parse_scope(service: &str, input: &str) -> Result<String, ValidationError> {
     let s = input.trim();
-    let name = s.strip_prefix(service).and_then(|r| r.strip_prefix(':')).unwrap_or(s);
+    let name = if service == SLUG_STAND_IN {
+        // Whatever slug it was written under is checked once there is one: its name now.
+        s.split_once(':').map_or(s, |(_, name)| name)
+    } else {
+        s.strip_prefix(service).and_then(|r| r.strip_prefix(':')).unwrap_or(s)
+    };
     let ok = (1..=40).contains(&name.len())
         && name
             .bytes()
@@ -213,7 +218,10 @@ impl RouteRule {
                 ));
             }
         };
-        Ok(RouteRule { method, path, scope: parse_scope(service, scope)? })
+        // Said under the rules, where the rule is: a scope's own refusal is the scopes'.
+        let scope =
+            parse_scope(service, scope).map_err(|e| bad(&format!("“{}”: {}", scope.trim(), e.message)))?;
+        Ok(RouteRule { method, path, scope })
     }
 
     /// A rule as it was stored, after [`RouteRule::parse`] accepted it: taken as it is, so
@@ -560,6 +568,12 @@ mod tests {
         assert!(parse_scope(slug(), "").is_err());
         assert!(parse_scope(slug(), "a b").is_err());
         assert!(parse_scope(slug(), "library:read").is_err(), "another service's scope");
+        // Under the stand-in (the slug typed is not one), only the name is checked.
+        assert_eq!(parse_scope(SLUG_STAND_IN, "Grade Book:read").unwrap(), "SLUG:read");
+        assert!(parse_scope(SLUG_STAND_IN, "gradebook:Read").is_err());
+        let refused = RouteRule::parse(slug(), "GET /grades=Read").unwrap_err();
+        assert_eq!(refused.field, RouteRule::FIELD, "a rule's scope is refused under the rules");
+        assert!(refused.message.starts_with("“Read”: A scope is gradebook:NAME"), "{}", refused.message);
     }
 
     #[test]

@@ -511,8 +511,10 @@ pub fn free_port() -> u16 {
     const FIRST: u32 = 20_000;
     const COUNT: u32 = 32_768 - FIRST;
     static NEXT: AtomicU32 = AtomicU32::new(u32::MAX);
-    // Each run starts somewhere else, so that a server left from the run before is not met.
-    let _ = NEXT.compare_exchange(u32::MAX, std::process::id() % COUNT, Ordering::Relaxed, Ordering::Relaxed);
+    // Each run starts somewhere else, so that a server left from the run before is not met,
+    // and runs with neighbouring process ids far apart.
+    let start = std::process::id().wrapping_mul(7919) % COUNT;
+    let _ = NEXT.compare_exchange(u32::MAX, start, Ordering::Relaxed, Ordering::Relaxed);
     for _ in 0..COUNT {
         let port = (FIRST + NEXT.fetch_add(1, Ordering::Relaxed) % COUNT) as u16;
         if std::net::TcpListener::bind(("127.0.0.1", port)).is_ok() {

@@ -1191,7 +1191,11 @@ async fn a_bad_slug_does_not_hide_what_is_wrong_with_the_scopes_and_rules() {
                 ("scope", "Admin!"),
                 ("label", ""),
                 ("holders", ""),
-                ("rules", "GET queue=jobs"),
+                // Written in full, under the slug as it will be: nothing wrong with it.
+                ("scope", "print:status"),
+                ("label", ""),
+                ("holders", ""),
+                ("rules", "GET /status=print:status\nPOST /jobs=Jobs"),
             ],
         )
         .await;
@@ -1200,9 +1204,14 @@ async fn a_bad_slug_does_not_hide_what_is_wrong_with_the_scopes_and_rules() {
     assert!(html.contains("A slug has 2 to 40 lower-case letters"), "{html}");
     assert!(html.contains("Scope 1: Unknown role “wizard”"), "the first row's holder: {html}");
     assert!(html.contains("Scope 2: A scope is SLUG:NAME, the name 1 to 40 lower-case letters"), "{html}");
-    assert!(html.contains("The path starts with / and has no spaces"), "the rule: {html}");
+    assert!(!html.contains("Scope 3:"), "a scope written in full is not refused for its slug: {html}");
+    assert!(
+        html.contains("<p class=\"field-error\" id=\"rules-error\">“Jobs”: A scope is SLUG:NAME"),
+        "a rule's scope, under the rules: {html}"
+    );
+    assert!(!html.contains("print:status”"), "the rule written in full is not refused: {html}");
     assert!(html.contains("value=\"Print Service\""), "the slug as typed is kept: {html}");
-    assert!(html.contains("GET queue=jobs"), "the rules as typed are kept");
+    assert!(html.contains("POST /jobs=Jobs"), "the rules as typed are kept");
     assert!(admin.get_html("/admin/services").await.contains("No services yet"), "nothing registered");
 }
 
