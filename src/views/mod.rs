@@ -1,6 +1,7 @@
 //! Read models for the templates: the page's context, rows with formatted dates, forms
 //! as last submitted. Built from models; know nothing of routes.
 
+pub mod address;
 pub mod audit;
 pub mod confirm;
 pub mod dashboard;

@@ -6,6 +6,7 @@ use crate::domain::notification::{Event, EventSet};
 use crate::models::notification::{EMAIL, state};
 use crate::models::{Notification, WebhookEndpoint};
 use crate::services::notifications::describe_event;
+use crate::views::address::Breakable;
 use crate::views::tokens::date_time;
 
 /// An endpoint in the list.
@@ -35,6 +36,11 @@ impl EndpointRow {
             created: date_time(e.created_at),
         }
     }
+
+    /// The URL, to wrap between its parts.
+    pub fn url_html(&self) -> Breakable<'_> {
+        Breakable(&self.url)
+    }
 }
 
 /// A message of the outbox in the delivery log. For emails, never whom to or what it said.
@@ -58,6 +64,11 @@ pub struct MessageRow {
 }
 
 impl MessageRow {
+    /// The endpoint's URL, to wrap between its parts.
+    pub fn endpoint_html(&self) -> Breakable<'_> {
+        Breakable(&self.endpoint)
+    }
+
     pub fn of(n: Notification, endpoint: Option<String>, now: NaiveDateTime) -> MessageRow {
         let (state_label, state_badge) = match n.state.as_str() {
             state::SENT => ("Delivered", "badge-success"),
