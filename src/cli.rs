@@ -88,7 +88,12 @@ fn refused(e: services::Error) -> anyhow::Error {
     match e {
         services::Error::Invalid(errors) => anyhow::anyhow!(
             "{}",
-            errors.iter().map(|e| format!("{}: {}", e.field, e.message)).collect::<Vec<_>>().join("\n")
+            errors
+                .iter()
+                // A many-line refusal (route rules, one line each) keeps its field on every line.
+                .flat_map(|e| e.message.lines().map(move |line| format!("{}: {line}", e.field)))
+                .collect::<Vec<_>>()
+                .join("\n")
         ),
         other => anyhow::anyhow!("{other}"),
     }

@@ -106,17 +106,24 @@ fn parse(input: &ServiceInput) -> Result<Parsed, Error> {
     if scopes.len() > 50 {
         errors.push(ValidationError::new("scopes", "A service has at most 50 scopes."));
     }
-    for line in input.rules.iter().map(|r| r.trim()).filter(|r| !r.is_empty()) {
-        match RouteRule::parse(service, line) {
+    // Every refused rule is said, each with its line: one at a time would send the
+    // administrator back once per mistake.
+    let mut refused_rules = Vec::new();
+    for (i, line) in input.rules.iter().enumerate().filter(|(_, r)| !r.trim().is_empty()) {
+        let why = match RouteRule::parse(service, line.trim()) {
             Ok(rule) if !scopes.iter().any(|(s, _, _)| *s == rule.scope) => {
-                errors.push(ValidationError::new(
-                    RouteRule::FIELD,
-                    format!("The rule “{rule}” names a scope the service does not have."),
-                ))
+                format!("The rule “{rule}” names a scope the service does not have.")
             }
-            Ok(rule) => rules.push((rule.method, rule.path, rule.scope)),
-            Err(e) => errors.push(e),
-        }
+            Ok(rule) => {
+                rules.push((rule.method, rule.path, rule.scope));
+                continue;
+            }
+            Err(e) => e.message,
+        };
+        refused_rules.push(format!("Line {}: {why}", i + 1));
+    }
+    if !refused_rules.is_empty() {
+        errors.push(ValidationError::new(RouteRule::FIELD, refused_rules.join("\n")));
     }
     if rules.len() > 100 {
         errors.push(ValidationError::new(RouteRule::FIELD, "A service has at most 100 rules."));

@@ -801,8 +801,20 @@ async fn service_create_prints_the_credential_alone_and_refuses_a_taken_slug() {
         "read",
         "--rule",
         "GET /x=gradebook2:write",
+        "--rule",
+        "GET x=read",
     ]);
-    assert!(String::from_utf8_lossy(&bad.stderr).contains("names a scope the service does not have"));
+    let stderr = String::from_utf8_lossy(&bad.stderr);
+    assert!(
+        stderr.contains(
+            "rules: Line 1: The rule “GET /x=gradebook2:write” names a scope the service does not have."
+        ),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("\nrules: Line 2: The path starts with /"),
+        "each refused rule on its line: {stderr}"
+    );
 }
 
 /// Runs `tokenwarden ARGS` against the app's database.
@@ -1195,7 +1207,7 @@ async fn a_bad_slug_does_not_hide_what_is_wrong_with_the_scopes_and_rules() {
                 ("scope", "print:status"),
                 ("label", ""),
                 ("holders", ""),
-                ("rules", "GET /status=print:status\nPOST /jobs=Jobs"),
+                ("rules", "GET /status=print:status\nPOST /jobs=Jobs\n\nGET queue=print:status"),
             ],
         )
         .await;
@@ -1205,10 +1217,12 @@ async fn a_bad_slug_does_not_hide_what_is_wrong_with_the_scopes_and_rules() {
     assert!(html.contains("Scope 1: Unknown role “wizard”"), "the first row's holder: {html}");
     assert!(html.contains("Scope 2: A scope is SLUG:NAME, the name 1 to 40 lower-case letters"), "{html}");
     assert!(!html.contains("Scope 3:"), "a scope written in full is not refused for its slug: {html}");
+    // Every refused rule, each with its line (a blank line counts, as the textarea shows it).
     assert!(
-        html.contains("<p class=\"field-error\" id=\"rules-error\">“Jobs”: A scope is SLUG:NAME"),
+        html.contains("id=\"rules-error\">Line 2: “Jobs”: A scope is SLUG:NAME"),
         "a rule's scope, under the rules: {html}"
     );
+    assert!(html.contains("\nLine 4: The path starts with / and has no spaces"), "and the next: {html}");
     assert!(!html.contains("print:status”"), "the rule written in full is not refused: {html}");
     assert!(html.contains("value=\"Print Service\""), "the slug as typed is kept: {html}");
     assert!(html.contains("POST /jobs=Jobs"), "the rules as typed are kept");
