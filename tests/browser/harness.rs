@@ -3,7 +3,7 @@
 //! per browser; waits that poll for a condition; full-page screenshots.
 
 use std::cell::Cell;
-use std::net::{TcpListener, TcpStream};
+use std::net::TcpStream;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -102,7 +102,7 @@ struct Driver {
 
 impl Driver {
     fn start(profile: PathBuf) -> (Driver, u16) {
-        let port = TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).expect("a free port").port();
+        let port = crate::helpers::free_port();
         let binary = std::env::var("CHROMEDRIVER").unwrap_or_else(|_| "/usr/bin/chromedriver".to_owned());
         let child = Command::new(&binary)
             .arg(format!("--port={port}"))
