@@ -22,10 +22,11 @@ use chrono::{Duration, NaiveDateTime};
 use crate::client::client_ip;
 use crate::domain::authority::TokenReach;
 use crate::domain::token::Scopes;
+use crate::domain::token::TokenStatus;
 use crate::domain::token_secret::verify_presented;
 use crate::domain::{Permission, PermissionSet, now};
 use crate::error::ApiError;
-use crate::models::{AccessToken, User};
+use crate::models::{AccessToken, PresentedToken, UserCard, UserRoles};
 use crate::services::{Actor, Via};
 use crate::state::AppState;
 
@@ -33,8 +34,8 @@ use crate::state::AppState;
 #[derive(Debug, Clone)]
 pub struct ApiOwner {
     pub id: i64,
-    /// The owner's row as it was read with the token: `users/self` needs no second query.
-    pub user: User,
+    /// The owner as read with the token: `users/self` needs no second query.
+    pub user: UserCard,
     /// From the owner's roles, as they are now (not as they were when the token was made).
     pub permissions: PermissionSet,
     pub student_only: bool,
@@ -174,12 +175,7 @@ fn stale_before(now: NaiveDateTime, interval_secs: u64) -> NaiveDateTime {
 /// Records a token's use: at most one write per interval per token, and the UPDATE's own
 /// condition keeps concurrent requests (and other instances) from writing it twice. A
 /// failure to record it is logged; the request goes on.
-pub fn touch(
-    conn: &mut crate::db::DbConnection,
-    token: &AccessToken,
-    now: NaiveDateTime,
-    interval_secs: u64,
-) {
+fn touch(conn: &mut crate::db::DbConnection, token: &PresentedToken, now: NaiveDateTime, interval_secs: u64) {
     let stale_before = stale_before(now, interval_secs);
     if token.last_used_at.is_none_or(|at| at < stale_before)
         && let Err(e) = AccessToken::touch_last_used(conn, token.id, now, stale_before)
@@ -188,10 +184,46 @@ pub fn touch(
     }
 }
 
-/// Why a token was refused, for the log (never shown to the client, never the secret).
-enum Lookup {
-    Refused(&'static str, Option<i64>),
-    Found(Box<ApiUser>),
+/// A presented token that may act: it exists, has neither expired nor waits for its
+/// owner's activation, and its owner is not suspended.
+#[derive(Debug)]
+pub struct Admitted {
+    pub token: PresentedToken,
+    pub owner: UserCard,
+    pub roles: UserRoles,
+}
+
+/// Looks up the token whose secret has `digest` (its shape and checksum already checked
+/// by [`verify_presented`]) and admits it, recording its use (see [`touch`]) — or says why
+/// not, for the log only: whatever the reason, its client hears the same refusal. Every
+/// door that takes a token (the API, forward auth, introspection) admits it here.
+pub fn admit(
+    conn: &mut crate::db::DbConnection,
+    digest: &crate::domain::token_secret::TokenDigest,
+    interval_secs: u64,
+) -> diesel::QueryResult<Result<Admitted, Refusal>> {
+    let Some((token, owner, roles)) = PresentedToken::find_with_owner(conn, digest)? else {
+        return Ok(Err(Refusal { reason: "unknown", token_id: None }));
+    };
+    let now = now();
+    let refused = |reason| Ok(Err(Refusal { reason, token_id: Some(token.id) }));
+    match token.status(now) {
+        TokenStatus::Expired => return refused("expired"),
+        TokenStatus::Pending => return refused("pending"),
+        TokenStatus::Active | TokenStatus::ExpiringSoon => {}
+    }
+    if !owner.is_active() {
+        return refused("owner suspended");
+    }
+    touch(conn, &token, now, interval_secs);
+    Ok(Ok(Admitted { token, owner, roles }))
+}
+
+/// Why a token was not admitted, for the log (never shown to the client, never the secret).
+#[derive(Debug, Clone, Copy)]
+pub struct Refusal {
+    pub reason: &'static str,
+    pub token_id: Option<i64>,
 }
 
 /// Authenticates the request's token (without any scope check).
@@ -209,39 +241,24 @@ pub async fn authenticate(req: &HttpRequest) -> Result<ApiUser, ApiError> {
     let serve = &state.settings.serve;
     let interval_secs = serve.token_last_used_interval_secs;
     let ip = client_ip(req, serve).map(|i| i.to_string());
-    let lookup = crate::db::run(&state.pool, move |conn| -> Result<Lookup, ApiError> {
-        let Some((token, owner, roles)) = AccessToken::find_by_digest_with_owner(conn, &digest)? else {
-            return Ok(Lookup::Refused("unknown", None));
-        };
-        let now = now();
-        if token.is_expired(now) {
-            return Ok(Lookup::Refused("expired", Some(token.id)));
+    let admitted =
+        crate::db::run(&state.pool, move |conn| Ok::<_, ApiError>(admit(conn, &digest, interval_secs)?))
+            .await?;
+    match admitted {
+        Ok(Admitted { token, owner, roles }) => {
+            state.usage.record(token.id, crate::auth::gateway::API, now());
+            Ok(ApiUser {
+                owner: ApiOwner {
+                    id: owner.id,
+                    user: owner,
+                    permissions: roles.permissions(),
+                    student_only: roles.is_student_only(),
+                },
+                token: ApiToken { id: token.id, scopes: token.scope_set(), expires_at: token.expires_at },
+                ip,
+            })
         }
-        if token.is_pending() {
-            return Ok(Lookup::Refused("pending", Some(token.id)));
-        }
-        if !owner.is_active() {
-            return Ok(Lookup::Refused("owner suspended", Some(token.id)));
-        }
-        touch(conn, &token, now, interval_secs);
-        Ok(Lookup::Found(Box::new(ApiUser {
-            owner: ApiOwner {
-                id: owner.id,
-                user: owner,
-                permissions: roles.permissions(),
-                student_only: roles.is_student_only(),
-            },
-            token: ApiToken { id: token.id, scopes: token.scope_set(), expires_at: token.expires_at },
-            ip,
-        })))
-    })
-    .await?;
-    match lookup {
-        Lookup::Found(user) => {
-            state.usage.record(user.token.id, crate::auth::gateway::API, now());
-            Ok(*user)
-        }
-        Lookup::Refused(reason, token_id) => {
+        Err(Refusal { reason, token_id }) => {
             tracing::debug!(reason, token_id, "refused an API token");
             Err(ApiError::InvalidToken)
         }
@@ -303,19 +320,14 @@ mod tests {
         let user = |scopes: &[&str]| ApiUser {
             owner: ApiOwner {
                 id: 1,
-                user: User {
+                user: UserCard {
                     id: 1,
                     login: "sam".into(),
                     name: "Sam".into(),
                     email: "sam@example.edu".into(),
-                    password_hash: String::new(),
                     state: "active".into(),
                     time_zone: "Etc/UTC".into(),
                     locale: "en".into(),
-                    created_at: now(),
-                    updated_at: now(),
-                    oidc_subject: None,
-                    scim_external_id: None,
                 },
                 permissions: PermissionSet::empty(),
                 student_only: true,
@@ -327,10 +339,6 @@ mod tests {
             },
             ip: None,
         };
-        let mut sam = user(&[]);
-        sam.owner.user.password_hash = "$argon2id$v=19$m=9216,t=4,p=1$c2FsdA$aGFzaA".into();
-        let shown = format!("{sam:?}");
-        assert!(shown.contains("\"sam\"") && !shown.contains("argon2"), "no hash in a log: {shown}");
         assert!(user(&[]).require_scope(DeleteToken::SCOPE).is_ok());
         let limited = user(&[ShowUser::SCOPE]);
         assert!(limited.require_scope(ShowUser::SCOPE).is_ok());

@@ -12,6 +12,7 @@ use std::time::{Duration, Instant};
 
 use chrono::{NaiveDate, NaiveDateTime};
 
+use crate::auth::bearer::Admitted;
 use crate::db::{DbConnection, DbPool};
 use crate::domain::service::{
     Denied, Holders, OwnerRoles, RequestLine, RouteRule, ServicePolicy, Slug, access,
@@ -19,7 +20,7 @@ use crate::domain::service::{
 use crate::domain::token_secret::{ServiceSecret, TokenDigest};
 use crate::domain::{EnrollmentRole, now};
 use crate::models::service::API_SERVICE_ID;
-use crate::models::{AccessToken, Service, TokenUsage, User};
+use crate::models::{Service, TokenUsage, UserCard};
 use crate::services;
 
 /// A service's definition, as verification reads it.
@@ -172,7 +173,7 @@ pub struct Verified {
     pub token_id: i64,
     pub created_at: NaiveDateTime,
     pub expires_at: Option<NaiveDateTime>,
-    pub user: User,
+    pub user: UserCard,
     pub enrollment: Vec<EnrollmentRole>,
     pub account_roles: Vec<String>,
     pub student_only: bool,
@@ -243,25 +244,12 @@ impl Gateway<'_> {
         request: Option<&RequestLine<'_>>,
     ) -> Result<Verified, Refused> {
         let interval = self.last_used_interval_secs;
-        let found = crate::db::run(self.pool, move |conn| -> Result<_, services::Error> {
-            let Some((token, owner, roles)) = AccessToken::find_by_digest_with_owner(conn, &digest)? else {
-                return Ok(Err("unknown"));
-            };
-            let now = now();
-            if token.is_expired(now) {
-                return Ok(Err("expired"));
-            }
-            if token.is_pending() {
-                return Ok(Err("pending"));
-            }
-            if !owner.is_active() {
-                return Ok(Err("owner suspended"));
-            }
-            crate::auth::bearer::touch(conn, &token, now, interval);
-            Ok(Ok((token, owner, roles)))
+        let admitted = crate::db::run(self.pool, move |conn| {
+            Ok::<_, services::Error>(crate::auth::bearer::admit(conn, &digest, interval)?)
         })
         .await?;
-        let (token, owner, roles) = found.map_err(Refused::Invalid)?;
+        let Admitted { token, owner, roles } =
+            admitted.map_err(|refusal| Refused::Invalid(refusal.reason))?;
         let scopes = token.scope_set();
         let token_scopes: Vec<&str> = scopes.iter().collect();
         let owner_roles =

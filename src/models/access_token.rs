@@ -2,7 +2,7 @@ use chrono::{Datelike, NaiveDateTime};
 use diesel::prelude::*;
 
 use super::user::join_roles;
-use super::{AccountRole, User, UserRoles};
+use super::{AccountRole, User, UserCard, UserRoles};
 use crate::db::MultiBackend;
 use crate::db::schema::{access_tokens, user_roles, users};
 use crate::db::{AtMostDsl, DbConnection, PlannedEachTimeDsl, on_backend};
@@ -50,6 +50,55 @@ pub struct NewAccessToken<'a> {
     /// The owner's roles as the views filter by them (`UserRoles::owner_roles`); the
     /// database corrects a wrong value, but a right one saves it a write.
     pub owner_roles: i32,
+}
+
+/// A token as one of the machines' doors (the API, forward auth, introspection) reads it
+/// to admit a request: its state, dates and scopes. Not its purpose, digest or hint, which
+/// no request needs: every column read is read on every request.
+#[derive(Debug, Clone, Queryable, Selectable, PartialEq, Eq)]
+#[diesel(table_name = access_tokens)]
+pub struct PresentedToken {
+    pub id: i64,
+    pub scopes: String,
+    pub workflow_state: String,
+    #[diesel(deserialize_as = crate::db::Time)]
+    pub created_at: NaiveDateTime,
+    #[diesel(deserialize_as = crate::db::MaybeTime)]
+    pub expires_at: Option<NaiveDateTime>,
+    #[diesel(deserialize_as = crate::db::MaybeTime)]
+    pub last_used_at: Option<NaiveDateTime>,
+}
+
+impl PresentedToken {
+    pub fn scope_set(&self) -> Scopes {
+        Scopes::from_stored(&self.scopes)
+    }
+
+    pub fn status(&self, now: NaiveDateTime) -> TokenStatus {
+        TokenStatus::of(self.workflow_state == PENDING, self.expires_at, now)
+    }
+
+    /// The token whose secret has this digest, with its owner as the doors show them and
+    /// the owner's roles as they are now: one statement on the digest's unique index (one row
+    /// per pair of roles the owner holds), run on every request.
+    pub fn find_with_owner(
+        conn: &mut DbConnection,
+        digest: &TokenDigest,
+    ) -> QueryResult<Option<(PresentedToken, UserCard, UserRoles)>> {
+        let rows: Vec<(PresentedToken, UserCard, Option<String>, Option<AccountRole>)> =
+            on_backend!(conn, |c| {
+                join_roles!(access_tokens::table.inner_join(users::table))
+                    .filter(access_tokens::digest.eq(digest.as_str()))
+                    .select((
+                        PresentedToken::as_select(),
+                        UserCard::as_select(),
+                        user_roles::role.nullable(),
+                        Option::<AccountRole>::as_select(),
+                    ))
+                    .load(c)
+            })?;
+        Ok(UserRoles::fold_rows(rows))
+    }
 }
 
 impl AccessToken {
@@ -153,24 +202,13 @@ impl AccessToken {
             .load(conn)
     }
 
-    /// The token behind a presented secret, with its owner and the owner's roles: one
-    /// statement on the digest's unique index (one row per pair of roles the owner holds).
-    pub fn find_by_digest_with_owner(
-        conn: &mut DbConnection,
-        digest: &TokenDigest,
-    ) -> QueryResult<Option<(AccessToken, User, UserRoles)>> {
-        let rows: Vec<(AccessToken, User, Option<String>, Option<AccountRole>)> = on_backend!(conn, |c| {
-            join_roles!(access_tokens::table.inner_join(users::table))
-                .filter(access_tokens::digest.eq(digest.as_str()))
-                .select((
-                    AccessToken::as_select(),
-                    User::as_select(),
-                    user_roles::role.nullable(),
-                    Option::<AccountRole>::as_select(),
-                ))
-                .load(c)
-        })?;
-        Ok(UserRoles::fold_rows(rows))
+    /// The token behind a secret, whole (for what a request does not need: a leak report).
+    pub fn find_by_digest(conn: &mut DbConnection, digest: &TokenDigest) -> QueryResult<Option<AccessToken>> {
+        access_tokens::table
+            .filter(access_tokens::digest.eq(digest.as_str()))
+            .select(AccessToken::as_select())
+            .get_result(conn)
+            .optional()
     }
 
     pub fn update_details(

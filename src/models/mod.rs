@@ -19,7 +19,7 @@ pub mod token_tally;
 pub mod user;
 pub mod user_import;
 
-pub use access_token::{AccessToken, Cursor, NewAccessToken, TokenFilter};
+pub use access_token::{AccessToken, Cursor, NewAccessToken, PresentedToken, TokenFilter};
 pub use account_role::AccountRole;
 pub use account_settings::{AccountSettings, SettingsChange};
 pub use audit_event::{AuditAction, AuditEvent, AuditQuery, NewAuditEvent};
@@ -32,7 +32,8 @@ pub use service::{Service, ServiceDefinition, ServiceFields, TokenUsage};
 pub use session::UserSession;
 pub use token_tally::TokenFigures;
 pub use user::{
-    CreateUserError, NewUserData, RoleSource, RoleSources, User, UserOrder, UserPage, UserRoles, UserState,
+    CreateUserError, NewUserData, RoleSource, RoleSources, User, UserCard, UserOrder, UserPage, UserRoles,
+    UserState,
 };
 pub use user_import::UserImport;
 

@@ -63,6 +63,31 @@ impl std::fmt::Debug for User {
     }
 }
 
+/// A user as a token presents them to the API and the gateways: who they are, how to reach
+/// and address them, and whether they may act. Not the password hash, the sign-in links or
+/// the row's bookkeeping: a token's request never needs them, so it never reads them.
+#[derive(Debug, Clone, Queryable, Selectable, PartialEq, Eq)]
+#[diesel(table_name = users)]
+pub struct UserCard {
+    pub id: i64,
+    pub login: String,
+    pub name: String,
+    pub email: String,
+    pub state: String,
+    pub time_zone: String,
+    pub locale: String,
+}
+
+impl UserCard {
+    pub fn find(conn: &mut DbConnection, id: i64) -> QueryResult<UserCard> {
+        on_backend!(conn, |c| users::table.find(id).select(UserCard::as_select()).get_result(c))
+    }
+
+    pub fn is_active(&self) -> bool {
+        self.state == UserState::Active.key()
+    }
+}
+
 /// Where a role a user holds came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum RoleSource {
@@ -227,9 +252,9 @@ impl UserRoles {
     /// Folds the rows of `join_roles!(some_table.inner_join(users))` for one key: the
     /// row's own record and user from the first row, the roles from all of them; `None`
     /// when there was no row.
-    pub fn fold_rows<T>(
-        rows: Vec<(T, User, Option<String>, Option<AccountRole>)>,
-    ) -> Option<(T, User, UserRoles)> {
+    pub fn fold_rows<T, U>(
+        rows: Vec<(T, U, Option<String>, Option<AccountRole>)>,
+    ) -> Option<(T, U, UserRoles)> {
         let mut rows = rows.into_iter();
         let (record, user, role, account) = rows.next()?;
         let roles = UserRoles::from_joined(

@@ -10,7 +10,7 @@ use crate::auth::bearer::{ApiUser, RouteScope, Scoped};
 use crate::domain::Permission;
 use crate::error::ApiError;
 use crate::error::api::ErrorList;
-use crate::models::User;
+use crate::models::UserCard;
 use crate::state::AppState;
 
 /// The Canvas User object.
@@ -31,7 +31,7 @@ pub struct UserJson {
 }
 
 impl UserJson {
-    pub fn of(user: &User) -> UserJson {
+    pub fn of(user: &UserCard) -> UserJson {
         UserJson {
             id: user.id,
             name: user.name.clone(),
@@ -66,7 +66,7 @@ pub fn sortable_name(name: &str) -> String {
 
 /// Loads a user the token's owner may see: themself always; anyone else only with
 /// `users.manage` or `access_tokens.view`. Otherwise the user does not exist for them.
-async fn visible_user(state: &AppState, auth: &ApiUser, segment: &str) -> Result<User, ApiError> {
+async fn visible_user(state: &AppState, auth: &ApiUser, segment: &str) -> Result<UserCard, ApiError> {
     let id = user_id(segment, auth)?;
     if id == auth.owner.id {
         // Read with the token a moment ago: no second query.
@@ -75,7 +75,7 @@ async fn visible_user(state: &AppState, auth: &ApiUser, segment: &str) -> Result
     if !(auth.can(Permission::ManageUsers) || auth.can(Permission::ViewTokens)) {
         return Err(ApiError::NotFound);
     }
-    let user = crate::db::run(&state.pool, move |conn| Ok::<_, ApiError>(User::find(conn, id)?)).await?;
+    let user = crate::db::run(&state.pool, move |conn| Ok::<_, ApiError>(UserCard::find(conn, id)?)).await?;
     Ok(user)
 }
 
