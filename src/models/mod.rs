@@ -29,7 +29,7 @@ pub use password_setup::PasswordSetup;
 pub use provisioning::{ProvisioningCredential, ScimGroup, ScimUser};
 pub use secret_stash::SecretStash;
 pub use service::{Service, ServiceDefinition, ServiceFields, TokenUsage};
-pub use session::UserSession;
+pub use session::{SessionTimes, UserSession};
 pub use token_tally::TokenFigures;
 pub use user::{
     CreateUserError, NewUserData, RoleSource, RoleSources, User, UserCard, UserOrder, UserPage, UserRoles,

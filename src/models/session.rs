@@ -3,7 +3,7 @@ use diesel::prelude::*;
 use sha2::{Digest, Sha256};
 
 use super::user::join_roles;
-use super::{AccountRole, User, UserRoles};
+use super::{AccountRole, UserCard, UserRoles};
 use crate::db::schema::{user_roles, user_sessions};
 use crate::db::{DbConnection, on_backend};
 
@@ -20,6 +20,17 @@ pub struct UserSession {
     pub last_seen_at: NaiveDateTime,
     pub ip: Option<String>,
     pub user_agent: Option<String>,
+}
+
+/// What a signed-in request reads of its session: when it began and when it was last
+/// seen, for its timeouts (not the address or browser it began with, which its list shows).
+#[derive(Debug, Clone, Copy, Queryable, Selectable)]
+#[diesel(table_name = user_sessions)]
+pub struct SessionTimes {
+    #[diesel(deserialize_as = crate::db::Time)]
+    pub created_at: NaiveDateTime,
+    #[diesel(deserialize_as = crate::db::Time)]
+    pub last_seen_at: NaiveDateTime,
 }
 
 /// The digest under which a session id is stored.
@@ -50,23 +61,24 @@ impl UserSession {
         Ok(id)
     }
 
-    /// The session, its user and the user's roles, if the session still exists: one
-    /// statement, run on every signed-in request.
+    /// The session's times, its user and the user's roles, if the session still exists:
+    /// one statement, run on every signed-in request.
     pub fn find_with_user(
         conn: &mut DbConnection,
         digest: &str,
-    ) -> QueryResult<Option<(UserSession, User, UserRoles)>> {
-        let rows: Vec<(UserSession, User, Option<String>, Option<AccountRole>)> = on_backend!(conn, |c| {
-            join_roles!(user_sessions::table.inner_join(users::table))
-                .filter(user_sessions::id_digest.eq(digest))
-                .select((
-                    UserSession::as_select(),
-                    User::as_select(),
-                    user_roles::role.nullable(),
-                    Option::<AccountRole>::as_select(),
-                ))
-                .load(c)
-        })?;
+    ) -> QueryResult<Option<(SessionTimes, UserCard, UserRoles)>> {
+        let rows: Vec<(SessionTimes, UserCard, Option<String>, Option<AccountRole>)> =
+            on_backend!(conn, |c| {
+                join_roles!(user_sessions::table.inner_join(users::table))
+                    .filter(user_sessions::id_digest.eq(digest))
+                    .select((
+                        SessionTimes::as_select(),
+                        UserCard::as_select(),
+                        user_roles::role.nullable(),
+                        Option::<AccountRole>::as_select(),
+                    ))
+                    .load(c)
+            })?;
         Ok(UserRoles::fold_rows(rows))
     }
 

@@ -63,9 +63,10 @@ impl std::fmt::Debug for User {
     }
 }
 
-/// A user as a token presents them to the API and the gateways: who they are, how to reach
-/// and address them, and whether they may act. Not the password hash, the sign-in links or
-/// the row's bookkeeping: a token's request never needs them, so it never reads them.
+/// A user as a credential presents them on every request (a token to the API and the
+/// gateways, a session to the pages): who they are, how to reach and address them, and
+/// whether they may act. Not the password hash, the sign-in links or the row's
+/// bookkeeping: such a request never needs them, so it never reads them.
 #[derive(Debug, Clone, Queryable, Selectable, PartialEq, Eq)]
 #[diesel(table_name = users)]
 pub struct UserCard {

@@ -20,6 +20,7 @@ use tokenwarden::domain::owner_roles::OwnerFilter;
 use tokenwarden::domain::{EnrollmentRole, PermissionSet};
 use tokenwarden::models::{
     AccessToken, AuditAction, AuditEvent, AuditQuery, Cursor, TokenFigures, TokenFilter, User, UserOrder,
+    UserSession,
 };
 
 use crate::helpers::spawn_app;
@@ -333,12 +334,13 @@ async fn every_account_wide_view_reads_an_index_range() {
     );
 }
 
-/// A token presented to the API or a gateway is one statement, on every request: it finds
-/// the token by its digest's unique index and its owner and roles by their keys, and it
-/// reads only what a request needs — never the owner's password hash or sign-in links,
-/// nor the token's purpose or hint.
+/// A token presented to the API or a gateway, and a session to the pages, is one
+/// statement on every request: it finds the token by its digest's unique index (the
+/// session by its id's) and the owner and roles by their keys, and it reads only what a
+/// request needs — never the user's password hash or sign-in links, nor the token's
+/// purpose or hint.
 #[actix_web::test]
-async fn a_presented_token_is_one_indexed_statement_that_reads_no_credentials() {
+async fn a_presented_token_or_session_is_one_indexed_statement_that_reads_no_credentials() {
     let app = spawn_app().await;
     let pg = tokenwarden::db::is_postgres(&app.database_url);
     app.create_user("sam", &["student"], &["Account Admin"]);
@@ -349,34 +351,45 @@ async fn a_presented_token_is_one_indexed_statement_that_reads_no_credentials() 
     let log: Arc<Mutex<Vec<String>>> = Arc::default();
     let mut conn = tokenwarden::db::connect(&app.database_url).unwrap();
     conn.set_instrumentation(Logger(log.clone()));
-    let sqls = captured(&mut conn, &log, |c| {
+    let token = captured(&mut conn, &log, |c| {
         let admitted = tokenwarden::auth::bearer::admit(c, &digest, 600).unwrap().expect("admitted");
         assert_eq!((admitted.token.id, admitted.owner.login.as_str()), (issued.id, "sam"));
         assert_eq!(admitted.roles.enrollment, [EnrollmentRole::Student]);
         assert!(admitted.roles.account.iter().any(|r| r.name == "Account Admin"));
     });
-    assert_eq!(sqls.len(), 1, "one statement: {sqls:#?}");
-    let sql = &sqls[0];
-    let (columns, _) = sql.split_once(" FROM ").expect("a select");
-    for column in ["password_hash", "oidc_subject", "scim_external_id", "purpose", "hint", "digest"] {
-        assert!(!columns.contains(column), "the look-up reads {column}: {sql}");
-    }
+    let session = captured(&mut conn, &log, |c| {
+        assert!(UserSession::find_with_user(c, "no session has this digest").unwrap().is_none());
+    });
 
     let mut explaining = tokenwarden::db::connect(&app.database_url).unwrap();
     if let DbConnection::Pg(c) = &mut explaining {
         diesel::sql_query("SET plan_cache_mode = force_generic_plan").execute(c).unwrap();
         diesel::sql_query("SET enable_seqscan = off").execute(c).unwrap();
     }
-    let plan = explain(&mut explaining, sql).join("\n");
-    if pg {
-        assert!(plan.contains("Index Scan using access_tokens_digest_key"), "{plan}");
-        assert!(!plan.contains("Seq Scan") && !plan.contains("Sort"), "{plan}");
-    } else {
-        assert!(
-            plan.contains("SEARCH access_tokens USING INDEX sqlite_autoindex_access_tokens_1 (digest=?)"),
-            "{plan}"
-        );
-        assert!(plan.lines().all(|l| l.contains("SEARCH")), "each table by its key: {plan}");
+    let credentials = ["password_hash", "oidc_subject", "scim_external_id"];
+    let cases = [
+        ("token", token, [credentials.as_slice(), &["purpose", "hint", "digest"]].concat(), "access_tokens"),
+        ("session", session, credentials.to_vec(), "user_sessions"),
+    ];
+    for (what, sqls, unread, table) in cases {
+        assert_eq!(sqls.len(), 1, "a {what}: one statement: {sqls:#?}");
+        let sql = &sqls[0];
+        let (columns, _) = sql.split_once(" FROM ").expect("a select");
+        for column in unread {
+            assert!(!columns.contains(column), "a {what}'s look-up reads {column}: {sql}");
+        }
+        let plan = explain(&mut explaining, sql).join("\n");
+        if pg {
+            let key = if what == "token" { "access_tokens_digest_key" } else { "user_sessions_pkey" };
+            assert!(plan.contains(&format!("Index Scan using {key}")), "{what}: {plan}");
+            assert!(!plan.contains("Seq Scan") && !plan.contains("Sort"), "{what}: {plan}");
+        } else {
+            assert!(
+                plan.lines().next().is_some_and(|l| l.contains(&format!("SEARCH {table} USING INDEX"))),
+                "{what}: {plan}"
+            );
+            assert!(plan.lines().all(|l| l.contains("SEARCH")), "a {what}: each table by its key: {plan}");
+        }
     }
 }
 
