@@ -202,11 +202,16 @@ impl AccessToken {
             .load(conn)
     }
 
-    /// The token behind a secret, whole (for what a request does not need: a leak report).
-    pub fn find_by_digest(conn: &mut DbConnection, digest: &TokenDigest) -> QueryResult<Option<AccessToken>> {
+    /// The token behind a secret and its owner, both whole (for what a request does not
+    /// need: a leak report names the token's purpose and hint).
+    pub fn find_by_digest_with_owner(
+        conn: &mut DbConnection,
+        digest: &TokenDigest,
+    ) -> QueryResult<Option<(AccessToken, User)>> {
         access_tokens::table
+            .inner_join(users::table)
             .filter(access_tokens::digest.eq(digest.as_str()))
-            .select(AccessToken::as_select())
+            .select((AccessToken::as_select(), User::as_select()))
             .get_result(conn)
             .optional()
     }

@@ -21,8 +21,9 @@ impl UserState {
     }
 }
 
-/// A user's row. Its `Debug` leaves out the password hash: a user is carried through the
-/// API's and the gateways' requests, and nothing that formats one may log the hash.
+/// A user's row. Its `Debug` leaves out the password hash: nothing that formats a user
+/// (in a log line, an error, a test's failure) may show it. What every request carries is
+/// a [`UserCard`], which has no hash to show.
 #[derive(Clone, Queryable, Selectable, Identifiable, PartialEq, Eq)]
 #[diesel(table_name = users)]
 pub struct User {

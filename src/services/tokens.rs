@@ -578,10 +578,9 @@ pub fn revoke_leaked(
     write_transaction(conn, |conn| {
         let mut revoked = 0;
         for digest in reported {
-            let Some(token) = AccessToken::find_by_digest(conn, digest)? else {
+            let Some((token, owner)) = AccessToken::find_by_digest_with_owner(conn, digest)? else {
                 continue;
             };
-            let owner = User::find(conn, token.user_id)?;
             AccessToken::delete(conn, token.id)?;
             NewAuditEvent::new(AuditAction::TokenLeaked)
                 .subject(owner.id)
