@@ -207,11 +207,11 @@ impl AccessToken {
     pub fn find_by_digest_with_owner(
         conn: &mut DbConnection,
         digest: &TokenDigest,
-    ) -> QueryResult<Option<(AccessToken, User)>> {
+    ) -> QueryResult<Option<(AccessToken, UserCard)>> {
         access_tokens::table
             .inner_join(users::table)
             .filter(access_tokens::digest.eq(digest.as_str()))
-            .select((AccessToken::as_select(), User::as_select()))
+            .select((AccessToken::as_select(), UserCard::as_select()))
             .get_result(conn)
             .optional()
     }

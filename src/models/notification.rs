@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
-use super::{AccessToken, User};
+use super::{AccessToken, UserCard};
 use crate::db::schema::{
     access_tokens, notification_preferences, notifications, token_reminders, users, webhook_endpoints,
 };
@@ -446,7 +446,7 @@ impl TokenReminder {
         after: NaiveDateTime,
         until: NaiveDateTime,
         limit: i64,
-    ) -> QueryResult<Vec<(AccessToken, User)>> {
+    ) -> QueryResult<Vec<(AccessToken, UserCard)>> {
         use diesel::dsl::{exists, not};
         let marked = token_reminders::table
             .filter(token_reminders::token_id.eq(access_tokens::id))
@@ -459,7 +459,7 @@ impl TokenReminder {
             .filter(not(exists(marked)))
             .order(access_tokens::expires_at.asc())
             .limit(limit)
-            .select((AccessToken::as_select(), User::as_select()))
+            .select((AccessToken::as_select(), UserCard::as_select()))
             .load(conn)
     }
 

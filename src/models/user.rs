@@ -501,6 +501,19 @@ impl User {
         users::table.count().get_result(conn)
     }
 
+    /// What a notification about this user needs of them.
+    pub fn card(&self) -> UserCard {
+        UserCard {
+            id: self.id,
+            login: self.login.clone(),
+            name: self.name.clone(),
+            email: self.email.clone(),
+            state: self.state.clone(),
+            time_zone: self.time_zone.clone(),
+            locale: self.locale.clone(),
+        }
+    }
+
     pub fn find(conn: &mut DbConnection, id: i64) -> QueryResult<User> {
         on_backend!(conn, |c| users::table.find(id).select(User::as_select()).get_result(c))
     }

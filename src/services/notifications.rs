@@ -19,7 +19,8 @@ use crate::domain::notification::{self, Event, EventSet, SigningSecret, Threshol
 use crate::domain::{Permission, ValidationError, now};
 use crate::models::notification::{EMAIL, NewNotification, TokenReminder, WEBHOOK, state};
 use crate::models::{
-    AccessToken, AuditAction, DigestFigures, Notification, Preferences, User, UserRoles, WebhookEndpoint,
+    AccessToken, AuditAction, DigestFigures, Notification, Preferences, User, UserCard, UserRoles,
+    WebhookEndpoint,
 };
 
 // ---------------------------------------------------------------------------------------
@@ -136,13 +137,18 @@ fn unexpected(e: impl std::fmt::Display) -> Error {
 }
 
 /// Puts an email to `to` in the outbox (call inside the transaction of the change).
-pub fn email(conn: &mut DbConnection, to: &User, mail: &Mail, token_id: Option<i64>) -> Result<(), Error> {
+pub fn email(
+    conn: &mut DbConnection,
+    to: &UserCard,
+    mail: &Mail,
+    token_id: Option<i64>,
+) -> Result<(), Error> {
     Notification::insert(conn, &[email_message(to, mail, token_id, now())?])?;
     Ok(())
 }
 
 fn email_message(
-    to: &User,
+    to: &UserCard,
     mail: &Mail,
     token_id: Option<i64>,
     now: NaiveDateTime,
@@ -160,7 +166,7 @@ fn email_message(
 pub fn actor_name(conn: &mut DbConnection, actor: &Actor) -> Result<String, Error> {
     Ok(match actor.principal {
         Principal::User(id) => {
-            let u = User::find(conn, id)?;
+            let u = UserCard::find(conn, id)?;
             format!("{} ({})", u.name, u.login)
         }
         Principal::Operator => "an operator at the server's command line".to_owned(),
@@ -182,7 +188,7 @@ fn iso(t: NaiveDateTime) -> String {
 pub fn actor_json(conn: &mut DbConnection, actor: &Actor) -> Result<Value, Error> {
     Ok(match actor.principal {
         Principal::User(id) => {
-            let u = User::find(conn, id)?;
+            let u = UserCard::find(conn, id)?;
             json!({"type": "user", "id": u.id, "login": u.login, "name": u.name})
         }
         Principal::Operator => json!({"type": "operator"}),
@@ -193,7 +199,7 @@ pub fn actor_json(conn: &mut DbConnection, actor: &Actor) -> Result<Value, Error
     })
 }
 
-fn user_json(u: &User) -> Value {
+fn user_json(u: &UserCard) -> Value {
     json!({"id": u.id, "login": u.login, "name": u.name, "email": u.email})
 }
 
@@ -237,7 +243,7 @@ pub fn token_event(
     conn: &mut DbConnection,
     actor: Option<&Actor>,
     event: Event,
-    owner: &User,
+    owner: &UserCard,
     token: &AccessToken,
 ) -> Result<usize, Error> {
     if !has_subscribers(conn, event)? {
@@ -253,7 +259,7 @@ pub fn token_event(
 /// A leak report's webhook: no actor, the reporter's address instead.
 pub fn leaked(
     conn: &mut DbConnection,
-    owner: &User,
+    owner: &UserCard,
     token: &AccessToken,
     reported_from: &str,
 ) -> Result<usize, Error> {
@@ -275,7 +281,7 @@ pub fn leaked(
 pub fn roles_changed(
     conn: &mut DbConnection,
     actor: &Actor,
-    user: &User,
+    user: &UserCard,
     before: &UserRoles,
     after: &UserRoles,
     capped: usize,
@@ -711,7 +717,7 @@ pub fn schedule_expiry(conn: &mut DbConnection, at: NaiveDateTime) -> Result<Sch
 fn act_on(
     conn: &mut DbConnection,
     threshold: Threshold,
-    candidates: &[(AccessToken, User)],
+    candidates: &[(AccessToken, UserCard)],
     at: NaiveDateTime,
 ) -> Result<Scheduled, Error> {
     let mut done = Scheduled::default();
@@ -770,7 +776,7 @@ pub fn schedule_digests(conn: &mut DbConnection, at: NaiveDateTime) -> Result<us
     write_transaction(conn, |conn| {
         let mut sent = 0;
         for id in due {
-            let user = User::find(conn, id)?;
+            let user = UserCard::find(conn, id)?;
             let roles = User::roles(conn, id)?;
             if !user.is_active() || !roles.permissions().contains(Permission::ViewTokens) {
                 continue;

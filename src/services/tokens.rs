@@ -16,7 +16,7 @@ use crate::domain::token_secret::TokenSecret;
 use crate::domain::{ValidationError, now};
 use crate::models::access_token::{ACTIVE, PENDING};
 use crate::models::{
-    AccessToken, AccountSettings, AuditAction, NewAccessToken, NewAuditEvent, User, UserRoles,
+    AccessToken, AccountSettings, AuditAction, NewAccessToken, NewAuditEvent, User, UserCard, UserRoles,
 };
 
 /// What a form or an API request asks for. `None` leaves a field as it is (update,
@@ -63,7 +63,7 @@ pub struct Updated {
 /// What the rules say about one owner, for one actor: loaded once, used by forms too.
 #[derive(Debug, Clone)]
 pub struct Context {
-    pub owner: User,
+    pub owner: UserCard,
     pub owner_roles: UserRoles,
     pub access: TokenAccess,
     /// Every scope a token may be given now (the API's and the services').
@@ -84,7 +84,7 @@ impl Context {
 
     pub fn load(conn: &mut DbConnection, actor: &Actor, owner_id: i64) -> Result<Context, Error> {
         let actor_id = actor.require_user()?;
-        let owner = User::find(conn, owner_id)?;
+        let owner = UserCard::find(conn, owner_id)?;
         let owner_roles = User::roles(conn, owner_id)?;
         let owner_student_only = owner_roles.is_student_only();
         let settings = AccountSettings::load(conn)?;
@@ -357,7 +357,7 @@ pub fn create(
 fn tell_pending(
     conn: &mut DbConnection,
     actor: &Actor,
-    owner: &User,
+    owner: &UserCard,
     token: &AccessToken,
     what: OnBehalf,
 ) -> Result<(), Error> {
@@ -375,7 +375,7 @@ fn tell_pending(
 fn tell_revoked(
     conn: &mut DbConnection,
     actor: &Actor,
-    owner: &User,
+    owner: &UserCard,
     tokens: &[AccessToken],
     all: bool,
 ) -> Result<(), Error> {
@@ -639,7 +639,7 @@ pub fn cap_student_tokens(
                 describe_expiry(Some(limit))
             ))
             .record(conn)?;
-        let owner = User::find(conn, id)?;
+        let owner = UserCard::find(conn, id)?;
         let mail = Mail::Capped {
             name: owner.name.clone(),
             count: n,

@@ -234,7 +234,7 @@ pub(super) fn finish_roles_change(
     } else {
         0
     };
-    super::notifications::roles_changed(conn, actor, user, before, &after, capped)?;
+    super::notifications::roles_changed(conn, actor, &user.card(), before, &after, capped)?;
     Ok(RolesChanged { name: user.name.clone(), capped, student_only: after.is_student_only(), changed: true })
 }
 

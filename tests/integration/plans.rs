@@ -85,15 +85,8 @@ fn captured(
     log: &Arc<Mutex<Vec<String>>>,
     run: impl FnOnce(&mut DbConnection),
 ) -> Vec<String> {
-    log.lock().unwrap().clear();
     let pg = matches!(conn, DbConnection::Pg(_));
-    run(conn);
-    let sent = std::mem::take(&mut *log.lock().unwrap());
-    let sqls: Vec<String> = sent
-        .into_iter()
-        .map(|q| q.split(" -- binds:").next().unwrap_or(&q).trim().to_owned())
-        .filter(|q| q.starts_with("SELECT"))
-        .collect();
+    let sqls = selects(conn, log, run);
     // SQLite prepares a statement whose LIMIT is bound again every time it runs, so the
     // views write theirs; PostgreSQL's generic plan for a written one is made for the
     // average key's rows, so there they bind it (`db::AtMost`).
@@ -104,6 +97,21 @@ fn captured(
         }
     }
     sqls
+}
+
+/// The SELECT statements `run` sent.
+fn selects(
+    conn: &mut DbConnection,
+    log: &Arc<Mutex<Vec<String>>>,
+    run: impl FnOnce(&mut DbConnection),
+) -> Vec<String> {
+    log.lock().unwrap().clear();
+    run(conn);
+    let sent = std::mem::take(&mut *log.lock().unwrap());
+    sent.into_iter()
+        .map(|q| q.split(" -- binds:").next().unwrap_or(&q).trim().to_owned())
+        .filter(|q| q.starts_with("SELECT"))
+        .collect()
 }
 
 struct Logger(Arc<Mutex<Vec<String>>>);
@@ -484,4 +492,98 @@ impl Plans {
             }
         }
     }
+}
+
+/// The columns of `users` that `sqls` read.
+fn users_columns(sqls: &[String]) -> Vec<String> {
+    let mut read: Vec<String> = sqls
+        .iter()
+        .flat_map(|sql| {
+            sql.replace(['`', '"'], "")
+                .split(|c: char| !(c.is_ascii_alphanumeric() || c == '_' || c == '.'))
+                .filter_map(|word| word.strip_prefix("users.").map(str::to_owned))
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    read.sort();
+    read.dedup();
+    read
+}
+
+/// The Access Tokens page and every change to a token load the owner through the rules
+/// (`services::tokens::Context`), and tell them by e-mail and webhook: what they read of
+/// the owner is their card — never the password hash, the sign-in links or the
+/// provisioning ids. Nor does a leak report, nor the expiry reminders.
+#[actix_web::test]
+async fn the_token_rules_and_their_notices_read_the_owners_card_only() {
+    use tokenwarden::domain::token::ExpiryChoice;
+    use tokenwarden::services::tokens::{self, TokenDraft, TokenRef};
+    use tokenwarden::services::{Actor, Via};
+
+    let app = spawn_app().await;
+    let ada = app.create_user("ada", &[], &["Account Admin"]);
+    let sam = app.create_user("sam", &["student"], &[]);
+    let leaked = app.issue_token("sam", Some(5), &[]);
+    let digest =
+        tokenwarden::domain::token_secret::verify_presented(&leaked.secret).expect("a token's shape");
+    let log: Arc<Mutex<Vec<String>>> = Arc::default();
+    let mut conn = tokenwarden::db::connect(&app.database_url).unwrap();
+    let actor = |conn: &mut DbConnection, id: i64| {
+        let roles = User::roles(conn, id).unwrap();
+        Actor::user(id, roles.permissions(), roles.is_student_only(), Via::Cli, None)
+    };
+    let (as_ada, as_sam) = (actor(&mut conn, ada), actor(&mut conn, sam));
+    let draft = |purpose: &str| TokenDraft {
+        purpose: Some(purpose.into()),
+        scopes: Some(vec![]),
+        expiry: Some(Ok(ExpiryChoice::Days(30))),
+    };
+    // An endpoint for every event: each change also writes its webhook, which names the
+    // actor and the owner.
+    tokenwarden::models::WebhookEndpoint::insert(
+        &mut conn,
+        &tokenwarden::models::notification::NewWebhookEndpoint {
+            url: "https://hooks.example.edu/tokens",
+            description: "Every event",
+            events: String::new(),
+            enabled: true,
+            secret_sealed: "not delivered in this test",
+            secret_hint: "whsec_…",
+            created_at: now(),
+            updated_at: now(),
+        },
+    )
+    .unwrap();
+    conn.set_instrumentation(Logger(log.clone()));
+
+    let mut sqls = selects(&mut conn, &log, |c| {
+        let (rules, list) = tokens::list(c, &as_sam, sam).unwrap();
+        assert_eq!((rules.owner.login.as_str(), list.len()), ("sam", 1));
+    });
+    // Created on sam's behalf: pending, and sam is told by e-mail.
+    sqls.extend(selects(&mut conn, &log, |c| {
+        let issued = tokens::create(c, &as_ada, sam, &draft("Made for Sam")).unwrap();
+        tokens::delete(c, &as_ada, sam, &TokenRef::Id(issued.token.id)).unwrap();
+    }));
+    sqls.extend(selects(&mut conn, &log, |c| {
+        tokens::create(c, &as_sam, sam, &draft("Sam's own")).unwrap();
+    }));
+    sqls.extend(selects(&mut conn, &log, |c| {
+        assert_eq!(tokens::revoke_leaked(c, &[digest], Some("192.0.2.7".into())).unwrap(), 1);
+    }));
+    sqls.extend(selects(&mut conn, &log, |c| {
+        // A week before "Sam's own" expires: its reminder.
+        let done =
+            tokenwarden::services::notifications::schedule_expiry(c, now() + Duration::days(24)).unwrap();
+        assert!(done.reminders >= 1, "a reminder: {done:?}");
+    }));
+    let sent = |c: &mut DbConnection| -> i64 {
+        tokenwarden::db::schema::notifications::table.count().get_result(c).unwrap()
+    };
+    // E-mails to sam (the token made for them, the leak, the reminder) and a webhook for
+    // each change.
+    assert!(sent(&mut conn) >= 8, "sam was told, and so were the webhooks");
+    assert!(sqls.iter().any(|s| s.contains("users")), "the owner was read: {sqls:#?}");
+    let card = ["email", "id", "locale", "login", "name", "state", "time_zone"];
+    assert_eq!(users_columns(&sqls), card, "what the rules and their notices read of a user");
 }
