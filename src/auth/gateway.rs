@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use chrono::{NaiveDate, NaiveDateTime};
 
-use crate::auth::bearer::Admitted;
+use crate::auth::bearer::{Admitted, Refusal};
 use crate::db::{DbConnection, DbPool};
 use crate::domain::service::{
     Denied, Holders, OwnerRoles, RequestLine, RouteRule, ServicePolicy, Slug, access,
@@ -188,8 +188,8 @@ pub enum Refused {
     /// No such service.
     UnknownService,
     /// Missing, malformed, unknown, expired, pending or revoked token, or a suspended owner:
-    /// 401, whatever the reason (logged, never told).
-    Invalid(&'static str),
+    /// 401, whatever the reason (logged with the token's id when it has one, never told).
+    Invalid(Refusal),
     /// A valid token that does not open this request: 403 with the reason.
     Denied(Denied),
     Unavailable(services::Error),
@@ -248,8 +248,7 @@ impl Gateway<'_> {
             Ok::<_, services::Error>(crate::auth::bearer::admit(conn, &digest, interval)?)
         })
         .await?;
-        let Admitted { token, owner, roles } =
-            admitted.map_err(|refusal| Refused::Invalid(refusal.reason))?;
+        let Admitted { token, owner, roles } = admitted.map_err(Refused::Invalid)?;
         let scopes = token.scope_set();
         let token_scopes: Vec<&str> = scopes.iter().collect();
         let owner_roles =

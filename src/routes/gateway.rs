@@ -16,6 +16,7 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use serde::Deserialize;
 
 use crate::auth::basic::{self, ClientCredentials};
+use crate::auth::bearer::Refusal;
 use crate::auth::gateway::{Refused, Verified};
 use crate::domain::service::{Denied, RequestLine, Slug};
 use crate::domain::token_secret::verify_presented;
@@ -152,7 +153,7 @@ async fn answer(
 ) -> HttpResponse {
     // The token's shape and checksum first: without a token that could be one, no look-up.
     let Some(digest) = bearer(req).and_then(verify_presented) else {
-        return refusal(slug, Refused::Invalid("missing or malformed"));
+        return refusal(slug, Refused::Invalid(Refusal { reason: "missing or malformed", token_id: None }));
     };
     let gateway = state.gateway();
     let service = match gateway.service(slug).await {
@@ -210,8 +211,8 @@ fn refusal(slug: &Slug, refused: Refused) -> HttpResponse {
     let slug = slug.as_str();
     match refused {
         Refused::UnknownService => problem(StatusCode::NOT_FOUND, &format!("There is no service “{slug}”.")),
-        Refused::Invalid(reason) => {
-            tracing::debug!(reason, service = slug, "refused a token at a gateway");
+        Refused::Invalid(Refusal { reason, token_id }) => {
+            tracing::debug!(reason, token_id, service = slug, "refused a token at a gateway");
             let mut res = problem(StatusCode::UNAUTHORIZED, crate::error::api::INVALID_ACCESS_TOKEN);
             let challenge = format!("Bearer realm=\"{slug}\", error=\"invalid_token\"");
             if let Ok(v) = HeaderValue::from_str(&challenge) {

@@ -127,3 +127,48 @@ async fn each_request_is_logged_as_fields_naming_the_client_behind_a_trusted_pro
     assert!(line["bytes"].is_u64() && line["ms"].is_number(), "{line}");
     assert!(!logs.contains("tw_notlogged"), "never the query");
 }
+
+/// A token refused at a gateway is logged with its id, as the API logs it (never its
+/// secret): an administrator can tell which token a service keeps being offered after it
+/// expired, and whose it is.
+#[actix_web::test]
+async fn a_refused_token_is_logged_by_its_id_at_a_gateway_as_at_the_api() {
+    use diesel::prelude::*;
+    use tokenwarden::db::schema::access_tokens;
+
+    let scratch = spawn_app().await;
+    scratch.create_user("tess", &["teacher"], &[]);
+    crate::services::register(
+        &scratch,
+        "gradebook",
+        "Gradebook",
+        &["read=Read grades"],
+        &[],
+        &["GET /grades/*=gradebook:read"],
+        false,
+    );
+    let expired = scratch.issue_token("tess", Some(30), &["gradebook:read"]);
+    let mut conn = tokenwarden::db::connect(&scratch.database_url).unwrap();
+    let yesterday = tokenwarden::domain::now() - chrono::Duration::days(1);
+    diesel::update(access_tokens::table.find(expired.id))
+        .set(access_tokens::expires_at.eq(Some(yesterday)))
+        .execute(&mut conn)
+        .unwrap();
+
+    let served = Served::start(&scratch.database_url, "debug");
+    let client = reqwest::Client::new();
+    for path in ["/auth/verify/gradebook/grades/7", "/api/v1/users/self"] {
+        let res =
+            client.get(format!("{}{path}", served.base)).bearer_auth(&expired.secret).send().await.unwrap();
+        assert_eq!(res.status(), StatusCode::UNAUTHORIZED, "{path}");
+    }
+    let id = format!("token_id={}", expired.id);
+    for refused in ["refused a token at a gateway", "refused an API token"] {
+        assert!(
+            served.logged(&[refused, "expired", &id]).await,
+            "{refused}, with the reason and the token's id: {}",
+            served.log()
+        );
+    }
+    assert!(!served.log().contains(&expired.secret[3..20]), "no part of the secret is logged");
+}
