@@ -202,8 +202,8 @@ impl AccessToken {
             .load(conn)
     }
 
-    /// The token behind a secret and its owner, both whole (for what a request does not
-    /// need: a leak report names the token's purpose and hint).
+    /// The token behind a secret, whole (a leak report names its purpose and hint, which a
+    /// request does not need), and its owner's card.
     pub fn find_by_digest_with_owner(
         conn: &mut DbConnection,
         digest: &TokenDigest,

@@ -510,10 +510,11 @@ fn users_columns(sqls: &[String]) -> Vec<String> {
     read
 }
 
-/// The Access Tokens page and every change to a token load the owner through the rules
+/// The Access Tokens page and every change to a token (create, update, regenerate,
+/// activate, delete, revoke all) load the owner through the rules
 /// (`services::tokens::Context`), and tell them by e-mail and webhook: what they read of
-/// the owner is their card — never the password hash, the sign-in links or the
-/// provisioning ids. Nor does a leak report, nor the expiry reminders.
+/// the owner and the actor is their card — never the password hash, the sign-in links or
+/// the provisioning ids. Nor does a leak report, nor the expiry reminders.
 #[actix_web::test]
 async fn the_token_rules_and_their_notices_read_the_owners_card_only() {
     use tokenwarden::domain::token::ExpiryChoice;
@@ -565,14 +566,26 @@ async fn the_token_rules_and_their_notices_read_the_owners_card_only() {
         let issued = tokens::create(c, &as_ada, sam, &draft("Made for Sam")).unwrap();
         tokens::delete(c, &as_ada, sam, &TokenRef::Id(issued.token.id)).unwrap();
     }));
-    sqls.extend(selects(&mut conn, &log, |c| {
-        tokens::create(c, &as_sam, sam, &draft("Sam's own")).unwrap();
-    }));
+    let own = selects(&mut conn, &log, |c| {
+        let id = tokens::create(c, &as_sam, sam, &draft("Sam's own")).unwrap().token.id;
+        // Renamed and regenerated on sam's behalf (the regeneration tells sam), then
+        // activated by sam.
+        let renamed = TokenDraft { purpose: Some("Sam's, renamed".into()), scopes: None, expiry: None };
+        tokens::update(c, &as_ada, sam, &TokenRef::Id(id), &renamed).unwrap();
+        tokens::regenerate(c, &as_ada, sam, &TokenRef::Id(id), &draft("Sam's own")).unwrap();
+        tokens::activate(c, &as_sam, id).unwrap();
+    });
+    sqls.extend(own);
+    let spare = app.issue_token("sam", Some(30), &[]);
     sqls.extend(selects(&mut conn, &log, |c| {
         assert_eq!(tokens::revoke_leaked(c, &[digest], Some("192.0.2.7".into())).unwrap(), 1);
     }));
     sqls.extend(selects(&mut conn, &log, |c| {
-        // A week before "Sam's own" expires: its reminder.
+        assert!(tokens::revoke_all(c, &as_ada, sam).unwrap() >= 1, "{} revoked", spare.id);
+        tokens::create(c, &as_sam, sam, &draft("Sam's own, again")).unwrap();
+    }));
+    sqls.extend(selects(&mut conn, &log, |c| {
+        // A week before "Sam's own, again" expires: its reminder.
         let done =
             tokenwarden::services::notifications::schedule_expiry(c, now() + Duration::days(24)).unwrap();
         assert!(done.reminders >= 1, "a reminder: {done:?}");
@@ -580,9 +593,9 @@ async fn the_token_rules_and_their_notices_read_the_owners_card_only() {
     let sent = |c: &mut DbConnection| -> i64 {
         tokenwarden::db::schema::notifications::table.count().get_result(c).unwrap()
     };
-    // E-mails to sam (the token made for them, the leak, the reminder) and a webhook for
-    // each change.
-    assert!(sent(&mut conn) >= 8, "sam was told, and so were the webhooks");
+    // E-mails to sam (the token made, regenerated and revoked for them, the leak, the
+    // reminder) and a webhook for each change.
+    assert!(sent(&mut conn) >= 12, "sam was told, and so were the webhooks");
     assert!(sqls.iter().any(|s| s.contains("users")), "the owner was read: {sqls:#?}");
     let card = ["email", "id", "locale", "login", "name", "state", "time_zone"];
     assert_eq!(users_columns(&sqls), card, "what the rules and their notices read of a user");

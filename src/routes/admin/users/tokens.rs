@@ -14,7 +14,7 @@ use crate::auth::guard::{CreateUpdateTokens, DeleteTokens, Require, SeeProfiles}
 use crate::domain::token::TokenChange;
 use crate::domain::{Permission, now};
 use crate::error::AppError;
-use crate::models::User;
+use crate::models::UserCard;
 use crate::routes::confirm::{self, Asked, Nav};
 use crate::routes::settings::tokens::{EditForm, edit_form};
 use crate::routes::{is_htmx, issued, read_form, render, render_with, see_other};
@@ -57,13 +57,12 @@ async fn confirmation(
 ) -> Result<Asked, AppError> {
     let who = state.actor(&req, me);
     let (user, rules, token) = crate::db::run(&state.pool, move |conn| -> Result<_, AppError> {
-        let user = User::find(conn, id)?;
         let rules = Context::load(conn, &who, id)?;
         let token = match tokens::get(conn, &who, id, &TokenRef::Id(token_id)) {
             Err(services::Error::NotFound) => None,
             token => Some(token?),
         };
-        Ok((user, rules, token))
+        Ok((rules.owner.clone(), rules, token))
     })
     .await?;
     let back_url = redirect_back(&req, id, back.back.as_deref());
@@ -181,7 +180,7 @@ pub async fn revoke(
 /// A token of `user_id` not found by a post: the user is there (else this is their 404)
 /// and the token is not, so back to the list with a note that says so.
 async fn token_gone(state: &AppState, user_id: i64, back_to: &str) -> Result<HttpResponse, AppError> {
-    crate::db::run(&state.pool, move |conn| Ok::<_, AppError>(User::find(conn, user_id)?)).await?;
+    crate::db::run(&state.pool, move |conn| Ok::<_, AppError>(UserCard::find(conn, user_id)?)).await?;
     FlashMessage::warning(confirm::GONE).send();
     Ok(see_other(back_to))
 }
@@ -337,7 +336,7 @@ pub async fn regenerate(
 #[template(path = "admin/token_edit.html")]
 struct EditPage {
     ctx: PageCtx,
-    user: User,
+    user: UserCard,
     edit: EditForm,
 }
 
@@ -351,7 +350,7 @@ async fn edit_page(
     errors: FieldErrors,
 ) -> Result<EditPage, AppError> {
     let who = state.actor(req, me);
-    let user = crate::db::run(&state.pool, move |conn| Ok::<_, AppError>(User::find(conn, id)?)).await?;
+    let user = crate::db::run(&state.pool, move |conn| Ok::<_, AppError>(UserCard::find(conn, id)?)).await?;
     let mut form = edit_form(state, who, id, token_id, ctx.csrf.clone(), form, errors).await?;
     form.expiry = form.expiry.for_owner(&user.name);
     form.action = format!("/admin/users/{id}/tokens/{token_id}");
