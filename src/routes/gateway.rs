@@ -317,6 +317,10 @@ pub async fn introspect(req: HttpRequest, state: web::Data<AppState>, body: web:
             HttpResponse::Ok().json(answer)
         }
         Err(Refused::Unavailable(e)) => refusal(&slug, Refused::Unavailable(e)),
+        Err(Refused::Invalid(Refusal { reason, token_id })) => {
+            tracing::debug!(reason, token_id, service = slug.as_str(), "introspection: inactive");
+            inactive()
+        }
         Err(other) => {
             tracing::debug!(?other, service = slug.as_str(), "introspection: inactive");
             inactive()

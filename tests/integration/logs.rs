@@ -128,17 +128,17 @@ async fn each_request_is_logged_as_fields_naming_the_client_behind_a_trusted_pro
     assert!(!logs.contains("tw_notlogged"), "never the query");
 }
 
-/// A token refused at a gateway is logged with its id, as the API logs it (never its
-/// secret): an administrator can tell which token a service keeps being offered after it
-/// expired, and whose it is.
+/// A token refused at a gateway or by introspection is logged with its id, as the API logs
+/// it (never its secret): an administrator can tell which token a service keeps being
+/// offered after it expired, and whose it is.
 #[actix_web::test]
-async fn a_refused_token_is_logged_by_its_id_at_a_gateway_as_at_the_api() {
+async fn a_refused_token_is_logged_by_its_id_at_a_gateway_and_introspection_as_at_the_api() {
     use diesel::prelude::*;
     use tokenwarden::db::schema::access_tokens;
 
     let scratch = spawn_app().await;
     scratch.create_user("tess", &["teacher"], &[]);
-    crate::services::register(
+    let credential = crate::services::register(
         &scratch,
         "gradebook",
         "Gradebook",
@@ -162,8 +162,16 @@ async fn a_refused_token_is_logged_by_its_id_at_a_gateway_as_at_the_api() {
             client.get(format!("{}{path}", served.base)).bearer_auth(&expired.secret).send().await.unwrap();
         assert_eq!(res.status(), StatusCode::UNAUTHORIZED, "{path}");
     }
+    let res = client
+        .post(format!("{}/oauth/introspect", served.base))
+        .basic_auth("gradebook", Some(&credential))
+        .form(&[("token", expired.secret.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.json::<serde_json::Value>().await.unwrap(), serde_json::json!({"active": false}));
     let id = format!("token_id={}", expired.id);
-    for refused in ["refused a token at a gateway", "refused an API token"] {
+    for refused in ["refused a token at a gateway", "refused an API token", "introspection: inactive"] {
         assert!(
             served.logged(&[refused, "expired", &id]).await,
             "{refused}, with the reason and the token's id: {}",
