@@ -526,3 +526,20 @@ async fn serve_with_contradictory_settings_stops_before_writing_anything() {
         assert!(left.is_empty(), "{args:?}: nothing written, found {left:?}");
     }
 }
+
+/// The server keeps its memory in small pages whatever the host's setting: it turns
+/// transparent huge pages off for itself before its first allocation (`main.rs`), or
+/// mimalloc's arenas would be resident 2 MiB at a time where the kernel backs memory with
+/// them (`always`).
+#[cfg(target_os = "linux")]
+#[actix_web::test]
+async fn the_server_turns_transparent_huge_pages_off_for_itself() {
+    let scratch = spawn_app().await;
+    let served = crate::helpers::Served::start(&scratch.database_url, "info");
+    let status = std::fs::read_to_string(format!("/proc/{}/status", served.child.id())).unwrap();
+    let thp = status.lines().find(|l| l.starts_with("THP_enabled:")).expect("Linux 5.0 or later says");
+    assert_eq!(thp.split_whitespace().nth(1), Some("0"), "{thp}");
+    // This test's own process is the comparison: nothing here turned them off.
+    let own = std::fs::read_to_string("/proc/self/status").unwrap();
+    assert!(own.lines().any(|l| l.split_whitespace().collect::<Vec<_>>() == ["THP_enabled:", "1"]), "{own}");
+}
