@@ -687,6 +687,93 @@ mod tests {
         assert_eq!(kept.lock().unwrap().len(), 1, "the plain query is kept");
     }
 
+    /// Migration 2026-12-05-000017 builds five tables again: an upgraded database keeps every
+    /// row and every link between them, its children still go with their parents, and an id
+    /// is never given twice.
+    #[test]
+    fn the_ids_migration_keeps_every_row_and_never_gives_an_id_twice() {
+        use diesel::prelude::*;
+        use diesel_migrations::MigrationHarness;
+
+        #[derive(QueryableByName, Debug, PartialEq)]
+        struct Row {
+            #[diesel(sql_type = diesel::sql_types::Text)]
+            row: String,
+        }
+        let rows = |c: &mut SqliteConnection, sql: &str| -> Vec<String> {
+            diesel::sql_query(sql).load::<Row>(c).unwrap().into_iter().map(|r| r.row).collect()
+        };
+        let mut c = SqliteConnection::establish(":memory:").unwrap();
+        c.batch_execute("PRAGMA foreign_keys = ON").unwrap();
+        let pending = c.pending_migrations(SQLITE_MIGRATIONS).unwrap();
+        let (last, before) = pending.split_last().unwrap();
+        assert!(last.name().to_string().ends_with("_ids_never_reused"), "{}", last.name());
+        for m in before {
+            c.run_migration(m.as_ref()).unwrap();
+        }
+        c.batch_execute(
+            "INSERT INTO users (id, login, name, email, password_hash, created_at, updated_at)
+                 VALUES (1, 'ada', 'Ada', 'ada@example.edu', '', '2026-01-01', '2026-01-01');
+             INSERT INTO services VALUES
+                 (1, 'print', 'Print', '', 0, 'd1', 'h1', '2026-01-01', '2026-01-01'),
+                 (2, 'library', 'Library', 'Books', 1, 'd2', 'h2', '2026-01-01', '2026-01-02');
+             INSERT INTO service_scopes VALUES (2, 0, 'library:read', 'Read', 'student teacher');
+             INSERT INTO service_rules VALUES (2, 0, 'GET', '/books/*', 'library:read');
+             INSERT INTO webhook_endpoints VALUES
+                 (1, 'https://a.example/hook', '', '', 1, 'sealed', 'whsec_x', '2026-01-01', '2026-01-01'),
+                 (2, 'https://b.example/hook', 'B', 'token.created', 0, 'sealed', 'whsec_y', '2026-01-01', '2026-01-01');
+             INSERT INTO notifications (id, message_id, channel, event, endpoint_id, user_id, payload,
+                                        next_attempt_at, give_up_at, created_at)
+                 VALUES (7, 'm7', 'webhook', 'token.created', 2, NULL, '{}', '2026-01-01', '2026-01-02', '2026-01-01'),
+                        (8, 'm8', 'email', 'token.created', NULL, 1, '{}', '2026-01-01', '2026-01-02', '2026-01-01');
+             INSERT INTO provisioning_credentials VALUES (3, 'HR feed', 'pd', 'ph', '2026-01-01', NULL);",
+        )
+        .unwrap();
+        let everything = "SELECT id || slug || name || description || accept_unscoped || credential_hint || updated_at AS row FROM services
+             UNION ALL SELECT service_id || scope || holders FROM service_scopes
+             UNION ALL SELECT service_id || method || path || scope FROM service_rules
+             UNION ALL SELECT id || url || description || events || enabled || secret_hint FROM webhook_endpoints
+             UNION ALL SELECT id || channel || coalesce(endpoint_id, '-') || coalesce(user_id, '-') FROM notifications
+             UNION ALL SELECT id || purpose || digest FROM provisioning_credentials";
+        let kept = rows(&mut c, everything);
+        c.run_migration(last.as_ref()).unwrap();
+        assert_eq!(rows(&mut c, everything), kept, "every row, as it was");
+        assert!(rows(&mut c, "SELECT \"table\" AS row FROM pragma_foreign_key_check").is_empty());
+        let schema = rows(&mut c, "SELECT sql AS row FROM sqlite_master WHERE sql IS NOT NULL").join("\n");
+        assert!(!schema.contains("_new"), "every reference names the rebuilt table: {schema}");
+        assert!(schema.contains("notifications_endpoint_idx"), "the indexes are back");
+
+        // The newest of each removed; the next one gets a new id all the same.
+        c.batch_execute(
+            "DELETE FROM services WHERE id = 2; DELETE FROM webhook_endpoints WHERE id = 2;
+             DELETE FROM notifications WHERE id = 8; DELETE FROM provisioning_credentials WHERE id = 3;",
+        )
+        .unwrap();
+        assert!(
+            rows(&mut c, "SELECT service_id || '' AS row FROM service_scopes UNION ALL SELECT service_id || '' FROM service_rules UNION ALL SELECT id || '' FROM notifications").is_empty(),
+            "children still go with their parent"
+        );
+        c.batch_execute(
+            "INSERT INTO services (slug, name, credential_digest, credential_hint, created_at, updated_at)
+                 VALUES ('maps', 'Maps', 'd3', 'h3', '2026-02-01', '2026-02-01');
+             INSERT INTO webhook_endpoints (url, secret_sealed, secret_hint, created_at, updated_at)
+                 VALUES ('https://c.example/hook', 's', 'h', '2026-02-01', '2026-02-01');
+             INSERT INTO notifications (message_id, channel, event, payload, next_attempt_at, give_up_at, created_at)
+                 VALUES ('m9', 'email', 'token.created', '{}', '2026-02-01', '2026-02-02', '2026-02-01');
+             INSERT INTO provisioning_credentials (purpose, digest, hint, created_at)
+                 VALUES ('LMS', 'pd2', 'ph2', '2026-02-01');",
+        )
+        .unwrap();
+        assert_eq!(
+            rows(
+                &mut c,
+                "SELECT (SELECT max(id) FROM services) || ' ' || (SELECT max(id) FROM webhook_endpoints) || ' ' || \
+                 (SELECT max(id) FROM notifications) || ' ' || (SELECT max(id) FROM provisioning_credentials) AS row"
+            ),
+            ["3 3 9 4"]
+        );
+    }
+
     #[test]
     fn redact_hides_the_password_only() {
         assert_eq!(redact("postgres://me:secret@db/x"), "postgres://me:***@db/x");

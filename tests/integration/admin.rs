@@ -1115,3 +1115,74 @@ async fn a_profiles_recent_activity_is_the_newest_of_what_they_did_and_what_was_
     let html = admin.get_html(&format!("/admin/users/{sam}")).await;
     assert!(html.contains("role 17"), "the newest thing sam did is on the profile: {html}");
 }
+
+/// The ids in a page's links (`/admin/services/7/edit`: 7), each once, in order.
+fn linked_ids(html: &str, prefix: &str) -> Vec<i64> {
+    let mut ids: Vec<i64> =
+        html.split(prefix).skip(1).filter_map(|r| r.split(['/', '"']).next()?.parse().ok()).collect();
+    ids.dedup();
+    ids
+}
+
+/// A page left open on something another administrator removed (its edit form, "Delete",
+/// "Revoke") must not act on what was created after it: ids are never given twice, on SQLite
+/// as on PostgreSQL. On SQLite the newest removed one's id went to the next one created.
+#[actix_web::test]
+async fn a_page_left_open_on_a_removed_item_never_acts_on_the_one_created_after_it() {
+    let app = spawn_app().await;
+    let admin = app.setup_admin().await;
+
+    let service = |name: &'static str, slug: &'static str| {
+        [("name", name), ("slug", slug), ("scope", "read"), ("label", "Read"), ("holders", ""), ("rules", "")]
+    };
+    let res = admin.post_form("/admin/services", &service("Print service", "print")).await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    let [print] = linked_ids(&admin.get_html("/admin/services").await, "/admin/services/")[..] else {
+        panic!("one service")
+    };
+    let res = admin.post_form(&format!("/admin/services/{print}/delete"), &[]).await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    let res = admin.post_form("/admin/services", &service("Library", "library")).await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    let [library] = linked_ids(&admin.get_html("/admin/services").await, "/admin/services/")[..] else {
+        panic!("one service")
+    };
+    assert_ne!(library, print, "the library has an id of its own");
+    // The print service's edit form, saved late, and its "Delete", pressed late.
+    let res = admin.post_form(&format!("/admin/services/{print}"), &service("Print service", "print")).await;
+    assert_eq!(res.status(), StatusCode::NOT_FOUND);
+    let res = admin.post_form(&format!("/admin/services/{print}/delete"), &[]).await;
+    assert_eq!(res.status(), StatusCode::NOT_FOUND);
+    let edit = admin.get_html(&format!("/admin/services/{library}/edit")).await;
+    assert!(edit.contains("value=\"Library\"") && edit.contains("value=\"library\""), "unchanged");
+
+    let endpoint = |url: &'static str| [("url", url), ("description", ""), ("enabled", "on")];
+    let res = admin.post_form("/admin/webhooks", &endpoint("https://hooks.example.edu/first")).await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    let first = linked_ids(&admin.get_html("/admin/webhooks").await, "/admin/webhooks/")[0];
+    let res = admin.post_form(&format!("/admin/webhooks/{first}/delete"), &[]).await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    let res = admin.post_form("/admin/webhooks", &endpoint("https://hooks.example.edu/second")).await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    let second = linked_ids(&admin.get_html("/admin/webhooks").await, "/admin/webhooks/")[0];
+    assert_ne!(second, first, "the second endpoint has an id of its own");
+    let res = admin.post_form(&format!("/admin/webhooks/{first}/delete"), &[]).await;
+    assert_eq!(res.status(), StatusCode::NOT_FOUND);
+    assert!(
+        admin.get_html("/admin/webhooks").await.contains("https://hooks.example.edu/second"),
+        "still there"
+    );
+
+    let res = admin.post_form("/admin/provisioning", &[("purpose", "Entra ID")]).await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    let entra = linked_ids(&admin.get_html("/admin/provisioning").await, "id=\"credential-")[0];
+    let res = admin.post_form(&format!("/admin/provisioning/{entra}/revoke"), &[]).await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    let res = admin.post_form("/admin/provisioning", &[("purpose", "Okta")]).await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    let okta = linked_ids(&admin.get_html("/admin/provisioning").await, "id=\"credential-")[0];
+    assert_ne!(okta, entra, "Okta's credential has an id of its own");
+    let res = admin.post_form(&format!("/admin/provisioning/{entra}/revoke"), &[]).await;
+    assert_eq!(res.status(), StatusCode::NOT_FOUND);
+    assert!(admin.get_html("/admin/provisioning").await.contains("Okta"), "still there");
+}
