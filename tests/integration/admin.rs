@@ -498,7 +498,9 @@ async fn search_and_pagination_find_the_right_users_among_10000() {
     }
     let html = admin.get_html("/admin/users?sort=newest").await;
     assert!(html.contains("<option value=\"newest\" selected>Newest first</option>"), "the order is shown");
-    assert!(html.contains("All users, newest first</caption>"));
+    assert!(html.contains("All users (10,002), newest first</caption>"), "how many people in all");
+    let search = admin.get_html("/admin/users?q=zora").await;
+    assert!(search.contains("Users matching “zora”</caption>"), "a search is not counted");
     assert!(html.contains("<th scope=\"col\">Added</th>"), "the order can be seen");
     // Found in review: past the end, the list said there were no users yet.
     let past = admin.get_html("/admin/users?sort=newest&after=1").await;

@@ -49,6 +49,9 @@ struct UsersPage {
     q: String,
     newest: bool,
     rows: Vec<UserRow>,
+    /// How many people there are, grouped by thousands: for the whole list only (counting a
+    /// search's matches would read every user for a rare pair of letters).
+    total: Option<String>,
     /// The first and the next page's query strings.
     first: String,
     previous: Option<String>,
@@ -85,7 +88,7 @@ pub async fn index(
     let before: i64 = before.trim().parse().ok().filter(|b| *b > 0).unwrap_or(0);
     let order = UserOrder::parse(sort.trim());
     let needle = q.clone();
-    let (page, roles) = crate::db::run_within(
+    let (page, roles, total) = crate::db::run_within(
         &state.pool,
         crate::db::ACCOUNT_VIEW_WITHIN,
         move |conn| -> Result<_, AppError> {
@@ -99,7 +102,8 @@ pub async fn index(
             };
             let ids: Vec<i64> = page.users.iter().map(|u| u.id).collect();
             let roles = User::roles_of_many(conn, &ids)?;
-            Ok((page, roles))
+            let total = if needle.trim().is_empty() { Some(User::count(conn)?) } else { None };
+            Ok((page, roles, total))
         },
     )
     .await?;
@@ -133,6 +137,7 @@ pub async fn index(
         ctx,
         newest: order == UserOrder::Newest,
         rows,
+        total: total.map(crate::views::dashboard::thousands),
         first: at(None),
         // A page reached backwards past the start (a hand-made `before`) is past the end.
         first_page: previous.is_none() && after == 0 && (before == 0 || !page.users.is_empty()),
