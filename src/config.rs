@@ -356,6 +356,15 @@ pub struct NotifyArgs {
     #[arg(long, env = "TOKENWARDEN_WEBHOOK_ALLOW_NETWORKS", value_delimiter = ',', value_parser = clap::value_parser!(crate::domain::net::Cidr))]
     pub webhook_allow_networks: Vec<crate::domain::net::Cidr>,
 
+    /// An HTTP proxy that webhooks go through, for a network whose only way out is one:
+    /// `http://proxy.example.edu:3128` (a user and password, if it asks for them, in the URL).
+    /// The proxy then resolves the endpoints' names; this server still refuses an address
+    /// outside its reach in an endpoint's URL, and a name that it resolves itself only into
+    /// such addresses. Without it, webhooks go direct: a proxy named in the environment
+    /// (`HTTPS_PROXY`) is never used.
+    #[arg(long, env = "TOKENWARDEN_WEBHOOK_PROXY", hide_env_values = true, value_parser = proxy_url)]
+    pub webhook_proxy: Option<url::Url>,
+
     /// How often the delivery worker looks for messages that are due, in milliseconds.
     #[arg(long, env = "TOKENWARDEN_NOTIFY_POLL_MS", default_value_t = 2000, hide = true, value_parser = clap::value_parser!(u64).range(10..))]
     pub notify_poll_ms: u64,
@@ -395,6 +404,19 @@ fn base_url(given: &str) -> Result<url::Url, String> {
     Ok(url)
 }
 
+/// `--webhook-proxy`: an http:// or https:// address with a host and nothing after it.
+fn proxy_url(given: &str) -> Result<url::Url, String> {
+    let example = "e.g. http://proxy.example.edu:3128";
+    let url = url::Url::parse(given.trim()).map_err(|e| format!("{e} ({example})"))?;
+    if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none_or(str::is_empty) {
+        return Err(format!("a proxy's http:// or https:// address ({example})"));
+    }
+    if url.path() != "/" || url.query().is_some() || url.fragment().is_some() {
+        return Err(format!("a proxy's address alone, without a path ({example})"));
+    }
+    Ok(url)
+}
+
 impl NotifyArgs {
     /// Where webhooks may be delivered: the public internet and the allowed networks.
     pub fn outbound_reach(&self) -> crate::domain::net::OutboundReach {
@@ -408,6 +430,7 @@ impl Default for NotifyArgs {
             smtp_url: None,
             mail_from: None,
             webhook_allow_networks: Vec::new(),
+            webhook_proxy: None,
             notify_poll_ms: 2000,
             notify_schedule_ms: 60_000,
             notify_retry_ms: 30_000,
@@ -628,6 +651,26 @@ mod tests {
         assert_eq!(normalize_database_url("sqlite://a/b.db"), "a/b.db");
         assert_eq!(normalize_database_url("sqlite:b.db"), "b.db");
         assert_eq!(normalize_database_url("postgres://x/y"), "postgres://x/y");
+    }
+
+    #[test]
+    fn a_webhook_proxy_is_an_http_address_alone() {
+        let ok = proxy_url(" http://user:pw@proxy.example.edu:3128 ").unwrap();
+        assert_eq!(
+            (ok.host_str(), ok.port(), ok.password()),
+            (Some("proxy.example.edu"), Some(3128), Some("pw"))
+        );
+        assert!(proxy_url("https://proxy.example.edu/").is_ok());
+        for (bad, says) in [
+            ("proxy.example.edu:3128", "a proxy's http:// or https:// address"),
+            ("socks5://proxy.example.edu:1080", "a proxy's http:// or https:// address"),
+            ("http://proxy.example.edu:3128/pac", "without a path"),
+            ("http://proxy.example.edu:3128?x=1", "without a path"),
+            ("not a url", "relative URL without a base"),
+        ] {
+            let err = proxy_url(bad).unwrap_err();
+            assert!(err.contains(says) && err.contains("e.g. http://proxy.example.edu:3128"), "{bad}: {err}");
+        }
     }
 
     #[test]

@@ -25,25 +25,34 @@ pub struct PostError {
 /// (checked on the addresses a name resolves to, at each delivery, so that a name which
 /// later resolves into the intranet reaches nothing there), a timeout, TLS through the
 /// vendored OpenSSL.
+///
+/// Through the operator's proxy (`--webhook-proxy`), where a network's only way out is one,
+/// the proxy resolves the names and connects: this server then refuses what it can still
+/// see, an address in the URL and a name that it resolves itself only into refused
+/// addresses, and leaves the rest to the proxy's own rules.
 pub struct Sender {
     client: reqwest::Client,
     reach: Arc<OutboundReach>,
+    proxied: bool,
 }
 
 impl Sender {
-    pub fn new(reach: OutboundReach) -> reqwest::Result<Sender> {
+    pub fn new(reach: OutboundReach, proxy: Option<&url::Url>) -> reqwest::Result<Sender> {
         let reach = Arc::new(reach);
-        let client = reqwest::Client::builder()
+        let builder = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
-            // Not through a proxy named by the environment (HTTPS_PROXY, ALL_PROXY): the
-            // proxy would resolve the names, and the checks below would see only its address.
-            .no_proxy()
-            .dns_resolver(Arc::new(WithinReach(reach.clone())))
             .timeout(TIMEOUT)
             .connect_timeout(Duration::from_secs(10))
-            .user_agent(concat!("tokenwarden-webhooks/", env!("CARGO_PKG_VERSION")))
-            .build()?;
-        Ok(Sender { client, reach })
+            .user_agent(concat!("tokenwarden-webhooks/", env!("CARGO_PKG_VERSION")));
+        let builder = match proxy {
+            // The proxy's own address is the operator's choice, and usually in the intranet:
+            // it is not held to the reach (reqwest resolves it with the system's resolver).
+            Some(proxy) => builder.proxy(reqwest::Proxy::all(proxy.as_str())?),
+            // Never through a proxy named by the environment (HTTPS_PROXY, ALL_PROXY): the
+            // proxy would resolve the names, and the checks would see only its address.
+            None => builder.no_proxy().dns_resolver(Arc::new(WithinReach(reach.clone()))),
+        };
+        Ok(Sender { client: builder.build()?, reach, proxied: proxy.is_some() })
     }
 
     /// Posts `body` to `url`; the status when the endpoint answered 2xx.
@@ -55,12 +64,21 @@ impl Sender {
         body: &str,
     ) -> Result<i32, PostError> {
         // An address in the URL is connected to as it is, without the resolver: check it here.
-        let address = url::Url::parse(url).ok().and_then(|u| crate::domain::net::host_address(&u));
+        let parsed = url::Url::parse(url).ok();
+        let address = parsed.as_ref().and_then(crate::domain::net::host_address);
         if let Some(why) = address.and_then(|ip| self.reach.refusal(ip)) {
             return Err(PostError {
                 message: format!("not sent: {why}, outside the server's reach"),
                 status: None,
             });
+        }
+        // Through the proxy, the resolver above is not asked: the name is checked here.
+        if self.proxied
+            && address.is_none()
+            && let Some(host) = parsed.as_ref().and_then(url::Url::host_str)
+            && let Some(why) = refused_by_name(&self.reach, host).await
+        {
+            return Err(PostError { message: format!("not sent: {why}"), status: None });
         }
         let timestamp = chrono::Utc::now().timestamp();
         let res = self
@@ -124,6 +142,16 @@ async fn resolve_within(reach: &OutboundReach, host: &str) -> Result<reqwest::dn
     }
 }
 
+/// Why a delivery through the proxy to `host` is refused: the name resolves here, and only
+/// into addresses outside the reach. A name this server cannot resolve is the proxy's to
+/// resolve (behind a proxy, often only the proxy can).
+async fn refused_by_name(reach: &OutboundReach, host: &str) -> Option<String> {
+    let found: Vec<SocketAddr> = tokio::net::lookup_host((host, 0)).await.ok()?.collect();
+    let mut refusals = found.iter().map(|a| reach.refused(a.ip()));
+    let first = refusals.next()??;
+    refusals.all(|r| r.is_some()).then(|| format!("{host} resolves to {first}, outside the server's reach"))
+}
+
 /// A transport error in words, with its causes ("could not connect: Connection refused").
 fn describe(e: &reqwest::Error) -> String {
     let what = if e.is_timeout() {
@@ -161,5 +189,17 @@ mod tests {
         let allowed = OutboundReach::new(vec!["127.0.0.0/8".parse().unwrap(), "::1".parse().unwrap()]);
         let found: Vec<SocketAddr> = resolve_within(&allowed, "localhost").await.expect("allowed").collect();
         assert!(!found.is_empty() && found.iter().all(|a| a.ip().is_loopback()), "{found:?}");
+    }
+
+    #[tokio::test]
+    async fn through_the_proxy_a_name_is_refused_only_when_it_resolves_here_outside_the_reach() {
+        assert_eq!(
+            refused_by_name(&OutboundReach::default(), "localhost").await.as_deref(),
+            Some("localhost resolves to a loopback address, outside the server's reach")
+        );
+        let allowed = OutboundReach::new(vec!["127.0.0.0/8".parse().unwrap(), "::1".parse().unwrap()]);
+        assert_eq!(refused_by_name(&allowed, "localhost").await, None);
+        // Not resolvable here (a reserved name): the proxy's to resolve.
+        assert_eq!(refused_by_name(&OutboundReach::default(), "hooks.example.invalid").await, None);
     }
 }

@@ -144,6 +144,8 @@ pub struct Delivery {
     pub timestamp: String,
     pub signature: String,
     pub content_type: String,
+    /// The `Host` it was sent to (through a proxy, the endpoint's, not the proxy's).
+    pub host: String,
     pub body: String,
     pub answered: u16,
 }
@@ -184,6 +186,7 @@ impl Receiver {
                             timestamp: header("webhook-timestamp"),
                             signature: header("webhook-signature"),
                             content_type: header("content-type"),
+                            host: header("host"),
                             body: String::from_utf8_lossy(&body).into_owned(),
                             answered,
                         });
@@ -1011,6 +1014,63 @@ async fn notifications_webhooks_do_not_go_through_a_proxy_named_in_the_environme
     let d = eventually(10, "the test event, sent direct", || receiver.deliveries().into_iter().next()).await;
     assert_eq!(d.json()["type"], "webhook.test");
     assert!(proxy.deliveries().is_empty(), "nothing went through the proxy");
+}
+
+/// A network whose only way out is a proxy: the operator names it, and deliveries go through
+/// it to names only the proxy can resolve, signed as ever. What this server can still see is
+/// still held to its reach.
+#[actix_web::test]
+async fn notifications_webhooks_go_through_the_proxy_the_operator_names() {
+    use tokenwarden::db::schema::webhook_endpoints as e;
+    let proxy = Receiver::start(0).await;
+    let proxy_url = format!("http://127.0.0.1:{}", proxy.port);
+    let app = spawn_app_with(|s| {
+        fast(s, None);
+        // The proxy is in this host's loopback, which endpoints may not reach.
+        s.notify.webhook_allow_networks.clear();
+        s.notify.webhook_proxy = Some(proxy_url.parse().unwrap());
+    })
+    .await;
+    let admin = app.setup_admin().await;
+    // A name this server cannot resolve (a reserved one): behind a proxy, often only the
+    // proxy can.
+    let endpoint = "http://hooks.example.invalid/tokenwarden";
+    let secret = add_endpoint(&admin, endpoint, &["token.created"]).await;
+    app.issue_token("admin", Some(30), &[]);
+    let d = eventually(10, "the delivery, through the proxy", || proxy.deliveries().into_iter().next()).await;
+    assert_eq!(
+        (d.host.as_str(), &d.json()["type"]),
+        ("hooks.example.invalid", &serde_json::json!("token.created"))
+    );
+    assert!(verified(&secret, &d), "signed as ever");
+    let sent = || messages(&app).into_iter().filter(|m| m.state == "sent").count();
+    eventually(10, "marked sent", || (sent() == 1).then_some(())).await;
+
+    // A name that resolves here into the loopback, and an address in the URL, are not sent.
+    let id: i64 = e::table.select(e::id).first(&mut conn(&app)).unwrap();
+    let refused = |app: &TestApp, n: usize| {
+        let errors: Vec<String> = messages(app).into_iter().filter_map(|m| m.last_error).collect();
+        (errors.len() >= n).then_some(errors)
+    };
+    diesel::update(e::table.find(id))
+        .set(e::url.eq("http://localhost:9/hooks"))
+        .execute(&mut conn(&app))
+        .unwrap();
+    app.issue_token("admin", Some(30), &[]);
+    let errors = eventually(10, "the delivery by name refused", || refused(&app, 1)).await;
+    assert_eq!(errors, ["not sent: localhost resolves to a loopback address, outside the server's reach"]);
+    diesel::update(e::table.find(id))
+        .set(e::url.eq("http://127.0.0.1:9/hooks"))
+        .execute(&mut conn(&app))
+        .unwrap();
+    app.issue_token("admin", Some(30), &[]);
+    let errors = eventually(10, "the delivery to an address refused", || refused(&app, 2)).await;
+    assert!(
+        errors.iter().any(|m| m == "not sent: 127.0.0.1 is a loopback address, outside the server's reach"),
+        "{errors:?}"
+    );
+    pause(300).await;
+    assert_eq!(proxy.deliveries().len(), 1, "the proxy was asked for neither");
 }
 
 #[actix_web::test]
