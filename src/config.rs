@@ -336,7 +336,7 @@ pub struct ServeArgs {
 }
 
 /// Notifications (SPEC 13): email over SMTP, and the delivery worker's pace.
-#[derive(Debug, Clone, Args)]
+#[derive(Clone, Args)]
 pub struct NotifyArgs {
     /// The SMTP server that sends email: `smtp://host:25` (no TLS), `smtp://host:587?tls=required`
     /// (STARTTLS), `smtps://host:465` (TLS from the start); a user and password go in the URL
@@ -362,8 +362,11 @@ pub struct NotifyArgs {
     /// outside its reach in an endpoint's URL, and a name that it resolves itself only into
     /// such addresses. Without it, webhooks go direct: a proxy named in the environment
     /// (`HTTPS_PROXY`) is never used.
-    #[arg(long, env = "TOKENWARDEN_WEBHOOK_PROXY", hide_env_values = true, value_parser = proxy_url)]
-    pub webhook_proxy: Option<url::Url>,
+    ///
+    /// Judged at the start, not by the argument parser, whose errors repeat the value given
+    /// (and with it the password).
+    #[arg(long, env = "TOKENWARDEN_WEBHOOK_PROXY", hide_env_values = true)]
+    pub webhook_proxy: Option<String>,
 
     /// How often the delivery worker looks for messages that are due, in milliseconds.
     #[arg(long, env = "TOKENWARDEN_NOTIFY_POLL_MS", default_value_t = 2000, hide = true, value_parser = clap::value_parser!(u64).range(10..))]
@@ -407,7 +410,8 @@ fn base_url(given: &str) -> Result<url::Url, String> {
 /// `--webhook-proxy`: an http:// or https:// address with a host and nothing after it.
 fn proxy_url(given: &str) -> Result<url::Url, String> {
     let example = "e.g. http://proxy.example.edu:3128";
-    let url = url::Url::parse(given.trim()).map_err(|e| format!("{e} ({example})"))?;
+    let url = url::Url::parse(given.trim())
+        .map_err(|e| format!("a proxy's address, which this is not: {e} ({example})"))?;
     if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none_or(str::is_empty) {
         return Err(format!("a proxy's http:// or https:// address ({example})"));
     }
@@ -418,9 +422,30 @@ fn proxy_url(given: &str) -> Result<url::Url, String> {
 }
 
 impl NotifyArgs {
+    /// `--webhook-proxy`, checked (the error never repeats the address: it may hold a password).
+    pub fn webhook_proxy(&self) -> anyhow::Result<Option<url::Url>> {
+        self.webhook_proxy
+            .as_deref()
+            .map(|given| proxy_url(given).map_err(|why| anyhow::anyhow!("--webhook-proxy: expected {why}")))
+            .transpose()
+    }
+
     /// Where webhooks may be delivered: the public internet and the allowed networks.
     pub fn outbound_reach(&self) -> crate::domain::net::OutboundReach {
         crate::domain::net::OutboundReach::new(self.webhook_allow_networks.clone())
+    }
+}
+
+/// Without the SMTP server's or the proxy's address: either may hold a password.
+impl std::fmt::Debug for NotifyArgs {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let set = |v: &Option<String>| if v.is_some() { "***" } else { "none" };
+        f.debug_struct("NotifyArgs")
+            .field("smtp_url", &set(&self.smtp_url))
+            .field("mail_from", &self.mail_from)
+            .field("webhook_allow_networks", &self.webhook_allow_networks)
+            .field("webhook_proxy", &set(&self.webhook_proxy))
+            .finish_non_exhaustive()
     }
 }
 
@@ -671,6 +696,21 @@ mod tests {
             let err = proxy_url(bad).unwrap_err();
             assert!(err.contains(says) && err.contains("e.g. http://proxy.example.edu:3128"), "{bad}: {err}");
         }
+        // The start's error, and the settings' Debug, never repeat a password.
+        let args = |proxy: &str| NotifyArgs {
+            webhook_proxy: Some(proxy.to_owned()),
+            smtp_url: Some("smtps://mailer:mail-secret@smtp.example.edu".into()),
+            ..NotifyArgs::default()
+        };
+        let err =
+            args("http://user:s3cret@proxy.example.edu:3128/pac").webhook_proxy().unwrap_err().to_string();
+        assert!(
+            err.starts_with("--webhook-proxy: expected a proxy's address alone") && !err.contains("s3cret"),
+            "{err}"
+        );
+        let shown = format!("{:?}", args("http://user:s3cret@proxy.example.edu:3128"));
+        assert!(!shown.contains("s3cret") && !shown.contains("mail-secret"), "{shown}");
+        assert!(args("http://proxy.example.edu:3128").webhook_proxy().unwrap().is_some());
     }
 
     #[test]

@@ -87,6 +87,7 @@ pub fn check_settings(serve: &crate::config::ServeArgs) -> anyhow::Result<()> {
         serve.notify.mail_from.as_deref(),
         placeholder,
     )?;
+    serve.notify.webhook_proxy()?;
     // With single sign-on the list also keeps the provider's people off those accounts,
     // whatever the mode; without it, it does nothing.
     if serve.oidc_issuer.is_none() && !serve.break_glass_logins.is_empty() {

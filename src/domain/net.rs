@@ -218,6 +218,12 @@ impl OutboundReach {
         special_purpose(ip).filter(|_| !self.allowed.iter().any(|b| b.contains(ip)))
     }
 
+    /// Whether `ip` is outside the public internet in a block the operator allowed: a
+    /// receiver inside the institution, which a delivery reaches without the proxy.
+    pub fn allows_network_of(&self, ip: IpAddr) -> bool {
+        special_purpose(ip).is_some() && self.allowed.iter().any(|b| b.contains(ip))
+    }
+
     /// Why the server may not send to `ip` ("10.1.2.3 is an address in a private network"),
     /// or `None` when it may.
     pub fn refusal(&self, ip: IpAddr) -> Option<String> {

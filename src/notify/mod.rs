@@ -58,7 +58,7 @@ impl Notifier {
             server_key: settings.session_key.clone(),
             mailer: mail::Mailer::new(args.smtp_url.as_deref(), args.mail_from.as_deref(), public_url)?
                 .send_within(Duration::from_millis(args.notify_send_timeout_ms)),
-            webhooks: webhook::Sender::new(args.outbound_reach(), args.webhook_proxy.as_ref())
+            webhooks: webhook::Sender::new(args.outbound_reach(), args.webhook_proxy()?.as_ref())
                 .context("could not build the webhook client")?,
             instance: crate::domain::token_secret::random_base62(12),
             poll: Duration::from_millis(args.notify_poll_ms),

@@ -26,33 +26,70 @@ pub struct PostError {
 /// later resolves into the intranet reaches nothing there), a timeout, TLS through the
 /// vendored OpenSSL.
 ///
-/// Through the operator's proxy (`--webhook-proxy`), where a network's only way out is one,
-/// the proxy resolves the names and connects: this server then refuses what it can still
-/// see, an address in the URL and a name that it resolves itself only into refused
-/// addresses, and leaves the rest to the proxy's own rules.
+/// With the operator's proxy (`--webhook-proxy`), for a network whose only way out is one,
+/// deliveries to the internet go through it, and the proxy resolves their names: this server
+/// refuses what it can still see (an address in the URL, a name that it resolves itself only
+/// into refused addresses) and leaves the rest to the proxy's rules. A receiver in a network
+/// the operator allowed (`--webhook-allow-networks`) is inside, and is sent to directly.
 pub struct Sender {
-    client: reqwest::Client,
+    direct: reqwest::Client,
+    proxied: Option<reqwest::Client>,
     reach: Arc<OutboundReach>,
-    proxied: bool,
 }
+
+/// How long the server waits for its own resolver before leaving a name to the proxy: where
+/// the proxy is the only way out, a lookup often times out rather than fails.
+const LOOKUP_WITHIN: Duration = Duration::from_secs(2);
 
 impl Sender {
     pub fn new(reach: OutboundReach, proxy: Option<&url::Url>) -> reqwest::Result<Sender> {
         let reach = Arc::new(reach);
-        let builder = reqwest::Client::builder()
-            .redirect(reqwest::redirect::Policy::none())
-            .timeout(TIMEOUT)
-            .connect_timeout(Duration::from_secs(10))
-            .user_agent(concat!("tokenwarden-webhooks/", env!("CARGO_PKG_VERSION")));
-        let builder = match proxy {
-            // The proxy's own address is the operator's choice, and usually in the intranet:
-            // it is not held to the reach (reqwest resolves it with the system's resolver).
-            Some(proxy) => builder.proxy(reqwest::Proxy::all(proxy.as_str())?),
-            // Never through a proxy named by the environment (HTTPS_PROXY, ALL_PROXY): the
-            // proxy would resolve the names, and the checks would see only its address.
-            None => builder.no_proxy().dns_resolver(Arc::new(WithinReach(reach.clone()))),
+        let builder = || {
+            reqwest::Client::builder()
+                .redirect(reqwest::redirect::Policy::none())
+                .timeout(TIMEOUT)
+                .connect_timeout(Duration::from_secs(10))
+                .user_agent(concat!("tokenwarden-webhooks/", env!("CARGO_PKG_VERSION")))
         };
-        Ok(Sender { client: builder.build()?, reach, proxied: proxy.is_some() })
+        // Never through a proxy named by the environment (HTTPS_PROXY, ALL_PROXY, nor its
+        // NO_PROXY): the proxy would resolve the names, and the checks see only its address.
+        let direct = builder().no_proxy().dns_resolver(Arc::new(WithinReach(reach.clone()))).build()?;
+        // The proxy's own address is the operator's choice, and usually in the intranet: it
+        // is not held to the reach (reqwest resolves it with the system's resolver).
+        let proxied = proxy.map(|p| builder().proxy(reqwest::Proxy::all(p.as_str())?).build()).transpose()?;
+        Ok(Sender { direct, proxied, reach })
+    }
+
+    /// The client for `url`: the proxy for the internet, direct for a receiver within an
+    /// allowed network; or why nothing is sent.
+    async fn route(&self, url: &str) -> Result<(&reqwest::Client, bool), String> {
+        let parsed = url::Url::parse(url).ok();
+        // An address in the URL is connected to as it is, without the resolver: check it here.
+        let address = parsed.as_ref().and_then(crate::domain::net::host_address);
+        if let Some(why) = address.and_then(|ip| self.reach.refusal(ip)) {
+            return Err(format!("not sent: {why}, outside the server's reach"));
+        }
+        let Some(proxied) = &self.proxied else {
+            return Ok((&self.direct, false));
+        };
+        let addresses = match (address, parsed.as_ref().and_then(url::Url::host_str)) {
+            (Some(ip), _) => vec![ip],
+            (None, Some(host)) => {
+                let found = tokio::time::timeout(LOOKUP_WITHIN, tokio::net::lookup_host((host, 0))).await;
+                let found: Vec<std::net::IpAddr> =
+                    found.ok().and_then(Result::ok).into_iter().flatten().map(|a| a.ip()).collect();
+                if let Some(what) = refused_everywhere(&self.reach, &found) {
+                    return Err(format!("not sent: {host} resolves to {what}, outside the server's reach"));
+                }
+                found
+            }
+            (None, None) => Vec::new(),
+        };
+        if !addresses.is_empty() && addresses.iter().all(|ip| self.reach.allows_network_of(*ip)) {
+            Ok((&self.direct, false))
+        } else {
+            Ok((proxied, true))
+        }
     }
 
     /// Posts `body` to `url`; the status when the endpoint answered 2xx.
@@ -63,26 +100,12 @@ impl Sender {
         id: &str,
         body: &str,
     ) -> Result<i32, PostError> {
-        // An address in the URL is connected to as it is, without the resolver: check it here.
-        let parsed = url::Url::parse(url).ok();
-        let address = parsed.as_ref().and_then(crate::domain::net::host_address);
-        if let Some(why) = address.and_then(|ip| self.reach.refusal(ip)) {
-            return Err(PostError {
-                message: format!("not sent: {why}, outside the server's reach"),
-                status: None,
-            });
-        }
-        // Through the proxy, the resolver above is not asked: the name is checked here.
-        if self.proxied
-            && address.is_none()
-            && let Some(host) = parsed.as_ref().and_then(url::Url::host_str)
-            && let Some(why) = refused_by_name(&self.reach, host).await
-        {
-            return Err(PostError { message: format!("not sent: {why}"), status: None });
-        }
+        let (client, through_proxy) =
+            self.route(url).await.map_err(|message| PostError { message, status: None })?;
+        // Whoever answers through the proxy may be the proxy: the log says the way it went.
+        let way = if through_proxy { " (through the proxy)" } else { "" };
         let timestamp = chrono::Utc::now().timestamp();
-        let res = self
-            .client
+        let res = client
             .post(url)
             .header("content-type", "application/json")
             .header("webhook-id", id)
@@ -92,7 +115,10 @@ impl Sender {
             .send()
             .await
             // Without the URL: it may carry a token of the receiver's (a chat service's hook).
-            .map_err(|e| PostError { message: describe(&e.without_url()), status: None })?;
+            .map_err(|e| PostError {
+                message: format!("{}{way}", describe(&e.without_url())),
+                status: None,
+            })?;
         let status = res.status();
         let code = i32::from(status.as_u16());
         if status.is_success() {
@@ -100,7 +126,7 @@ impl Sender {
         } else {
             Err(PostError {
                 message: format!(
-                    "the endpoint answered {}{}",
+                    "the endpoint answered {}{}{way}",
                     status.as_u16(),
                     status.canonical_reason().map(|r| format!(" {r}")).unwrap_or_default()
                 ),
@@ -108,6 +134,14 @@ impl Sender {
             })
         }
     }
+}
+
+/// What the addresses a name resolved to are, when every one of them is refused (none
+/// found: nothing is known, and `None`).
+fn refused_everywhere(reach: &OutboundReach, found: &[std::net::IpAddr]) -> Option<&'static str> {
+    let mut refusals = found.iter().map(|ip| reach.refused(*ip));
+    let first = refusals.next()??;
+    refusals.all(|r| r.is_some()).then_some(first)
 }
 
 /// The system's resolver, keeping only the addresses the server may reach: a name that
@@ -140,16 +174,6 @@ async fn resolve_within(reach: &OutboundReach, host: &str) -> Result<reqwest::dn
         (true, Some(what)) => Err(format!("{host} resolves to {what}, outside the server's reach").into()),
         _ => Ok(Box::new(kept.into_iter())),
     }
-}
-
-/// Why a delivery through the proxy to `host` is refused: the name resolves here, and only
-/// into addresses outside the reach. A name this server cannot resolve is the proxy's to
-/// resolve (behind a proxy, often only the proxy can).
-async fn refused_by_name(reach: &OutboundReach, host: &str) -> Option<String> {
-    let found: Vec<SocketAddr> = tokio::net::lookup_host((host, 0)).await.ok()?.collect();
-    let mut refusals = found.iter().map(|a| reach.refused(a.ip()));
-    let first = refusals.next()??;
-    refusals.all(|r| r.is_some()).then(|| format!("{host} resolves to {first}, outside the server's reach"))
 }
 
 /// A transport error in words, with its causes ("could not connect: Connection refused").
@@ -191,15 +215,32 @@ mod tests {
         assert!(!found.is_empty() && found.iter().all(|a| a.ip().is_loopback()), "{found:?}");
     }
 
+    #[test]
+    fn a_name_is_refused_only_when_every_address_it_resolves_to_is() {
+        let ip = |s: &str| s.parse::<std::net::IpAddr>().unwrap();
+        let none = OutboundReach::default();
+        assert_eq!(refused_everywhere(&none, &[ip("127.0.0.1"), ip("::1")]), Some("a loopback address"));
+        assert_eq!(refused_everywhere(&none, &[ip("127.0.0.1"), ip("93.184.215.14")]), None, "one public");
+        assert_eq!(refused_everywhere(&none, &[]), None, "not resolved here: the proxy's to judge");
+        let lab = OutboundReach::new(vec!["10.20.0.0/16".parse().unwrap()]);
+        assert_eq!(refused_everywhere(&lab, &[ip("10.20.1.2")]), None);
+    }
+
     #[tokio::test]
-    async fn through_the_proxy_a_name_is_refused_only_when_it_resolves_here_outside_the_reach() {
+    async fn through_the_proxy_a_receiver_in_an_allowed_network_is_sent_to_directly() {
+        let proxy: url::Url = "http://127.0.0.1:9".parse().unwrap();
+        let lab = OutboundReach::new(vec!["127.0.0.0/8".parse().unwrap(), "::1".parse().unwrap()]);
+        let sender = Sender::new(lab, Some(&proxy)).unwrap();
+        assert!(!sender.route("http://127.0.0.1:8080/in").await.unwrap().1, "an allowed address");
+        assert!(!sender.route("http://localhost:8080/in").await.unwrap().1, "a name resolving into it");
+        assert!(sender.route("http://93.184.215.14/in").await.unwrap().1, "the internet");
+        assert!(sender.route("http://hooks.example.invalid/in").await.unwrap().1, "a name for the proxy");
+        let sender = Sender::new(OutboundReach::default(), Some(&proxy)).unwrap();
         assert_eq!(
-            refused_by_name(&OutboundReach::default(), "localhost").await.as_deref(),
-            Some("localhost resolves to a loopback address, outside the server's reach")
+            sender.route("http://localhost:8080/in").await.err().as_deref(),
+            Some("not sent: localhost resolves to a loopback address, outside the server's reach")
         );
-        let allowed = OutboundReach::new(vec!["127.0.0.0/8".parse().unwrap(), "::1".parse().unwrap()]);
-        assert_eq!(refused_by_name(&allowed, "localhost").await, None);
-        // Not resolvable here (a reserved name): the proxy's to resolve.
-        assert_eq!(refused_by_name(&OutboundReach::default(), "hooks.example.invalid").await, None);
+        let direct = Sender::new(OutboundReach::default(), None).unwrap();
+        assert!(!direct.route("http://93.184.215.14/in").await.unwrap().1, "no proxy: direct");
     }
 }

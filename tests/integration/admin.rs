@@ -501,6 +501,9 @@ async fn search_and_pagination_find_the_right_users_among_10000() {
     assert!(html.contains("All users (10,002), newest first</caption>"), "how many people in all");
     let search = admin.get_html("/admin/users?q=zora").await;
     assert!(search.contains("Users matching “zora”</caption>"), "a search is not counted");
+    // Found in review: a search of spaces listed everyone as "Users matching “ ”", uncounted.
+    let blank = admin.get_html("/admin/users?q=+%07+").await;
+    assert!(blank.contains("All users (10,002)</caption>") && blank.contains("value=\"\""), "{blank}");
     assert!(html.contains("<th scope=\"col\">Added</th>"), "the order can be seen");
     // Found in review: past the end, the list said there were no users yet.
     let past = admin.get_html("/admin/users?sort=newest&after=1").await;

@@ -1028,7 +1028,7 @@ async fn notifications_webhooks_go_through_the_proxy_the_operator_names() {
         fast(s, None);
         // The proxy is in this host's loopback, which endpoints may not reach.
         s.notify.webhook_allow_networks.clear();
-        s.notify.webhook_proxy = Some(proxy_url.parse().unwrap());
+        s.notify.webhook_proxy = Some(proxy_url.clone());
     })
     .await;
     let admin = app.setup_admin().await;
@@ -1071,6 +1071,21 @@ async fn notifications_webhooks_go_through_the_proxy_the_operator_names() {
     );
     pause(300).await;
     assert_eq!(proxy.deliveries().len(), 1, "the proxy was asked for neither");
+
+    // Found in review: a receiver inside, in a network the operator allowed, went through the
+    // proxy too, which reached the proxy's own loopback. It is sent to directly.
+    let inside = Receiver::start(0).await;
+    let app = spawn_app_with(|s| {
+        fast(s, None);
+        s.notify.webhook_proxy = Some(proxy_url.clone());
+    })
+    .await;
+    let admin = app.setup_admin().await;
+    add_endpoint(&admin, &inside.url(), &["token.created"]).await;
+    app.issue_token("admin", Some(30), &[]);
+    let d = eventually(10, "the delivery inside", || inside.deliveries().into_iter().next()).await;
+    assert_eq!(d.json()["type"], "token.created");
+    assert_eq!(proxy.deliveries().len(), 1, "not through the proxy");
 }
 
 #[actix_web::test]

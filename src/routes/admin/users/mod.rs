@@ -84,6 +84,8 @@ pub async fn index(
     query: web::Query<UsersQuery>,
 ) -> Result<HttpResponse, AppError> {
     let UsersQuery { q, sort, after, before } = query.into_inner();
+    // The search as it is looked for (see `User::search`), shown and carried in the links.
+    let q: String = q.trim().chars().filter(|c| !c.is_control()).collect();
     let after: i64 = after.trim().parse().unwrap_or(0);
     let before: i64 = before.trim().parse().ok().filter(|b| *b > 0).unwrap_or(0);
     let order = UserOrder::parse(sort.trim());
@@ -102,7 +104,7 @@ pub async fn index(
             };
             let ids: Vec<i64> = page.users.iter().map(|u| u.id).collect();
             let roles = User::roles_of_many(conn, &ids)?;
-            let total = if needle.trim().is_empty() { Some(User::count(conn)?) } else { None };
+            let total = if needle.is_empty() { Some(User::count(conn)?) } else { None };
             Ok((page, roles, total))
         },
     )
