@@ -3,20 +3,14 @@ use std::process::ExitCode;
 use clap::Parser;
 use tokenwarden::config::Cli;
 
-/// mimalloc for Rust's allocations: measured on the release build with the Access Tokens
-/// page under load, 12% less CPU a request than glibc's malloc, and 8% for the API (see the
-/// README's Performance section). SQLite and libpq still allocate through glibc, which
-/// `startup::tune_allocator` tunes.
-#[global_allocator]
-static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
-/// Turns transparent huge pages off for this process before anything is allocated.
-/// mimalloc commits its arenas whole, and where the kernel backs memory with huge pages
-/// (`always`, some distributions' default) each arena it touches is resident 2 MiB at a
-/// time: on a small database, peak RSS under load was 62 MB instead of 44. Its `no_thp`
-/// feature only stops it asking for them (`madvise`). It runs from `.init_array`, before
-/// Rust's runtime makes the first allocation, which is what creates mimalloc's first arena:
-/// set from `main`, the arena's first pages were already huge (51 MB).
+/// Turns transparent huge pages off for this process before anything is allocated. Where
+/// the kernel backs memory with huge pages (`always`, some distributions' default), the
+/// allocator's arenas can be resident 2 MiB at a time, for memory the server uses a little
+/// of. It runs from `.init_array`, before Rust's runtime makes the first allocation (from
+/// `main` it came too late for mimalloc, the allocator the server had for a while: its
+/// first arena's pages were already huge). glibc's malloc is the allocator again: mimalloc
+/// saved 8–12% of a request's CPU but held 6 MB more at the peak of the benchmark, past its
+/// target (see the README's Performance section).
 #[cfg(target_os = "linux")]
 #[used]
 #[unsafe(link_section = ".init_array")]

@@ -24,8 +24,7 @@ use crate::state::AppState;
 
 /// Makes glibc's malloc give large blocks back to the system as soon as they are freed.
 ///
-/// Rust's allocations go to mimalloc (`main.rs`); SQLite's and libpq's still come here. By
-/// default glibc raises its mmap threshold after the first large block is freed, so the
+/// By default glibc raises its mmap threshold after the first large block is freed, so the
 /// next ones come from the thread's arena and stay resident there: each password hash
 /// (argon2, 9 MiB) left its blocking thread 10–20 MB heavier, and a few sign-ins took the
 /// server from 20 MB to 80 MB. A fixed threshold keeps blocks of 1 MiB and more in their

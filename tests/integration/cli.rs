@@ -528,8 +528,8 @@ async fn serve_with_contradictory_settings_stops_before_writing_anything() {
 }
 
 /// The server keeps its memory in small pages whatever the host's setting: it turns
-/// transparent huge pages off for itself before its first allocation (`main.rs`), or
-/// mimalloc's arenas would be resident 2 MiB at a time where the kernel backs memory with
+/// transparent huge pages off for itself before its first allocation (`main.rs`), or its
+/// allocator's arenas could be resident 2 MiB at a time where the kernel backs memory with
 /// them (`always`).
 #[cfg(target_os = "linux")]
 #[actix_web::test]
