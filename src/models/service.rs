@@ -63,7 +63,7 @@ pub struct ServiceFields<'a> {
 impl Service {
     /// Every service, by name.
     pub fn all(conn: &mut DbConnection) -> QueryResult<Vec<Service>> {
-        services::table.order(services::name).select(Service::as_select()).load(conn)
+        on_backend!(conn, |c| services::table.order(services::name).select(Service::as_select()).load(c))
     }
 
     pub fn find_by_slug(conn: &mut DbConnection, slug: &str) -> QueryResult<Option<Service>> {
@@ -94,12 +94,13 @@ impl Service {
     }
 
     /// Every service's scopes, for the token forms and the scope rules.
+    /// Every service's scopes: read by each token form and page (the scope catalogue).
     pub fn all_scopes(conn: &mut DbConnection) -> QueryResult<Vec<(Service, ServiceScope)>> {
-        services::table
+        on_backend!(conn, |c| services::table
             .inner_join(service_scopes::table)
             .order((services::name, service_scopes::position))
             .select((Service::as_select(), ServiceScope::as_select()))
-            .load(conn)
+            .load(c))
     }
 
     /// Whether a scope by this name belongs to a service other than `except_service`.
