@@ -383,14 +383,13 @@ impl AuditEvent {
         Ok((rows, next))
     }
 
-    /// A user's events of one kind since `since`, newest first (e.g. their tokens revoked
-    /// as leaked, for their own page).
-    pub fn recent_of_kind(
+    /// A user's `N` latest events of one kind since `since`, newest first (e.g. their tokens
+    /// revoked as leaked, for their own page, which reads them on every view).
+    pub fn recent_of_kind<const N: u32>(
         conn: &mut DbConnection,
         user_id: i64,
         action: AuditAction,
         since: NaiveDateTime,
-        limit: u32,
     ) -> QueryResult<Vec<AuditEvent>> {
         on_backend!(conn, |c| audit_events::table
             .filter(audit_events::subject_user_id.eq(user_id))
@@ -398,7 +397,7 @@ impl AuditEvent {
             .filter(audit_events::occurred_at.ge(since))
             .order(audit_events::id.desc())
             .select(AuditEvent::as_select())
-            .at_most(limit)
+            .at_most_of::<N>()
             .load(c))
     }
 

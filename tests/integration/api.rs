@@ -58,7 +58,8 @@ impl TestApp {
     }
 }
 
-fn issue_on(
+/// Issues a token of `login`'s with this purpose through the service layer, on `conn`.
+pub fn issue_on(
     conn: &mut tokenwarden::db::DbConnection,
     login: &str,
     purpose: &str,

@@ -1259,3 +1259,29 @@ async fn a_service_scope_given_to_someone_elses_unscoped_token_sends_it_back_to_
         "pending until Tess activates it"
     );
 }
+
+/// The owner's page names their latest five leaked tokens, newest first: not every one.
+#[actix_web::test]
+async fn the_owners_page_names_their_five_latest_leaked_tokens() {
+    let app = spawn_app().await;
+    app.create_user("sam", &["student"], &[]);
+    let mut conn = tokenwarden::db::connect(&app.database_url).expect("connect");
+    let secrets: Vec<String> = (1..=6)
+        .map(|i| crate::api::issue_on(&mut conn, "sam", &format!("Leaked script {i}"), Some(30), &[]).secret)
+        .collect();
+    // Reported one at a time: script 1 first, script 6 last.
+    for secret in &secrets {
+        let res = reqwest::Client::new()
+            .post(format!("{}/api/v1/credentials/revoke", app.address))
+            .json(&json!({ "credentials": [secret] }))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), StatusCode::ACCEPTED);
+    }
+    let page = app.signed_in("sam").await.get_html("/settings/tokens").await;
+    let at = |i: usize| page.find(&format!("Leaked script {i}"));
+    let shown: Vec<usize> = (1..=6).filter(|&i| at(i).is_some()).collect();
+    assert_eq!(shown, [2, 3, 4, 5, 6], "the latest five: {page}");
+    assert!(at(6) < at(5) && at(5) < at(4) && at(3) < at(2), "newest first");
+}

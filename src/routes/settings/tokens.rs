@@ -205,7 +205,7 @@ async fn workspace(
                 let ids: Vec<i64> = tokens.iter().map(|t| t.id).collect();
                 let usage = crate::views::tokens::usage_of(conn, owner, &ids, now().date())?;
                 let since = now() - chrono::Duration::days(30);
-                let leaks = AuditEvent::recent_of_kind(conn, owner, AuditAction::TokenLeaked, since, 5)?
+                let leaks = AuditEvent::recent_of_kind::<5>(conn, owner, AuditAction::TokenLeaked, since)?
                     .into_iter()
                     .map(|e| format!("{}: {}", crate::views::tokens::date_time(e.occurred_at), e.details))
                     .collect();
