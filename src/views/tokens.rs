@@ -17,79 +17,137 @@ use crate::services::tokens::{Issued, TokenDraft};
 const MONTHS: [&str; 12] =
     ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
 
-/// Appends `n` in decimal, at least `width` characters (zeros in front), as `{:0width$}`
-/// writes it: a negative year, which no stored date has, counts its sign in the width.
-fn push_number(out: &mut String, n: i64, mut width: usize) {
-    if n < 0 {
-        out.push('-');
-        width = width.saturating_sub(1);
-    }
-    let mut digits = [b'0'; 20];
-    let mut rest = n.unsigned_abs();
-    let mut start = digits.len();
-    while rest > 0 || start == digits.len() {
-        start -= 1;
-        digits[start] = b'0' + (rest % 10) as u8;
-        rest /= 10;
-    }
-    while digits.len() - start < width && start > 0 {
-        start -= 1;
-    }
-    out.push_str(std::str::from_utf8(&digits[start..]).unwrap_or_default());
+/// A short text built on the stack: one date as a page shows it.
+struct Line {
+    bytes: [u8; 48],
+    len: usize,
 }
 
-fn push_date(out: &mut String, t: NaiveDateTime) {
-    push_number(out, i64::from(t.day()), 1);
-    out.push(' ');
-    out.push_str(MONTHS[t.month0() as usize]);
-    out.push(' ');
-    push_number(out, i64::from(t.year()), 1);
+impl Line {
+    fn new() -> Line {
+        Line { bytes: [0; 48], len: 0 }
+    }
+
+    fn text(&mut self, text: &str) -> &mut Line {
+        self.bytes[self.len..self.len + text.len()].copy_from_slice(text.as_bytes());
+        self.len += text.len();
+        self
+    }
+
+    /// `n` in decimal, at least `width` characters (zeros in front), as `{:0width$}` writes
+    /// it: a negative year, which no stored date has, counts its sign in the width.
+    fn number(&mut self, n: i64, mut width: usize) -> &mut Line {
+        if n < 0 {
+            self.text("-");
+            width = width.saturating_sub(1);
+        }
+        let mut digits = [b'0'; 20];
+        let mut rest = n.unsigned_abs();
+        let mut start = digits.len();
+        while rest > 0 || start == digits.len() {
+            start -= 1;
+            digits[start] = b'0' + (rest % 10) as u8;
+            rest /= 10;
+        }
+        start = start.min(digits.len().saturating_sub(width));
+        self.bytes[self.len..self.len + digits.len() - start].copy_from_slice(&digits[start..]);
+        self.len += digits.len() - start;
+        self
+    }
+
+    fn day(&mut self, t: NaiveDateTime) -> &mut Line {
+        self.number(i64::from(t.day()), 1).text(" ").text(MONTHS[t.month0() as usize]).text(" ");
+        self.number(i64::from(t.year()), 1)
+    }
+
+    fn ymd(&mut self, t: NaiveDateTime) -> &mut Line {
+        self.number(i64::from(t.year()), 4).text("-").number(i64::from(t.month()), 2).text("-");
+        self.number(i64::from(t.day()), 2)
+    }
+
+    fn as_str(&self) -> &str {
+        // Only ASCII was written.
+        std::str::from_utf8(&self.bytes[..self.len]).unwrap_or_default()
+    }
+}
+
+/// A moment as the pages write it, straight into the page: a list of tokens shows four
+/// of them a row, and a `String` each cost an allocation, a copy and a free.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Moment(pub NaiveDateTime);
+
+/// The way a [`Moment`] is written.
+#[derive(Debug, Clone, Copy)]
+pub enum Written {
+    /// "4 Mar 2027"
+    Day(NaiveDateTime),
+    /// "4 Mar 2027, 09:05 UTC"
+    DayTime(NaiveDateTime),
+    /// "2027-03-04T09:05:00Z"
+    Iso(NaiveDateTime),
+    /// "2027-03-04", as `<input type="date">` wants it.
+    Ymd(NaiveDateTime),
+}
+
+impl Moment {
+    pub fn day(self) -> Written {
+        Written::Day(self.0)
+    }
+
+    pub fn day_time(self) -> Written {
+        Written::DayTime(self.0)
+    }
+
+    pub fn iso(self) -> Written {
+        Written::Iso(self.0)
+    }
+}
+
+impl std::fmt::Display for Written {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let mut line = Line::new();
+        match *self {
+            Written::Day(t) => line.day(t),
+            Written::DayTime(t) => line
+                .day(t)
+                .text(", ")
+                .number(i64::from(t.hour()), 2)
+                .text(":")
+                .number(i64::from(t.minute()), 2)
+                .text(" UTC"),
+            Written::Iso(t) => line
+                .ymd(t)
+                .text("T")
+                .number(i64::from(t.hour()), 2)
+                .text(":")
+                .number(i64::from(t.minute()), 2)
+                .text(":")
+                .number(i64::from(t.second()), 2)
+                .text("Z"),
+            Written::Ymd(t) => line.ymd(t),
+        };
+        f.write_str(line.as_str())
+    }
 }
 
 /// "4 Mar 2027"
 pub fn date(t: NaiveDateTime) -> String {
-    let mut out = String::with_capacity(11);
-    push_date(&mut out, t);
-    out
+    Written::Day(t).to_string()
 }
 
 /// "4 Mar 2027, 09:05 UTC"
 pub fn date_time(t: NaiveDateTime) -> String {
-    let mut out = String::with_capacity(22);
-    push_date(&mut out, t);
-    out.push_str(", ");
-    push_number(&mut out, i64::from(t.hour()), 2);
-    out.push(':');
-    push_number(&mut out, i64::from(t.minute()), 2);
-    out.push_str(" UTC");
-    out
-}
-
-fn push_ymd(out: &mut String, t: NaiveDateTime) {
-    push_number(out, i64::from(t.year()), 4);
-    out.push('-');
-    push_number(out, i64::from(t.month()), 2);
-    out.push('-');
-    push_number(out, i64::from(t.day()), 2);
+    Written::DayTime(t).to_string()
 }
 
 /// "2027-03-04T09:05:00Z"
 pub fn iso(t: NaiveDateTime) -> String {
-    let mut out = String::with_capacity(20);
-    push_ymd(&mut out, t);
-    for (separator, n) in [('T', t.hour()), (':', t.minute()), (':', t.second())] {
-        out.push(separator);
-        push_number(&mut out, i64::from(n), 2);
-    }
-    out.push('Z');
-    out
+    Written::Iso(t).to_string()
 }
 
 /// "2027-03-04", as `<input type="date">` wants it.
 pub fn ymd(t: NaiveDateTime) -> String {
-    let mut out = String::with_capacity(10);
-    push_ymd(&mut out, t);
-    out
+    Written::Ymd(t).to_string()
 }
 
 /// The secret of a token just created or regenerated, shown once.
@@ -123,11 +181,10 @@ pub struct TokenRow {
     pub scopes_summary: String,
     /// The API's scopes by their labels; a service's by their name (`gradebook:read`).
     pub scope_labels: Vec<std::borrow::Cow<'static, str>>,
-    pub created: String,
-    pub created_iso: String,
-    pub expires: String,
-    pub expires_iso: String,
-    pub last_used: String,
+    pub created: Moment,
+    /// `None`: never.
+    pub expires: Option<Moment>,
+    pub last_used: Option<Moment>,
     pub hint: String,
     pub status_label: &'static str,
     pub status_badge: &'static str,
@@ -200,11 +257,9 @@ impl TokenRow {
                     )
                 })
                 .collect(),
-            created: date(t.created_at),
-            created_iso: iso(t.created_at),
-            expires: t.expires_at.map_or_else(|| "Never".to_owned(), date),
-            expires_iso: t.expires_at.map(iso).unwrap_or_default(),
-            last_used: t.last_used_at.map_or_else(|| "Never".to_owned(), date_time),
+            created: Moment(t.created_at),
+            expires: t.expires_at.map(Moment),
+            last_used: t.last_used_at.map(Moment),
             hint: t.hint.clone(),
             status_label: status.label(),
             status_badge: status.badge(),
