@@ -65,6 +65,11 @@ impl Line {
         self.number(i64::from(t.day()), 2)
     }
 
+    /// "09:05"
+    fn hours_minutes(&mut self, t: NaiveDateTime) -> &mut Line {
+        self.number(i64::from(t.hour()), 2).text(":").number(i64::from(t.minute()), 2)
+    }
+
     fn as_str(&self) -> &str {
         // Only ASCII was written.
         std::str::from_utf8(&self.bytes[..self.len]).unwrap_or_default()
@@ -108,22 +113,10 @@ impl std::fmt::Display for Written {
         let mut line = Line::new();
         match *self {
             Written::Day(t) => line.day(t),
-            Written::DayTime(t) => line
-                .day(t)
-                .text(", ")
-                .number(i64::from(t.hour()), 2)
-                .text(":")
-                .number(i64::from(t.minute()), 2)
-                .text(" UTC"),
-            Written::Iso(t) => line
-                .ymd(t)
-                .text("T")
-                .number(i64::from(t.hour()), 2)
-                .text(":")
-                .number(i64::from(t.minute()), 2)
-                .text(":")
-                .number(i64::from(t.second()), 2)
-                .text("Z"),
+            Written::DayTime(t) => line.day(t).text(", ").hours_minutes(t).text(" UTC"),
+            Written::Iso(t) => {
+                line.ymd(t).text("T").hours_minutes(t).text(":").number(i64::from(t.second()), 2).text("Z")
+            }
             Written::Ymd(t) => line.ymd(t),
         };
         f.write_str(line.as_str())
