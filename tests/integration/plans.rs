@@ -302,6 +302,9 @@ async fn every_account_wide_view_reads_an_index_range() {
                 !plan.contains("TEMP B-TREE") && !plan.contains("Sort"),
                 "/admin/audit by {name} sorts: {plan}"
             );
+            if name == "subject" {
+                assert!(reads_one_kind_about_one_user(&plan), "/admin/audit by {name} keeps a kind: {plan}");
+            }
             plans.report.push_str(&format!("## /admin/audit by {name}\n{sql}\n{plan}\n\n"));
         }
     }
@@ -443,6 +446,44 @@ async fn a_presented_token_or_session_is_one_indexed_statement_that_reads_no_cre
             assert!(plan.lines().all(|l| l.contains("SEARCH")), "a {what}: each table by its key: {plan}");
         }
     }
+}
+
+/// Whether `plan` finds the events by their subject and action in one index, in id order:
+/// not every event about the user, to keep those of one kind.
+fn reads_one_kind_about_one_user(plan: &str) -> bool {
+    let first = plan.lines().next().unwrap_or_default();
+    let by_index = if first.starts_with("SEARCH") {
+        first.contains("audit_events_subject_action_idx (subject_user_id=? AND action=?)")
+    } else {
+        plan.contains("Index Scan Backward using audit_events_subject_action_idx")
+            && plan.lines().any(|l| l.contains("Index Cond") && l.contains("(action = "))
+    };
+    by_index && !plan.contains("TEMP B-TREE") && !plan.contains("Sort")
+}
+
+/// A student's own Access Tokens page names their five latest tokens revoked as leaked, on
+/// every view: one index walk of that user's leaks. By the subject's index, it read every
+/// event about them of the last 30 days and kept the leaks — thousands of rows for a user
+/// whose tokens a script churns through, on every view of their page.
+#[actix_web::test]
+async fn the_leak_notes_of_a_tokens_page_read_the_owners_leaks_alone() {
+    let app = spawn_app().await;
+    let sam = app.create_user("sam", &["student"], &[]);
+    let log: Arc<Mutex<Vec<String>>> = Arc::default();
+    let mut conn = tokenwarden::db::connect(&app.database_url).unwrap();
+    conn.set_instrumentation(Logger(log.clone()));
+    let sqls = captured(&mut conn, &log, |c| {
+        let since = now() - Duration::days(30);
+        AuditEvent::recent_of_kind::<5>(c, sam, AuditAction::TokenLeaked, since).unwrap();
+    });
+    assert_eq!(sqls.len(), 1, "one statement: {sqls:#?}");
+    let mut explaining = tokenwarden::db::connect(&app.database_url).unwrap();
+    if let DbConnection::Pg(c) = &mut explaining {
+        diesel::sql_query("SET plan_cache_mode = force_generic_plan").execute(c).unwrap();
+        diesel::sql_query("SET enable_seqscan = off").execute(c).unwrap();
+    }
+    let plan = explain(&mut explaining, &sqls[0]).join("\n");
+    assert!(reads_one_kind_about_one_user(&plan), "the leak notes' plan: {}\n{plan}", sqls[0]);
 }
 
 /// The plans seen, and those that miss their index.

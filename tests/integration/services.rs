@@ -1285,3 +1285,34 @@ async fn the_owners_page_names_their_five_latest_leaked_tokens() {
     assert_eq!(shown, [2, 3, 4, 5, 6], "the latest five: {page}");
     assert!(at(6) < at(5) && at(5) < at(4) && at(3) < at(2), "newest first");
 }
+
+/// A leak is named on its owner's page for 30 days, then no more: the page reads the five
+/// latest leaks and keeps those of the last 30 days.
+#[actix_web::test]
+async fn the_owners_page_names_a_leak_for_thirty_days() {
+    use tokenwarden::db::schema::audit_events;
+    let app = spawn_app().await;
+    app.create_user("sam", &["student"], &[]);
+    let mut conn = tokenwarden::db::connect(&app.database_url).expect("connect");
+    for script in ["Old script", "New script"] {
+        let secret = crate::api::issue_on(&mut conn, "sam", script, Some(30), &[]).secret;
+        let res = reqwest::Client::new()
+            .post(format!("{}/api/v1/credentials/revoke", app.address))
+            .json(&json!({ "credentials": [secret] }))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), StatusCode::ACCEPTED);
+        if script == "Old script" {
+            // Reported 31 days ago (the newer leak is today's).
+            let moved = diesel::update(audit_events::table.filter(audit_events::action.eq("token.leaked")))
+                .set(audit_events::occurred_at.eq(tokenwarden::domain::now() - chrono::Duration::days(31)))
+                .execute(&mut conn)
+                .unwrap();
+            assert_eq!(moved, 1);
+        }
+    }
+    let page = app.signed_in("sam").await.get_html("/settings/tokens").await;
+    assert!(page.contains("New script"), "this month's leak is named: {page}");
+    assert!(!page.contains("Old script"), "last month's is not: {page}");
+}
