@@ -1271,19 +1271,24 @@ async fn the_owners_page_names_their_five_latest_leaked_tokens() {
         .collect();
     // Reported one at a time: script 1 first, script 6 last.
     for secret in &secrets {
-        let res = reqwest::Client::new()
-            .post(format!("{}/api/v1/credentials/revoke", app.address))
-            .json(&json!({ "credentials": [secret] }))
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(res.status(), StatusCode::ACCEPTED);
+        report_leaked(&app, secret).await;
     }
     let page = app.signed_in("sam").await.get_html("/settings/tokens").await;
     let at = |i: usize| page.find(&format!("Leaked script {i}"));
     let shown: Vec<usize> = (1..=6).filter(|&i| at(i).is_some()).collect();
     assert_eq!(shown, [2, 3, 4, 5, 6], "the latest five: {page}");
     assert!(at(6) < at(5) && at(5) < at(4) && at(3) < at(2), "newest first");
+}
+
+/// Reports one secret as leaked, as a secret scanner would.
+async fn report_leaked(app: &TestApp, secret: &str) {
+    let res = reqwest::Client::new()
+        .post(format!("{}/api/v1/credentials/revoke", app.address))
+        .json(&json!({ "credentials": [secret] }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::ACCEPTED);
 }
 
 /// A leak is named on its owner's page for 30 days, then no more: the page reads the five
@@ -1296,13 +1301,7 @@ async fn the_owners_page_names_a_leak_for_thirty_days() {
     let mut conn = tokenwarden::db::connect(&app.database_url).expect("connect");
     for script in ["Old script", "New script"] {
         let secret = crate::api::issue_on(&mut conn, "sam", script, Some(30), &[]).secret;
-        let res = reqwest::Client::new()
-            .post(format!("{}/api/v1/credentials/revoke", app.address))
-            .json(&json!({ "credentials": [secret] }))
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(res.status(), StatusCode::ACCEPTED);
+        report_leaked(&app, &secret).await;
         if script == "Old script" {
             // Reported 31 days ago (the newer leak is today's).
             let moved = diesel::update(audit_events::table.filter(audit_events::action.eq("token.leaked")))
