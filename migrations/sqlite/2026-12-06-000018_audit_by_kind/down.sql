@@ -1,1 +1,2 @@
+DROP INDEX audit_events_actor_action_idx;
 DROP INDEX audit_events_subject_action_idx;
