@@ -774,7 +774,7 @@ mod tests {
         let pending = c.pending_migrations(SQLITE_MIGRATIONS).unwrap();
         let at = pending.iter().position(|m| m.name().to_string().ends_with("_ids_never_reused"));
         let (before, rest) = pending.split_at(at.expect("the ids migration"));
-        let last = &rest[0];
+        let ids_migration = &rest[0];
         for m in before {
             c.run_migration(m.as_ref()).unwrap();
         }
@@ -803,7 +803,7 @@ mod tests {
              UNION ALL SELECT id || channel || coalesce(endpoint_id, '-') || coalesce(user_id, '-') FROM notifications
              UNION ALL SELECT id || purpose || digest FROM provisioning_credentials";
         let kept = rows(&mut c, everything);
-        c.run_migration(last.as_ref()).unwrap();
+        c.run_migration(ids_migration.as_ref()).unwrap();
         assert_eq!(rows(&mut c, everything), kept, "every row, as it was");
         assert!(rows(&mut c, "SELECT \"table\" AS row FROM pragma_foreign_key_check").is_empty());
         let schema = rows(&mut c, "SELECT sql AS row FROM sqlite_master WHERE sql IS NOT NULL").join("\n");

@@ -1304,7 +1304,8 @@ async fn the_owners_page_names_a_leak_for_thirty_days() {
         report_leaked(&app, &secret).await;
         if script == "Old script" {
             // Reported 31 days ago (the newer leak is today's).
-            let moved = diesel::update(audit_events::table.filter(audit_events::action.eq("token.leaked")))
+            let leaked = tokenwarden::models::AuditAction::TokenLeaked.key();
+            let moved = diesel::update(audit_events::table.filter(audit_events::action.eq(leaked)))
                 .set(audit_events::occurred_at.eq(tokenwarden::domain::now() - chrono::Duration::days(31)))
                 .execute(&mut conn)
                 .unwrap();
