@@ -2,7 +2,7 @@ use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
 use crate::db::schema::audit_events;
-use crate::db::{AtMostDsl, DbConnection, on_backend};
+use crate::db::{AtMostDsl, DbConnection, Likely, on_backend};
 use crate::models::Cursor;
 
 /// What happened, as stored in `audit_events.action`.
@@ -314,11 +314,23 @@ pub struct AuditQuery {
     pub before: Option<Cursor>,
 }
 
+impl AuditQuery {
+    /// Whether the page is in time order, on `(occurred_at, id)`, rather than by id alone:
+    /// between two dates, and for some kinds of event by or about one user, whose index is
+    /// in time order so that the same walk serves a period too. Ids are given in time order,
+    /// so both orders read the same; the keyset is the index's own.
+    pub fn in_time_order(&self) -> bool {
+        self.between != (None, None)
+            || (!self.actions.is_empty() && self.actor_id.is_some() != self.subject_id.is_some())
+    }
+}
+
 impl AuditEvent {
     /// A page of the audit log, newest first, and where the next one starts. Keyset on id;
-    /// between two dates, on `(occurred_at, id)`, which walks the time indexes from the
-    /// period's end. Several actions are one walk of their index each, merged: an `IN`
-    /// list would read and sort every matching event before it had the first page.
+    /// in time order ([`AuditQuery::in_time_order`]), on `(occurred_at, id)`, which walks
+    /// the time indexes from the period's end. Several actions are one walk of their index
+    /// each, merged: an `IN` list would read and sort every matching event before it had
+    /// the first page.
     pub fn page(
         conn: &mut DbConnection,
         query: &AuditQuery,
@@ -329,6 +341,7 @@ impl AuditEvent {
         } else {
             query.actions.iter().copied().map(Some).collect()
         };
+        let in_time = query.in_time_order();
         let mut rows: Vec<AuditEvent> = Vec::new();
         for action in actions {
             let mut q = audit_events::table.into_boxed();
@@ -341,42 +354,42 @@ impl AuditEvent {
             if let Some(action) = action {
                 q = q.filter(audit_events::action.eq(action));
             }
-            let dated = query.between != (None, None);
             let (from, until) = query.between;
+            // Each bound of the period is `Likely`: else SQLite takes the user's time index
+            // for one user's events of one kind between two dates, not the kind's.
             if let Some(from) = from {
-                q = q.filter(audit_events::occurred_at.ge(from));
+                q = q.filter(Likely(audit_events::occurred_at.ge(from)));
             }
             // A later page's `at <= t AND (at < t OR id < i)` is the range's end in place of
             // the period's: given both, SQLite would start at the period's end. A cursor at
             // or past the period's end (a narrowed `to`, a hand-made link) is no end at all:
             // the period's own applies.
             q = match query.before {
-                Some(Cursor { at: Some(t), id }) if dated && until.is_none_or(|u| t < u) => q
-                    .filter(audit_events::occurred_at.le(t))
+                Some(Cursor { at: Some(t), id }) if in_time && until.is_none_or(|u| t < u) => q
+                    .filter(Likely(audit_events::occurred_at.le(t)))
                     .filter(audit_events::occurred_at.lt(t).or(audit_events::id.lt(id))),
                 before => {
                     if let Some(until) = until {
-                        q = q.filter(audit_events::occurred_at.lt(until));
+                        q = q.filter(Likely(audit_events::occurred_at.lt(until)));
                     }
                     match before {
                         Some(Cursor { at: None, id }) => q.filter(audit_events::id.lt(id)),
-                        Some(Cursor { at: Some(_), id }) if !dated => q.filter(audit_events::id.lt(id)),
+                        Some(Cursor { at: Some(_), id }) if !in_time => q.filter(audit_events::id.lt(id)),
                         _ => q,
                     }
                 }
             };
-            q = if dated {
+            q = if in_time {
                 q.order((audit_events::occurred_at.desc(), audit_events::id.desc()))
             } else {
                 q.order(audit_events::id.desc())
             };
             rows.extend(q.select(AuditEvent::as_select()).at_most(per_page + 1).load(conn)?);
         }
-        let dated = query.between != (None, None);
-        rows.sort_unstable_by_key(|e| std::cmp::Reverse((dated.then_some(e.occurred_at), e.id)));
+        rows.sort_unstable_by_key(|e| std::cmp::Reverse((in_time.then_some(e.occurred_at), e.id)));
         let next = if rows.len() > per_page as usize {
             rows.truncate(per_page as usize);
-            rows.last().map(|e| Cursor { at: dated.then_some(e.occurred_at), id: e.id })
+            rows.last().map(|e| Cursor { at: in_time.then_some(e.occurred_at), id: e.id })
         } else {
             None
         };
@@ -386,10 +399,10 @@ impl AuditEvent {
     /// Of a user's `N` latest events of one kind, those since `since`, newest first (e.g.
     /// their tokens revoked as leaked, for their own page, which reads them on every view).
     ///
-    /// At most `N` entries of the (subject, action) index are read. Asked for the period
-    /// too, SQLite walks the user's events of the whole period by the (subject, time) index
-    /// and keeps that kind: thousands for a user whose tokens a script churns through. Ids
-    /// are given in time order, so the latest `N` hold every one of the period's latest `N`.
+    /// At most `N` entries of the (subject, action, time) index are read. Asked for the
+    /// period too, SQLite walked the user's events of the whole period by the (subject,
+    /// time) index and kept that kind: thousands for a user whose tokens a script churns
+    /// through. The latest `N` hold every one of the period's latest `N`.
     pub fn recent_of_kind<const N: u32>(
         conn: &mut DbConnection,
         user_id: i64,
@@ -399,7 +412,7 @@ impl AuditEvent {
         let mut latest = on_backend!(conn, |c| audit_events::table
             .filter(audit_events::subject_user_id.eq(user_id))
             .filter(audit_events::action.eq(action.key()))
-            .order(audit_events::id.desc())
+            .order((audit_events::occurred_at.desc(), audit_events::id.desc()))
             .select(AuditEvent::as_select())
             .at_most_of::<N>()
             .load(c))?;
