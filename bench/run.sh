@@ -97,24 +97,42 @@ prepare() { # prepare DATABASE_URL: seeds and creates the benchmark users; sets 
   started=$(date +%s.%N)
   tw --database-url "$db" seed --users 100000 --tokens-per-user 10 --without-history > "$WORK/seed.txt"
   SEED_SECONDS=$(awk -v a="$started" -v b="$(date +%s.%N)" 'BEGIN{printf "%.1f", b-a}')
-  # The audit log a million tokens leave behind: each one's creation, at its time, in the
-  # order the app would have written them (the seed writes tokens only, and its time above
-  # is theirs alone).
-  local history="INSERT INTO audit_events (occurred_at, actor_id, subject_user_id, token_id, action, details)
-    SELECT created_at, user_id, user_id, id, 'token.created', 'Created' FROM access_tokens ORDER BY created_at, id"
-  started=$(date +%s.%N)
-  case $db in
-    postgres*) psql "$db" -qc "$history" -qc "ANALYZE audit_events" > /dev/null ;;
-    *) sqlite3 "$db" "$history" ;;
-  esac
-  echo "    their audit history took $(awk -v a="$started" -v b="$(date +%s.%N)" 'BEGIN{printf "%.1f", b-a}')s" >&2
-  for spec in "bench-student:student:" "bench-heavy:teacher:" "bench-admin::Account Admin"; do
+  for spec in "bench-student:student:" "bench-heavy:teacher:" "bench-admin::Account Admin" \
+    "bench-robot::Account Admin"; do
     IFS=: read -r login role account <<<"$spec"
     args=(user create --login "$login" --name "Bench ${login#bench-}" --email "$login@example.edu" --password-stdin)
     [ -n "$role" ] && args+=(--role "$role")
     [ -n "$account" ] && args+=(--account-role "$account")
     printf '%s\n' "$PASSWORD" | tw --database-url "$db" "${args[@]}" > /dev/null
   done
+  # The audit log a million tokens leave behind: each one's creation, at its time; and an
+  # administrator's script (bench-robot) that changed each seeded person twice over two
+  # years, and bench-heavy three times: 200,003 events by one actor. All in the order the
+  # app would have written them (the seed writes tokens only, and its time above is theirs
+  # alone).
+  local people="SELECT id, row_number() OVER (ORDER BY id) AS n FROM users WHERE login NOT LIKE 'bench-%'"
+  local robot="(SELECT id FROM users WHERE login = 'bench-robot')" heavy="(SELECT id FROM users WHERE login = 'bench-heavy')"
+  case $db in
+    postgres*) ago() { echo "date_trunc('second', now() AT TIME ZONE 'UTC') - make_interval(secs => $1)"; } ;;
+    *) ago() { echo "datetime('now', '-' || ($1) || ' seconds')"; } ;;
+  esac
+  local history="INSERT INTO audit_events (occurred_at, actor_id, subject_user_id, token_id, action, details)
+    SELECT at, actor, subject, token, action, details FROM (
+      SELECT created_at AS at, user_id AS actor, user_id AS subject, id AS token, 'token.created' AS action,
+        'Created' AS details FROM access_tokens
+      UNION ALL
+      SELECT $(ago '(p.n * 2 + t.i) * 315'), $robot, p.id, NULL, 'user.updated', 'Email changed'
+        FROM ($people) p CROSS JOIN (SELECT 0 AS i UNION ALL SELECT 1) t
+      UNION ALL
+      SELECT $(ago 'd.i * 2592000'), $robot, $heavy, NULL, 'user.updated', 'Email changed'
+        FROM (SELECT 1 AS i UNION ALL SELECT 2 UNION ALL SELECT 3) d
+    ) history ORDER BY at, token"
+  started=$(date +%s.%N)
+  case $db in
+    postgres*) psql "$db" -qc "$history" -qc "ANALYZE audit_events" > /dev/null ;;
+    *) sqlite3 "$db" "$history" ;;
+  esac
+  echo "    their audit history took $(awk -v a="$started" -v b="$(date +%s.%N)" 'BEGIN{printf "%.1f", b-a}')s" >&2
   API_TOKEN=$(tw --database-url "$db" token create --login bench-student --purpose "Benchmark client" --expires-in-days 30)
   for i in $(seq 2 20); do tw --database-url "$db" token create --login bench-student --purpose "Student token $i" --expires-in-days 60 > /dev/null; done
   seq 1 1000 | xargs -P 1 -I{} "$BIN" --database-url "$db" token create --login bench-heavy --purpose "Heavy token {}" --expires-in-days 365 > /dev/null
@@ -163,6 +181,8 @@ stop_nginx() { [ -n "$NGINX_PID" ] && kill "$NGINX_PID" 2>/dev/null; wait "$NGIN
 # A week of the dashboard's chart, eight weeks back: Monday to Sunday.
 WEEK=$(date -u -d "-$(( $(date -u +%u) - 1 + 56 )) days" +%F)
 WEEK_END=$(date -u -d "$WEEK +6 days" +%F)
+# The last year, for the revocations of bench-robot, who made none in it.
+YEAR_AGO=$(date -u -d "-1 year" +%F)
 ADMIN_VIEWS=(
   "/admin"
   "/admin/tokens"
@@ -198,6 +218,9 @@ ADMIN_VIEWS=(
   "/admin/audit?action=token.created&from=$WEEK&to=$WEEK_END"
   "/admin/audit?from=$WEEK&to=$WEEK_END"
   "/admin/audit?actor=bench-heavy&from=$WEEK&to=$WEEK_END"
+  "/admin/audit?actor=bench-robot&subject=bench-heavy"
+  "/admin/audit?actor=bench-robot&subject=bench-heavy&action=user.updated"
+  "/admin/audit?actor=bench-robot&action=token.revocations&from=$YEAR_AGO"
   "PROFILE"
 )
 
