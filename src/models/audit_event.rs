@@ -373,6 +373,8 @@ impl AuditEvent {
                         q = q.filter(Likely(audit_events::occurred_at.lt(until)));
                     }
                     match before {
+                        // An id alone on a page in time order: a link from before the page
+                        // was (ids are given in time order, so it starts about where it did).
                         Some(Cursor { at: None, id }) => q.filter(audit_events::id.lt(id)),
                         Some(Cursor { at: Some(_), id }) if !in_time => q.filter(audit_events::id.lt(id)),
                         _ => q,
