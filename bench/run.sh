@@ -232,6 +232,16 @@ one_ms() { curl -fs -o /dev/null -w '%{time_total}' -H "Cookie: $2" "$BASE$1" | 
 
 drop_caches() { sync; { echo 3 > /proc/sys/vm/drop_caches; } 2>/dev/null && echo dropped || echo kept; }
 
+# Before a figure's rounds: what the loads before them wrote is on disk, PostgreSQL's
+# buffers included (settle [DATABASE_URL]). Else the kernel flushes it, and PostgreSQL
+# checkpoints it, during the rounds; on a slow disk a request then waits on them (in two
+# runs of 2026-12-06, right after pgbench's own load, requests of figure 6 waited a
+# second and were answered 503).
+settle() {
+  case ${1:-} in postgres*) psql "$1" -qc "CHECKPOINT" > /dev/null ;; esac
+  sync
+}
+
 # admin_views DATABASE_URL LABEL: appends "| view | cold | warm |" rows to $OUT/views-LABEL.md
 admin_views() {
   local db=$1 label=$2 cookie path cold warm caches slow=0
@@ -264,6 +274,7 @@ fi
 STUDENT_COOKIE=$(session_cookie bench-student)
 ADMIN_COOKIE=$(session_cookie bench-admin)
 
+settle
 echo "==> measuring (each run $DURATION, $CONNS connections; the ratios' figures in $ROUNDS rounds)"
 # The figures given as a ratio to /healthz are measured in turn, round after round: this
 # machine's speed drifts by 10% and more within a minute (the API measured during the login
@@ -352,6 +363,7 @@ if [ -z "${SKIP_PG:-}" ]; then
   PGB_DB=tw_pgbench_$$
   psql "$PG_ADMIN_URL" -qc "DROP DATABASE IF EXISTS $PGB_DB" -qc "CREATE DATABASE $PGB_DB" >/dev/null
   pgbench -i -q -s 10 "${PG_ADMIN_URL%/*}/$PGB_DB" > /dev/null 2>&1
+  settle "$PG_URL"
   G=(); GP=(); GB=(); GR=()
   for round in $(seq 1 "$ROUNDS"); do
     read -r rps p50 n e < <(wrk_run "pg-api-$round" /api/v1/users/self -H "Authorization: Bearer $API_TOKEN")

@@ -738,15 +738,22 @@ mod tests {
         let sql = diesel::debug_query::<diesel::pg::Pg, _>(&page).to_string();
         assert!(sql.ends_with("LIMIT $1 OFFSET $2 -- binds: [3, 4]"), "{sql}");
 
-        let mut c = SqliteConnection::establish(":memory:").unwrap();
-        c.batch_execute("CREATE TABLE numbers (n INTEGER PRIMARY KEY); INSERT INTO numbers VALUES (1), (2), (3), (4), (5), (6), (7), (8), (9);")
-            .unwrap();
+        let mut c = numbers_up_to(9);
         assert_eq!(page.load::<i64>(&mut c).unwrap(), [5, 6, 7]);
         let first = numbers::table.select(numbers::n).order(numbers::n.desc()).at_most(2);
         assert_eq!(first.load::<i64>(&mut c).unwrap(), [9, 8]);
         assert_eq!(first.load::<i64>(&mut c).unwrap(), [9, 8], "the cached statement, again");
         let past_the_end = numbers::table.select(numbers::n).at_most(5).after(20);
         assert_eq!(past_the_end.load::<i64>(&mut c).unwrap(), Vec::<i64>::new());
+    }
+
+    /// An in-memory table of the numbers 1 to `last`.
+    fn numbers_up_to(last: i64) -> SqliteConnection {
+        let mut c = SqliteConnection::establish(":memory:").unwrap();
+        c.batch_execute("CREATE TABLE numbers (n INTEGER PRIMARY KEY)").unwrap();
+        let values: Vec<String> = (1..=last).map(|n| format!("({n})")).collect();
+        c.batch_execute(&format!("INSERT INTO numbers VALUES {}", values.join(", "))).unwrap();
+        c
     }
 
     /// SQLite is told each bound holds half the rows; PostgreSQL gets the bound as it is.
@@ -759,11 +766,7 @@ mod tests {
         let sql = diesel::debug_query::<diesel::pg::Pg, _>(&at_least).to_string();
         assert!(sql.ends_with("WHERE (\"numbers\".\"n\" >= $1) -- binds: [3]"), "{sql}");
 
-        let mut c = SqliteConnection::establish(":memory:").unwrap();
-        c.batch_execute(
-            "CREATE TABLE numbers (n INTEGER PRIMARY KEY); INSERT INTO numbers VALUES (1), (2), (3), (4);",
-        )
-        .unwrap();
+        let mut c = numbers_up_to(4);
         assert_eq!(at_least.load::<i64>(&mut c).unwrap(), [3, 4], "the same rows");
     }
 
@@ -787,11 +790,7 @@ mod tests {
         let sql = diesel::debug_query::<diesel::pg::Pg, _>(&two).to_string();
         assert!(sql.ends_with("LIMIT $1 -- binds: [2]"), "{sql}");
 
-        let mut c = SqliteConnection::establish(":memory:").unwrap();
-        c.batch_execute(
-            "CREATE TABLE numbers (n INTEGER PRIMARY KEY); INSERT INTO numbers VALUES (1), (2), (3), (4);",
-        )
-        .unwrap();
+        let mut c = numbers_up_to(4);
         assert_eq!(two.load::<i64>(&mut c).unwrap(), [1, 2]);
         assert_eq!(three.load::<i64>(&mut c).unwrap(), [1, 2, 3]);
         assert_eq!(two.load::<i64>(&mut c).unwrap(), [1, 2], "the cached statement, again");
@@ -815,11 +814,7 @@ mod tests {
             }
         }
         let kept = Arc::new(Mutex::new(Vec::new()));
-        let mut c = SqliteConnection::establish(":memory:").unwrap();
-        c.batch_execute(
-            "CREATE TABLE numbers (n INTEGER PRIMARY KEY); INSERT INTO numbers VALUES (1), (2), (3);",
-        )
-        .unwrap();
+        let mut c = numbers_up_to(3);
         c.set_instrumentation(Kept(kept.clone()));
         let each_time = numbers::table.select(numbers::n).filter(numbers::n.gt(1)).planned_each_time();
         assert_eq!(each_time.load::<i64>(&mut c).unwrap(), [2, 3]);

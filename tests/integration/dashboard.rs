@@ -391,11 +391,7 @@ async fn the_revoked_bars_open_every_kind_of_revocation() {
     let on_first = actions(&first);
     assert_eq!(on_first.len(), 50, "a full first page");
     assert!(!on_first[0], "newest first: the revoke-all comes before the deletions");
-    let next = first
-        .split("href=\"/admin/audit?")
-        .find_map(|rest| rest.split_once("\" rel=\"next\"").map(|(query, _)| query.to_owned()))
-        .map(|q| format!("/admin/audit?{}", q.replace("&#38;", "&").replace("&amp;", "&")))
-        .expect("a link to the next page");
+    let next = next_audit_page(&first);
     let on_second = actions(&browser.get_html(&next).await);
     assert_eq!(on_second.len(), 11, "the rest on the second page, none twice");
     assert!(on_second.iter().all(|deleted| *deleted));
@@ -431,11 +427,7 @@ async fn one_persons_revocations_are_paged_in_time_order() {
             .collect()
     };
     let first = browser.get_html("/admin/audit?actor=admin&action=token.deleted").await;
-    let next = first
-        .split("href=\"/admin/audit?")
-        .find_map(|rest| rest.split_once("\" rel=\"next\"").map(|(query, _)| query.to_owned()))
-        .map(|q| format!("/admin/audit?{}", q.replace("&#38;", "&").replace("&amp;", "&")))
-        .expect("a link to the next page");
+    let next = next_audit_page(&first);
     assert!(
         next.contains("before=") && next.contains("%7E"),
         "the next page starts at a time and an id: {next}"
@@ -445,6 +437,14 @@ async fn one_persons_revocations_are_paged_in_time_order() {
     seen.extend(tokens_of(&browser.get_html(&next).await));
     deleted.reverse();
     assert_eq!(seen, deleted, "the administrator's 61 deletions, newest first, each once");
+}
+
+/// The address of the audit log's next page, as a browser follows it.
+fn next_audit_page(page: &str) -> String {
+    page.split("href=\"/admin/audit?")
+        .find_map(|rest| rest.split_once("\" rel=\"next\"").map(|(query, _)| query.to_owned()))
+        .map(|q| format!("/admin/audit?{}", q.replace("&#38;", "&").replace("&amp;", "&")))
+        .expect("a link to the next page")
 }
 
 /// A token written straight into the table, as an import would, created at `at` with
