@@ -182,6 +182,15 @@ pub struct Verified {
     pub scopes: Vec<String>,
 }
 
+impl Verified {
+    /// The owner's roles as gateways and introspection name them: their enrollment roles,
+    /// and `admin` for any account role.
+    pub fn roles(&self) -> impl Iterator<Item = &str> {
+        let admin = (!self.account_roles.is_empty()).then_some("admin");
+        self.enrollment.iter().map(|r| r.key()).chain(admin)
+    }
+}
+
 /// Why a verification did not vouch for the request.
 #[derive(Debug)]
 pub enum Refused {
@@ -264,8 +273,8 @@ impl Gateway<'_> {
             created_at: token.created_at,
             expires_at: token.expires_at,
             student_only: roles.is_student_only(),
-            enrollment: roles.enrollment.clone(),
-            account_roles: roles.account.iter().map(|r| r.name.clone()).collect(),
+            enrollment: roles.enrollment,
+            account_roles: roles.account.into_iter().map(|r| r.name).collect(),
             user: owner,
             scopes: granted,
             service,

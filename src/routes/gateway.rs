@@ -59,10 +59,10 @@ const TWO_REQUESTS: &str = "The request names its original method and URI twice,
 /// client can add `X-Original-Method`, behind nginx `X-Forwarded-Method`. Neither is known
 /// to be the gateway's, so a request that carries both conventions is believed only when
 /// both are complete and say the same; a header sent twice is never believed.
-fn original(req: &HttpRequest) -> Result<Option<(String, String)>, &'static str> {
-    let mut found: Vec<Option<(String, String)>> = Vec::with_capacity(2);
+fn original(req: &HttpRequest) -> Result<Option<(&str, &str)>, &'static str> {
+    let mut found = [None, None];
     let mut present = 0;
-    for (method, uri) in CONVENTIONS {
+    for ((method, uri), found) in CONVENTIONS.into_iter().zip(&mut found) {
         let mut pair = [None, None];
         for (value, name) in pair.iter_mut().zip([method, uri]) {
             let mut values = req.headers().get_all(name);
@@ -72,18 +72,18 @@ fn original(req: &HttpRequest) -> Result<Option<(String, String)>, &'static str>
             }
             let text =
                 first.to_str().map_err(|_| "A header naming the original request does not read as text.")?;
-            *value = Some(text.to_owned());
+            *value = Some(text);
         }
         if pair.iter().any(Option::is_some) {
             present += 1;
         }
         let [m, u] = pair;
-        found.push(m.zip(u).filter(|(m, u)| !m.is_empty() && !u.is_empty()));
+        *found = m.zip(u).filter(|(m, u)| !m.is_empty() && !u.is_empty());
     }
-    match (present, &found[..]) {
-        (2, [Some(a), Some(b)]) if a == b => Ok(found.swap_remove(0)),
+    match (present, found) {
+        (2, [Some(a), Some(b)]) if a == b => Ok(Some(a)),
         (2, _) => Err(TWO_REQUESTS),
-        _ => Ok(found.into_iter().flatten().next()),
+        (_, [a, b]) => Ok(a.or(b)),
     }
 }
 
@@ -109,7 +109,7 @@ pub async fn verify(
             return problem(StatusCode::FORBIDDEN, why);
         }
     };
-    let line = request.as_ref().map(|(method, uri)| RequestLine::new(method, uri));
+    let line = request.map(|(method, uri)| RequestLine::new(method, uri));
     answer(&req, &state, &slug, line).await
 }
 
@@ -173,30 +173,28 @@ async fn answer(
     }
 }
 
-/// 2xx with who the token belongs to, for the gateway to pass on.
+/// 2xx with who the token belongs to, for the gateway to pass on: each value written
+/// straight into its header (this answers every request a gateway lets through).
 fn identity(v: &Verified) -> HttpResponse {
-    let mut roles: Vec<&str> = v.enrollment.iter().map(|r| r.key()).collect();
-    if !v.account_roles.is_empty() {
-        roles.push("admin");
-    }
-    let mut res = HttpResponse::Ok();
-    let values = [
-        ("x-tokenwarden-user-id", v.user.id.to_string()),
-        ("x-tokenwarden-login", v.user.login.clone()),
-        ("x-tokenwarden-name", v.user.name.clone()),
-        ("x-tokenwarden-email", v.user.email.clone()),
-        ("x-tokenwarden-roles", roles.join(",")),
-        ("x-tokenwarden-student-only", v.student_only.to_string()),
-        ("x-tokenwarden-token-id", v.token_id.to_string()),
-        ("x-tokenwarden-scopes", v.scopes.join(" ")),
-    ];
-    for (name, value) in values {
+    let mut res = HttpResponse::Ok().finish();
+    let headers = res.headers_mut();
+    let mut set = |name: &'static str, value: Option<HeaderValue>| {
         // Names may be UTF-8 (obs-text): passed as the bytes they are.
-        if let Ok(value) = HeaderValue::from_bytes(value.as_bytes()) {
-            res.insert_header((HeaderName::from_static(name), value));
+        if let Some(value) = value {
+            headers.insert(HeaderName::from_static(name), value);
         }
-    }
-    res.finish()
+    };
+    let text = |text: &str| HeaderValue::from_bytes(text.as_bytes()).ok();
+    set("x-tokenwarden-user-id", Some(v.user.id.into()));
+    set("x-tokenwarden-login", text(&v.user.login));
+    set("x-tokenwarden-name", text(&v.user.name));
+    set("x-tokenwarden-email", text(&v.user.email));
+    set("x-tokenwarden-roles", text(&v.roles().collect::<Vec<_>>().join(",")));
+    let student_only = if v.student_only { "true" } else { "false" };
+    set("x-tokenwarden-student-only", Some(HeaderValue::from_static(student_only)));
+    set("x-tokenwarden-token-id", Some(v.token_id.into()));
+    set("x-tokenwarden-scopes", text(&v.scopes.join(" ")));
+    res
 }
 
 fn problem(status: StatusCode, message: &str) -> HttpResponse {
@@ -291,10 +289,7 @@ pub async fn introspect(req: HttpRequest, state: web::Data<AppState>, body: web:
     };
     match gateway.verify(service, digest, None).await {
         Ok(v) => {
-            let mut roles: Vec<&str> = v.enrollment.iter().map(|r| r.key()).collect();
-            if !v.account_roles.is_empty() {
-                roles.push("admin");
-            }
+            let roles: Vec<&str> = v.roles().collect();
             let mut answer = serde_json::json!({
                 "active": true,
                 "scope": v.scopes.join(" "),

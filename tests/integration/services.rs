@@ -187,6 +187,25 @@ async fn a_scoped_token_opens_what_its_scopes_name_at_every_gateway() {
     }
 }
 
+/// Every role of the owner reaches the service, named alike by a gateway's header and by
+/// introspection: the enrollment roles, and `admin` for an account role.
+#[actix_web::test]
+async fn a_gateway_and_introspection_name_every_role_of_the_owner() {
+    let s = school().await;
+    s.app.create_user("tara", &["teacher", "ta"], &["Account Admin"]);
+    let tara = s.app.issue_token("tara", None, &["gradebook:read"]);
+    for g in GATEWAYS {
+        let ok = verify(&s.app, g, "gradebook", Some(&tara.secret), "GET", "/grades/7").await;
+        assert_eq!(ok.status, StatusCode::OK, "{g:?}");
+        assert_eq!(ok.header("x-tokenwarden-roles"), "teacher,ta,admin", "{g:?}");
+        assert_eq!(ok.header("x-tokenwarden-student-only"), "false", "{g:?}");
+    }
+    let (_, answer) = introspect(&s.app, "gradebook", &s.gradebook_credential, &tara.secret).await;
+    assert_eq!(answer["roles"], json!(["teacher", "ta", "admin"]), "{answer}");
+    let (_, sam) = introspect(&s.app, "gradebook", &s.gradebook_credential, &s.sam_read.secret).await;
+    assert_eq!(sam["roles"], json!(["student"]), "{sam}");
+}
+
 #[actix_web::test]
 async fn tokens_without_this_services_scopes_or_outside_its_rules_are_refused() {
     let s = school().await;
