@@ -54,8 +54,8 @@ pub struct ApiToken {
 pub struct ApiUser {
     pub owner: ApiOwner,
     pub token: ApiToken,
-    /// The client's address, for the audit log.
-    pub ip: Option<String>,
+    /// The client's address, for the audit log (written out only when something is logged).
+    pub ip: Option<std::net::IpAddr>,
 }
 
 impl ApiUser {
@@ -72,7 +72,7 @@ impl ApiUser {
             self.owner.permissions,
             self.owner.student_only,
             Via::Token(reach),
-            self.ip.clone(),
+            self.ip.map(|ip| ip.to_string()),
         )
     }
 
@@ -240,7 +240,7 @@ pub async fn authenticate(req: &HttpRequest) -> Result<ApiUser, ApiError> {
         .clone();
     let serve = &state.settings.serve;
     let interval_secs = serve.token_last_used_interval_secs;
-    let ip = client_ip(req, serve).map(|i| i.to_string());
+    let ip = client_ip(req, serve);
     let admitted =
         crate::db::run(&state.pool, move |conn| Ok::<_, ApiError>(admit(conn, &digest, interval_secs)?))
             .await?;
