@@ -535,6 +535,18 @@ async fn the_token_forms_offer_each_services_scopes_to_whoever_may_hold_them() {
         page.contains("value=\"gradebook:read\"") && !page.contains("value=\"gradebook:write\""),
         "students never write grades"
     );
+    // Every role the owner holds counts, enrollment and account roles alike: a student who
+    // is also a TA, or who holds an account role, may write grades and keep a token
+    // without expiry.
+    for (login, roles, account) in [
+        ("tara", &["student", "ta"][..], &[][..]),
+        ("abe", &["student"][..], &["Account Admin"][..]),
+        ("tia", &["student", "ta"][..], &["Account Admin"][..]),
+    ] {
+        s.app.create_user(login, roles, account);
+        let page = s.app.signed_in(login).await.get_html("/settings/tokens").await;
+        assert!(page.contains("value=\"gradebook:write\"") && page.contains("value=\"never\""), "{login}");
+    }
     // Sent anyway, the scope is refused next to the field, and nothing is created.
     let res = sam
         .post_form(
