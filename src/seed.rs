@@ -265,7 +265,12 @@ pub fn run(
     // Not on SQLite: its bundled build keeps STAT4 samples, and with those it prepares a
     // statement again whenever a bound value changes — every token lookup, three times
     // slower — while every query here is planned well from the indexes alone.
+    // The tallies are compacted first: the seed's statements of thousands of tokens each
+    // updated the same tally rows, and PostgreSQL kept each earlier version until now
+    // (after a million tokens, their tens of rows took megabytes, read by every dashboard).
+    // Grown one change at a time, as the app grows them, they stay compact.
     if let DbConnection::Pg(c) = &mut *conn {
+        c.batch_execute("VACUUM FULL token_tallies, token_activity_tallies, token_weekly_activity")?;
         c.batch_execute("VACUUM ANALYZE")?;
     }
     Ok(SeedReport {
