@@ -229,8 +229,8 @@ pub fn run(
         // written, and the indexes built again from them — a sort each, several times
         // faster than updating them row by row, most in random order. Nobody sees the
         // table without them, and a seed that fails leaves them as they were.
-        // Not on PostgreSQL: there the tally triggers update the same few rows for every
-        // token, and in one transaction each update walks every earlier version of its row.
+        // Not on PostgreSQL: there each statement's tally trigger updates the same tally
+        // rows, and in one transaction each update walks every earlier version of its row.
         conn.transaction(|conn| {
             let indexes = secondary_indexes(conn)?;
             for index in &indexes {

@@ -107,7 +107,7 @@ diesel::table! {
 
 diesel::table! {
     /// Tokens per expiry day (`9999-12-31`: never), owner's roles and pending; kept by
-    /// triggers (migration 2026-12-03-000010).
+    /// triggers (migrations 2026-12-03-000010 and, on PostgreSQL, 2026-12-06-000020).
     token_tallies (expires_on, owner_roles, pending) {
         expires_on -> Date,
         owner_roles -> Integer,

@@ -1,6 +1,6 @@
 //! The dashboard's figures (SPEC 5) at any number of tokens: read from tallies that the
 //! database keeps in the same transaction as every change (triggers of migration
-//! 2026-12-03-000010), corrected exactly for the part of a day that a tally by day cannot
+//! 2026-12-03-000010; on PostgreSQL once a statement since 2026-12-06-000020), corrected exactly for the part of a day that a tally by day cannot
 //! tell. Counting the tokens themselves costs about 80 ns a token on SQLite — half a
 //! second at a million; these reads cost a few small queries whatever the count.
 //!

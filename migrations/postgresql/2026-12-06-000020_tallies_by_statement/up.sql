@@ -2,11 +2,11 @@
 -- row, a statement that writes many tokens (the seed, the cap of students' tokens, a
 -- revoke of all of someone's tokens) updated the same tally rows once a token, and
 -- PostgreSQL keeps each earlier version of a row until no transaction can see it: after a
--- million seeded tokens the weekly chart's 58 rows took 50 MB and the tally of expiries 37
--- MB, which each view of the dashboard and each list by owner's roles read. Now a
--- statement adds what it changed to each tally row once, in key order (so that writers
--- lock the rows they share in the same order), and leaves alone the rows where its changes
--- cancel out.
+-- million seeded tokens the weekly chart's 58 rows took 50 MB and the tally of expiries 36
+-- MiB, read by the dashboard (both) and by each list by owner's roles (the tally). Now a
+-- statement adds what it changed to each tally row once, in key order (so that two
+-- statements lock the rows they share in the same order), and leaves alone the rows where
+-- its changes cancel out.
 
 DROP TRIGGER access_tokens_tallies_in ON access_tokens;
 DROP TRIGGER access_tokens_tallies_moved ON access_tokens;
@@ -24,7 +24,8 @@ CREATE TYPE token_tally_change AS (
 
 -- Applies one statement's changes: `kind` is 'in' (tokens created), 'out' (deleted) or
 -- 'moved' (updated: each token taken out as it was and added as it is). The changes come
--- as one array: a statement's tokens (a few thousand at most, as the app writes them).
+-- as one array of the statement's tokens: thousands when the app writes many (the tokens
+-- of 500 users at a time when it caps students' tokens).
 CREATE FUNCTION token_tallies_apply(kind TEXT, changes token_tally_change[]) RETURNS VOID
 LANGUAGE plpgsql AS $$
 DECLARE
@@ -73,7 +74,8 @@ BEGIN
     RETURN NULL;
 END $$;
 
--- Only the tokens whose expiry, state, owner's roles or day of last activity changed:
+-- Only the tokens whose expiry, state, owner's roles or day of last activity changed (a
+-- token's id never changes, so its versions pair by id):
 -- most updates (a purpose edited, a use on the day of the last one) move no tally, and
 -- take no lock on the sweep's row.
 CREATE FUNCTION token_tallies_moved() RETURNS trigger LANGUAGE plpgsql AS $$
